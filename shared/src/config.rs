@@ -1,0 +1,293 @@
+//! Layered configuration: compiled-in defaults → optional `sluice.toml` → `SLUICE_*`
+//! environment (nested keys with `__`, e.g. `SLUICE_WORKER__CONCURRENCY=32`). Every key is
+//! documented in `sluice.example.toml`; `Config::load` validates before anything starts.
+
+use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration of API and worker (one file serves both).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the API listens on.
+    pub listen: SocketAddr,
+    /// Public base URL, used in links the API hands out.
+    pub public_url: String,
+    /// Postgres connection URL.
+    #[serde(serialize_with = "redact")]
+    pub database_url: SecretString,
+    /// Postgres pool size per process.
+    pub database_max_connections: u32,
+    /// NATS server URL.
+    pub nats_url: String,
+    /// Prefix for every NATS subject and the stream name (`sluice` → `SLUICE_EVENTS`).
+    pub nats_prefix: String,
+    /// How long JetStream keeps token events; older messages are served from Postgres.
+    pub stream_max_age_secs: u64,
+    /// HMAC key for access tokens (at least 32 bytes).
+    #[serde(serialize_with = "redact")]
+    pub jwt_secret: SecretString,
+    /// Access token lifetime.
+    pub access_token_ttl_secs: u64,
+    /// Refresh token lifetime (sliding).
+    pub refresh_token_ttl_secs: u64,
+    /// Largest request body accepted, in bytes (larger → 413).
+    pub body_limit_bytes: usize,
+    /// Longest user message accepted, in characters (longer → 413).
+    pub max_message_chars: usize,
+    /// Seconds between `: keep-alive` comments on SSE responses.
+    pub keepalive_secs: u64,
+    /// At most this many stream attaches (consumer creations) run at once per API process.
+    pub max_concurrent_attaches: usize,
+    /// Model used when a request names none.
+    pub default_model: String,
+    /// System prompt put before every conversation's history.
+    pub system_prompt: String,
+    pub worker: WorkerConfig,
+    pub demo: DemoConfig,
+    pub openai: OpenAiConfig,
+    /// Models users may pick, by name.
+    pub models: BTreeMap<String, ModelConfig>,
+}
+
+/// How a worker process takes and runs jobs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Jobs run at once per worker process.
+    pub concurrency: usize,
+    /// Jobs fetched per queue poll.
+    pub batch_size: usize,
+    /// A job running longer than this fails with `timeout`.
+    pub job_timeout_secs: u64,
+    /// Attempts per job (crashed workers and failures count).
+    pub max_attempts: u32,
+    /// Worker heartbeat; a worker silent for `heartbeat_ms × missed_heartbeats` is presumed
+    /// dead and its jobs go to another worker (the lease).
+    pub heartbeat_ms: u64,
+    pub missed_heartbeats: usize,
+    /// On shutdown, in-flight jobs get this long to finish before they are released.
+    pub shutdown_grace_secs: u64,
+}
+
+/// The built-in `demo` provider: no network, a deterministic reply.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoConfig {
+    /// Delay between tokens.
+    pub pacing_ms: u64,
+    /// Tokens in each reply.
+    pub reply_tokens: u32,
+}
+
+/// Any OpenAI-compatible server (OpenAI, vLLM, Ollama, LiteLLM...).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenAiConfig {
+    /// Base URL up to and including `/v1`.
+    pub base_url: String,
+    #[serde(serialize_with = "redact_opt")]
+    pub api_key: Option<SecretString>,
+    /// Retries on 429, 5xx and connect errors before the first token.
+    pub max_retries: u32,
+    /// First back-off; doubles per retry unless the server sends `Retry-After`.
+    pub retry_base_ms: u64,
+    /// Longest `Retry-After` honoured; longer waits fail the attempt as rate-limited.
+    pub max_retry_after_secs: u64,
+    /// Give up on a stream that sends nothing for this long.
+    pub idle_timeout_secs: u64,
+}
+
+/// One selectable model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// `demo` or `openai`.
+    pub provider: ProviderKind,
+    /// The provider's own model name (defaults to the key).
+    #[serde(default)]
+    pub upstream_model: Option<String>,
+    /// Context window in tokens; history is trimmed to fit.
+    pub context_tokens: u32,
+    /// Tokens reserved for the answer.
+    pub max_output_tokens: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Demo,
+    Openai,
+}
+
+fn redact<S: serde::Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("[redacted]")
+}
+
+fn redact_opt<S: serde::Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_str("[redacted]"),
+        None => s.serialize_none(),
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut models = BTreeMap::new();
+        models.insert(
+            "demo".to_string(),
+            ModelConfig {
+                provider: ProviderKind::Demo,
+                upstream_model: None,
+                context_tokens: 8192,
+                max_output_tokens: 1024,
+            },
+        );
+        Self {
+            listen: "127.0.0.1:8080".parse().expect("valid literal"),
+            public_url: "http://127.0.0.1:8080".into(),
+            database_url: SecretString::from("postgres://sluice@127.0.0.1:5432/sluice"),
+            database_max_connections: 20,
+            nats_url: "nats://127.0.0.1:4222".into(),
+            nats_prefix: "sluice".into(),
+            stream_max_age_secs: 24 * 3600,
+            jwt_secret: SecretString::from(""),
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 7 * 24 * 3600,
+            body_limit_bytes: 256 * 1024,
+            max_message_chars: 32_000,
+            keepalive_secs: 15,
+            max_concurrent_attaches: 64,
+            default_model: "demo".into(),
+            system_prompt: "You are a helpful assistant.".into(),
+            worker: WorkerConfig {
+                concurrency: 32,
+                batch_size: 10,
+                job_timeout_secs: 300,
+                max_attempts: 3,
+                heartbeat_ms: 2000,
+                missed_heartbeats: 3,
+                shutdown_grace_secs: 20,
+            },
+            demo: DemoConfig {
+                pacing_ms: 30,
+                reply_tokens: 48,
+            },
+            openai: OpenAiConfig {
+                base_url: "https://api.openai.com/v1".into(),
+                api_key: None,
+                max_retries: 3,
+                retry_base_ms: 500,
+                max_retry_after_secs: 30,
+                idle_timeout_secs: 60,
+            },
+            models,
+        }
+    }
+}
+
+/// Why the configuration cannot be used, in words for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Parse(#[from] Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then `sluice.toml` (or the file named by `SLUICE_CONFIG`), then `SLUICE_*`.
+    pub fn load() -> Result<Self, ConfigError> {
+        let file = std::env::var("SLUICE_CONFIG").unwrap_or_else(|_| "sluice.toml".into());
+        Self::figment(Path::new(&file))
+            .extract::<Config>()
+            .map_err(|e| ConfigError::Parse(Box::new(e)))?
+            .validated()
+    }
+
+    fn figment(file: &Path) -> Figment {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("SLUICE_").split("__").ignore(&["config"]))
+    }
+
+    /// Checks what serde cannot: cross-field rules and sane ranges.
+    pub fn validated(self) -> Result<Self, ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.jwt_secret.expose_secret().len() < 32 {
+            return bad("jwt_secret (SLUICE_JWT_SECRET) must be set to at least 32 bytes".into());
+        }
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            return bad(format!("public_url must start with http:// or https://, got {:?}", self.public_url));
+        }
+        if self.nats_prefix.is_empty()
+            || !self.nats_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return bad(format!("nats_prefix must be letters, digits, '_' or '-', got {:?}", self.nats_prefix));
+        }
+        if !self.models.contains_key(&self.default_model) {
+            return bad(format!("default_model {:?} is not one of models: {:?}", self.default_model, self.models.keys().collect::<Vec<_>>()));
+        }
+        for (name, m) in &self.models {
+            if m.context_tokens <= m.max_output_tokens {
+                return bad(format!("models.{name}: context_tokens must exceed max_output_tokens"));
+            }
+        }
+        let w = &self.worker;
+        if w.concurrency == 0 || w.batch_size == 0 || w.max_attempts == 0 || w.heartbeat_ms == 0 || w.missed_heartbeats == 0 {
+            return bad("worker.concurrency, batch_size, max_attempts, heartbeat_ms and missed_heartbeats must be above 0".into());
+        }
+        if self.body_limit_bytes < 1024 || self.max_message_chars == 0 || self.keepalive_secs == 0 || self.max_concurrent_attaches == 0 {
+            return bad("body_limit_bytes must be at least 1024; max_message_chars, keepalive_secs and max_concurrent_attaches above 0".into());
+        }
+        Ok(self)
+    }
+
+    pub fn keepalive(&self) -> Duration {
+        Duration::from_secs(self.keepalive_secs)
+    }
+
+    pub fn model(&self, name: &str) -> Option<&ModelConfig> {
+        self.models.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_secret() -> Config {
+        Config {
+            jwt_secret: SecretString::from("x".repeat(32)),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn defaults_need_only_a_jwt_secret() {
+        assert!(Config::default().validated().is_err());
+        assert!(with_secret().validated().is_ok());
+    }
+
+    #[test]
+    fn an_unknown_default_model_is_named_in_the_error() {
+        let c = Config {
+            default_model: "gpt-9".into(),
+            ..with_secret()
+        };
+        let err = c.validated().unwrap_err().to_string();
+        assert!(err.contains("gpt-9"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_serialize() {
+        let json = serde_json::to_string(&with_secret()).unwrap();
+        assert!(!json.contains("xxxxxxxx"), "{json}");
+    }
+}

@@ -1,0 +1,94 @@
+//! Request and response bodies of the HTTP API (the CLI uses these too).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::events::Usage;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserOut {
+    pub id: Uuid,
+    pub display_name: String,
+    pub is_guest: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What every sign-in endpoint answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokensOut {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+    pub refresh_token: String,
+    pub user: UserOut,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationIn {
+    pub title: Option<String>,
+    pub model: Option<String>,
+    pub system_prompt: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConversationOut {
+    pub id: Uuid,
+    pub title: Option<String>,
+    pub model: String,
+    pub system_prompt: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One page of a list; pass `next_cursor` back as `?cursor=` for the next page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageIn {
+    pub content: String,
+    pub model: Option<String>,
+}
+
+/// `POST /api/chat`: send a message and stream the answer in one request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatIn {
+    pub message: String,
+    pub conversation_id: Option<Uuid>,
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MessageOut {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub role: String,
+    pub content: String,
+    /// `complete` for user messages; `queued | streaming | done | error | cancelled` for answers.
+    pub status: String,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub attempt: i32,
+    pub finish_reason: Option<String>,
+    pub usage: Option<Usage>,
+    pub latency_ms: Option<i32>,
+    pub ttft_ms: Option<i32>,
+    pub error_code: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// `202` answer of `POST /api/conversations/{id}/messages`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SentOut {
+    pub user_message: MessageOut,
+    pub assistant_message: MessageOut,
+    pub stream_url: String,
+}

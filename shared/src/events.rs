@@ -1,0 +1,117 @@
+//! The events a worker publishes for one assistant message (DESIGN §3). The NATS payload is
+//! this JSON; the SSE relay sends it unchanged as `data:` with `event: <type>`.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Token counts reported by the provider (or estimated by the demo provider).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u32,
+    pub output_tokens: u32,
+}
+
+/// One event on a message's subject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamEvent {
+    /// First event of `POST /api/chat` only; never published to NATS.
+    Meta {
+        conversation_id: Uuid,
+        user_message_id: Uuid,
+        message_id: Uuid,
+    },
+    Start {
+        message_id: Uuid,
+        conversation_id: Uuid,
+        model: String,
+        provider: String,
+        attempt: i32,
+    },
+    Token {
+        message_id: Uuid,
+        seq: u32,
+        delta: String,
+    },
+    /// A new attempt begins: clients discard text from earlier attempts.
+    Reset { message_id: Uuid, attempt: i32 },
+    Done {
+        message_id: Uuid,
+        finish_reason: String,
+        usage: Usage,
+    },
+    Error {
+        message_id: Uuid,
+        code: String,
+        message: String,
+        retryable: bool,
+    },
+    Cancelled { message_id: Uuid },
+}
+
+impl StreamEvent {
+    /// The SSE `event:` name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Meta { .. } => "meta",
+            Self::Start { .. } => "start",
+            Self::Token { .. } => "token",
+            Self::Reset { .. } => "reset",
+            Self::Done { .. } => "done",
+            Self::Error { .. } => "error",
+            Self::Cancelled { .. } => "cancelled",
+        }
+    }
+
+    /// `done`, `error` and `cancelled` end a message's stream.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Self::Done { .. } | Self::Error { .. } | Self::Cancelled { .. }
+        )
+    }
+}
+
+/// Peeks at the `type` of a raw payload without decoding the rest (the relay's hot path).
+pub fn payload_kind(payload: &[u8]) -> Option<&'static str> {
+    #[derive(Deserialize)]
+    struct Kind<'a> {
+        #[serde(borrow, rename = "type")]
+        kind: &'a str,
+    }
+    let kind: Kind = serde_json::from_slice(payload).ok()?;
+    Some(match kind.kind {
+        "meta" => "meta",
+        "start" => "start",
+        "token" => "token",
+        "reset" => "reset",
+        "done" => "done",
+        "error" => "error",
+        "cancelled" => "cancelled",
+        _ => return None,
+    })
+}
+
+/// Whether an event type ends a message's stream.
+pub fn is_terminal_kind(kind: &str) -> bool {
+    matches!(kind, "done" | "error" | "cancelled")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialize_with_their_type_tag() {
+        let e = StreamEvent::Token {
+            message_id: Uuid::nil(),
+            seq: 3,
+            delta: "hi".into(),
+        };
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(json.starts_with(r#"{"type":"token""#), "{json}");
+        assert_eq!(payload_kind(json.as_bytes()), Some("token"));
+        assert!(!e.is_terminal());
+        assert!(is_terminal_kind("done"));
+    }
+}

@@ -1,0 +1,15 @@
+//! What the API and the worker both need: configuration, the job and event types that cross
+//! the process boundary, NATS subject names, the API's request/response bodies, and the
+//! database and NATS connections with their one-time setup.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod db;
+pub mod dto;
+pub mod events;
+pub mod job;
+pub mod nats;
+pub mod subjects;
+pub mod telemetry;
+
+pub use config::Config;

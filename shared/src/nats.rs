@@ -1,0 +1,47 @@
+//! The NATS connection and the one JetStream stream all token events live in.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+
+use crate::{Config, subjects::Subjects};
+
+/// Connects to NATS, retrying the initial connect for a few seconds (start-up order).
+pub async fn connect(config: &Config) -> anyhow::Result<async_nats::Client> {
+    let client = async_nats::ConnectOptions::new()
+        .name("sluice")
+        .retry_on_initial_connect()
+        .connection_timeout(Duration::from_secs(5))
+        .connect(&config.nats_url)
+        .await?;
+    Ok(client)
+}
+
+/// Creates (or updates) the events stream. `allow_direct` makes Direct Get available, which is
+/// how finished messages are replayed without creating consumers; `duplicate_window` lets a
+/// retried publish with the same `Nats-Msg-Id` be dropped by the server.
+pub async fn ensure_stream(
+    js: &jetstream::Context,
+    subjects: &Subjects,
+    max_age: Duration,
+) -> anyhow::Result<jetstream::stream::Stream> {
+    let config = stream::Config {
+        name: subjects.stream_name(),
+        subjects: vec![subjects.stream_filter()],
+        max_age,
+        storage: stream::StorageType::File,
+        allow_direct: true,
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    };
+    match js.get_stream(&config.name).await {
+        Ok(mut existing) => {
+            let info = existing.info().await?;
+            if info.config.max_age != max_age || !info.config.allow_direct {
+                js.update_stream(config.clone()).await?;
+            }
+            Ok(js.get_stream(&config.name).await?)
+        }
+        Err(_) => Ok(js.get_or_create_stream(config).await?),
+    }
+}

@@ -1,0 +1,61 @@
+//! NATS names. Everything hangs off one prefix (`sluice` by default) so that tests can give
+//! each test its own stream and subjects on one shared nats-server.
+
+use uuid::Uuid;
+
+/// Subject and stream names derived from the configured prefix.
+#[derive(Debug, Clone)]
+pub struct Subjects {
+    prefix: String,
+}
+
+impl Subjects {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    /// The JetStream stream holding every token: `SLUICE_EVENTS` for prefix `sluice`.
+    pub fn stream_name(&self) -> String {
+        format!("{}_EVENTS", self.prefix.to_uppercase().replace(['.', '-'], "_"))
+    }
+
+    /// All subjects the stream captures: `sluice.conv.>`.
+    pub fn stream_filter(&self) -> String {
+        format!("{}.conv.>", self.prefix)
+    }
+
+    /// One message's events: `sluice.conv.{conversation_id}.msg.{message_id}`.
+    pub fn message(&self, conversation_id: Uuid, message_id: Uuid) -> String {
+        format!("{}.conv.{conversation_id}.msg.{message_id}", self.prefix)
+    }
+
+    /// Every message of one conversation: `sluice.conv.{conversation_id}.msg.*`.
+    pub fn conversation(&self, conversation_id: Uuid) -> String {
+        format!("{}.conv.{conversation_id}.msg.*", self.prefix)
+    }
+
+    /// Core-NATS control subject the worker running a message listens on (cancel).
+    pub fn control(&self, message_id: Uuid) -> String {
+        format!("{}.control.msg.{message_id}", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_prefix_gives_the_designed_names() {
+        let s = Subjects::new("sluice");
+        let c = Uuid::nil();
+        assert_eq!(s.stream_name(), "SLUICE_EVENTS");
+        assert_eq!(s.stream_filter(), "sluice.conv.>");
+        assert_eq!(
+            s.message(c, c),
+            format!("sluice.conv.{c}.msg.{c}")
+        );
+        assert_eq!(s.control(c), format!("sluice.control.msg.{c}"));
+    }
+}

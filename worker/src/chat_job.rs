@@ -1,0 +1,246 @@
+//! The chat job: claim the answer, stream the provider's tokens to NATS, store the result.
+//! Follow a token: provider stream → `generate` loop → `EventPublisher::publish` → JetStream
+//! subject `…conv.{conversation}.msg.{message}` → the API's SSE relay.
+
+use std::{
+    panic::AssertUnwindSafe,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use apalis::prelude::{BoxDynError, Data};
+use futures::{FutureExt, StreamExt};
+use sluice_shared::{
+    events::{StreamEvent, Usage},
+    job::ChatJob,
+};
+use tokio::time::sleep_until;
+use tracing::Instrument;
+
+use crate::{
+    WorkerState, prompt,
+    providers::{ProviderChunk, ProviderError, ProviderRequest},
+    publisher::EventPublisher,
+    store::{self, Outcome, Timing},
+};
+
+/// The apalis handler. Panics are caught here (not only by apalis's layer) so that the
+/// message is marked failed instead of staying `streaming` forever.
+pub async fn chat_job(job: ChatJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
+    let span = tracing::info_span!(
+        "chat_job",
+        message_id = %job.message_id,
+        conversation_id = %job.conversation_id,
+        request_id = job.request_id.as_deref().unwrap_or("-"),
+    );
+    let state: Arc<WorkerState> = (*state).clone();
+    let run = AssertUnwindSafe(generate(&state, &job)).catch_unwind();
+    match run.instrument(span).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            tracing::error!(message_id = %job.message_id, error = %e, "chat job failed; the queue will retry it");
+            Err(e.into())
+        }
+        Err(_) => {
+            tracing::error!(message_id = %job.message_id, "chat job panicked");
+            fail_after_panic(&state, &job).await;
+            Ok(())
+        }
+    }
+}
+
+/// How a generation ended, before it is stored.
+enum End {
+    Finished { finish_reason: String, usage: Option<Usage> },
+    Cancelled,
+    Failed(ProviderError),
+}
+
+struct Generation {
+    text: String,
+    ttft: Option<Duration>,
+    end: End,
+}
+
+async fn generate(state: &WorkerState, job: &ChatJob) -> anyhow::Result<()> {
+    // Listen for cancel before claiming, so a cancel sent right after the claim is not lost.
+    let mut control = state.nats.subscribe(state.subjects.control(job.message_id)).await?;
+    let Some(claim) = store::claim(&state.pool, job.message_id).await? else {
+        tracing::info!("message already finished; nothing to do");
+        return Ok(());
+    };
+    let subject = state.subjects.message(job.conversation_id, job.message_id);
+    let mut publisher = EventPublisher::new(
+        state.js.clone(),
+        subject,
+        job.message_id,
+        claim.attempt,
+        job.request_id.clone(),
+    );
+    if claim.attempt > 1 {
+        let reset = StreamEvent::Reset { message_id: job.message_id, attempt: claim.attempt };
+        publisher.publish("reset", &reset).await?;
+    }
+    let started = Instant::now();
+    let gen_result = async {
+        if claim.attempt as u32 > state.config.worker.max_attempts {
+            let e = ProviderError::new("too_many_attempts", "the answer failed on every attempt", true);
+            return Ok(Generation { text: String::new(), ttft: None, end: End::Failed(e) });
+        }
+        let Some(model) = state.config.model(&job.model) else {
+            let e = ProviderError::new("unknown_model", format!("model {:?} is not configured", job.model), false);
+            return Ok(Generation { text: String::new(), ttft: None, end: End::Failed(e) });
+        };
+        let provider = state.provider(model.provider);
+        let start = StreamEvent::Start {
+            message_id: job.message_id,
+            conversation_id: job.conversation_id,
+            model: job.model.clone(),
+            provider: provider.name().into(),
+            attempt: claim.attempt,
+        };
+        publisher.publish("start", &start).await?;
+        if claim.cancel_requested {
+            return Ok(Generation { text: String::new(), ttft: None, end: End::Cancelled });
+        }
+        let system = claim.system_prompt.as_deref().unwrap_or(&state.config.system_prompt);
+        let budget = model.context_tokens - model.max_output_tokens;
+        let messages = prompt::build(&state.pool, job.conversation_id, job.message_id, system, budget).await?;
+        let request = ProviderRequest {
+            model: model.upstream_model.clone().unwrap_or_else(|| job.model.clone()),
+            messages,
+            max_output_tokens: model.max_output_tokens,
+        };
+        let deadline = started + Duration::from_secs(state.config.worker.job_timeout_secs);
+        stream_tokens(state, job, request, &mut publisher, &mut control, deadline.into()).await
+    }
+    .await;
+    let generation: Generation = gen_result?;
+    conclude(state, job, claim.attempt, &mut publisher, generation, started).await
+}
+
+/// Relays provider deltas as `token` events until the provider finishes, the client cancels
+/// or the job's time limit passes. Dropping the provider stream aborts the upstream call.
+async fn stream_tokens(
+    state: &WorkerState,
+    job: &ChatJob,
+    request: ProviderRequest,
+    publisher: &mut EventPublisher,
+    control: &mut async_nats::Subscriber,
+    deadline: tokio::time::Instant,
+) -> anyhow::Result<Generation> {
+    let model = state.config.model(&job.model).expect("checked by caller");
+    let provider = state.provider(model.provider);
+    let started = Instant::now();
+    let mut text = String::new();
+    let timed_out = || ProviderError::new("timeout", "the answer took longer than the time limit", true);
+    let mut chunks = tokio::select! {
+        opened = provider.stream(request) => match opened {
+            Ok(chunks) => chunks,
+            Err(e) => return Ok(Generation { text, ttft: None, end: End::Failed(e) }),
+        },
+        _ = control.next() => return Ok(Generation { text, ttft: None, end: End::Cancelled }),
+        _ = sleep_until(deadline) => return Ok(Generation { text, ttft: None, end: End::Failed(timed_out()) }),
+    };
+    let mut ttft = None;
+    let mut seq: u32 = 0;
+    let end = loop {
+        let chunk = tokio::select! {
+            chunk = chunks.next() => chunk,
+            _ = control.next() => break End::Cancelled,
+            _ = sleep_until(deadline) => break End::Failed(timed_out()),
+        };
+        match chunk {
+            Some(Ok(ProviderChunk::Delta(delta))) => {
+                ttft.get_or_insert_with(|| started.elapsed());
+                let event = StreamEvent::Token { message_id: job.message_id, seq, delta };
+                publisher.publish(seq, &event).await?;
+                if let StreamEvent::Token { delta, .. } = event {
+                    text.push_str(&delta);
+                }
+                seq += 1;
+            }
+            Some(Ok(ProviderChunk::Finished { finish_reason, usage })) => break End::Finished { finish_reason, usage },
+            Some(Err(e)) => break End::Failed(e),
+            None => break End::Failed(ProviderError::new("upstream_disconnected", "the provider stream ended early", true)),
+        }
+    };
+    Ok(Generation { text, ttft, end })
+}
+
+/// Stores the answer, then publishes the terminal event — only if this attempt still owns the
+/// message, so a retried or stale attempt never produces a second answer.
+async fn conclude(
+    state: &WorkerState,
+    job: &ChatJob,
+    attempt: i32,
+    publisher: &mut EventPublisher,
+    generation: Generation,
+    started: Instant,
+) -> anyhow::Result<()> {
+    // Acks first: `start_seq` must be known before the row records it.
+    publisher.flush().await?;
+    let message_id = job.message_id;
+    let timing = Timing {
+        latency_ms: started.elapsed().as_millis() as i32,
+        ttft_ms: generation.ttft.map(|d| d.as_millis() as i32),
+        start_seq: if attempt == 1 { publisher.first_seq() } else { None },
+    };
+    let text = generation.text;
+    let (outcome, event) = match &generation.end {
+        End::Finished { finish_reason, usage } => {
+            let usage = usage.unwrap_or(Usage { input_tokens: 0, output_tokens: prompt::estimate_tokens(&text) });
+            let event = StreamEvent::Done { message_id, finish_reason: finish_reason.clone(), usage };
+            (Outcome::Done { finish_reason, usage }, event)
+        }
+        End::Cancelled => (Outcome::Cancelled, StreamEvent::Cancelled { message_id }),
+        End::Failed(e) => {
+            let event = StreamEvent::Error {
+                message_id,
+                code: e.code.into(),
+                message: e.message.clone(),
+                retryable: e.retryable,
+            };
+            (Outcome::Error { code: e.code, message: &e.message }, event)
+        }
+    };
+    if !store::finish(&state.pool, message_id, attempt, &text, outcome, timing).await? {
+        tracing::warn!(attempt, "another attempt owns this message; dropping this one's result");
+        return Ok(());
+    }
+    let last_seq = publisher.publish_terminal(&event).await?;
+    store::set_last_seq(&state.pool, message_id, last_seq).await?;
+    tracing::info!(attempt, kind = event.kind(), chars = text.len(), "answer stored");
+    Ok(())
+}
+
+/// A panic is a bug, not a provider failure: end the message with an error event so clients
+/// stop waiting, and do not retry (it would panic again).
+async fn fail_after_panic(state: &WorkerState, job: &ChatJob) {
+    let result = async {
+        let Some(attempt) = current_attempt(state, job).await? else { return Ok(()) };
+        let mut publisher = EventPublisher::new(
+            state.js.clone(),
+            state.subjects.message(job.conversation_id, job.message_id),
+            job.message_id,
+            attempt,
+            job.request_id.clone(),
+        );
+        let failed = Generation {
+            text: String::new(),
+            ttft: None,
+            end: End::Failed(ProviderError::new("internal", "the worker failed while answering", false)),
+        };
+        conclude(state, job, attempt, &mut publisher, failed, Instant::now()).await
+    };
+    if let Err(e) = result.await {
+        tracing::error!(error = %e, "could not record the panicked job's failure");
+    }
+}
+
+async fn current_attempt(state: &WorkerState, job: &ChatJob) -> anyhow::Result<Option<i32>> {
+    Ok(sqlx::query_scalar("SELECT attempt FROM messages WHERE id = $1 AND status = 'streaming'")
+        .bind(job.message_id)
+        .fetch_optional(&state.pool)
+        .await?)
+}

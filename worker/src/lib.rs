@@ -1,0 +1,100 @@
+//! sluice-worker: takes chat jobs from the Postgres queue (apalis), calls the model provider
+//! and publishes every token to NATS JetStream. Scale it by running more processes.
+#![forbid(unsafe_code)]
+
+pub mod chat_job;
+pub mod prompt;
+pub mod providers;
+pub mod publisher;
+pub mod store;
+
+use std::{sync::Arc, time::Duration};
+
+use apalis::prelude::*;
+use apalis_postgres::PostgresStorage;
+use async_nats::jetstream;
+use sluice_shared::{
+    Config,
+    config::ProviderKind,
+    db,
+    job::{CHAT_QUEUE, ChatJob},
+    nats,
+    subjects::Subjects,
+};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::providers::{Provider, demo::Demo, openai::OpenAi};
+
+/// Cheap handles every job needs.
+pub struct WorkerState {
+    pub pool: PgPool,
+    pub nats: async_nats::Client,
+    pub js: jetstream::Context,
+    pub subjects: Subjects,
+    pub config: Arc<Config>,
+    demo: Demo,
+    openai: OpenAi,
+}
+
+impl WorkerState {
+    pub fn provider(&self, kind: ProviderKind) -> &dyn Provider {
+        match kind {
+            ProviderKind::Demo => &self.demo,
+            ProviderKind::Openai => &self.openai,
+        }
+    }
+}
+
+/// Runs one worker process until `shutdown` fires; then stops fetching, lets in-flight jobs
+/// finish for `worker.shutdown_grace_secs`, and returns. Jobs still running after that stay
+/// leased to this worker and are taken over by another once the lease lapses.
+pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let pool = db::connect(&config).await?;
+    let nats_client = nats::connect(&config).await?;
+    let js = jetstream::new(nats_client.clone());
+    let subjects = Subjects::new(&config.nats_prefix);
+    nats::ensure_stream(&js, &subjects, Duration::from_secs(config.stream_max_age_secs)).await?;
+    let state = Arc::new(WorkerState {
+        pool: pool.clone(),
+        nats: nats_client,
+        js,
+        subjects,
+        demo: Demo::new(config.demo.clone()),
+        openai: OpenAi::new(config.openai.clone()),
+        config: config.clone(),
+    });
+    let w = &config.worker;
+    let queue = apalis_postgres::Config::default()
+        .queue(CHAT_QUEUE)
+        .batch_size(w.batch_size)
+        .heartbeat_interval(Duration::from_millis(w.heartbeat_ms))
+        .missed_heartbeats(w.missed_heartbeats);
+    let concurrency = w.concurrency;
+    let name = format!("sluice-worker-{}", uuid::Uuid::new_v4().simple());
+    tracing::info!(worker = %name, concurrency, "worker starting");
+    Monitor::new()
+        .register(move |_| {
+            // LISTEN/NOTIFY wakes the worker on every enqueue; the heartbeat also fetches, which
+            // covers a notification lost while the listener reconnects.
+            let backend = PostgresStorage::<ChatJob>::new(&pool)
+                .with_config(queue.clone())
+                .with_pubsub();
+            WorkerBuilder::new(name.as_str())
+                .backend(backend)
+                .concurrency(concurrency)
+                .catch_panic()
+                .enable_tracing()
+                .parallelize(tokio::spawn)
+                .data(state.clone())
+                .build(chat_job::chat_job)
+        })
+        .shutdown_timeout(Duration::from_secs(w.shutdown_grace_secs))
+        .run_with_signal(async move {
+            shutdown.cancelled().await;
+            Ok(())
+        })
+        .await?;
+    tracing::info!("worker stopped");
+    Ok(())
+}

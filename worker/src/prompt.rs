@@ -1,0 +1,98 @@
+//! Building the prompt: the system prompt plus as much recent history as fits the model's
+//! context window after reserving room for the answer.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::providers::PromptMessage;
+
+/// A rough token count (4 characters per token), enough to keep a prompt inside its window
+/// without shipping a tokenizer per model.
+pub fn estimate_tokens(text: &str) -> u32 {
+    (text.chars().count() as u32).div_ceil(4) + 4
+}
+
+/// Newest-first history rows that precede the answer being generated.
+#[derive(sqlx::FromRow)]
+struct Turn {
+    role: String,
+    content: String,
+}
+
+/// System prompt + the newest turns that fit in `budget` tokens, oldest first.
+pub async fn build(
+    pool: &PgPool,
+    conversation_id: Uuid,
+    answer_id: Uuid,
+    system_prompt: &str,
+    budget: u32,
+) -> sqlx::Result<Vec<PromptMessage>> {
+    // Earlier user messages and finished answers; failed or in-flight answers add nothing.
+    let turns: Vec<Turn> = sqlx::query_as(
+        "SELECT role, content FROM messages
+         WHERE conversation_id = $1
+           AND created_at < (SELECT created_at FROM messages WHERE id = $2)
+           AND (role = 'user' OR status IN ('done', 'cancelled'))
+           AND content <> ''
+         ORDER BY created_at DESC, id DESC
+         LIMIT 500",
+    )
+    .bind(conversation_id)
+    .bind(answer_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(fit(system_prompt, turns.into_iter().map(|t| (t.role, t.content)), budget))
+}
+
+/// Keeps the newest turns whose estimated size fits the budget (the system prompt first).
+fn fit(system_prompt: &str, newest_first: impl Iterator<Item = (String, String)>, budget: u32) -> Vec<PromptMessage> {
+    let mut used = estimate_tokens(system_prompt);
+    let mut kept = Vec::new();
+    for (role, content) in newest_first {
+        let cost = estimate_tokens(&content);
+        // The newest user message always goes in, even alone over budget: without it there is
+        // no question to answer (the API's length limit keeps it sane).
+        if used + cost > budget && !kept.is_empty() {
+            break;
+        }
+        used += cost;
+        let role = if role == "user" { "user" } else { "assistant" };
+        kept.push(PromptMessage { role, content });
+    }
+    kept.reverse();
+    let mut prompt = Vec::with_capacity(kept.len() + 1);
+    if !system_prompt.is_empty() {
+        prompt.push(PromptMessage { role: "system", content: system_prompt.to_string() });
+    }
+    prompt.extend(kept);
+    prompt
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn turns(n: usize) -> impl Iterator<Item = (String, String)> {
+        (0..n).rev().map(|i| {
+            let role = if i % 2 == 0 { "user" } else { "assistant" };
+            (role.to_string(), format!("turn {i} {}", "x".repeat(400)))
+        })
+    }
+
+    #[test]
+    fn history_is_trimmed_from_the_oldest_end() {
+        let prompt = fit("be brief", turns(40), 1000);
+        assert_eq!(prompt[0].role, "system");
+        assert!(prompt.len() < 41 && prompt.len() > 2, "{}", prompt.len());
+        assert!(prompt.last().unwrap().content.starts_with("turn 39 "));
+        let total: u32 = prompt.iter().map(|m| estimate_tokens(&m.content)).sum();
+        assert!(total <= 1000);
+    }
+
+    #[test]
+    fn the_newest_message_is_kept_even_when_alone_over_budget() {
+        let prompt = fit("", turns(1), 10);
+        assert_eq!(prompt.len(), 1);
+        assert_eq!(prompt[0].role, "user");
+    }
+}

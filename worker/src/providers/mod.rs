@@ -1,0 +1,63 @@
+//! LLM providers behind one trait. A provider turns a prompt into a stream of text deltas
+//! followed by one `Finished`. Dropping the stream aborts the upstream call (that is how
+//! cancellation and time limits stop a generation).
+
+pub mod demo;
+pub mod openai;
+
+use futures::{future::BoxFuture, stream::BoxStream};
+use sluice_shared::events::Usage;
+
+/// One turn of the prompt, in OpenAI's role vocabulary.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PromptMessage {
+    pub role: &'static str,
+    pub content: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProviderRequest {
+    /// The provider's own model name.
+    pub model: String,
+    pub messages: Vec<PromptMessage>,
+    pub max_output_tokens: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProviderChunk {
+    Delta(String),
+    Finished {
+        finish_reason: String,
+        usage: Option<Usage>,
+    },
+}
+
+/// Why a generation failed; `code` is what clients see in the `error` event.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ProviderError {
+    pub code: &'static str,
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl ProviderError {
+    pub fn new(code: &'static str, message: impl Into<String>, retryable: bool) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retryable,
+        }
+    }
+}
+
+pub type ChunkStream = BoxStream<'static, Result<ProviderChunk, ProviderError>>;
+
+pub trait Provider: Send + Sync {
+    /// The name shown in `start` events and stored on the message.
+    fn name(&self) -> &'static str;
+
+    /// Starts a streaming generation. Resolves once the provider has accepted the request
+    /// (after any retries), so errors before the first token surface here.
+    fn stream(&self, request: ProviderRequest) -> BoxFuture<'_, Result<ChunkStream, ProviderError>>;
+}

@@ -1,0 +1,81 @@
+//! Publishes one attempt's events to the message's JetStream subject. Acks are pipelined: up
+//! to `WINDOW` publishes are in flight, and every ack is awaited before the terminal event
+//! (async-nats blocks forever past ~5000 un-awaited acks, so the window is bounded).
+
+use std::collections::VecDeque;
+
+use async_nats::{
+    HeaderMap,
+    jetstream::{self, context::PublishAckFuture},
+};
+use bytes::Bytes;
+use sluice_shared::{events::StreamEvent, telemetry::REQUEST_ID_HEADER};
+use uuid::Uuid;
+
+const WINDOW: usize = 256;
+
+pub struct EventPublisher {
+    js: jetstream::Context,
+    subject: String,
+    message_id: Uuid,
+    attempt: i32,
+    request_id: Option<String>,
+    pending: VecDeque<PublishAckFuture>,
+    first_seq: Option<u64>,
+}
+
+impl EventPublisher {
+    pub fn new(
+        js: jetstream::Context,
+        subject: String,
+        message_id: Uuid,
+        attempt: i32,
+        request_id: Option<String>,
+    ) -> Self {
+        Self { js, subject, message_id, attempt, request_id, pending: VecDeque::new(), first_seq: None }
+    }
+
+    /// Publishes without waiting for the ack. `key` makes the `Nats-Msg-Id`
+    /// (`{message_id}:{attempt}:{key}`), so a re-sent publish is dropped by the server.
+    pub async fn publish(&mut self, key: impl std::fmt::Display, event: &StreamEvent) -> anyhow::Result<()> {
+        if self.pending.len() >= WINDOW {
+            self.await_oldest().await?;
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", format!("{}:{}:{key}", self.message_id, self.attempt).as_str());
+        if let Some(id) = &self.request_id {
+            headers.insert(REQUEST_ID_HEADER, id.as_str());
+        }
+        let payload = Bytes::from(serde_json::to_vec(event)?);
+        let ack = self.js.publish_with_headers(self.subject.clone(), headers, payload).await?;
+        self.pending.push_back(ack);
+        Ok(())
+    }
+
+    /// Awaits every outstanding ack. Returns the sequence of the last event published.
+    pub async fn flush(&mut self) -> anyhow::Result<Option<u64>> {
+        let mut last = None;
+        while !self.pending.is_empty() {
+            last = Some(self.await_oldest().await?);
+        }
+        Ok(last)
+    }
+
+    /// Publishes a terminal event after all earlier events are stored; returns its sequence.
+    pub async fn publish_terminal(&mut self, event: &StreamEvent) -> anyhow::Result<u64> {
+        self.flush().await?;
+        self.publish("end", event).await?;
+        Ok(self.flush().await?.expect("one event was just published"))
+    }
+
+    /// Stream sequence of the first event this publisher sent (known once its ack arrived).
+    pub fn first_seq(&self) -> Option<u64> {
+        self.first_seq
+    }
+
+    async fn await_oldest(&mut self) -> anyhow::Result<u64> {
+        let ack = self.pending.pop_front().expect("caller checked").await?;
+        self.first_seq.get_or_insert(ack.sequence);
+        Ok(ack.sequence)
+    }
+}
