@@ -1,1 +1,78 @@
+//! sluice-api: the HTTP API. It never calls a model: it enqueues chat jobs and relays the
+//! workers' NATS events to clients as Server-Sent Events.
+#![forbid(unsafe_code)]
 
+pub mod auth;
+pub mod conversations;
+mod cursor;
+pub mod error;
+mod extract;
+mod health;
+pub mod messages;
+pub mod state;
+pub mod stream;
+
+use std::{sync::Arc, time::Duration};
+
+use async_nats::jetstream;
+use axum::{Router, extract::DefaultBodyLimit, http::{HeaderName, Request}};
+use sluice_shared::{Config, db, nats, subjects::Subjects, telemetry::REQUEST_ID_HEADER};
+use tokio::{net::TcpListener, sync::Semaphore};
+use tokio_util::sync::CancellationToken;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+use crate::{auth::tokens::JwtKeys, error::ApiError, state::AppState};
+
+/// Connects to Postgres and NATS and builds the state (the stream is created if missing).
+pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<AppState> {
+    let pool = db::connect(&config).await?;
+    let nats_client = nats::connect(&config).await?;
+    let js = jetstream::new(nats_client.clone());
+    let subjects = Subjects::new(&config.nats_prefix);
+    let events = nats::ensure_stream(&js, &subjects, Duration::from_secs(config.stream_max_age_secs)).await?;
+    Ok(AppState {
+        pool,
+        nats: nats_client,
+        js,
+        events,
+        subjects,
+        jwt: Arc::new(JwtKeys::new(&config)),
+        attach_limit: Arc::new(Semaphore::new(config.max_concurrent_attaches)),
+        config,
+        shutdown,
+    })
+}
+
+/// Every route, merged in one place, with the request-wide layers.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    Router::new()
+        .merge(health::router())
+        .merge(auth::router())
+        .merge(conversations::router())
+        .merge(messages::router())
+        .merge(stream::router())
+        .fallback(|| async { ApiError::not_found("route") })
+        .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Serves on `listener` until `shutdown` fires; open SSE responses then end cleanly.
+pub async fn run(config: Arc<Config>, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let state = connect(config, shutdown.clone()).await?;
+    tracing::info!(addr = %listener.local_addr()?, "api listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    tracing::info!("api stopped");
+    Ok(())
+}

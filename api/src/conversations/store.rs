@@ -1,0 +1,93 @@
+//! Conversation rows. Every query takes the owner's id: another user's conversation is simply
+//! not found.
+
+use chrono::{DateTime, Utc};
+use sluice_shared::dto::ConversationOut;
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct ConversationRow {
+    pub id: Uuid,
+    pub title: Option<String>,
+    pub model: String,
+    pub system_prompt: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<ConversationRow> for ConversationOut {
+    fn from(r: ConversationRow) -> Self {
+        Self {
+            id: r.id,
+            title: r.title,
+            model: r.model,
+            system_prompt: r.system_prompt,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// Every column a row type reads, as a literal so queries stay `&'static str`.
+macro_rules! conversation_columns {
+    () => {
+        "id, title, model, system_prompt, created_at, updated_at"
+    };
+}
+
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    owner: Uuid,
+    title: Option<&str>,
+    model: &str,
+    system_prompt: Option<&str>,
+) -> sqlx::Result<ConversationRow> {
+    sqlx::query_as(concat!("INSERT INTO conversations (id, user_id, title, model, system_prompt)
+         VALUES ($1, $2, $3, $4, $5) RETURNING ", conversation_columns!()))
+    .bind(Uuid::now_v7())
+    .bind(owner)
+    .bind(title)
+    .bind(model)
+    .bind(system_prompt)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn find(pool: &PgPool, owner: Uuid, id: Uuid) -> sqlx::Result<Option<ConversationRow>> {
+    sqlx::query_as(concat!("SELECT ", conversation_columns!(), " FROM conversations WHERE id = $1 AND user_id = $2"))
+        .bind(id)
+        .bind(owner)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Newest first; `after` is the (created_at, id) of the last row of the previous page.
+pub async fn page(
+    pool: &PgPool,
+    owner: Uuid,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> sqlx::Result<Vec<ConversationRow>> {
+    let (at, id) = after.unzip();
+    sqlx::query_as(concat!("SELECT ", conversation_columns!(), " FROM conversations
+         WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+         ORDER BY created_at DESC, id DESC LIMIT $4"))
+    .bind(owner)
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// True when a row was deleted. Messages go with it (cascade); a worker still generating an
+/// answer for it finds nothing to write and stops quietly.
+pub async fn delete(pool: &PgPool, owner: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM conversations WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(owner)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

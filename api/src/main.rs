@@ -1,0 +1,49 @@
+//! `sluice-api` serves the API; `sluice-api migrate` applies database migrations and exits.
+
+use std::{process::ExitCode, sync::Arc};
+
+use sluice_shared::{Config, db, telemetry};
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init();
+    let config = match Config::load() {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            eprintln!("sluice-api: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match std::env::args().nth(1).as_deref() {
+        None | Some("serve") => serve(config).await,
+        Some("migrate") => migrate(&config).await,
+        Some(other) => {
+            eprintln!("sluice-api: unknown command {other:?} (use `serve` or `migrate`)");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sluice-api: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(telemetry::cancel_on_signal(shutdown.clone()));
+    sluice_api::run(config, listener, shutdown).await
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let pool = db::connect(config).await?;
+    db::migrate(&pool).await?;
+    println!("migrations applied");
+    Ok(())
+}

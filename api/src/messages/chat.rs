@@ -1,0 +1,57 @@
+//! `POST /api/chat {message, conversation_id?, model?}`: send and stream in one request. The
+//! first event is `meta` (ids to resume with); then the answer's events as on its own stream.
+
+use axum::{
+    extract::State,
+    response::{IntoResponse, sse::Event},
+};
+use futures::{StreamExt, stream};
+use sluice_shared::{dto::ChatIn, events::StreamEvent};
+
+use super::enqueue;
+use crate::{
+    auth::AuthUser,
+    conversations::store as conversations,
+    error::{ApiError, ApiResult},
+    extract::{ApiJson, RequestId},
+    state::AppState,
+    stream as relay,
+};
+
+const TITLE_CHARS: usize = 60;
+
+pub async fn chat(
+    State(state): State<AppState>,
+    user: AuthUser,
+    RequestId(request_id): RequestId,
+    ApiJson(input): ApiJson<ChatIn>,
+) -> ApiResult<impl IntoResponse> {
+    enqueue::validate_content(&state, &input.message)?;
+    let (target, default_model) = match input.conversation_id {
+        Some(id) => {
+            let conversation = conversations::find(&state.pool, user.user_id, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("conversation"))?;
+            (enqueue::Target::Existing(id), conversation.model)
+        }
+        None => (enqueue::Target::New { title: "" }, state.config.default_model.clone()),
+    };
+    let model = input.model.unwrap_or(default_model);
+    enqueue::validate_model(&state, &model)?;
+    let title: String = input.message.trim().chars().take(TITLE_CHARS).collect();
+    let target = match target {
+        enqueue::Target::New { .. } => enqueue::Target::New { title: &title },
+        existing => existing,
+    };
+    let (user_message, answer) = enqueue::enqueue(&state, user.user_id, target, &input.message, &model, request_id).await?;
+    let meta = StreamEvent::Meta {
+        conversation_id: answer.conversation_id,
+        user_message_id: user_message.id,
+        message_id: answer.id,
+    };
+    let meta = Event::default().event("meta").data(serde_json::to_string(&meta)?);
+    let answer_events = relay::message_events(state.clone(), answer, None).await?;
+    let events = stream::once(async { meta }).chain(answer_events);
+    Ok(relay::sse(&state, events))
+}
+

@@ -1,0 +1,83 @@
+//! Sending a message: validate it, then in ONE transaction store the user's message, the queued
+//! answer and the chat job. Either all three exist or none does.
+
+use apalis::prelude::TaskBuilder;
+use axum::http::StatusCode;
+use sluice_shared::job::{CHAT_QUEUE, ChatJob};
+use uuid::Uuid;
+
+use super::store::{self, MessageRow};
+use crate::{conversations::store as conversations, error::ApiError, state::AppState};
+
+/// Checks the text of a user message against the configured limits.
+pub fn validate_content(state: &AppState, content: &str) -> Result<(), ApiError> {
+    if content.trim().is_empty() {
+        return Err(ApiError::bad_request("empty_content", "the message is empty"));
+    }
+    let limit = state.config.max_message_chars;
+    if content.chars().count() > limit {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "content_too_large",
+            format!("a message is limited to {limit} characters"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn validate_model(state: &AppState, model: &str) -> Result<(), ApiError> {
+    match state.config.model(model) {
+        Some(_) => Ok(()),
+        None => Err(ApiError::unknown_model(model)),
+    }
+}
+
+/// Where the message goes: an existing conversation, or a new one made in the same transaction.
+pub enum Target<'a> {
+    Existing(Uuid),
+    New { title: &'a str },
+}
+
+/// Stores the pair and enqueues the job; returns (user message, queued answer).
+pub async fn enqueue(
+    state: &AppState,
+    owner: Uuid,
+    target: Target<'_>,
+    content: &str,
+    model: &str,
+    request_id: Option<String>,
+) -> Result<(MessageRow, MessageRow), ApiError> {
+    // Read before the job exists, so every event of the answer lands above it: re-attaching
+    // starts here instead of scanning the stream.
+    let first_seq = state
+        .events_last_seq()
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "NATS unavailable while enqueueing");
+            ApiError::unavailable("the event stream (NATS) is unavailable; try again shortly")
+        })?
+        + 1;
+    let mut tx = state.pool.begin().await?;
+    let conversation_id = match target {
+        Target::Existing(id) => id,
+        Target::New { title } => conversations::insert(&mut *tx, owner, Some(title), model, None).await?.id,
+    };
+    let (user_message, answer) =
+        store::insert_pair(&mut tx, owner, conversation_id, content, model, first_seq, request_id.as_deref()).await?;
+    let job = ChatJob {
+        message_id: answer.id,
+        conversation_id,
+        user_id: owner,
+        model: model.to_string(),
+        request_id,
+    };
+    // One queue attempt more than the worker's own limit: the extra one exists only to mark
+    // the answer failed (with an `error` event) if every real attempt crashed.
+    let task = TaskBuilder::new(serde_json::to_vec(&job)?)
+        .max_attempts(state.config.worker.max_attempts as usize + 1)
+        .idempotency_key(answer.id.to_string())
+        .build();
+    apalis_postgres::queries::push_tasks(&mut *tx, CHAT_QUEUE, vec![task]).await?;
+    tx.commit().await?;
+    Ok((user_message, answer))
+}

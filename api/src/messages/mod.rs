@@ -1,0 +1,112 @@
+//! Messages: send one (queued for a worker), read one, stream one, cancel one, and
+//! `POST /api/chat`, which sends and streams in a single request.
+
+mod chat;
+pub mod enqueue;
+pub mod store;
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::IntoResponse,
+    routing::{get, post},
+};
+use sluice_shared::{
+    dto::{MessageIn, MessageOut, SentOut},
+    events::StreamEvent,
+};
+
+use crate::{
+    auth::AuthUser,
+    conversations::store as conversations,
+    error::{ApiError, ApiResult},
+    extract::{ApiJson, Id, RequestId},
+    state::AppState,
+    stream,
+};
+use store::CancelOutcome;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/chat", post(chat::chat))
+        .route("/api/messages/{id}", get(show))
+        .route("/api/messages/{id}/stream", get(stream_answer))
+        .route("/api/messages/{id}/cancel", post(cancel))
+}
+
+/// `POST /api/conversations/{id}/messages` → `202` with both messages and where to stream.
+pub async fn send(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Id(conversation_id): Id,
+    RequestId(request_id): RequestId,
+    ApiJson(input): ApiJson<MessageIn>,
+) -> ApiResult<(StatusCode, Json<SentOut>)> {
+    enqueue::validate_content(&state, &input.content)?;
+    let conversation = conversations::find(&state.pool, user.user_id, conversation_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    let model = input.model.unwrap_or(conversation.model);
+    enqueue::validate_model(&state, &model)?;
+    let (user_message, answer) =
+        enqueue::enqueue(&state, user.user_id, enqueue::Target::Existing(conversation_id), &input.content, &model, request_id).await?;
+    let stream_url = format!("/api/messages/{}/stream", answer.id);
+    let out = SentOut { user_message: user_message.into(), assistant_message: answer.into(), stream_url };
+    Ok((StatusCode::ACCEPTED, Json(out)))
+}
+
+async fn show(State(state): State<AppState>, user: AuthUser, Id(id): Id) -> ApiResult<Json<MessageOut>> {
+    let row = store::find(&state.pool, user.user_id, id).await?.ok_or_else(|| ApiError::not_found("message"))?;
+    Ok(Json(row.into()))
+}
+
+/// `GET /api/messages/{id}/stream`: replay from the start (or after `Last-Event-ID`), then live,
+/// ending after the terminal event.
+async fn stream_answer(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Id(id): Id,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    let after = stream::last_event_id(&headers)?;
+    let row = store::find(&state.pool, user.user_id, id).await?.ok_or_else(|| ApiError::not_found("message"))?;
+    if row.role != "assistant" {
+        return Err(ApiError::bad_request("not_an_answer", "only assistant messages have a stream"));
+    }
+    let events = stream::message_events(state.clone(), row, after).await?;
+    Ok(stream::sse(&state, events))
+}
+
+/// `POST /api/messages/{id}/cancel` → `202` once the stop is requested (the stream then ends
+/// with `cancelled`); `409` when the answer had already finished.
+async fn cancel(State(state): State<AppState>, user: AuthUser, Id(id): Id) -> ApiResult<StatusCode> {
+    let outcome = store::request_cancel(&state.pool, user.user_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    let row = store::find(&state.pool, user.user_id, id).await?.ok_or_else(|| ApiError::not_found("message"))?;
+    match outcome {
+        CancelOutcome::AlreadyFinished => {
+            Err(ApiError::conflict("already_finished", format!("the answer already ended ({})", row.status)))
+        }
+        CancelOutcome::Requested => {
+            state.nats.publish(state.subjects.control(id), "cancel".into()).await?;
+            Ok(StatusCode::ACCEPTED)
+        }
+        CancelOutcome::CancelledWhileQueued => {
+            // No worker has it, so the API ends the stream for the clients that wait on it.
+            let event = StreamEvent::Cancelled { message_id: id };
+            let subject = state.subjects.message(row.conversation_id, id);
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Nats-Msg-Id", format!("{id}:queued:end").as_str());
+            let payload = serde_json::to_vec(&event)?.into();
+            let ack = state.js.publish_with_headers(subject, headers, payload).await?.await?;
+            sqlx::query("UPDATE messages SET last_seq = $2 WHERE id = $1")
+                .bind(id)
+                .bind(ack.sequence as i64)
+                .execute(&state.pool)
+                .await?;
+            Ok(StatusCode::ACCEPTED)
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Message rows, always read with the owner's id.
+
+use chrono::{DateTime, Utc};
+use sluice_shared::{dto::MessageOut, events::Usage};
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageRow {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub role: String,
+    pub content: String,
+    pub status: String,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub attempt: i32,
+    pub first_seq: Option<i64>,
+    pub last_seq: Option<i64>,
+    pub finish_reason: Option<String>,
+    pub input_tokens: Option<i32>,
+    pub output_tokens: Option<i32>,
+    pub latency_ms: Option<i32>,
+    pub ttft_ms: Option<i32>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl MessageRow {
+    pub fn is_finished(&self) -> bool {
+        matches!(self.status.as_str(), "done" | "error" | "cancelled" | "complete")
+    }
+
+    pub fn usage(&self) -> Option<Usage> {
+        Some(Usage {
+            input_tokens: self.input_tokens? as u32,
+            output_tokens: self.output_tokens? as u32,
+        })
+    }
+}
+
+impl From<MessageRow> for MessageOut {
+    fn from(r: MessageRow) -> Self {
+        let usage = r.usage();
+        Self {
+            id: r.id,
+            conversation_id: r.conversation_id,
+            role: r.role,
+            content: r.content,
+            status: r.status,
+            model: r.model,
+            provider: r.provider,
+            attempt: r.attempt,
+            finish_reason: r.finish_reason,
+            usage,
+            latency_ms: r.latency_ms,
+            ttft_ms: r.ttft_ms,
+            error_code: r.error_code,
+            created_at: r.created_at,
+            completed_at: r.completed_at,
+        }
+    }
+}
+
+/// Every column a row type reads, as a literal so queries stay `&'static str`.
+macro_rules! message_columns {
+    () => {
+        "id, conversation_id, role, content, status, model, provider, attempt, first_seq,
+    last_seq, finish_reason, input_tokens, output_tokens, latency_ms, ttft_ms, error_code,
+    error_message, created_at, completed_at"
+    };
+}
+
+pub async fn find(pool: &PgPool, owner: Uuid, id: Uuid) -> sqlx::Result<Option<MessageRow>> {
+    sqlx::query_as(concat!("SELECT ", message_columns!(), " FROM messages WHERE id = $1 AND user_id = $2"))
+        .bind(id)
+        .bind(owner)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Oldest first; `after` is the (created_at, id) of the previous page's last row.
+pub async fn page(
+    pool: &PgPool,
+    owner: Uuid,
+    conversation_id: Uuid,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> sqlx::Result<Vec<MessageRow>> {
+    let (at, id) = after.unzip();
+    sqlx::query_as(concat!("SELECT ", message_columns!(), " FROM messages
+         WHERE conversation_id = $1 AND user_id = $2
+           AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4))
+         ORDER BY created_at, id LIMIT $5"))
+    .bind(conversation_id)
+    .bind(owner)
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Answers of a conversation still being generated (the conversation event stream follows them).
+pub async fn in_flight(pool: &PgPool, conversation_id: Uuid) -> sqlx::Result<Vec<MessageRow>> {
+    sqlx::query_as(concat!("SELECT ", message_columns!(), " FROM messages
+         WHERE conversation_id = $1 AND status IN ('queued', 'streaming')"))
+    .bind(conversation_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// The user's message and the queued answer, inside the caller's transaction.
+pub async fn insert_pair(
+    tx: &mut sqlx::PgConnection,
+    owner: Uuid,
+    conversation_id: Uuid,
+    content: &str,
+    model: &str,
+    first_seq: u64,
+    request_id: Option<&str>,
+) -> sqlx::Result<(MessageRow, MessageRow)> {
+    let user_message = insert(&mut *tx, owner, conversation_id, "user", content, "complete", None, None, request_id).await?;
+    let answer = insert(&mut *tx, owner, conversation_id, "assistant", "", "queued", Some(model), Some(first_seq), request_id).await?;
+    sqlx::query("UPDATE conversations SET updated_at = now() WHERE id = $1")
+        .bind(conversation_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok((user_message, answer))
+}
+
+#[expect(clippy::too_many_arguments, reason = "one column each; a struct would only rename them")]
+async fn insert(
+    db: impl PgExecutor<'_>,
+    owner: Uuid,
+    conversation_id: Uuid,
+    role: &str,
+    content: &str,
+    status: &str,
+    model: Option<&str>,
+    first_seq: Option<u64>,
+    request_id: Option<&str>,
+) -> sqlx::Result<MessageRow> {
+    sqlx::query_as(concat!("INSERT INTO messages (id, conversation_id, user_id, role, content, status, model, first_seq, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ", message_columns!()))
+    .bind(Uuid::now_v7())
+    .bind(conversation_id)
+    .bind(owner)
+    .bind(role)
+    .bind(content)
+    .bind(status)
+    .bind(model)
+    .bind(first_seq.map(|s| s as i64))
+    .bind(request_id)
+    .fetch_one(db)
+    .await
+}
+
+/// What a cancel request found.
+pub enum CancelOutcome {
+    /// Never started: cancelled here; the API publishes the `cancelled` event itself.
+    CancelledWhileQueued,
+    /// A worker is on it: it was asked (flag + control message) to stop.
+    Requested,
+    AlreadyFinished,
+}
+
+pub async fn request_cancel(pool: &PgPool, owner: Uuid, id: Uuid) -> sqlx::Result<Option<CancelOutcome>> {
+    let status: Option<String> = sqlx::query_scalar(
+        // The row lock makes `old.status` the latest, even when a worker claims concurrently.
+        "WITH old AS (
+             SELECT id, status FROM messages
+             WHERE id = $1 AND user_id = $2 AND role = 'assistant' FOR UPDATE)
+         UPDATE messages m
+         SET cancel_requested = true,
+             status = CASE WHEN old.status = 'queued' THEN 'cancelled' ELSE old.status END,
+             completed_at = CASE WHEN old.status = 'queued' THEN now() ELSE m.completed_at END
+         FROM old WHERE m.id = old.id
+         RETURNING old.status",
+    )
+    .bind(id)
+    .bind(owner)
+    .fetch_optional(pool)
+    .await?;
+    Ok(status.map(|old| match old.as_str() {
+        "queued" => CancelOutcome::CancelledWhileQueued,
+        "streaming" => CancelOutcome::Requested,
+        _ => CancelOutcome::AlreadyFinished,
+    }))
+}
