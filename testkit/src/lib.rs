@@ -1,1 +1,189 @@
+//! Test and benchmark support: real Postgres and NATS (`services`), a fake OpenAI-compatible
+//! upstream (`fake_openai`), an SSE client (`sse`), and `TestApp`, the real API and worker
+//! started on port 0 with their own database and NATS prefix, so tests run in parallel.
+#![forbid(unsafe_code)]
 
+pub mod fake_openai;
+pub mod services;
+pub mod sse;
+
+use std::{
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::Duration,
+};
+
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use sluice_shared::{Config, db, dto::SentOut};
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub use sse::SseEvent;
+
+/// A running stack for one test.
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub config: Arc<Config>,
+    pub pool: PgPool,
+    pub nats: async_nats::Client,
+    shutdown: CancellationToken,
+    worker_shutdown: CancellationToken,
+    api: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// What differs between tests: the config, and whether a worker runs inside the test process.
+pub struct Options {
+    pub in_process_worker: bool,
+    pub configure: Box<dyn FnOnce(&mut Config) + Send>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { in_process_worker: true, configure: Box::new(|_| {}) }
+    }
+}
+
+/// A configuration for a fresh database and NATS prefix on the shared test services.
+pub async fn test_config() -> Config {
+    let s = services::services().await;
+    let db_name = format!("t_{}", Uuid::new_v4().simple());
+    let admin_url = format!("postgres://postgres@127.0.0.1:{}/postgres", s.pg_port);
+    let mut admin = PgConnection::connect(&admin_url).await.expect("connect to test postgres");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db_name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let mut config = Config {
+        database_url: format!("postgres://postgres@127.0.0.1:{}/{db_name}", s.pg_port).into(),
+        database_max_connections: 10,
+        nats_url: format!("nats://127.0.0.1:{}", s.nats_port),
+        nats_prefix: format!("t{}", &Uuid::new_v4().simple().to_string()[..12]),
+        jwt_secret: "test-secret-test-secret-test-secret!".into(),
+        ..Config::default()
+    };
+    config.demo.pacing_ms = 2;
+    config.demo.reply_tokens = 24;
+    config.worker.heartbeat_ms = 500;
+    config.worker.missed_heartbeats = 4;
+    config.worker.shutdown_grace_secs = 5;
+    config.openai.retry_base_ms = 50;
+    config
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(options: Options) -> Self {
+        sluice_shared::telemetry::init();
+        let mut config = test_config().await;
+        (options.configure)(&mut config);
+        let config = Arc::new(config.validated().expect("valid test config"));
+        let pool = db::connect(&config).await.expect("connect test db");
+        db::migrate(&pool).await.expect("migrate test db");
+        let nats = sluice_shared::nats::connect(&config).await.expect("connect nats");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind api");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let shutdown = CancellationToken::new();
+        let api = tokio::spawn(sluice_api::run(config.clone(), listener, shutdown.clone()));
+        let worker_shutdown = CancellationToken::new();
+        if options.in_process_worker {
+            tokio::spawn(sluice_worker::run(config.clone(), worker_shutdown.clone()));
+        }
+        let app = Self { base, http: reqwest::Client::new(), config, pool, nats, shutdown, worker_shutdown, api };
+        app.wait_ready().await;
+        app
+    }
+
+    async fn wait_ready(&self) {
+        for _ in 0..200 {
+            if let Ok(r) = self.http.get(self.url("/readyz")).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the API did not become ready");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stops the API (open SSE responses end) and waits for it to exit.
+    pub async fn stop_api(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.worker_shutdown.cancel();
+        self.api.await?
+    }
+
+    /// A new guest's access token.
+    pub async fn guest(&self) -> String {
+        let body: Value = self.http.post(self.url("/api/auth/guest")).send().await.unwrap().json().await.unwrap();
+        body["access_token"].as_str().expect("access_token").to_string()
+    }
+
+    pub async fn create_conversation(&self, token: &str) -> Uuid {
+        let r = self.http.post(self.url("/api/conversations")).bearer_auth(token).json(&json!({})).send().await.unwrap();
+        assert_eq!(r.status(), 201, "create conversation");
+        let body: Value = r.json().await.unwrap();
+        body["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    pub async fn send(&self, token: &str, conversation: Uuid, content: &str) -> SentOut {
+        let r = self
+            .http
+            .post(self.url(&format!("/api/conversations/{conversation}/messages")))
+            .bearer_auth(token)
+            .json(&json!({ "content": content }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202, "send message");
+        r.json().await.unwrap()
+    }
+
+    pub async fn message(&self, token: &str, id: Uuid) -> Value {
+        let r = self.http.get(self.url(&format!("/api/messages/{id}"))).bearer_auth(token).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    /// Opens an SSE stream (optionally resuming after `last_event_id`).
+    pub async fn sse(&self, token: &str, path: &str, last_event_id: Option<u64>) -> sse::SseStream {
+        let mut req = self.http.get(self.url(path)).bearer_auth(token);
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id.to_string());
+        }
+        let response = req.send().await.unwrap();
+        assert_eq!(response.status(), 200, "open {path}");
+        sse::SseStream::new(response)
+    }
+
+    /// Starts a real worker process on this app's database and NATS prefix. Integration
+    /// tests pass `env!("CARGO_BIN_EXE_sluice-test-worker")`.
+    pub fn worker_process(&self, binary: &str) -> Child {
+        let c = &self.config;
+        Command::new(binary)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "warn")
+            .env("SLUICE_CONFIG", "/nonexistent/sluice.toml")
+            .env("SLUICE_DATABASE_URL", c.database_url.expose_secret())
+            .env("SLUICE_NATS_URL", &c.nats_url)
+            .env("SLUICE_NATS_PREFIX", &c.nats_prefix)
+            .env("SLUICE_JWT_SECRET", c.jwt_secret.expose_secret())
+            .env("SLUICE_DEMO__PACING_MS", c.demo.pacing_ms.to_string())
+            .env("SLUICE_DEMO__REPLY_TOKENS", c.demo.reply_tokens.to_string())
+            .env("SLUICE_WORKER__HEARTBEAT_MS", c.worker.heartbeat_ms.to_string())
+            .env("SLUICE_WORKER__MISSED_HEARTBEATS", c.worker.missed_heartbeats.to_string())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start worker process")
+    }
+}

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod chat_job;
+pub mod cli;
 pub mod prompt;
 pub mod providers;
 pub mod publisher;

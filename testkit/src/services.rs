@@ -1,0 +1,129 @@
+//! Real Postgres and nats-server, started once per test process on free ports, with data in a
+//! temporary directory. A watchdog shell kills each server when the test process exits, so
+//! nothing outlives `cargo test`.
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use tokio::sync::OnceCell;
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+pub struct Services {
+    pub pg_port: u16,
+    pub nats_port: u16,
+    _dir: PathBuf,
+}
+
+static SERVICES: OnceCell<Services> = OnceCell::const_new();
+
+/// The process-wide Postgres + NATS pair (started on first use).
+pub async fn services() -> &'static Services {
+    SERVICES
+        .get_or_init(|| async { tokio::task::spawn_blocking(start).await.expect("services start") })
+        .await
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind port 0").local_addr().expect("addr").port()
+}
+
+fn start() -> Services {
+    let dir = std::env::temp_dir().join(format!("sluice-test-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let pg_port = free_port();
+    start_postgres(&dir.join("pg"), pg_port);
+    let nats_port = free_port();
+    start_nats(&dir.join("nats"), nats_port);
+    Services { pg_port, nats_port, _dir: dir }
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}
+
+/// Runs `cmd` as the `postgres` user when we are root (initdb and postgres refuse root).
+fn as_pg_user(cmd: &str) -> Command {
+    let mut c = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--", "sh", "-c", cmd]);
+        c
+    } else {
+        let mut c = Command::new("sh");
+        c.args(["-c", cmd]);
+        c
+    };
+    c.stdin(Stdio::null());
+    c
+}
+
+fn start_postgres(data: &Path, port: u16) {
+    std::fs::create_dir_all(data).expect("pg dir");
+    if is_root() {
+        let parent = data.parent().expect("parent");
+        chown_postgres(parent);
+        chown_postgres(data);
+    }
+    let d = data.display();
+    let init = as_pg_user(&format!("{PG_BIN}/initdb -D {d} -U postgres -A trust --no-sync -E UTF8 >/dev/null"))
+        .status()
+        .expect("run initdb");
+    assert!(init.success(), "initdb failed");
+    // fsync off: test databases are thrown away; durability is not what tests measure.
+    let server = format!(
+        "{PG_BIN}/postgres -D {d} -p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=off \
+         -c synchronous_commit=off -c full_page_writes=off -c max_connections=500 > {d}/log 2>&1"
+    );
+    spawn_watched(as_pg_user(&watchdog(&server)));
+    wait_for_port(port, "postgres", &data.join("log"));
+}
+
+fn chown_postgres(path: &Path) {
+    let _ = Command::new("chown").args(["postgres:postgres", &path.display().to_string()]).status();
+}
+
+fn start_nats(data: &Path, port: u16) {
+    std::fs::create_dir_all(data).expect("nats dir");
+    let d = data.display();
+    let bin = which_nats();
+    let server = format!("{bin} -js -a 127.0.0.1 -p {port} -sd {d} > {d}/log 2>&1");
+    let mut c = Command::new("sh");
+    c.args(["-c", &watchdog(&server)]).stdin(Stdio::null());
+    spawn_watched(c);
+    wait_for_port(port, "nats-server", &data.join("log"));
+}
+
+fn which_nats() -> String {
+    for p in ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"] {
+        if Path::new(p).exists() {
+            return p.into();
+        }
+    }
+    panic!("nats-server is not installed: run scripts/test (it installs it) or `apt-get install -y nats-server`");
+}
+
+/// Wraps a server command so it dies with this test process.
+fn watchdog(server: &str) -> String {
+    let me = std::process::id();
+    format!("{server} & child=$!; while [ -d /proc/{me} ]; do sleep 0.5; done; kill $child; wait $child")
+}
+
+fn spawn_watched(mut c: Command) {
+    c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn server");
+}
+
+fn wait_for_port(port: u16, what: &str, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    panic!("{what} did not start on port {port}:\n{log}");
+}
