@@ -144,11 +144,11 @@ async fn completions(State(state): State<Arc<FakeState>>, Json(body): Json<Value
             if i > tokens + 1 {
                 return None;
             }
-            if drop_after == Some(i as usize) {
-                return Some((Err(std::io::Error::other("connection dropped by fault")), (u32::MAX - 1, guard)));
-            }
             if i < tokens && !pacing.is_zero() {
                 tokio::time::sleep(pacing).await;
+            }
+            if drop_after == Some(i as usize) {
+                return Some((Err(std::io::Error::other("connection dropped by fault")), (u32::MAX - 1, guard)));
             }
             if i == 0 {
                 guard.state.upstream_ttft.lock().expect("lock").push(arrived.elapsed());

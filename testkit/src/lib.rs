@@ -187,3 +187,26 @@ impl TestApp {
             .expect("start worker process")
     }
 }
+
+/// Options for a stack whose `fake-gpt` model is served by `fake` (an OpenAI-compatible fake).
+pub fn with_fake_openai(fake: &fake_openai::FakeOpenAi) -> Options {
+    let base_url = fake.base_url.clone();
+    Options {
+        configure: Box::new(move |c| {
+            c.openai.base_url = base_url;
+            c.openai.idle_timeout_secs = 1;
+            c.openai.max_retries = 2;
+            c.models.insert(
+                "fake-gpt".into(),
+                sluice_shared::config::ModelConfig {
+                    provider: sluice_shared::config::ProviderKind::Openai,
+                    upstream_model: Some("gpt-fake-1".into()),
+                    context_tokens: 4096,
+                    max_output_tokens: 256,
+                },
+            );
+            c.default_model = "fake-gpt".into();
+        }),
+        ..Options::default()
+    }
+}
