@@ -1,0 +1,65 @@
+//! A worker process SIGKILLed mid-answer: another worker takes the job once the lease lapses,
+//! clients see `reset` and then the whole answer, and the conversation holds exactly one answer.
+
+use sluice_testkit::{Options, SseEvent, TestApp, sse::answer_text};
+use sluice_worker::providers::demo::demo_reply;
+
+const WORKER: &str = env!("CARGO_BIN_EXE_sluice-test-worker");
+
+#[tokio::test]
+async fn a_killed_worker_s_job_is_finished_by_another_with_one_answer() {
+    let app = TestApp::spawn_with(Options {
+        in_process_worker: false,
+        configure: Box::new(|c| {
+            c.demo.pacing_ms = 40;
+            c.demo.reply_tokens = 30;
+        }),
+    })
+    .await;
+    let mut doomed = app.worker_process(WORKER);
+    let token = app.guest().await;
+    let conv = app.create_conversation(&token).await;
+    let sent = app.send(&token, conv, "survive a crash").await;
+    let mut stream = app.sse(&token, &sent.stream_url, None).await;
+    let mut events: Vec<SseEvent> = Vec::new();
+    while events.iter().filter(|e| e.event == "token").count() < 5 {
+        events.push(stream.next().await.expect("tokens flow from the first worker"));
+    }
+    doomed.kill().expect("SIGKILL the worker");
+    doomed.wait().expect("reap it");
+
+    let mut rescuer = app.worker_process(WORKER);
+    // The same client connection carries on: reset, then the new attempt's whole answer.
+    events.extend(stream.collect().await);
+    rescuer.kill().ok();
+    rescuer.wait().ok();
+
+    let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    let reset_at = kinds.iter().position(|k| *k == "reset").expect("a reset event");
+    assert_eq!(events[reset_at].data["attempt"], 2);
+    assert_eq!(kinds.last(), Some(&"done"));
+    assert_eq!(kinds.iter().filter(|k| **k == "done").count(), 1);
+    let expected = demo_reply("survive a crash", 30).concat();
+    assert_eq!(answer_text(&events), expected);
+
+    let stored = app.message(&token, sent.assistant_message.id).await;
+    assert_eq!(stored["status"], "done");
+    assert_eq!(stored["attempt"], 2);
+    assert_eq!(stored["content"], expected);
+    let listed: serde_json::Value = app
+        .http
+        .get(app.url(&format!("/api/conversations/{conv}/messages")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let roles: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["user", "assistant"], "exactly one answer");
+
+    // A late reader replays the same story from the stream: first attempt, reset, second attempt.
+    let replay = app.sse(&token, &sent.stream_url, None).await.collect().await;
+    assert_eq!(answer_text(&replay), expected);
+}
