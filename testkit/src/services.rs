@@ -127,3 +127,16 @@ fn wait_for_port(port: u16, what: &str, log: &Path) {
     let log = std::fs::read_to_string(log).unwrap_or_default();
     panic!("{what} did not start on port {port}:\n{log}");
 }
+
+/// A nats-server of the caller's own (for tests that stop it). Returns its port.
+pub fn private_nats() -> u16 {
+    let dir = std::env::temp_dir().join(format!("sluice-nats-{}", uuid::Uuid::new_v4().simple()));
+    let port = free_port();
+    start_nats(&dir, port);
+    port
+}
+
+/// Stops the nats-server listening on `port` (as an outage would).
+pub fn stop_nats(port: u16) {
+    let _ = Command::new("pkill").args(["-f", &format!("nats-server -js -a 127.0.0.1 -p {port} ")]).status();
+}

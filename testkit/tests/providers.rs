@@ -115,3 +115,23 @@ async fn a_connection_dropped_mid_stream_keeps_the_partial_text_and_reports_an_e
     assert_eq!(stored["content"], "tok0 tok1 tok2 ");
     assert_eq!(fake.requests(), 1, "tokens were shown: no silent retry that would repeat them");
 }
+
+#[tokio::test]
+async fn an_answer_over_the_time_limit_ends_with_a_timeout_and_frees_the_upstream() {
+    let fake = FakeOpenAi::start(100, Duration::from_millis(50)).await;
+    let mut options = with_fake_openai(&fake);
+    let configure = options.configure;
+    options.configure = Box::new(move |c| {
+        configure(c);
+        c.worker.job_timeout_secs = 1;
+    });
+    let app = TestApp::spawn_with(options).await;
+    let (events, stored) = ask(&app, "take your time").await;
+    let last = events.last().unwrap();
+    assert_eq!(last.event, "error");
+    assert_eq!(last.data["code"], "timeout");
+    assert_eq!(stored["status"], "error");
+    assert!(!stored["content"].as_str().unwrap().is_empty(), "the partial answer is kept");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(fake.disconnected(), 1);
+}
