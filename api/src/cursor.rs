@@ -18,7 +18,10 @@ impl PageQuery {
         match self.limit {
             None => Ok(20),
             Some(n) if (1..=100).contains(&n) => Ok(n),
-            Some(_) => Err(ApiError::bad_request("invalid_limit", "limit must be between 1 and 100")),
+            Some(_) => Err(ApiError::bad_request(
+                "invalid_limit",
+                "limit must be between 1 and 100",
+            )),
         }
     }
 
@@ -39,7 +42,11 @@ fn decode(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
 }
 
 /// The cursor for the next page, or `None` when this page is the last.
-pub fn next<T>(items: &[T], limit: i64, key: impl Fn(&T) -> (DateTime<Utc>, Uuid)) -> Option<String> {
+pub fn next<T>(
+    items: &[T],
+    limit: i64,
+    key: impl Fn(&T) -> (DateTime<Utc>, Uuid),
+) -> Option<String> {
     if (items.len() as i64) < limit {
         return None;
     }
@@ -57,9 +64,15 @@ mod tests {
     fn cursors_round_trip_and_reject_garbage() {
         let at = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
         let id = Uuid::now_v7();
-        let q = PageQuery { cursor: Some(encode(at, id)), limit: None };
+        let q = PageQuery {
+            cursor: Some(encode(at, id)),
+            limit: None,
+        };
         assert_eq!(q.after().unwrap(), Some((at, id)));
-        let bad = PageQuery { cursor: Some("nope".into()), limit: Some(0) };
+        let bad = PageQuery {
+            cursor: Some("nope".into()),
+            limit: Some(0),
+        };
         assert!(bad.after().is_err());
         assert!(bad.limit().is_err());
     }

@@ -27,23 +27,33 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 fn json_error(rejection: JsonRejection) -> ApiError {
     let detail = rejection.body_text();
     match rejection {
-        JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("invalid_json", "the body is not valid JSON"),
-        JsonRejection::JsonDataError(_) => ApiError::bad_request("invalid_body", strip_prefix(&detail)),
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::bad_request("invalid_json", "the body is not valid JSON")
+        }
+        JsonRejection::JsonDataError(_) => {
+            ApiError::bad_request("invalid_body", strip_prefix(&detail))
+        }
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send the body as application/json",
         ),
-        r if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
-        }
+        r if r.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is too large",
+        ),
         _ => ApiError::bad_request("invalid_body", "the request body could not be read"),
     }
 }
 
 /// serde's message without axum's "Failed to deserialize the JSON body into the target type: ".
 fn strip_prefix(detail: &str) -> String {
-    detail.rsplit_once("target type: ").map(|(_, m)| m).unwrap_or(detail).to_string()
+    detail
+        .rsplit_once("target type: ")
+        .map(|(_, m)| m)
+        .unwrap_or(detail)
+        .to_string()
 }
 
 /// A resource id from the path. An id that is not a UUID names nothing: 404, like an unknown one.
@@ -56,7 +66,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::not_found("resource"))?;
-        raw.parse().map(Id).map_err(|_| ApiError::not_found("resource"))
+        raw.parse()
+            .map(Id)
+            .map_err(|_| ApiError::not_found("resource"))
     }
 }
 

@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use crate::{error::ApiError, state::AppState};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
 }
 
 async fn healthz() -> Json<Value> {
@@ -34,5 +36,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
             format!("unavailable: {}", down.join(", ")),
         ));
     }
-    Ok(Json(json!({ "status": "ready", "postgres": "ok", "nats": "ok" })))
+    Ok(Json(
+        json!({ "status": "ready", "postgres": "ok", "nats": "ok" }),
+    ))
 }

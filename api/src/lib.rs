@@ -15,7 +15,11 @@ pub mod stream;
 use std::{sync::Arc, time::Duration};
 
 use async_nats::jetstream;
-use axum::{Router, extract::DefaultBodyLimit, http::{HeaderName, Request}};
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderName, Request},
+};
 use sluice_shared::{Config, db, nats, subjects::Subjects, telemetry::REQUEST_ID_HEADER};
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -32,7 +36,12 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
     let nats_client = nats::connect(&config).await?;
     let js = jetstream::new(nats_client.clone());
     let subjects = Subjects::new(&config.nats_prefix);
-    let events = nats::ensure_stream(&js, &subjects, Duration::from_secs(config.stream_max_age_secs)).await?;
+    let events = nats::ensure_stream(
+        &js,
+        &subjects,
+        Duration::from_secs(config.stream_max_age_secs),
+    )
+    .await?;
     Ok(AppState {
         pool,
         nats: nats_client,
@@ -67,7 +76,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves on `listener` until `shutdown` fires; open SSE responses then end cleanly.
-pub async fn run(config: Arc<Config>, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    config: Arc<Config>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let state = connect(config, shutdown.clone()).await?;
     tracing::info!(addr = %listener.local_addr()?, "api listening");
     axum::serve(listener, router(state))

@@ -224,26 +224,50 @@ impl Config {
             return bad("jwt_secret (SLUICE_JWT_SECRET) must be set to at least 32 bytes".into());
         }
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
-            return bad(format!("public_url must start with http:// or https://, got {:?}", self.public_url));
+            return bad(format!(
+                "public_url must start with http:// or https://, got {:?}",
+                self.public_url
+            ));
         }
         if self.nats_prefix.is_empty()
-            || !self.nats_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            || !self
+                .nats_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
-            return bad(format!("nats_prefix must be letters, digits, '_' or '-', got {:?}", self.nats_prefix));
+            return bad(format!(
+                "nats_prefix must be letters, digits, '_' or '-', got {:?}",
+                self.nats_prefix
+            ));
         }
         if !self.models.contains_key(&self.default_model) {
-            return bad(format!("default_model {:?} is not one of models: {:?}", self.default_model, self.models.keys().collect::<Vec<_>>()));
+            return bad(format!(
+                "default_model {:?} is not one of models: {:?}",
+                self.default_model,
+                self.models.keys().collect::<Vec<_>>()
+            ));
         }
         for (name, m) in &self.models {
             if m.context_tokens <= m.max_output_tokens {
-                return bad(format!("models.{name}: context_tokens must exceed max_output_tokens"));
+                return bad(format!(
+                    "models.{name}: context_tokens must exceed max_output_tokens"
+                ));
             }
         }
         let w = &self.worker;
-        if w.concurrency == 0 || w.batch_size == 0 || w.max_attempts == 0 || w.heartbeat_ms == 0 || w.missed_heartbeats == 0 {
+        if w.concurrency == 0
+            || w.batch_size == 0
+            || w.max_attempts == 0
+            || w.heartbeat_ms == 0
+            || w.missed_heartbeats == 0
+        {
             return bad("worker.concurrency, batch_size, max_attempts, heartbeat_ms and missed_heartbeats must be above 0".into());
         }
-        if self.body_limit_bytes < 1024 || self.max_message_chars == 0 || self.keepalive_secs == 0 || self.max_concurrent_attaches == 0 {
+        if self.body_limit_bytes < 1024
+            || self.max_message_chars == 0
+            || self.keepalive_secs == 0
+            || self.max_concurrent_attaches == 0
+        {
             return bad("body_limit_bytes must be at least 1024; max_message_chars, keepalive_secs and max_concurrent_attaches above 0".into());
         }
         Ok(self)
@@ -289,5 +313,24 @@ mod tests {
     fn secrets_never_serialize() {
         let json = serde_json::to_string(&with_secret()).unwrap();
         assert!(!json.contains("xxxxxxxx"), "{json}");
+    }
+}
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    /// `sluice.example.toml` documents every key with its default: it must parse to exactly
+    /// the compiled-in defaults, so the two cannot drift apart.
+    #[test]
+    fn the_example_file_matches_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sluice.example.toml");
+        let from_file: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(path))
+            .extract()
+            .expect("example parses");
+        let a = serde_json::to_value(&from_file).unwrap();
+        let b = serde_json::to_value(Config::default()).unwrap();
+        assert_eq!(a, b);
     }
 }

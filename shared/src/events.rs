@@ -34,7 +34,10 @@ pub enum StreamEvent {
         delta: String,
     },
     /// A new attempt begins: clients discard text from earlier attempts.
-    Reset { message_id: Uuid, attempt: i32 },
+    Reset {
+        message_id: Uuid,
+        attempt: i32,
+    },
     Done {
         message_id: Uuid,
         finish_reason: String,
@@ -46,7 +49,9 @@ pub enum StreamEvent {
         message: String,
         retryable: bool,
     },
-    Cancelled { message_id: Uuid },
+    Cancelled {
+        message_id: Uuid,
+    },
 }
 
 impl StreamEvent {

@@ -18,7 +18,10 @@ impl Subjects {
 
     /// The JetStream stream holding every token: `SLUICE_EVENTS` for prefix `sluice`.
     pub fn stream_name(&self) -> String {
-        format!("{}_EVENTS", self.prefix.to_uppercase().replace(['.', '-'], "_"))
+        format!(
+            "{}_EVENTS",
+            self.prefix.to_uppercase().replace(['.', '-'], "_")
+        )
     }
 
     /// All subjects the stream captures: `sluice.conv.>`.
@@ -52,10 +55,7 @@ mod tests {
         let c = Uuid::nil();
         assert_eq!(s.stream_name(), "SLUICE_EVENTS");
         assert_eq!(s.stream_filter(), "sluice.conv.>");
-        assert_eq!(
-            s.message(c, c),
-            format!("sluice.conv.{c}.msg.{c}")
-        );
+        assert_eq!(s.message(c, c), format!("sluice.conv.{c}.msg.{c}"));
         assert_eq!(s.control(c), format!("sluice.control.msg.{c}"));
     }
 }

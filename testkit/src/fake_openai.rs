@@ -57,9 +57,15 @@ impl FakeOpenAi {
     pub async fn start(tokens: u32, pacing: Duration) -> Self {
         let state = Arc::new(FakeState::default());
         state.tokens.store(tokens, Ordering::SeqCst);
-        state.pacing_ms.store(pacing.as_millis() as u64, Ordering::SeqCst);
-        let app = Router::new().route("/v1/chat/completions", post(completions)).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake");
+        state
+            .pacing_ms
+            .store(pacing.as_millis() as u64, Ordering::SeqCst);
+        let app = Router::new()
+            .route("/v1/chat/completions", post(completions))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake");
         let base_url = format!("http://{}/v1", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, app).await.expect("fake serves") });
         Self { base_url, state }
@@ -71,7 +77,9 @@ impl FakeOpenAi {
     }
 
     pub fn set_pacing(&self, pacing: Duration) {
-        self.state.pacing_ms.store(pacing.as_millis() as u64, Ordering::SeqCst);
+        self.state
+            .pacing_ms
+            .store(pacing.as_millis() as u64, Ordering::SeqCst);
     }
 
     pub fn requests(&self) -> usize {
@@ -116,14 +124,23 @@ async fn completions(State(state): State<Arc<FakeState>>, Json(body): Json<Value
     let drop_after = match fault {
         Some(Fault::RateLimit { retry_after_secs }) => {
             let body = json!({"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}});
-            return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, retry_after_secs.to_string())], Json(body)).into_response();
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, retry_after_secs.to_string())],
+                Json(body),
+            )
+                .into_response();
         }
         Some(Fault::ServerError) => {
-            let body = json!({"error": {"message": "The server had an error", "type": "server_error"}});
+            let body =
+                json!({"error": {"message": "The server had an error", "type": "server_error"}});
             return (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response();
         }
         Some(Fault::Stall) => {
-            let guard = Guard { state: state.clone(), finished: false };
+            let guard = Guard {
+                state: state.clone(),
+                finished: false,
+            };
             let body = stream::pending::<Result<Bytes, std::io::Error>>().map(move |x| {
                 let _ = &guard;
                 x
@@ -133,11 +150,21 @@ async fn completions(State(state): State<Arc<FakeState>>, Json(body): Json<Value
         Some(Fault::DropAfter(n)) => Some(n),
         None => None,
     };
-    let model = body.get("model").and_then(Value::as_str).unwrap_or("fake").to_string();
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("fake")
+        .to_string();
     let tokens = state.tokens.load(Ordering::SeqCst);
     let pacing = Duration::from_millis(state.pacing_ms.load(Ordering::SeqCst));
-    let prompt_tokens = body.get("messages").map(|m| m.to_string().len() as u32 / 4).unwrap_or(0);
-    let guard = Guard { state: state.clone(), finished: false };
+    let prompt_tokens = body
+        .get("messages")
+        .map(|m| m.to_string().len() as u32 / 4)
+        .unwrap_or(0);
+    let guard = Guard {
+        state: state.clone(),
+        finished: false,
+    };
     let chunks = stream::unfold((0u32, guard), move |(i, mut guard)| {
         let model = model.clone();
         async move {
@@ -148,16 +175,32 @@ async fn completions(State(state): State<Arc<FakeState>>, Json(body): Json<Value
                 tokio::time::sleep(pacing).await;
             }
             if drop_after == Some(i as usize) {
-                return Some((Err(std::io::Error::other("connection dropped by fault")), (u32::MAX - 1, guard)));
+                return Some((
+                    Err(std::io::Error::other("connection dropped by fault")),
+                    (u32::MAX - 1, guard),
+                ));
             }
             if i == 0 {
-                guard.state.upstream_ttft.lock().expect("lock").push(arrived.elapsed());
+                guard
+                    .state
+                    .upstream_ttft
+                    .lock()
+                    .expect("lock")
+                    .push(arrived.elapsed());
             }
             let data = if i < tokens {
-                chunk(&model, json!({"content": token(i)}), Value::Null, Value::Null)
+                chunk(
+                    &model,
+                    json!({"content": token(i)}),
+                    Value::Null,
+                    Value::Null,
+                )
             } else if i == tokens {
                 let usage = json!({"prompt_tokens": prompt_tokens, "completion_tokens": tokens, "total_tokens": prompt_tokens + tokens});
-                format!("{}data: [DONE]\n\n", chunk(&model, json!({}), json!("stop"), usage))
+                format!(
+                    "{}data: [DONE]\n\n",
+                    chunk(&model, json!({}), json!("stop"), usage)
+                )
             } else {
                 guard.finished = true;
                 guard.state.completed.fetch_add(1, Ordering::SeqCst);
@@ -182,7 +225,14 @@ fn chunk(model: &str, delta: Value, finish_reason: Value, usage: Value) -> Strin
 }
 
 fn sse_response(body: Body) -> Response {
-    ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// Counts a stream dropped before it finished: the client hung up (cancel, time limit).

@@ -42,7 +42,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { in_process_worker: true, configure: Box::new(|_| {}) }
+        Self {
+            in_process_worker: true,
+            configure: Box::new(|_| {}),
+        }
     }
 }
 
@@ -51,7 +54,9 @@ pub async fn test_config() -> Config {
     let s = services::services().await;
     let db_name = format!("t_{}", Uuid::new_v4().simple());
     let admin_url = format!("postgres://postgres@127.0.0.1:{}/postgres", s.pg_port);
-    let mut admin = PgConnection::connect(&admin_url).await.expect("connect to test postgres");
+    let mut admin = PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to test postgres");
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db_name}")))
         .execute(&mut admin)
         .await
@@ -85,8 +90,12 @@ impl TestApp {
         let config = Arc::new(config.validated().expect("valid test config"));
         let pool = db::connect(&config).await.expect("connect test db");
         db::migrate(&pool).await.expect("migrate test db");
-        let nats = sluice_shared::nats::connect(&config).await.expect("connect nats");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind api");
+        let nats = sluice_shared::nats::connect(&config)
+            .await
+            .expect("connect nats");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind api");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
         let api = tokio::spawn(sluice_api::run(config.clone(), listener, shutdown.clone()));
@@ -94,7 +103,16 @@ impl TestApp {
         if options.in_process_worker {
             tokio::spawn(sluice_worker::run(config.clone(), worker_shutdown.clone()));
         }
-        let app = Self { base, http: reqwest::Client::new(), config, pool, nats, shutdown, worker_shutdown, api };
+        let app = Self {
+            base,
+            http: reqwest::Client::new(),
+            config,
+            pool,
+            nats,
+            shutdown,
+            worker_shutdown,
+            api,
+        };
         app.wait_ready().await;
         app
     }
@@ -124,12 +142,30 @@ impl TestApp {
 
     /// A new guest's access token.
     pub async fn guest(&self) -> String {
-        let body: Value = self.http.post(self.url("/api/auth/guest")).send().await.unwrap().json().await.unwrap();
-        body["access_token"].as_str().expect("access_token").to_string()
+        let body: Value = self
+            .http
+            .post(self.url("/api/auth/guest"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
     }
 
     pub async fn create_conversation(&self, token: &str) -> Uuid {
-        let r = self.http.post(self.url("/api/conversations")).bearer_auth(token).json(&json!({})).send().await.unwrap();
+        let r = self
+            .http
+            .post(self.url("/api/conversations"))
+            .bearer_auth(token)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 201, "create conversation");
         let body: Value = r.json().await.unwrap();
         body["id"].as_str().unwrap().parse().unwrap()
@@ -149,7 +185,13 @@ impl TestApp {
     }
 
     pub async fn message(&self, token: &str, id: Uuid) -> Value {
-        let r = self.http.get(self.url(&format!("/api/messages/{id}"))).bearer_auth(token).send().await.unwrap();
+        let r = self
+            .http
+            .get(self.url(&format!("/api/messages/{id}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         r.json().await.unwrap()
     }
@@ -180,8 +222,14 @@ impl TestApp {
             .env("SLUICE_JWT_SECRET", c.jwt_secret.expose_secret())
             .env("SLUICE_DEMO__PACING_MS", c.demo.pacing_ms.to_string())
             .env("SLUICE_DEMO__REPLY_TOKENS", c.demo.reply_tokens.to_string())
-            .env("SLUICE_WORKER__HEARTBEAT_MS", c.worker.heartbeat_ms.to_string())
-            .env("SLUICE_WORKER__MISSED_HEARTBEATS", c.worker.missed_heartbeats.to_string())
+            .env(
+                "SLUICE_WORKER__HEARTBEAT_MS",
+                c.worker.heartbeat_ms.to_string(),
+            )
+            .env(
+                "SLUICE_WORKER__MISSED_HEARTBEATS",
+                c.worker.missed_heartbeats.to_string(),
+            )
             .stdin(Stdio::null())
             .spawn()
             .expect("start worker process")

@@ -24,12 +24,20 @@ static SERVICES: OnceCell<Services> = OnceCell::const_new();
 /// The process-wide Postgres + NATS pair (started on first use).
 pub async fn services() -> &'static Services {
     SERVICES
-        .get_or_init(|| async { tokio::task::spawn_blocking(start).await.expect("services start") })
+        .get_or_init(|| async {
+            tokio::task::spawn_blocking(start)
+                .await
+                .expect("services start")
+        })
         .await
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind port 0").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind port 0")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 fn start() -> Services {
@@ -39,11 +47,19 @@ fn start() -> Services {
     start_postgres(&dir.join("pg"), pg_port);
     let nats_port = free_port();
     start_nats(&dir.join("nats"), nats_port);
-    Services { pg_port, nats_port, _dir: dir }
+    Services {
+        pg_port,
+        nats_port,
+        _dir: dir,
+    }
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
 }
 
 /// Runs `cmd` as the `postgres` user when we are root (initdb and postgres refuse root).
@@ -69,9 +85,11 @@ fn start_postgres(data: &Path, port: u16) {
         chown_postgres(data);
     }
     let d = data.display();
-    let init = as_pg_user(&format!("{PG_BIN}/initdb -D {d} -U postgres -A trust --no-sync -E UTF8 >/dev/null"))
-        .status()
-        .expect("run initdb");
+    let init = as_pg_user(&format!(
+        "{PG_BIN}/initdb -D {d} -U postgres -A trust --no-sync -E UTF8 >/dev/null"
+    ))
+    .status()
+    .expect("run initdb");
     assert!(init.success(), "initdb failed");
     // fsync off: test databases are thrown away; durability is not what tests measure.
     let server = format!(
@@ -83,7 +101,9 @@ fn start_postgres(data: &Path, port: u16) {
 }
 
 fn chown_postgres(path: &Path) {
-    let _ = Command::new("chown").args(["postgres:postgres", &path.display().to_string()]).status();
+    let _ = Command::new("chown")
+        .args(["postgres:postgres", &path.display().to_string()])
+        .status();
 }
 
 fn start_nats(data: &Path, port: u16) {
@@ -98,22 +118,36 @@ fn start_nats(data: &Path, port: u16) {
 }
 
 fn which_nats() -> String {
-    for p in ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"] {
+    for p in [
+        "/usr/sbin/nats-server",
+        "/usr/bin/nats-server",
+        "/usr/local/bin/nats-server",
+    ] {
         if Path::new(p).exists() {
             return p.into();
         }
     }
-    panic!("nats-server is not installed: run scripts/test (it installs it) or `apt-get install -y nats-server`");
+    panic!(
+        "nats-server is not installed: run scripts/test (it installs it) or `apt-get install -y nats-server`"
+    );
 }
 
 /// Wraps a server command so it dies with this test process.
 fn watchdog(server: &str) -> String {
     let me = std::process::id();
-    format!("{server} & child=$!; while [ -d /proc/{me} ]; do sleep 0.5; done; kill $child; wait $child")
+    format!(
+        "{server} & child=$!; while [ -d /proc/{me} ]; do sleep 0.5; done; kill $child; wait $child"
+    )
 }
 
+/// Starts the watchdog shell; it is reaped by a thread so it never lingers as a zombie.
 fn spawn_watched(mut c: Command) {
-    c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn server");
+    let mut child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    std::thread::spawn(move || child.wait());
 }
 
 fn wait_for_port(port: u16, what: &str, log: &Path) {
@@ -138,5 +172,7 @@ pub fn private_nats() -> u16 {
 
 /// Stops the nats-server listening on `port` (as an outage would).
 pub fn stop_nats(port: u16) {
-    let _ = Command::new("pkill").args(["-f", &format!("nats-server -js -a 127.0.0.1 -p {port} ")]).status();
+    let _ = Command::new("pkill")
+        .args(["-f", &format!("nats-server -js -a 127.0.0.1 -p {port} ")])
+        .status();
 }

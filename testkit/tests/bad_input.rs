@@ -9,16 +9,26 @@ async fn error_of(r: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(r.status().as_u16(), status, "status");
     let body: Value = r.json().await.expect("a JSON error body");
     assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
     body
 }
 
 async fn message_count(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM messages").fetch_one(&app.pool).await.unwrap()
+    sqlx::query_scalar("SELECT count(*) FROM messages")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
 }
 
 async fn job_count(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM apalis.jobs").fetch_one(&app.pool).await.unwrap()
+    sqlx::query_scalar("SELECT count(*) FROM apalis.jobs")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -34,15 +44,73 @@ async fn invalid_messages_are_rejected_and_nothing_is_stored() {
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let url = app.url(&format!("/api/conversations/{conv}/messages"));
-    let post = |body: String| app.http.post(&url).bearer_auth(&token).header("content-type", "application/json").body(body);
+    let post = |body: String| {
+        app.http
+            .post(&url)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+    };
 
-    error_of(post("{not json".into()).send().await.unwrap(), 400, "invalid_json").await;
-    error_of(post(json!({"text": "wrong field"}).to_string()).send().await.unwrap(), 400, "invalid_body").await;
-    error_of(post(json!({"content": "   "}).to_string()).send().await.unwrap(), 400, "empty_content").await;
-    error_of(post(json!({"content": "x".repeat(101)}).to_string()).send().await.unwrap(), 413, "content_too_large").await;
-    error_of(post(json!({"content": "x".repeat(5000)}).to_string()).send().await.unwrap(), 413, "body_too_large").await;
-    error_of(post(json!({"content": "hi", "model": "gpt-9"}).to_string()).send().await.unwrap(), 422, "unknown_model").await;
-    let no_type = app.http.post(&url).bearer_auth(&token).body(json!({"content": "hi"}).to_string()).send().await.unwrap();
+    error_of(
+        post("{not json".into()).send().await.unwrap(),
+        400,
+        "invalid_json",
+    )
+    .await;
+    error_of(
+        post(json!({"text": "wrong field"}).to_string())
+            .send()
+            .await
+            .unwrap(),
+        400,
+        "invalid_body",
+    )
+    .await;
+    error_of(
+        post(json!({"content": "   "}).to_string())
+            .send()
+            .await
+            .unwrap(),
+        400,
+        "empty_content",
+    )
+    .await;
+    error_of(
+        post(json!({"content": "x".repeat(101)}).to_string())
+            .send()
+            .await
+            .unwrap(),
+        413,
+        "content_too_large",
+    )
+    .await;
+    error_of(
+        post(json!({"content": "x".repeat(5000)}).to_string())
+            .send()
+            .await
+            .unwrap(),
+        413,
+        "body_too_large",
+    )
+    .await;
+    error_of(
+        post(json!({"content": "hi", "model": "gpt-9"}).to_string())
+            .send()
+            .await
+            .unwrap(),
+        422,
+        "unknown_model",
+    )
+    .await;
+    let no_type = app
+        .http
+        .post(&url)
+        .bearer_auth(&token)
+        .body(json!({"content": "hi"}).to_string())
+        .send()
+        .await
+        .unwrap();
     error_of(no_type, 415, "unsupported_media_type").await;
 
     assert_eq!(message_count(&app).await, 0, "no message was stored");
@@ -53,15 +121,43 @@ async fn invalid_messages_are_rejected_and_nothing_is_stored() {
 async fn missing_or_bad_tokens_are_401() {
     let app = TestApp::spawn().await;
     let url = app.url("/api/conversations");
-    error_of(app.http.get(&url).send().await.unwrap(), 401, "unauthorized").await;
-    error_of(app.http.get(&url).bearer_auth("nonsense").send().await.unwrap(), 401, "unauthorized").await;
+    error_of(
+        app.http.get(&url).send().await.unwrap(),
+        401,
+        "unauthorized",
+    )
+    .await;
+    error_of(
+        app.http
+            .get(&url)
+            .bearer_auth("nonsense")
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "unauthorized",
+    )
+    .await;
     // A token signed with another key.
     let token = app.guest().await;
     let mut parts: Vec<String> = token.split('.').map(String::from).collect();
     parts[2] = "AAAA".repeat(10);
-    error_of(app.http.get(&url).bearer_auth(parts.join(".")).send().await.unwrap(), 401, "unauthorized").await;
+    error_of(
+        app.http
+            .get(&url)
+            .bearer_auth(parts.join("."))
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "unauthorized",
+    )
+    .await;
     // A revoked session ends its token at once.
-    sqlx::query("UPDATE sessions SET revoked_at = now()").execute(&app.pool).await.unwrap();
+    sqlx::query("UPDATE sessions SET revoked_at = now()")
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let r = app.http.get(&url).bearer_auth(&token).send().await.unwrap();
     assert!(r.headers().contains_key("www-authenticate"));
     error_of(r, 401, "unauthorized").await;
@@ -77,7 +173,13 @@ async fn an_expired_token_is_401() {
     let token = app.guest().await;
     // Beyond the 1 s lifetime and the 5 s clock-skew leeway.
     tokio::time::sleep(std::time::Duration::from_secs(7)).await;
-    let r = app.http.get(app.url("/api/conversations")).bearer_auth(&token).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url("/api/conversations"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     error_of(r, 401, "unauthorized").await;
 }
 
@@ -103,15 +205,31 @@ async fn another_users_resources_are_404_like_unknown_ones() {
         ("GET", "/api/messages/not-a-uuid".to_string()),
         ("GET", format!("/api/conversations/{unknown}")),
     ] {
-        let req = app.http.request(method.parse().unwrap(), app.url(&path)).bearer_auth(&mallory);
-        let req = if method == "POST" { req.json(&json!({"content": "hijack"})) } else { req };
+        let req = app
+            .http
+            .request(method.parse().unwrap(), app.url(&path))
+            .bearer_auth(&mallory);
+        let req = if method == "POST" {
+            req.json(&json!({"content": "hijack"}))
+        } else {
+            req
+        };
         let r = req.send().await.unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{method} {path}");
         error_of(r, 404, "not_found").await;
     }
     // Nothing of Alice's changed.
     assert_eq!(app.message(&alice, msg).await["role"], "assistant");
-    let mine: Value = app.http.get(app.url("/api/conversations")).bearer_auth(&mallory).send().await.unwrap().json().await.unwrap();
+    let mine: Value = app
+        .http
+        .get(app.url("/api/conversations"))
+        .bearer_auth(&mallory)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mine["items"].as_array().unwrap().len(), 0);
 }
 
@@ -121,8 +239,18 @@ async fn a_malformed_last_event_id_is_400() {
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let sent = app.send(&token, conv, "hi").await;
-    for path in [sent.stream_url.clone(), format!("/api/conversations/{conv}/events")] {
-        let r = app.http.get(app.url(&path)).bearer_auth(&token).header("Last-Event-ID", "abc").send().await.unwrap();
+    for path in [
+        sent.stream_url.clone(),
+        format!("/api/conversations/{conv}/events"),
+    ] {
+        let r = app
+            .http
+            .get(app.url(&path))
+            .bearer_auth(&token)
+            .header("Last-Event-ID", "abc")
+            .send()
+            .await
+            .unwrap();
         error_of(r, 400, "invalid_last_event_id").await;
     }
 }
@@ -142,7 +270,16 @@ async fn conversations_page_with_cursors_and_reject_bad_ones() {
         if let Some(c) = &cursor {
             url.push_str(&format!("&cursor={c}"));
         }
-        let page: Value = app.http.get(url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        let page: Value = app
+            .http
+            .get(url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         for item in page["items"].as_array().unwrap() {
             seen.push(item["id"].as_str().unwrap().parse::<Uuid>().unwrap());
         }
@@ -153,22 +290,62 @@ async fn conversations_page_with_cursors_and_reject_bad_ones() {
     }
     created.reverse();
     assert_eq!(seen, created, "newest first, each exactly once");
-    let r = app.http.get(app.url("/api/conversations?cursor=garbage")).bearer_auth(&token).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url("/api/conversations?cursor=garbage"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     error_of(r, 400, "invalid_cursor").await;
-    let r = app.http.get(app.url("/api/conversations?limit=1000")).bearer_auth(&token).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url("/api/conversations?limit=1000"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     error_of(r, 400, "invalid_limit").await;
     // Deleting works once, then it is gone.
     let gone = created[0];
-    let r = app.http.delete(app.url(&format!("/api/conversations/{gone}"))).bearer_auth(&token).send().await.unwrap();
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/conversations/{gone}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
-    let r = app.http.get(app.url(&format!("/api/conversations/{gone}"))).bearer_auth(&token).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url(&format!("/api/conversations/{gone}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     error_of(r, 404, "not_found").await;
-    let r = app.http.post(app.url("/api/conversations")).bearer_auth(&token).json(&json!({"model": "nope"})).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/api/conversations"))
+        .bearer_auth(&token)
+        .json(&json!({"model": "nope"}))
+        .send()
+        .await
+        .unwrap();
     error_of(r, 422, "unknown_model").await;
 }
 
 #[tokio::test]
 async fn unknown_routes_answer_json_404() {
     let app = TestApp::spawn().await;
-    error_of(app.http.get(app.url("/api/nothing-here")).send().await.unwrap(), 404, "not_found").await;
+    error_of(
+        app.http
+            .get(app.url("/api/nothing-here"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
 }

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use sluice_testkit::{Options, TestApp, fake_openai::FakeOpenAi, sse::answer_text, with_fake_openai};
+use sluice_testkit::{
+    Options, TestApp, fake_openai::FakeOpenAi, sse::answer_text, with_fake_openai,
+};
 
 #[tokio::test]
 async fn cancel_stops_the_provider_call_and_stores_the_partial_text() {
@@ -13,11 +15,22 @@ async fn cancel_stops_the_provider_call_and_stores_the_partial_text() {
     let sent = app.send(&token, conv, "long answer please").await;
     let mut stream = app.sse(&token, &sent.stream_url, None).await;
     let mut events = Vec::new();
-    while events.iter().filter(|e: &&sluice_testkit::SseEvent| e.event == "token").count() < 3 {
+    while events
+        .iter()
+        .filter(|e: &&sluice_testkit::SseEvent| e.event == "token")
+        .count()
+        < 3
+    {
         events.push(stream.next().await.unwrap());
     }
     let id = sent.assistant_message.id;
-    let r = app.http.post(app.url(&format!("/api/messages/{id}/cancel"))).bearer_auth(&token).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url(&format!("/api/messages/{id}/cancel")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202);
     events.extend(stream.collect().await);
     assert_eq!(events.last().unwrap().event, "cancelled");
@@ -25,29 +38,52 @@ async fn cancel_stops_the_provider_call_and_stores_the_partial_text() {
     let stored = app.message(&token, id).await;
     assert_eq!(stored["status"], "cancelled");
     let partial = stored["content"].as_str().unwrap();
-    assert_eq!(partial, answer_text(&events), "the stored text is what the client saw");
+    assert_eq!(
+        partial,
+        answer_text(&events),
+        "the stored text is what the client saw"
+    );
     assert!(partial.len() < FakeOpenAi::reply(200).len() && partial.starts_with("tok0 tok1 tok2 "));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(fake.disconnected(), 1, "the upstream call was aborted");
     assert_eq!(fake.completed(), 0);
 
-    let again = app.http.post(app.url(&format!("/api/messages/{id}/cancel"))).bearer_auth(&token).send().await.unwrap();
+    let again = app
+        .http
+        .post(app.url(&format!("/api/messages/{id}/cancel")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 409, "a finished answer cannot be cancelled");
 }
 
 #[tokio::test]
 async fn cancelling_a_queued_answer_ends_its_stream_and_no_worker_answers_it() {
     // No worker runs: the answer stays queued until cancelled.
-    let app = TestApp::spawn_with(Options { in_process_worker: false, ..Options::default() }).await;
+    let app = TestApp::spawn_with(Options {
+        in_process_worker: false,
+        ..Options::default()
+    })
+    .await;
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let sent = app.send(&token, conv, "never mind").await;
     let id = sent.assistant_message.id;
     let stream = app.sse(&token, &sent.stream_url, None).await;
-    let r = app.http.post(app.url(&format!("/api/messages/{id}/cancel"))).bearer_auth(&token).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url(&format!("/api/messages/{id}/cancel")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202);
     let events = stream.collect().await;
-    assert_eq!(events.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(), ["cancelled"]);
+    assert_eq!(
+        events.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(),
+        ["cancelled"]
+    );
 
     // A worker that starts later takes the job and leaves the answer alone.
     let shutdown = tokio_util::sync::CancellationToken::new();

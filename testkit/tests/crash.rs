@@ -23,7 +23,12 @@ async fn a_killed_worker_s_job_is_finished_by_another_with_one_answer() {
     let mut stream = app.sse(&token, &sent.stream_url, None).await;
     let mut events: Vec<SseEvent> = Vec::new();
     while events.iter().filter(|e| e.event == "token").count() < 5 {
-        events.push(stream.next().await.expect("tokens flow from the first worker"));
+        events.push(
+            stream
+                .next()
+                .await
+                .expect("tokens flow from the first worker"),
+        );
     }
     doomed.kill().expect("SIGKILL the worker");
     doomed.wait().expect("reap it");
@@ -35,7 +40,10 @@ async fn a_killed_worker_s_job_is_finished_by_another_with_one_answer() {
     rescuer.wait().ok();
 
     let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
-    let reset_at = kinds.iter().position(|k| *k == "reset").expect("a reset event");
+    let reset_at = kinds
+        .iter()
+        .position(|k| *k == "reset")
+        .expect("a reset event");
     assert_eq!(events[reset_at].data["attempt"], 2);
     assert_eq!(kinds.last(), Some(&"done"));
     assert_eq!(kinds.iter().filter(|k| **k == "done").count(), 1);
@@ -56,10 +64,19 @@ async fn a_killed_worker_s_job_is_finished_by_another_with_one_answer() {
         .json()
         .await
         .unwrap();
-    let roles: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    let roles: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
     assert_eq!(roles, ["user", "assistant"], "exactly one answer");
 
     // A late reader replays the same story from the stream: first attempt, reset, second attempt.
-    let replay = app.sse(&token, &sent.stream_url, None).await.collect().await;
+    let replay = app
+        .sse(&token, &sent.stream_url, None)
+        .await
+        .collect()
+        .await;
     assert_eq!(answer_text(&replay), expected);
 }

@@ -14,24 +14,54 @@ async fn readyz_names_nats_when_it_is_down() {
         ..Options::default()
     })
     .await;
-    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     services::stop_nats(port);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let r = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 503);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["message"], "unavailable: nats");
-    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200, "the process itself is fine");
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "the process itself is fine"
+    );
 }
 
 #[tokio::test]
 async fn readyz_names_postgres_when_it_is_down() {
     let app = TestApp::spawn().await;
-    let db: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&app.pool).await.unwrap();
+    let db: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     // Refuse new connections and cut the existing ones, as a database outage would.
-    let admin_url = format!("postgres://postgres@127.0.0.1:{}/postgres", services::services().await.pg_port);
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false"))).execute(&mut admin).await.unwrap();
+    let admin_url = format!(
+        "postgres://postgres@127.0.0.1:{}/postgres",
+        services::services().await.pg_port
+    );
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {db} ALLOW_CONNECTIONS false"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
     sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
         .bind(&db)
         .execute(&mut admin)
@@ -57,19 +87,47 @@ async fn the_request_id_travels_into_the_job_and_the_nats_headers() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.headers()["x-request-id"], "req-trace-42", "echoed to the client");
+    assert_eq!(
+        r.headers()["x-request-id"],
+        "req-trace-42",
+        "echoed to the client"
+    );
     let sent: Value = r.json().await.unwrap();
-    let id: uuid::Uuid = sent["assistant_message"]["id"].as_str().unwrap().parse().unwrap();
-    app.sse(&token, sent["stream_url"].as_str().unwrap(), None).await.collect().await;
-    let stored: Option<String> = sqlx::query_scalar("SELECT request_id FROM messages WHERE id = $1").bind(id).fetch_one(&app.pool).await.unwrap();
+    let id: uuid::Uuid = sent["assistant_message"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    app.sse(&token, sent["stream_url"].as_str().unwrap(), None)
+        .await
+        .collect()
+        .await;
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT request_id FROM messages WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(stored.as_deref(), Some("req-trace-42"));
-    let job: String = sqlx::query_scalar("SELECT convert_from(job, 'UTF8') FROM apalis.jobs").fetch_one(&app.pool).await.unwrap();
+    let job: String = sqlx::query_scalar("SELECT convert_from(job, 'UTF8') FROM apalis.jobs")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert!(job.contains("req-trace-42"), "{job}");
     let js = async_nats::jetstream::new(app.nats.clone());
-    let stream = js.get_stream(format!("{}_EVENTS", app.config.nats_prefix.to_uppercase())).await.unwrap();
+    let stream = js
+        .get_stream(format!("{}_EVENTS", app.config.nats_prefix.to_uppercase()))
+        .await
+        .unwrap();
     let subject = format!("{}.conv.{conv}.msg.{id}", app.config.nats_prefix);
-    let first = stream.direct_get_next_for_subject(subject, None).await.unwrap();
-    assert_eq!(first.headers.get("x-request-id").map(|v| v.as_str()), Some("req-trace-42"));
+    let first = stream
+        .direct_get_next_for_subject(subject, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        first.headers.get("x-request-id").map(|v| v.as_str()),
+        Some("req-trace-42")
+    );
     assert!(first.headers.get("Nats-Msg-Id").is_some());
 }
 
@@ -82,9 +140,17 @@ async fn idle_streams_get_keep_alive_comments() {
     .await;
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
-    let mut r = app.http.get(app.url(&format!("/api/conversations/{conv}/events"))).bearer_auth(&token).send().await.unwrap();
+    let mut r = app
+        .http
+        .get(app.url(&format!("/api/conversations/{conv}/events")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["content-type"], "text/event-stream");
-    let chunk = tokio::time::timeout(Duration::from_secs(3), r.chunk()).await.expect("a keep-alive within 3 s");
+    let chunk = tokio::time::timeout(Duration::from_secs(3), r.chunk())
+        .await
+        .expect("a keep-alive within 3 s");
     let text = String::from_utf8(chunk.unwrap().unwrap().to_vec()).unwrap();
     assert_eq!(text, ": keep-alive\n\n");
 }
@@ -103,17 +169,34 @@ async fn shutting_the_api_down_ends_open_streams_cleanly() {
     assert_eq!(stream.next().await.unwrap().event, "start");
     let reader = tokio::spawn(async move { stream.collect().await });
     let stopped = tokio::time::timeout(Duration::from_secs(10), app.stop_api()).await;
-    assert!(matches!(stopped, Ok(Ok(()))), "the API stopped gracefully: {stopped:?}");
-    let rest = tokio::time::timeout(Duration::from_secs(5), reader).await.expect("the stream ended").unwrap();
-    assert!(rest.iter().all(|e| !e.is_terminal()), "ended by shutdown, not by the answer");
+    assert!(
+        matches!(stopped, Ok(Ok(()))),
+        "the API stopped gracefully: {stopped:?}"
+    );
+    let rest = tokio::time::timeout(Duration::from_secs(5), reader)
+        .await
+        .expect("the stream ended")
+        .unwrap();
+    assert!(
+        rest.iter().all(|e| !e.is_terminal()),
+        "ended by shutdown, not by the answer"
+    );
 }
 
 #[tokio::test]
 async fn our_migrations_and_the_queue_s_keep_separate_histories_and_rerun_cleanly() {
     let app = TestApp::spawn().await;
-    let ours: i64 = sqlx::query_scalar("SELECT count(*) FROM public._sqlx_migrations").fetch_one(&app.pool).await.unwrap();
-    let queue: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis._sqlx_migrations").fetch_one(&app.pool).await.unwrap();
+    let ours: i64 = sqlx::query_scalar("SELECT count(*) FROM public._sqlx_migrations")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let queue: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis._sqlx_migrations")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(ours as usize, sluice_shared::db::MIGRATOR.iter().count());
     assert!(queue > 10, "apalis's history is its own: {queue}");
-    sluice_shared::db::migrate(&app.pool).await.expect("migrating again is a no-op");
+    sluice_shared::db::migrate(&app.pool)
+        .await
+        .expect("migrating again is a no-op");
 }

@@ -14,7 +14,11 @@ async fn ask(app: &TestApp, prompt: &str) -> (Vec<sluice_testkit::SseEvent>, ser
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let sent = app.send(&token, conv, prompt).await;
-    let events = app.sse(&token, &sent.stream_url, None).await.collect().await;
+    let events = app
+        .sse(&token, &sent.stream_url, None)
+        .await
+        .collect()
+        .await;
     let stored = app.message(&token, sent.assistant_message.id).await;
     (events, stored)
 }
@@ -26,7 +30,10 @@ async fn an_openai_compatible_stream_is_relayed_with_its_usage() {
     let (events, stored) = ask(&app, "hi upstream").await;
     assert_eq!(answer_text(&events), FakeOpenAi::reply(16));
     assert_eq!(stored["content"], FakeOpenAi::reply(16));
-    assert_eq!(stored["usage"]["output_tokens"], 16, "usage comes from the provider");
+    assert_eq!(
+        stored["usage"]["output_tokens"], 16,
+        "usage comes from the provider"
+    );
     let start = events.iter().find(|e| e.event == "start").unwrap();
     assert_eq!(start.data["provider"], "openai");
     // The prompt carried the system prompt and the user's message, with the upstream model name.
@@ -44,23 +51,43 @@ async fn history_is_sent_with_the_next_message() {
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let first = app.send(&token, conv, "first question").await;
-    app.sse(&token, &first.stream_url, None).await.collect().await;
+    app.sse(&token, &first.stream_url, None)
+        .await
+        .collect()
+        .await;
     let second = app.send(&token, conv, "second question").await;
-    app.sse(&token, &second.stream_url, None).await.collect().await;
+    app.sse(&token, &second.stream_url, None)
+        .await
+        .collect()
+        .await;
     let messages = fake.prompts()[1]["messages"].as_array().unwrap().clone();
-    let turns: Vec<(&str, &str)> =
-        messages.iter().map(|m| (m["role"].as_str().unwrap(), m["content"].as_str().unwrap())).collect();
-    assert_eq!(turns[1..], [("user", "first question"), ("assistant", FakeOpenAi::reply(4).as_str()), ("user", "second question")]);
+    let turns: Vec<(&str, &str)> = messages
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap(), m["content"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        turns[1..],
+        [
+            ("user", "first question"),
+            ("assistant", FakeOpenAi::reply(4).as_str()),
+            ("user", "second question")
+        ]
+    );
 }
 
 #[tokio::test]
 async fn a_429_is_retried_after_its_retry_after() {
     let fake = FakeOpenAi::start(8, Duration::ZERO).await;
-    fake.push_fault(Fault::RateLimit { retry_after_secs: 1 });
+    fake.push_fault(Fault::RateLimit {
+        retry_after_secs: 1,
+    });
     let app = TestApp::spawn_with(with_fake_openai(&fake)).await;
     let started = Instant::now();
     let (events, stored) = ask(&app, "busy?").await;
-    assert!(started.elapsed() >= Duration::from_secs(1), "waited for Retry-After");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited for Retry-After"
+    );
     assert_eq!(fake.requests(), 2);
     assert_eq!(answer_text(&events), FakeOpenAi::reply(8));
     assert_eq!(stored["status"], "done");
@@ -82,7 +109,11 @@ async fn server_errors_before_the_first_token_are_retried_until_the_limit() {
     assert_eq!(last.event, "error");
     assert_eq!(last.data["code"], "upstream_error");
     assert_eq!(stored["status"], "error");
-    assert_eq!(fake.requests(), 2 + 3, "one retry for the first, max_retries + 1 tries for the second");
+    assert_eq!(
+        fake.requests(),
+        2 + 3,
+        "one retry for the first, max_retries + 1 tries for the second"
+    );
 }
 
 #[tokio::test]
@@ -107,13 +138,22 @@ async fn a_connection_dropped_mid_stream_keeps_the_partial_text_and_reports_an_e
     fake.push_fault(Fault::DropAfter(3));
     let app = TestApp::spawn_with(with_fake_openai(&fake)).await;
     let (events, stored) = ask(&app, "drop me").await;
-    assert_eq!(answer_text(&events), "tok0 tok1 tok2 ", "{events:#?} requests={}", fake.requests());
+    assert_eq!(
+        answer_text(&events),
+        "tok0 tok1 tok2 ",
+        "{events:#?} requests={}",
+        fake.requests()
+    );
     let last = events.last().unwrap();
     assert_eq!(last.event, "error");
     assert_eq!(last.data["code"], "upstream_disconnected");
     assert_eq!(stored["status"], "error");
     assert_eq!(stored["content"], "tok0 tok1 tok2 ");
-    assert_eq!(fake.requests(), 1, "tokens were shown: no silent retry that would repeat them");
+    assert_eq!(
+        fake.requests(),
+        1,
+        "tokens were shown: no silent retry that would repeat them"
+    );
 }
 
 #[tokio::test]
@@ -131,7 +171,10 @@ async fn an_answer_over_the_time_limit_ends_with_a_timeout_and_frees_the_upstrea
     assert_eq!(last.event, "error");
     assert_eq!(last.data["code"], "timeout");
     assert_eq!(stored["status"], "error");
-    assert!(!stored["content"].as_str().unwrap().is_empty(), "the partial answer is kept");
+    assert!(
+        !stored["content"].as_str().unwrap().is_empty(),
+        "the partial answer is kept"
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(fake.disconnected(), 1);
 }

@@ -13,13 +13,24 @@ async fn the_streamed_answer_equals_the_stored_message() {
     let sent = app.send(&token, conv, "hello sluice").await;
     assert_eq!(sent.assistant_message.status, "queued");
 
-    let events = app.sse(&token, &sent.stream_url, None).await.collect().await;
+    let events = app
+        .sse(&token, &sent.stream_url, None)
+        .await
+        .collect()
+        .await;
     let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
     assert_eq!(kinds.first(), Some(&"start"), "{kinds:?}");
     assert_eq!(kinds.last(), Some(&"done"), "{kinds:?}");
-    let ids: Vec<u64> = events.iter().map(|e| e.id.expect("every event has an id")).collect();
+    let ids: Vec<u64> = events
+        .iter()
+        .map(|e| e.id.expect("every event has an id"))
+        .collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase: {ids:?}");
-    let seqs: Vec<u64> = events.iter().filter(|e| e.event == "token").map(|e| e.data["seq"].as_u64().unwrap()).collect();
+    let seqs: Vec<u64> = events
+        .iter()
+        .filter(|e| e.event == "token")
+        .map(|e| e.data["seq"].as_u64().unwrap())
+        .collect();
     assert_eq!(seqs, (0..24).collect::<Vec<_>>());
 
     let text = answer_text(&events);
@@ -45,17 +56,37 @@ async fn resuming_with_last_event_id_mid_stream_has_no_gap_and_no_duplicate() {
     // Read a few tokens, then drop the connection mid-answer.
     let mut first = app.sse(&token, &sent.stream_url, None).await;
     let mut seen = Vec::new();
-    while seen.iter().filter(|e: &&sluice_testkit::SseEvent| e.event == "token").count() < 5 {
+    while seen
+        .iter()
+        .filter(|e: &&sluice_testkit::SseEvent| e.event == "token")
+        .count()
+        < 5
+    {
         seen.push(first.next().await.expect("stream continues"));
     }
     drop(first);
     let last_id = seen.last().unwrap().id.unwrap();
 
-    let rest = app.sse(&token, &sent.stream_url, Some(last_id)).await.collect().await;
-    assert!(rest.iter().all(|e| e.id.unwrap() > last_id), "nothing at or before Last-Event-ID is repeated");
+    let rest = app
+        .sse(&token, &sent.stream_url, Some(last_id))
+        .await
+        .collect()
+        .await;
+    assert!(
+        rest.iter().all(|e| e.id.unwrap() > last_id),
+        "nothing at or before Last-Event-ID is repeated"
+    );
     seen.extend(rest);
-    let seqs: Vec<u64> = seen.iter().filter(|e| e.event == "token").map(|e| e.data["seq"].as_u64().unwrap()).collect();
-    assert_eq!(seqs, (0..24).collect::<Vec<_>>(), "every token exactly once, in order");
+    let seqs: Vec<u64> = seen
+        .iter()
+        .filter(|e| e.event == "token")
+        .map(|e| e.data["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        (0..24).collect::<Vec<_>>(),
+        "every token exactly once, in order"
+    );
     assert_eq!(seen.last().unwrap().event, "done");
     assert_eq!(answer_text(&seen), demo_reply("resume me", 24).concat());
 }
@@ -70,7 +101,9 @@ async fn two_subscribers_see_identical_streams() {
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     // A second tab follows the whole conversation before the message is sent.
-    let tab = app.sse(&token, &format!("/api/conversations/{conv}/events"), None).await;
+    let tab = app
+        .sse(&token, &format!("/api/conversations/{conv}/events"), None)
+        .await;
     let sent = app.send(&token, conv, "two tabs").await;
     let a = app.sse(&token, &sent.stream_url, None).await;
     let b = app.sse(&token, &sent.stream_url, None).await;
@@ -86,7 +119,10 @@ async fn two_subscribers_see_identical_streams() {
             break;
         }
     }
-    assert_eq!(tab_events, a, "the conversation stream carries the same events");
+    assert_eq!(
+        tab_events, a,
+        "the conversation stream carries the same events"
+    );
 }
 
 #[tokio::test]
@@ -95,11 +131,23 @@ async fn a_subscriber_arriving_after_completion_gets_the_whole_answer() {
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let sent = app.send(&token, conv, "late reader").await;
-    let live = app.sse(&token, &sent.stream_url, None).await.collect().await;
-    let late = app.sse(&token, &sent.stream_url, None).await.collect().await;
+    let live = app
+        .sse(&token, &sent.stream_url, None)
+        .await
+        .collect()
+        .await;
+    let late = app
+        .sse(&token, &sent.stream_url, None)
+        .await
+        .collect()
+        .await;
     assert_eq!(late, live);
     // Reconnecting after the terminal event gets nothing more.
-    let after_end = app.sse(&token, &sent.stream_url, live.last().unwrap().id).await.collect().await;
+    let after_end = app
+        .sse(&token, &sent.stream_url, live.last().unwrap().id)
+        .await
+        .collect()
+        .await;
     assert!(after_end.is_empty(), "{after_end:?}");
 }
 
@@ -109,12 +157,23 @@ async fn an_answer_older_than_the_stream_retention_is_served_from_the_database()
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let sent = app.send(&token, conv, "old news").await;
-    let live = app.sse(&token, &sent.stream_url, None).await.collect().await;
+    let live = app
+        .sse(&token, &sent.stream_url, None)
+        .await
+        .collect()
+        .await;
     // The stream forgets it (as max age would).
     let js = async_nats::jetstream::new(app.nats.clone());
-    let stream = js.get_stream(format!("{}_EVENTS", app.config.nats_prefix.to_uppercase())).await.unwrap();
+    let stream = js
+        .get_stream(format!("{}_EVENTS", app.config.nats_prefix.to_uppercase()))
+        .await
+        .unwrap();
     stream.purge().await.unwrap();
-    let replay = app.sse(&token, &sent.stream_url, None).await.collect().await;
+    let replay = app
+        .sse(&token, &sent.stream_url, None)
+        .await
+        .collect()
+        .await;
     let kinds: Vec<&str> = replay.iter().map(|e| e.event.as_str()).collect();
     assert_eq!(kinds, ["token", "done"]);
     assert_eq!(answer_text(&replay), answer_text(&live));
@@ -133,14 +192,29 @@ async fn post_chat_streams_meta_first_then_the_answer() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let events = sluice_testkit::sse::SseStream::new(response).collect().await;
+    let events = sluice_testkit::sse::SseStream::new(response)
+        .collect()
+        .await;
     assert_eq!(events[0].event, "meta");
-    let message_id = events[0].data["message_id"].as_str().unwrap().parse().unwrap();
+    let message_id = events[0].data["message_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(events.last().unwrap().event, "done");
     let stored = app.message(&token, message_id).await;
     assert_eq!(stored["content"], answer_text(&events));
     // The conversation was created with the message as its title.
     let conv = events[0].data["conversation_id"].as_str().unwrap();
-    let c: serde_json::Value = app.http.get(app.url(&format!("/api/conversations/{conv}"))).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let c: serde_json::Value = app
+        .http
+        .get(app.url(&format!("/api/conversations/{conv}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(c["title"], "one shot");
 }

@@ -51,7 +51,10 @@ pub async fn chat_job(job: ChatJob, state: Data<Arc<WorkerState>>) -> Result<(),
 
 /// How a generation ended, before it is stored.
 enum End {
-    Finished { finish_reason: String, usage: Option<Usage> },
+    Finished {
+        finish_reason: String,
+        usage: Option<Usage>,
+    },
     Cancelled,
     Failed(ProviderError),
 }
@@ -64,7 +67,10 @@ struct Generation {
 
 async fn generate(state: &WorkerState, job: &ChatJob) -> anyhow::Result<()> {
     // Listen for cancel before claiming, so a cancel sent right after the claim is not lost.
-    let mut control = state.nats.subscribe(state.subjects.control(job.message_id)).await?;
+    let mut control = state
+        .nats
+        .subscribe(state.subjects.control(job.message_id))
+        .await?;
     let Some(claim) = store::claim(&state.pool, job.message_id).await? else {
         tracing::info!("message already finished; nothing to do");
         return Ok(());
@@ -78,18 +84,37 @@ async fn generate(state: &WorkerState, job: &ChatJob) -> anyhow::Result<()> {
         job.request_id.clone(),
     );
     if claim.attempt > 1 {
-        let reset = StreamEvent::Reset { message_id: job.message_id, attempt: claim.attempt };
+        let reset = StreamEvent::Reset {
+            message_id: job.message_id,
+            attempt: claim.attempt,
+        };
         publisher.publish("reset", &reset).await?;
     }
     let started = Instant::now();
     let gen_result = async {
         if claim.attempt as u32 > state.config.worker.max_attempts {
-            let e = ProviderError::new("too_many_attempts", "the answer failed on every attempt", true);
-            return Ok(Generation { text: String::new(), ttft: None, end: End::Failed(e) });
+            let e = ProviderError::new(
+                "too_many_attempts",
+                "the answer failed on every attempt",
+                true,
+            );
+            return Ok(Generation {
+                text: String::new(),
+                ttft: None,
+                end: End::Failed(e),
+            });
         }
         let Some(model) = state.config.model(&job.model) else {
-            let e = ProviderError::new("unknown_model", format!("model {:?} is not configured", job.model), false);
-            return Ok(Generation { text: String::new(), ttft: None, end: End::Failed(e) });
+            let e = ProviderError::new(
+                "unknown_model",
+                format!("model {:?} is not configured", job.model),
+                false,
+            );
+            return Ok(Generation {
+                text: String::new(),
+                ttft: None,
+                end: End::Failed(e),
+            });
         };
         let provider = state.provider(model.provider);
         let start = StreamEvent::Start {
@@ -101,22 +126,55 @@ async fn generate(state: &WorkerState, job: &ChatJob) -> anyhow::Result<()> {
         };
         publisher.publish("start", &start).await?;
         if claim.cancel_requested {
-            return Ok(Generation { text: String::new(), ttft: None, end: End::Cancelled });
+            return Ok(Generation {
+                text: String::new(),
+                ttft: None,
+                end: End::Cancelled,
+            });
         }
-        let system = claim.system_prompt.as_deref().unwrap_or(&state.config.system_prompt);
+        let system = claim
+            .system_prompt
+            .as_deref()
+            .unwrap_or(&state.config.system_prompt);
         let budget = model.context_tokens - model.max_output_tokens;
-        let messages = prompt::build(&state.pool, job.conversation_id, job.message_id, system, budget).await?;
+        let messages = prompt::build(
+            &state.pool,
+            job.conversation_id,
+            job.message_id,
+            system,
+            budget,
+        )
+        .await?;
         let request = ProviderRequest {
-            model: model.upstream_model.clone().unwrap_or_else(|| job.model.clone()),
+            model: model
+                .upstream_model
+                .clone()
+                .unwrap_or_else(|| job.model.clone()),
             messages,
             max_output_tokens: model.max_output_tokens,
         };
         let deadline = started + Duration::from_secs(state.config.worker.job_timeout_secs);
-        stream_tokens(state, job, request, &mut publisher, &mut control, deadline.into()).await
+        stream_tokens(
+            state,
+            job,
+            request,
+            &mut publisher,
+            &mut control,
+            deadline.into(),
+        )
+        .await
     }
     .await;
     let generation: Generation = gen_result?;
-    conclude(state, job, claim.attempt, &mut publisher, generation, started).await
+    conclude(
+        state,
+        job,
+        claim.attempt,
+        &mut publisher,
+        generation,
+        started,
+    )
+    .await
 }
 
 /// Relays provider deltas as `token` events until the provider finishes, the client cancels
@@ -133,7 +191,13 @@ async fn stream_tokens(
     let provider = state.provider(model.provider);
     let started = Instant::now();
     let mut text = String::new();
-    let timed_out = || ProviderError::new("timeout", "the answer took longer than the time limit", true);
+    let timed_out = || {
+        ProviderError::new(
+            "timeout",
+            "the answer took longer than the time limit",
+            true,
+        )
+    };
     let mut chunks = tokio::select! {
         opened = provider.stream(request) => match opened {
             Ok(chunks) => chunks,
@@ -153,16 +217,34 @@ async fn stream_tokens(
         match chunk {
             Some(Ok(ProviderChunk::Delta(delta))) => {
                 ttft.get_or_insert_with(|| started.elapsed());
-                let event = StreamEvent::Token { message_id: job.message_id, seq, delta };
+                let event = StreamEvent::Token {
+                    message_id: job.message_id,
+                    seq,
+                    delta,
+                };
                 publisher.publish(seq, &event).await?;
                 if let StreamEvent::Token { delta, .. } = event {
                     text.push_str(&delta);
                 }
                 seq += 1;
             }
-            Some(Ok(ProviderChunk::Finished { finish_reason, usage })) => break End::Finished { finish_reason, usage },
+            Some(Ok(ProviderChunk::Finished {
+                finish_reason,
+                usage,
+            })) => {
+                break End::Finished {
+                    finish_reason,
+                    usage,
+                };
+            }
             Some(Err(e)) => break End::Failed(e),
-            None => break End::Failed(ProviderError::new("upstream_disconnected", "the provider stream ended early", true)),
+            None => {
+                break End::Failed(ProviderError::new(
+                    "upstream_disconnected",
+                    "the provider stream ended early",
+                    true,
+                ));
+            }
         }
     };
     Ok(Generation { text, ttft, end })
@@ -184,14 +266,34 @@ async fn conclude(
     let timing = Timing {
         latency_ms: started.elapsed().as_millis() as i32,
         ttft_ms: generation.ttft.map(|d| d.as_millis() as i32),
-        start_seq: if attempt == 1 { publisher.first_seq() } else { None },
+        start_seq: if attempt == 1 {
+            publisher.first_seq()
+        } else {
+            None
+        },
     };
     let text = generation.text;
     let (outcome, event) = match &generation.end {
-        End::Finished { finish_reason, usage } => {
-            let usage = usage.unwrap_or(Usage { input_tokens: 0, output_tokens: prompt::estimate_tokens(&text) });
-            let event = StreamEvent::Done { message_id, finish_reason: finish_reason.clone(), usage };
-            (Outcome::Done { finish_reason, usage }, event)
+        End::Finished {
+            finish_reason,
+            usage,
+        } => {
+            let usage = usage.unwrap_or(Usage {
+                input_tokens: 0,
+                output_tokens: prompt::estimate_tokens(&text),
+            });
+            let event = StreamEvent::Done {
+                message_id,
+                finish_reason: finish_reason.clone(),
+                usage,
+            };
+            (
+                Outcome::Done {
+                    finish_reason,
+                    usage,
+                },
+                event,
+            )
         }
         End::Cancelled => (Outcome::Cancelled, StreamEvent::Cancelled { message_id }),
         End::Failed(e) => {
@@ -201,16 +303,30 @@ async fn conclude(
                 message: e.message.clone(),
                 retryable: e.retryable,
             };
-            (Outcome::Error { code: e.code, message: &e.message }, event)
+            (
+                Outcome::Error {
+                    code: e.code,
+                    message: &e.message,
+                },
+                event,
+            )
         }
     };
     if !store::finish(&state.pool, message_id, attempt, &text, outcome, timing).await? {
-        tracing::warn!(attempt, "another attempt owns this message; dropping this one's result");
+        tracing::warn!(
+            attempt,
+            "another attempt owns this message; dropping this one's result"
+        );
         return Ok(());
     }
     let last_seq = publisher.publish_terminal(&event).await?;
     store::set_last_seq(&state.pool, message_id, last_seq).await?;
-    tracing::info!(attempt, kind = event.kind(), chars = text.len(), "answer stored");
+    tracing::info!(
+        attempt,
+        kind = event.kind(),
+        chars = text.len(),
+        "answer stored"
+    );
     Ok(())
 }
 
@@ -218,7 +334,9 @@ async fn conclude(
 /// stop waiting, and do not retry (it would panic again).
 async fn fail_after_panic(state: &WorkerState, job: &ChatJob) {
     let result = async {
-        let Some(attempt) = current_attempt(state, job).await? else { return Ok(()) };
+        let Some(attempt) = current_attempt(state, job).await? else {
+            return Ok(());
+        };
         let mut publisher = EventPublisher::new(
             state.js.clone(),
             state.subjects.message(job.conversation_id, job.message_id),
@@ -229,7 +347,11 @@ async fn fail_after_panic(state: &WorkerState, job: &ChatJob) {
         let failed = Generation {
             text: String::new(),
             ttft: None,
-            end: End::Failed(ProviderError::new("internal", "the worker failed while answering", false)),
+            end: End::Failed(ProviderError::new(
+                "internal",
+                "the worker failed while answering",
+                false,
+            )),
         };
         conclude(state, job, attempt, &mut publisher, failed, Instant::now()).await
     };
@@ -239,8 +361,10 @@ async fn fail_after_panic(state: &WorkerState, job: &ChatJob) {
 }
 
 async fn current_attempt(state: &WorkerState, job: &ChatJob) -> anyhow::Result<Option<i32>> {
-    Ok(sqlx::query_scalar("SELECT attempt FROM messages WHERE id = $1 AND status = 'streaming'")
-        .bind(job.message_id)
-        .fetch_optional(&state.pool)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT attempt FROM messages WHERE id = $1 AND status = 'streaming'")
+            .bind(job.message_id)
+            .fetch_optional(&state.pool)
+            .await?,
+    )
 }

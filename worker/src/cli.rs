@@ -6,7 +6,9 @@ use sluice_shared::{Config, telemetry};
 use tokio_util::sync::CancellationToken;
 
 pub fn main() -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build();
     let Ok(runtime) = runtime else {
         eprintln!("sluice-worker: cannot start the async runtime");
         return ExitCode::FAILURE;

@@ -55,7 +55,12 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
     let nats_client = nats::connect(&config).await?;
     let js = jetstream::new(nats_client.clone());
     let subjects = Subjects::new(&config.nats_prefix);
-    nats::ensure_stream(&js, &subjects, Duration::from_secs(config.stream_max_age_secs)).await?;
+    nats::ensure_stream(
+        &js,
+        &subjects,
+        Duration::from_secs(config.stream_max_age_secs),
+    )
+    .await?;
     let state = Arc::new(WorkerState {
         pool: pool.clone(),
         nats: nats_client,

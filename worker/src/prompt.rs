@@ -41,11 +41,19 @@ pub async fn build(
     .bind(answer_id)
     .fetch_all(pool)
     .await?;
-    Ok(fit(system_prompt, turns.into_iter().map(|t| (t.role, t.content)), budget))
+    Ok(fit(
+        system_prompt,
+        turns.into_iter().map(|t| (t.role, t.content)),
+        budget,
+    ))
 }
 
 /// Keeps the newest turns whose estimated size fits the budget (the system prompt first).
-fn fit(system_prompt: &str, newest_first: impl Iterator<Item = (String, String)>, budget: u32) -> Vec<PromptMessage> {
+fn fit(
+    system_prompt: &str,
+    newest_first: impl Iterator<Item = (String, String)>,
+    budget: u32,
+) -> Vec<PromptMessage> {
     let mut used = estimate_tokens(system_prompt);
     let mut kept = Vec::new();
     for (role, content) in newest_first {
@@ -62,7 +70,10 @@ fn fit(system_prompt: &str, newest_first: impl Iterator<Item = (String, String)>
     kept.reverse();
     let mut prompt = Vec::with_capacity(kept.len() + 1);
     if !system_prompt.is_empty() {
-        prompt.push(PromptMessage { role: "system", content: system_prompt.to_string() });
+        prompt.push(PromptMessage {
+            role: "system",
+            content: system_prompt.to_string(),
+        });
     }
     prompt.extend(kept);
     prompt

@@ -32,22 +32,40 @@ impl EventPublisher {
         attempt: i32,
         request_id: Option<String>,
     ) -> Self {
-        Self { js, subject, message_id, attempt, request_id, pending: VecDeque::new(), first_seq: None }
+        Self {
+            js,
+            subject,
+            message_id,
+            attempt,
+            request_id,
+            pending: VecDeque::new(),
+            first_seq: None,
+        }
     }
 
     /// Publishes without waiting for the ack. `key` makes the `Nats-Msg-Id`
     /// (`{message_id}:{attempt}:{key}`), so a re-sent publish is dropped by the server.
-    pub async fn publish(&mut self, key: impl std::fmt::Display, event: &StreamEvent) -> anyhow::Result<()> {
+    pub async fn publish(
+        &mut self,
+        key: impl std::fmt::Display,
+        event: &StreamEvent,
+    ) -> anyhow::Result<()> {
         if self.pending.len() >= WINDOW {
             self.await_oldest().await?;
         }
         let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", format!("{}:{}:{key}", self.message_id, self.attempt).as_str());
+        headers.insert(
+            "Nats-Msg-Id",
+            format!("{}:{}:{key}", self.message_id, self.attempt).as_str(),
+        );
         if let Some(id) = &self.request_id {
             headers.insert(REQUEST_ID_HEADER, id.as_str());
         }
         let payload = Bytes::from(serde_json::to_vec(event)?);
-        let ack = self.js.publish_with_headers(self.subject.clone(), headers, payload).await?;
+        let ack = self
+            .js
+            .publish_with_headers(self.subject.clone(), headers, payload)
+            .await?;
         self.pending.push_back(ack);
         Ok(())
     }

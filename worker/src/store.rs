@@ -32,9 +32,15 @@ pub async fn claim(pool: &PgPool, message_id: Uuid) -> sqlx::Result<Option<Claim
 
 /// How an attempt ended.
 pub enum Outcome<'a> {
-    Done { finish_reason: &'a str, usage: Usage },
+    Done {
+        finish_reason: &'a str,
+        usage: Usage,
+    },
     Cancelled,
-    Error { code: &'a str, message: &'a str },
+    Error {
+        code: &'a str,
+        message: &'a str,
+    },
 }
 
 /// The measurements stored with the answer.
@@ -57,7 +63,10 @@ pub async fn finish(
     timing: Timing,
 ) -> sqlx::Result<bool> {
     let (status, finish_reason, usage, code, message) = match outcome {
-        Outcome::Done { finish_reason, usage } => ("done", Some(finish_reason), Some(usage), None, None),
+        Outcome::Done {
+            finish_reason,
+            usage,
+        } => ("done", Some(finish_reason), Some(usage), None, None),
         Outcome::Cancelled => ("cancelled", None, None, None, None),
         Outcome::Error { code, message } => ("error", None, None, Some(code), Some(message)),
     };

@@ -1,6 +1,10 @@
 //! `POST /api/auth/guest`: an account with no credentials but its tokens.
 
-use axum::{Json, extract::State, http::{HeaderMap, StatusCode, header}};
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+};
 use chrono::{DateTime, Utc};
 use sluice_shared::dto::{TokensOut, UserOut};
 use uuid::Uuid;
@@ -8,10 +12,15 @@ use uuid::Uuid;
 use super::tokens::new_refresh_token;
 use crate::{error::ApiResult, state::AppState};
 
-pub async fn create_guest(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<(StatusCode, Json<TokensOut>)> {
+pub async fn create_guest(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<(StatusCode, Json<TokensOut>)> {
     let user_id = Uuid::now_v7();
     let display_name = format!("guest-{}", &user_id.simple().to_string()[24..]);
-    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
     let (refresh_token, refresh_hash) = new_refresh_token();
     let session_id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
@@ -40,7 +49,12 @@ pub async fn create_guest(State(state): State<AppState>, headers: HeaderMap) -> 
         token_type: "Bearer".into(),
         expires_in: state.jwt.ttl_secs(),
         refresh_token,
-        user: UserOut { id: user_id, display_name, is_guest: true, created_at },
+        user: UserOut {
+            id: user_id,
+            display_name,
+            is_guest: true,
+            created_at,
+        },
     };
     Ok((StatusCode::CREATED, Json(out)))
 }

@@ -53,7 +53,12 @@ impl JwtKeys {
         self.ttl_secs
     }
 
-    pub fn issue(&self, user_id: Uuid, session_id: Uuid, roles: Vec<String>) -> anyhow::Result<String> {
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        roles: Vec<String>,
+    ) -> anyhow::Result<String> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
         let claims = Claims {
             sub: user_id,
@@ -64,7 +69,11 @@ impl JwtKeys {
             iat: now,
             exp: now + self.ttl_secs,
         };
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?)
     }
 
     /// Signature, algorithm, expiry, issuer and audience; the session check is the extractor's.

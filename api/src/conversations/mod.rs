@@ -23,7 +23,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/conversations", get(list).post(create))
         .route("/api/conversations/{id}", get(show).delete(remove))
-        .route("/api/conversations/{id}/messages", get(list_messages).post(crate::messages::send))
+        .route(
+            "/api/conversations/{id}/messages",
+            get(list_messages).post(crate::messages::send),
+        )
 }
 
 const MAX_TITLE_CHARS: usize = 200;
@@ -33,14 +36,30 @@ async fn create(
     user: AuthUser,
     ApiJson(input): ApiJson<ConversationIn>,
 ) -> ApiResult<(StatusCode, Json<ConversationOut>)> {
-    let model = input.model.unwrap_or_else(|| state.config.default_model.clone());
+    let model = input
+        .model
+        .unwrap_or_else(|| state.config.default_model.clone());
     if state.config.model(&model).is_none() {
         return Err(ApiError::unknown_model(&model));
     }
-    if input.title.as_ref().is_some_and(|t| t.chars().count() > MAX_TITLE_CHARS) {
-        return Err(ApiError::bad_request("title_too_long", format!("title is limited to {MAX_TITLE_CHARS} characters")));
+    if input
+        .title
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > MAX_TITLE_CHARS)
+    {
+        return Err(ApiError::bad_request(
+            "title_too_long",
+            format!("title is limited to {MAX_TITLE_CHARS} characters"),
+        ));
     }
-    let row = store::insert(&state.pool, user.user_id, input.title.as_deref(), &model, input.system_prompt.as_deref()).await?;
+    let row = store::insert(
+        &state.pool,
+        user.user_id,
+        input.title.as_deref(),
+        &model,
+        input.system_prompt.as_deref(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(row.into())))
 }
 
@@ -52,15 +71,28 @@ async fn list(
     let limit = q.limit()?;
     let rows = store::page(&state.pool, user.user_id, q.after()?, limit).await?;
     let next_cursor = cursor::next(&rows, limit, |r| (r.created_at, r.id));
-    Ok(Json(Page { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
+    Ok(Json(Page {
+        items: rows.into_iter().map(Into::into).collect(),
+        next_cursor,
+    }))
 }
 
-async fn show(State(state): State<AppState>, user: AuthUser, Id(id): Id) -> ApiResult<Json<ConversationOut>> {
-    let row = store::find(&state.pool, user.user_id, id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
+async fn show(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Id(id): Id,
+) -> ApiResult<Json<ConversationOut>> {
+    let row = store::find(&state.pool, user.user_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
     Ok(Json(row.into()))
 }
 
-async fn remove(State(state): State<AppState>, user: AuthUser, Id(id): Id) -> ApiResult<StatusCode> {
+async fn remove(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
     if !store::delete(&state.pool, user.user_id, id).await? {
         return Err(ApiError::not_found("conversation"));
     }
@@ -75,8 +107,13 @@ async fn list_messages(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<Page<MessageOut>>> {
     let limit = q.limit()?;
-    store::find(&state.pool, user.user_id, id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
+    store::find(&state.pool, user.user_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
     let rows = messages::page(&state.pool, user.user_id, id, q.after()?, limit).await?;
     let next_cursor = cursor::next(&rows, limit, |r| (r.created_at, r.id));
-    Ok(Json(Page { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
+    Ok(Json(Page {
+        items: rows.into_iter().map(Into::into).collect(),
+        next_cursor,
+    }))
 }

@@ -43,8 +43,11 @@ pub async fn insert(
     model: &str,
     system_prompt: Option<&str>,
 ) -> sqlx::Result<ConversationRow> {
-    sqlx::query_as(concat!("INSERT INTO conversations (id, user_id, title, model, system_prompt)
-         VALUES ($1, $2, $3, $4, $5) RETURNING ", conversation_columns!()))
+    sqlx::query_as(concat!(
+        "INSERT INTO conversations (id, user_id, title, model, system_prompt)
+         VALUES ($1, $2, $3, $4, $5) RETURNING ",
+        conversation_columns!()
+    ))
     .bind(Uuid::now_v7())
     .bind(owner)
     .bind(title)
@@ -55,11 +58,15 @@ pub async fn insert(
 }
 
 pub async fn find(pool: &PgPool, owner: Uuid, id: Uuid) -> sqlx::Result<Option<ConversationRow>> {
-    sqlx::query_as(concat!("SELECT ", conversation_columns!(), " FROM conversations WHERE id = $1 AND user_id = $2"))
-        .bind(id)
-        .bind(owner)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(concat!(
+        "SELECT ",
+        conversation_columns!(),
+        " FROM conversations WHERE id = $1 AND user_id = $2"
+    ))
+    .bind(id)
+    .bind(owner)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Newest first; `after` is the (created_at, id) of the last row of the previous page.
@@ -70,9 +77,13 @@ pub async fn page(
     limit: i64,
 ) -> sqlx::Result<Vec<ConversationRow>> {
     let (at, id) = after.unzip();
-    sqlx::query_as(concat!("SELECT ", conversation_columns!(), " FROM conversations
+    sqlx::query_as(concat!(
+        "SELECT ",
+        conversation_columns!(),
+        " FROM conversations
          WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
-         ORDER BY created_at DESC, id DESC LIMIT $4"))
+         ORDER BY created_at DESC, id DESC LIMIT $4"
+    ))
     .bind(owner)
     .bind(at)
     .bind(id)

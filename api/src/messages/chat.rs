@@ -34,7 +34,10 @@ pub async fn chat(
                 .ok_or_else(|| ApiError::not_found("conversation"))?;
             (enqueue::Target::Existing(id), conversation.model)
         }
-        None => (enqueue::Target::New { title: "" }, state.config.default_model.clone()),
+        None => (
+            enqueue::Target::New { title: "" },
+            state.config.default_model.clone(),
+        ),
     };
     let model = input.model.unwrap_or(default_model);
     enqueue::validate_model(&state, &model)?;
@@ -43,15 +46,24 @@ pub async fn chat(
         enqueue::Target::New { .. } => enqueue::Target::New { title: &title },
         existing => existing,
     };
-    let (user_message, answer) = enqueue::enqueue(&state, user.user_id, target, &input.message, &model, request_id).await?;
+    let (user_message, answer) = enqueue::enqueue(
+        &state,
+        user.user_id,
+        target,
+        &input.message,
+        &model,
+        request_id,
+    )
+    .await?;
     let meta = StreamEvent::Meta {
         conversation_id: answer.conversation_id,
         user_message_id: user_message.id,
         message_id: answer.id,
     };
-    let meta = Event::default().event("meta").data(serde_json::to_string(&meta)?);
+    let meta = Event::default()
+        .event("meta")
+        .data(serde_json::to_string(&meta)?);
     let answer_events = relay::message_events(state.clone(), answer, None).await?;
     let events = stream::once(async { meta }).chain(answer_events);
     Ok(relay::sse(&state, events))
 }
-

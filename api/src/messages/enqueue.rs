@@ -12,7 +12,10 @@ use crate::{conversations::store as conversations, error::ApiError, state::AppSt
 /// Checks the text of a user message against the configured limits.
 pub fn validate_content(state: &AppState, content: &str) -> Result<(), ApiError> {
     if content.trim().is_empty() {
-        return Err(ApiError::bad_request("empty_content", "the message is empty"));
+        return Err(ApiError::bad_request(
+            "empty_content",
+            "the message is empty",
+        ));
     }
     let limit = state.config.max_message_chars;
     if content.chars().count() > limit {
@@ -49,21 +52,29 @@ pub async fn enqueue(
 ) -> Result<(MessageRow, MessageRow), ApiError> {
     // Read before the job exists, so every event of the answer lands above it: re-attaching
     // starts here instead of scanning the stream.
-    let first_seq = state
-        .events_last_seq()
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "NATS unavailable while enqueueing");
-            ApiError::unavailable("the event stream (NATS) is unavailable; try again shortly")
-        })?
-        + 1;
+    let first_seq = state.events_last_seq().await.map_err(|e| {
+        tracing::warn!(error = %e, "NATS unavailable while enqueueing");
+        ApiError::unavailable("the event stream (NATS) is unavailable; try again shortly")
+    })? + 1;
     let mut tx = state.pool.begin().await?;
     let conversation_id = match target {
         Target::Existing(id) => id,
-        Target::New { title } => conversations::insert(&mut *tx, owner, Some(title), model, None).await?.id,
+        Target::New { title } => {
+            conversations::insert(&mut *tx, owner, Some(title), model, None)
+                .await?
+                .id
+        }
     };
-    let (user_message, answer) =
-        store::insert_pair(&mut tx, owner, conversation_id, content, model, first_seq, request_id.as_deref()).await?;
+    let (user_message, answer) = store::insert_pair(
+        &mut tx,
+        owner,
+        conversation_id,
+        content,
+        model,
+        first_seq,
+        request_id.as_deref(),
+    )
+    .await?;
     let job = ChatJob {
         message_id: answer.id,
         conversation_id,

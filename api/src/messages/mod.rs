@@ -49,15 +49,32 @@ pub async fn send(
         .ok_or_else(|| ApiError::not_found("conversation"))?;
     let model = input.model.unwrap_or(conversation.model);
     enqueue::validate_model(&state, &model)?;
-    let (user_message, answer) =
-        enqueue::enqueue(&state, user.user_id, enqueue::Target::Existing(conversation_id), &input.content, &model, request_id).await?;
+    let (user_message, answer) = enqueue::enqueue(
+        &state,
+        user.user_id,
+        enqueue::Target::Existing(conversation_id),
+        &input.content,
+        &model,
+        request_id,
+    )
+    .await?;
     let stream_url = format!("/api/messages/{}/stream", answer.id);
-    let out = SentOut { user_message: user_message.into(), assistant_message: answer.into(), stream_url };
+    let out = SentOut {
+        user_message: user_message.into(),
+        assistant_message: answer.into(),
+        stream_url,
+    };
     Ok((StatusCode::ACCEPTED, Json(out)))
 }
 
-async fn show(State(state): State<AppState>, user: AuthUser, Id(id): Id) -> ApiResult<Json<MessageOut>> {
-    let row = store::find(&state.pool, user.user_id, id).await?.ok_or_else(|| ApiError::not_found("message"))?;
+async fn show(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Id(id): Id,
+) -> ApiResult<Json<MessageOut>> {
+    let row = store::find(&state.pool, user.user_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
     Ok(Json(row.into()))
 }
 
@@ -70,9 +87,14 @@ async fn stream_answer(
     headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
     let after = stream::last_event_id(&headers)?;
-    let row = store::find(&state.pool, user.user_id, id).await?.ok_or_else(|| ApiError::not_found("message"))?;
+    let row = store::find(&state.pool, user.user_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
     if row.role != "assistant" {
-        return Err(ApiError::bad_request("not_an_answer", "only assistant messages have a stream"));
+        return Err(ApiError::bad_request(
+            "not_an_answer",
+            "only assistant messages have a stream",
+        ));
     }
     let events = stream::message_events(state.clone(), row, after).await?;
     Ok(stream::sse(&state, events))
@@ -80,17 +102,27 @@ async fn stream_answer(
 
 /// `POST /api/messages/{id}/cancel` → `202` once the stop is requested (the stream then ends
 /// with `cancelled`); `409` when the answer had already finished.
-async fn cancel(State(state): State<AppState>, user: AuthUser, Id(id): Id) -> ApiResult<StatusCode> {
+async fn cancel(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
     let outcome = store::request_cancel(&state.pool, user.user_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("message"))?;
-    let row = store::find(&state.pool, user.user_id, id).await?.ok_or_else(|| ApiError::not_found("message"))?;
+    let row = store::find(&state.pool, user.user_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
     match outcome {
-        CancelOutcome::AlreadyFinished => {
-            Err(ApiError::conflict("already_finished", format!("the answer already ended ({})", row.status)))
-        }
+        CancelOutcome::AlreadyFinished => Err(ApiError::conflict(
+            "already_finished",
+            format!("the answer already ended ({})", row.status),
+        )),
         CancelOutcome::Requested => {
-            state.nats.publish(state.subjects.control(id), "cancel".into()).await?;
+            state
+                .nats
+                .publish(state.subjects.control(id), "cancel".into())
+                .await?;
             Ok(StatusCode::ACCEPTED)
         }
         CancelOutcome::CancelledWhileQueued => {
@@ -100,7 +132,11 @@ async fn cancel(State(state): State<AppState>, user: AuthUser, Id(id): Id) -> Ap
             let mut headers = async_nats::HeaderMap::new();
             headers.insert("Nats-Msg-Id", format!("{id}:queued:end").as_str());
             let payload = serde_json::to_vec(&event)?.into();
-            let ack = state.js.publish_with_headers(subject, headers, payload).await?.await?;
+            let ack = state
+                .js
+                .publish_with_headers(subject, headers, payload)
+                .await?
+                .await?;
             sqlx::query("UPDATE messages SET last_seq = $2 WHERE id = $1")
                 .bind(id)
                 .bind(ack.sequence as i64)

@@ -30,7 +30,10 @@ pub struct MessageRow {
 
 impl MessageRow {
     pub fn is_finished(&self) -> bool {
-        matches!(self.status.as_str(), "done" | "error" | "cancelled" | "complete")
+        matches!(
+            self.status.as_str(),
+            "done" | "error" | "cancelled" | "complete"
+        )
     }
 
     pub fn usage(&self) -> Option<Usage> {
@@ -74,11 +77,15 @@ macro_rules! message_columns {
 }
 
 pub async fn find(pool: &PgPool, owner: Uuid, id: Uuid) -> sqlx::Result<Option<MessageRow>> {
-    sqlx::query_as(concat!("SELECT ", message_columns!(), " FROM messages WHERE id = $1 AND user_id = $2"))
-        .bind(id)
-        .bind(owner)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM messages WHERE id = $1 AND user_id = $2"
+    ))
+    .bind(id)
+    .bind(owner)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Oldest first; `after` is the (created_at, id) of the previous page's last row.
@@ -90,10 +97,14 @@ pub async fn page(
     limit: i64,
 ) -> sqlx::Result<Vec<MessageRow>> {
     let (at, id) = after.unzip();
-    sqlx::query_as(concat!("SELECT ", message_columns!(), " FROM messages
+    sqlx::query_as(concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM messages
          WHERE conversation_id = $1 AND user_id = $2
            AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4))
-         ORDER BY created_at, id LIMIT $5"))
+         ORDER BY created_at, id LIMIT $5"
+    ))
     .bind(conversation_id)
     .bind(owner)
     .bind(at)
@@ -105,8 +116,12 @@ pub async fn page(
 
 /// Answers of a conversation still being generated (the conversation event stream follows them).
 pub async fn in_flight(pool: &PgPool, conversation_id: Uuid) -> sqlx::Result<Vec<MessageRow>> {
-    sqlx::query_as(concat!("SELECT ", message_columns!(), " FROM messages
-         WHERE conversation_id = $1 AND status IN ('queued', 'streaming')"))
+    sqlx::query_as(concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM messages
+         WHERE conversation_id = $1 AND status IN ('queued', 'streaming')"
+    ))
     .bind(conversation_id)
     .fetch_all(pool)
     .await
@@ -122,8 +137,30 @@ pub async fn insert_pair(
     first_seq: u64,
     request_id: Option<&str>,
 ) -> sqlx::Result<(MessageRow, MessageRow)> {
-    let user_message = insert(&mut *tx, owner, conversation_id, "user", content, "complete", None, None, request_id).await?;
-    let answer = insert(&mut *tx, owner, conversation_id, "assistant", "", "queued", Some(model), Some(first_seq), request_id).await?;
+    let user_message = insert(
+        &mut *tx,
+        owner,
+        conversation_id,
+        "user",
+        content,
+        "complete",
+        None,
+        None,
+        request_id,
+    )
+    .await?;
+    let answer = insert(
+        &mut *tx,
+        owner,
+        conversation_id,
+        "assistant",
+        "",
+        "queued",
+        Some(model),
+        Some(first_seq),
+        request_id,
+    )
+    .await?;
     sqlx::query("UPDATE conversations SET updated_at = now() WHERE id = $1")
         .bind(conversation_id)
         .execute(&mut *tx)
@@ -131,7 +168,10 @@ pub async fn insert_pair(
     Ok((user_message, answer))
 }
 
-#[expect(clippy::too_many_arguments, reason = "one column each; a struct would only rename them")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one column each; a struct would only rename them"
+)]
 async fn insert(
     db: impl PgExecutor<'_>,
     owner: Uuid,
@@ -167,7 +207,11 @@ pub enum CancelOutcome {
     AlreadyFinished,
 }
 
-pub async fn request_cancel(pool: &PgPool, owner: Uuid, id: Uuid) -> sqlx::Result<Option<CancelOutcome>> {
+pub async fn request_cancel(
+    pool: &PgPool,
+    owner: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<CancelOutcome>> {
     let status: Option<String> = sqlx::query_scalar(
         // The row lock makes `old.status` the latest, even when a worker claims concurrently.
         "WITH old AS (

@@ -12,7 +12,11 @@ use axum::{
 use futures::{StreamExt, stream};
 use sluice_shared::events::payload_kind;
 
-use super::{event, last_event_id, message::{open_ordered, with_cleanup}, sse};
+use super::{
+    event, last_event_id,
+    message::{open_ordered, with_cleanup},
+    sse,
+};
 use crate::{
     auth::AuthUser,
     conversations::store as conversations,
@@ -33,10 +37,20 @@ async fn conversation_events(
     headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
     let after = last_event_id(&headers)?;
-    conversations::find(&state.pool, user.user_id, id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
+    conversations::find(&state.pool, user.user_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
     // The stream position first, the rows second: an answer enqueued in between is above it.
-    let next = state.events_last_seq().await.map_err(|_| ApiError::unavailable("the event stream (NATS) is unavailable"))? + 1;
-    let oldest_in_flight = messages::in_flight(&state.pool, id).await?.iter().filter_map(|m| m.first_seq).min();
+    let next = state
+        .events_last_seq()
+        .await
+        .map_err(|_| ApiError::unavailable("the event stream (NATS) is unavailable"))?
+        + 1;
+    let oldest_in_flight = messages::in_flight(&state.pool, id)
+        .await?
+        .iter()
+        .filter_map(|m| m.first_seq)
+        .min();
     let mut start = oldest_in_flight.map_or(next, |s| (s as u64).min(next));
     if let Some(after) = after {
         // Resuming: what the client already has is skipped. Answers that finished while it was
@@ -57,6 +71,7 @@ async fn conversation_events(
             }
         }
     });
-    let events: futures::stream::BoxStream<'static, Event> = with_cleanup(state.clone(), name, events).boxed();
+    let events: futures::stream::BoxStream<'static, Event> =
+        with_cleanup(state.clone(), name, events).boxed();
     Ok(sse(&state, events))
 }

@@ -8,8 +8,11 @@ use async_nats::jetstream::{
     stream::DirectGetErrorKind,
 };
 use axum::response::sse::Event;
-use futures::{StreamExt, stream::{self, BoxStream}};
-use sluice_shared::events::{StreamEvent, Usage, is_terminal_kind, payload_kind};
+use futures::{
+    StreamExt,
+    stream::{self, BoxStream},
+};
+use sluice_shared::events::{StreamEvent, is_terminal_kind, payload_kind};
 
 use super::event;
 use crate::{error::ApiError, messages::store::MessageRow, state::AppState};
@@ -49,7 +52,14 @@ fn replay_finished(state: AppState, row: MessageRow, start: u64) -> BoxStream<'s
         finished: bool,
     }
     let subject = subject_of(&state, &row);
-    let cursor = Cursor { state, row, subject, next: start, sent_any: false, finished: false };
+    let cursor = Cursor {
+        state,
+        row,
+        subject,
+        next: start,
+        sent_any: false,
+        finished: false,
+    };
     stream::unfold(cursor, |mut c| async move {
         if c.finished {
             return None;
@@ -83,10 +93,17 @@ fn from_row(row: &MessageRow, after_partial_replay: bool) -> Vec<Event> {
     let message_id = row.id;
     let mut events = Vec::new();
     if after_partial_replay {
-        events.push(StreamEvent::Reset { message_id, attempt: row.attempt });
+        events.push(StreamEvent::Reset {
+            message_id,
+            attempt: row.attempt,
+        });
     }
     if !row.content.is_empty() {
-        events.push(StreamEvent::Token { message_id, seq: 0, delta: row.content.clone() });
+        events.push(StreamEvent::Token {
+            message_id,
+            seq: 0,
+            delta: row.content.clone(),
+        });
     }
     events.push(match row.status.as_str() {
         "cancelled" => StreamEvent::Cancelled { message_id },
@@ -99,18 +116,28 @@ fn from_row(row: &MessageRow, after_partial_replay: bool) -> Vec<Event> {
         _ => StreamEvent::Done {
             message_id,
             finish_reason: row.finish_reason.clone().unwrap_or_else(|| "stop".into()),
-            usage: row.usage().unwrap_or(Usage::default()),
+            usage: row.usage().unwrap_or_default(),
         },
     });
     events
         .into_iter()
-        .map(|e| event(id, e.kind(), &serde_json::to_vec(&e).expect("events serialize")))
+        .map(|e| {
+            event(
+                id,
+                e.kind(),
+                &serde_json::to_vec(&e).expect("events serialize"),
+            )
+        })
         .collect()
 }
 
 /// Replays from `start` and follows live until the terminal event, with an ordered consumer
 /// on the answer's one subject. The consumer is deleted at the end instead of lingering.
-async fn follow(state: AppState, subject: String, start: u64) -> Result<BoxStream<'static, Event>, ApiError> {
+async fn follow(
+    state: AppState,
+    subject: String,
+    start: u64,
+) -> Result<BoxStream<'static, Event>, ApiError> {
     let (name, messages) = open_ordered(&state, subject, start).await?;
     let events = stream::unfold((messages, false), |(mut messages, finished)| async move {
         if finished {
@@ -139,17 +166,27 @@ pub(super) async fn open_ordered(
     filter: String,
     start: u64,
 ) -> Result<(String, async_nats::jetstream::consumer::pull::Ordered), ApiError> {
-    let _permit = state.attach_limit.acquire().await.map_err(|_| ApiError::unavailable("shutting down"))?;
+    let _permit = state
+        .attach_limit
+        .acquire()
+        .await
+        .map_err(|_| ApiError::unavailable("shutting down"))?;
     let config = OrderedConfig {
         filter_subject: filter,
-        deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: start },
+        deliver_policy: DeliverPolicy::ByStartSequence {
+            start_sequence: start,
+        },
         ..Default::default()
     };
     let unavailable = |e: &dyn std::fmt::Display| {
         tracing::warn!(error = %e, "could not attach to the event stream");
         ApiError::unavailable("the event stream (NATS) is unavailable; try again shortly")
     };
-    let consumer = state.events.create_consumer(config).await.map_err(|e| unavailable(&e))?;
+    let consumer = state
+        .events
+        .create_consumer(config)
+        .await
+        .map_err(|e| unavailable(&e))?;
     let name = consumer.cached_info().name.clone();
     let messages = consumer.messages().await.map_err(|e| unavailable(&e))?;
     Ok((name, messages))

@@ -42,7 +42,10 @@ impl Provider for Demo {
         "demo"
     }
 
-    fn stream(&self, request: ProviderRequest) -> BoxFuture<'_, Result<ChunkStream, ProviderError>> {
+    fn stream(
+        &self,
+        request: ProviderRequest,
+    ) -> BoxFuture<'_, Result<ChunkStream, ProviderError>> {
         let last_user = request
             .messages
             .iter()

@@ -59,5 +59,6 @@ pub trait Provider: Send + Sync {
 
     /// Starts a streaming generation. Resolves once the provider has accepted the request
     /// (after any retries), so errors before the first token surface here.
-    fn stream(&self, request: ProviderRequest) -> BoxFuture<'_, Result<ChunkStream, ProviderError>>;
+    fn stream(&self, request: ProviderRequest)
+    -> BoxFuture<'_, Result<ChunkStream, ProviderError>>;
 }

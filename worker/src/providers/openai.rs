@@ -65,7 +65,10 @@ struct UsageBody {
 /// What one attempt to open the stream came to.
 enum Opened {
     Streaming(ChunkStream),
-    Retry { after: Option<Duration>, why: ProviderError },
+    Retry {
+        after: Option<Duration>,
+        why: ProviderError,
+    },
     Fail(ProviderError),
 }
 
@@ -74,7 +77,10 @@ impl Provider for OpenAi {
         "openai"
     }
 
-    fn stream(&self, request: ProviderRequest) -> BoxFuture<'_, Result<ChunkStream, ProviderError>> {
+    fn stream(
+        &self,
+        request: ProviderRequest,
+    ) -> BoxFuture<'_, Result<ChunkStream, ProviderError>> {
         async move {
             let mut retry = 0;
             loop {
@@ -98,7 +104,10 @@ impl Provider for OpenAi {
 
 impl OpenAi {
     async fn open(&self, request: &ProviderRequest) -> Opened {
-        let url = format!("{}/chat/completions", self.config.base_url.trim_end_matches('/'));
+        let url = format!(
+            "{}/chat/completions",
+            self.config.base_url.trim_end_matches('/')
+        );
         let body = serde_json::json!({
             "model": request.model,
             "messages": request.messages,
@@ -113,7 +122,11 @@ impl OpenAi {
         let response = match call.send().await {
             Ok(r) => r,
             Err(e) => {
-                let why = ProviderError::new("upstream_unreachable", "could not reach the model provider", true);
+                let why = ProviderError::new(
+                    "upstream_unreachable",
+                    "could not reach the model provider",
+                    true,
+                );
                 tracing::warn!(error = %e, "provider connect failed");
                 return Opened::Retry { after: None, why };
             }
@@ -123,7 +136,11 @@ impl OpenAi {
             return self.rate_limited(&response);
         }
         if status.is_server_error() {
-            let why = ProviderError::new("upstream_error", format!("model provider answered {status}"), true);
+            let why = ProviderError::new(
+                "upstream_error",
+                format!("model provider answered {status}"),
+                true,
+            );
             return Opened::Retry { after: None, why };
         }
         if !status.is_success() {
@@ -132,7 +149,11 @@ impl OpenAi {
             } else {
                 "upstream_rejected"
             };
-            return Opened::Fail(ProviderError::new(code, format!("model provider answered {status}"), false));
+            return Opened::Fail(ProviderError::new(
+                code,
+                format!("model provider answered {status}"),
+                false,
+            ));
         }
         let events = with_idle_timeout(response.bytes_stream().eventsource(), self.idle_timeout());
         first_chunk_then_rest(events.boxed()).await
@@ -145,7 +166,11 @@ impl OpenAi {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let why = ProviderError::new("rate_limited", "the model provider is rate-limiting requests", true);
+        let why = ProviderError::new(
+            "rate_limited",
+            "the model provider is rate-limiting requests",
+            true,
+        );
         match after {
             Some(d) if d.as_secs() > self.config.max_retry_after_secs => Opened::Fail(why),
             after => Opened::Retry { after, why },
@@ -164,12 +189,26 @@ where
     stream::unfold(Some(events), move |state| async move {
         let mut events = state?;
         match tokio::time::timeout(idle, events.next()).await {
-            Err(_) => Some((Err(ProviderError::new("upstream_timeout", "the model provider stopped sending", true)), None)),
+            Err(_) => Some((
+                Err(ProviderError::new(
+                    "upstream_timeout",
+                    "the model provider stopped sending",
+                    true,
+                )),
+                None,
+            )),
             Ok(None) => None,
             Ok(Some(Ok(e))) => Some((Ok(e), Some(events))),
             Ok(Some(Err(e))) => {
                 tracing::warn!(error = %e, "provider stream broke");
-                Some((Err(ProviderError::new("upstream_disconnected", "the model provider closed the stream early", true)), None))
+                Some((
+                    Err(ProviderError::new(
+                        "upstream_disconnected",
+                        "the model provider closed the stream early",
+                        true,
+                    )),
+                    None,
+                ))
             }
         }
     })
@@ -180,11 +219,17 @@ where
 async fn first_chunk_then_rest(events: futures::stream::BoxStream<'static, EventResult>) -> Opened {
     let mut chunks = chunks(events);
     match chunks.next().await {
-        Some(Ok(first)) => Opened::Streaming(stream::once(async { Ok(first) }).chain(chunks).boxed()),
+        Some(Ok(first)) => {
+            Opened::Streaming(stream::once(async { Ok(first) }).chain(chunks).boxed())
+        }
         Some(Err(why)) => Opened::Retry { after: None, why },
         None => Opened::Retry {
             after: None,
-            why: ProviderError::new("upstream_disconnected", "the model provider closed the stream early", true),
+            why: ProviderError::new(
+                "upstream_disconnected",
+                "the model provider closed the stream early",
+                true,
+            ),
         },
     }
 }
@@ -198,7 +243,12 @@ fn chunks(events: futures::stream::BoxStream<'static, EventResult>) -> ChunkStre
         usage: Option<Usage>,
         done: bool,
     }
-    let state = State { events, finish_reason: None, usage: None, done: false };
+    let state = State {
+        events,
+        finish_reason: None,
+        usage: None,
+        done: false,
+    };
     stream::unfold(state, |mut s| async move {
         loop {
             if s.done {
@@ -207,7 +257,11 @@ fn chunks(events: futures::stream::BoxStream<'static, EventResult>) -> ChunkStre
             let event = match s.events.next().await {
                 None => {
                     s.done = true;
-                    let e = ProviderError::new("upstream_disconnected", "the model provider closed the stream early", true);
+                    let e = ProviderError::new(
+                        "upstream_disconnected",
+                        "the model provider closed the stream early",
+                        true,
+                    );
                     return Some((Err(e), s));
                 }
                 Some(Err(e)) => {
@@ -226,11 +280,18 @@ fn chunks(events: futures::stream::BoxStream<'static, EventResult>) -> ChunkStre
             }
             let Ok(body) = serde_json::from_str::<ChunkBody>(&event.data) else {
                 s.done = true;
-                let e = ProviderError::new("upstream_protocol", "the model provider sent a malformed chunk", false);
+                let e = ProviderError::new(
+                    "upstream_protocol",
+                    "the model provider sent a malformed chunk",
+                    false,
+                );
                 return Some((Err(e), s));
             };
             if let Some(u) = body.usage {
-                s.usage = Some(Usage { input_tokens: u.prompt_tokens, output_tokens: u.completion_tokens });
+                s.usage = Some(Usage {
+                    input_tokens: u.prompt_tokens,
+                    output_tokens: u.completion_tokens,
+                });
             }
             let mut delta = String::new();
             for choice in body.choices {
