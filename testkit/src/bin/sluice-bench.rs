@@ -1,0 +1,363 @@
+//! `scripts/bench`: the whole stack under load, printed as a table. Postgres and NATS are real
+//! (started by testkit), the API and the worker run as their own release processes (so their
+//! RSS is theirs alone), and the upstream is the fake OpenAI server at 0 ms pacing and 64-token
+//! replies. A target to watch, never a test.
+
+use std::{
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use futures::future::join_all;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use sluice_testkit::{fake_openai::FakeOpenAi, services, sse::SseStream, test_config};
+use tokio::sync::Mutex;
+
+const TOKENS: u32 = 64;
+
+struct Stack {
+    base: String,
+    http: reqwest::Client,
+    api: Child,
+    worker: Child,
+    prefix: String,
+    nats_url: String,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = self.api.kill();
+        let _ = self.worker.kill();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let bin_dir = std::env::args().nth(1).unwrap_or_else(|| "target/release".into());
+    let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let fake = FakeOpenAi::start(TOKENS, Duration::ZERO).await;
+    let stack = start_stack(&bin_dir, &fake).await?;
+    let token = guest(&stack).await?;
+
+    println!("\nSluice benchmark — fake upstream: 0 ms pacing, {TOKENS}-token replies, {seconds} s per row\n");
+    println!("| C  | chats | jobs/s | tokens/s | TTFT client p50 | p99 | upstream TTFT p50 | overhead p50 | overhead p99 |");
+    println!("|----|-------|--------|----------|-----------------|-----|-------------------|--------------|--------------|");
+    for c in [1usize, 16, 64] {
+        fake.take_upstream_ttft();
+        let row = load(&stack, &token, c, Duration::from_secs(seconds)).await?;
+        let upstream = fake.take_upstream_ttft();
+        let up50 = percentile(&upstream, 0.50);
+        let up99 = percentile(&upstream, 0.99);
+        let (t50, t99) = (percentile(&row.ttft, 0.50), percentile(&row.ttft, 0.99));
+        println!(
+            "| {c:<2} | {:>5} | {:>6.0} | {:>8.0} | {:>12.2} ms | {:>6.2} ms | {:>14.2} ms | {:>9.2} ms | {:>9.2} ms |",
+            row.chats,
+            row.chats as f64 / row.elapsed.as_secs_f64(),
+            row.tokens as f64 / row.elapsed.as_secs_f64(),
+            ms(t50),
+            ms(t99),
+            ms(up50),
+            ms(t50.saturating_sub(up50)),
+            ms(t99.saturating_sub(up99)),
+        );
+    }
+    println!();
+    println!("| process | peak RSS after load |");
+    println!("|---------|---------------------|");
+    println!("| api     | {:>10.1} MiB |", rss_mib(stack.api.id(), "VmHWM"));
+    println!("| worker  | {:>10.1} MiB |", rss_mib(stack.worker.id(), "VmHWM"));
+
+    idle_streams(&stack, &token, 1000).await?;
+    reattach_at_scale(&stack, &token).await?;
+    Ok(())
+}
+
+async fn start_stack(bin_dir: &str, fake: &FakeOpenAi) -> anyhow::Result<Stack> {
+    let config = test_config().await;
+    let pool = sluice_shared::db::connect(&config).await?;
+    sluice_shared::db::migrate(&pool).await?;
+    let port = services::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let env: Vec<(String, String)> = vec![
+        ("SLUICE_CONFIG".into(), "/nonexistent.toml".into()),
+        ("SLUICE_LISTEN".into(), format!("127.0.0.1:{port}")),
+        ("SLUICE_PUBLIC_URL".into(), base.clone()),
+        ("SLUICE_DATABASE_URL".into(), config.database_url.expose_secret().to_string()),
+        ("SLUICE_DATABASE_MAX_CONNECTIONS".into(), "40".into()),
+        ("SLUICE_NATS_URL".into(), config.nats_url.clone()),
+        ("SLUICE_NATS_PREFIX".into(), config.nats_prefix.clone()),
+        ("SLUICE_JWT_SECRET".into(), config.jwt_secret.expose_secret().to_string()),
+        ("SLUICE_MAX_CONCURRENT_ATTACHES".into(), "256".into()),
+        ("SLUICE_OPENAI__BASE_URL".into(), fake.base_url.clone()),
+        ("SLUICE_MODELS__FAKE__PROVIDER".into(), "openai".into()),
+        ("SLUICE_MODELS__FAKE__CONTEXT_TOKENS".into(), "8192".into()),
+        ("SLUICE_MODELS__FAKE__MAX_OUTPUT_TOKENS".into(), "256".into()),
+        ("SLUICE_DEMO__PACING_MS".into(), "50".into()),
+        ("SLUICE_DEMO__REPLY_TOKENS".into(), "64".into()),
+        ("SLUICE_WORKER__CONCURRENCY".into(), "128".into()),
+        ("SLUICE_WORKER__BATCH_SIZE".into(), "32".into()),
+        ("RUST_LOG".into(), "warn".into()),
+    ];
+    let spawn = |name: &str| {
+        Command::new(format!("{bin_dir}/{name}"))
+            .envs(env.iter().cloned())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+    };
+    let api = spawn("sluice-api")?;
+    let worker = spawn("sluice-worker")?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(2048).build()?;
+    let stack = Stack { base, http, api, worker, prefix: config.nats_prefix.clone(), nats_url: config.nats_url.clone() };
+    for _ in 0..200 {
+        if let Ok(r) = stack.http.get(format!("{}/readyz", stack.base)).send().await
+            && r.status().is_success()
+        {
+            return Ok(stack);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("the API did not become ready")
+}
+
+async fn guest(stack: &Stack) -> anyhow::Result<String> {
+    let body: Value = stack.http.post(format!("{}/api/auth/guest", stack.base)).send().await?.json().await?;
+    Ok(body["access_token"].as_str().unwrap_or_default().to_string())
+}
+
+struct Row {
+    chats: usize,
+    tokens: usize,
+    ttft: Vec<Duration>,
+    elapsed: Duration,
+}
+
+/// C clients, each sending chats back to back for `length`.
+async fn load(stack: &Stack, token: &str, c: usize, length: Duration) -> anyhow::Result<Row> {
+    let ttft = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let deadline = started + length;
+    let clients = (0..c).map(|_| {
+        let ttft = ttft.clone();
+        async move {
+            let (mut chats, mut tokens) = (0usize, 0usize);
+            while Instant::now() < deadline {
+                let (first, n) = one_chat(stack, token).await?;
+                ttft.lock().await.push(first);
+                chats += 1;
+                tokens += n;
+            }
+            anyhow::Ok((chats, tokens))
+        }
+    });
+    let results = join_all(clients).await;
+    let elapsed = started.elapsed();
+    let (mut chats, mut tokens) = (0, 0);
+    for r in results {
+        let (c, t) = r?;
+        chats += c;
+        tokens += t;
+    }
+    let ttft = std::mem::take(&mut *ttft.lock().await);
+    Ok(Row { chats, tokens, ttft, elapsed })
+}
+
+/// One `POST /api/chat` read to its end: (time to first token, tokens received).
+async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<(Duration, usize)> {
+    let sent = Instant::now();
+    let response = stack
+        .http
+        .post(format!("{}/api/chat", stack.base))
+        .bearer_auth(token)
+        .json(&json!({"message": "benchmark prompt", "model": "fake"}))
+        .send()
+        .await?;
+    anyhow::ensure!(response.status().is_success(), "chat failed: {}", response.status());
+    let mut events = SseStream::new(response);
+    let (mut first, mut tokens) = (None, 0);
+    while let Some(e) = events.next().await {
+        if e.event == "token" {
+            first.get_or_insert_with(|| sent.elapsed());
+            tokens += 1;
+        }
+        if e.is_terminal() {
+            anyhow::ensure!(e.event == "done", "answer ended with {}: {}", e.event, e.data);
+            break;
+        }
+    }
+    Ok((first.unwrap_or_default(), tokens))
+}
+
+/// API memory with `n` open, idle SSE streams (conversation event streams).
+async fn idle_streams(stack: &Stack, token: &str, n: usize) -> anyhow::Result<()> {
+    let before = rss_mib(stack.api.id(), "VmRSS");
+    let mut open = Vec::with_capacity(n);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
+        let batch = chunk.iter().map(|_| async {
+            let r: Value = stack
+                .http
+                .post(format!("{}/api/conversations", stack.base))
+                .bearer_auth(token)
+                .json(&json!({}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let id = r["id"].as_str().unwrap_or_default().to_string();
+            let response =
+                stack.http.get(format!("{}/api/conversations/{id}/events", stack.base)).bearer_auth(token).send().await?;
+            anyhow::ensure!(response.status().is_success(), "open stream: {}", response.status());
+            anyhow::Ok(response)
+        });
+        for r in join_all(batch).await {
+            open.push(r?);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = rss_mib(stack.api.id(), "VmRSS");
+    println!();
+    println!("| idle SSE streams | API RSS before | API RSS with them open | per stream |");
+    println!("|------------------|----------------|------------------------|------------|");
+    println!(
+        "| {n:>16} | {before:>10.1} MiB | {after:>18.1} MiB | {:>6.1} KiB |",
+        (after - before) * 1024.0 / n as f64
+    );
+    drop(open);
+    Ok(())
+}
+
+/// Loads ≥100,000 message subjects into the stream, then times re-attaching to one message
+/// with `Last-Event-ID`: a finished one (Direct Get replay) and an in-flight one (ordered
+/// consumer from its own sequence).
+async fn reattach_at_scale(stack: &Stack, token: &str) -> anyhow::Result<()> {
+    let subjects = bulk_load(stack, 100_000, 4).await?;
+    // A finished answer among them.
+    let (finished_id, finished_mid) = finished_answer(stack, token).await?;
+    let finished = time_reattach(stack, token, &finished_id, finished_mid, 20, true).await?;
+    // An in-flight answer (the paced demo model: 64 tokens at 50 ms).
+    let r = stack
+        .http
+        .post(format!("{}/api/chat", stack.base))
+        .bearer_auth(token)
+        .json(&json!({"message": "in flight", "model": "demo"}))
+        .send()
+        .await?;
+    let mut events = SseStream::new(r);
+    let meta = events.next().await.ok_or_else(|| anyhow::anyhow!("no meta"))?;
+    let id = meta.data["message_id"].as_str().unwrap_or_default().to_string();
+    let mut mid = 0;
+    for _ in 0..4 {
+        mid = events.next().await.and_then(|e| e.id).unwrap_or(mid);
+    }
+    let live = time_reattach(stack, token, &id, mid, 20, false).await?;
+    println!();
+    println!("| re-attach with Last-Event-ID ({subjects} message subjects in the stream) | p50 | max |");
+    println!("|-----------------------------------------------------------------|-----|-----|");
+    println!(
+        "| finished message: request → terminal event                     | {:.2} ms | {:.2} ms |",
+        ms(percentile(&finished, 0.5)),
+        ms(percentile(&finished, 1.0))
+    );
+    println!(
+        "| in-flight message: request → next event                        | {:.2} ms | {:.2} ms |",
+        ms(percentile(&live, 0.5)),
+        ms(percentile(&live, 1.0))
+    );
+    Ok(())
+}
+
+async fn bulk_load(stack: &Stack, subjects: usize, per_subject: usize) -> anyhow::Result<usize> {
+    let client = async_nats::connect(&stack.nats_url).await?;
+    let js = async_nats::jetstream::new(client);
+    let started = Instant::now();
+    let mut pending = std::collections::VecDeque::new();
+    let payload = bytes::Bytes::from_static(br#"{"type":"token","message_id":"00000000-0000-0000-0000-000000000000","seq":0,"delta":"bulk "}"#);
+    for i in 0..subjects {
+        let conv = uuid::Uuid::new_v4();
+        let msg = uuid::Uuid::new_v4();
+        let subject = format!("{}.conv.{conv}.msg.{msg}", stack.prefix);
+        for _ in 0..per_subject {
+            pending.push_back(js.publish(subject.clone(), payload.clone()).await?);
+            if pending.len() >= 2000 {
+                pending.pop_front().expect("non-empty").await?;
+            }
+        }
+        if i % 20_000 == 0 {
+            eprintln!("bulk load: {i} subjects");
+        }
+    }
+    while let Some(ack) = pending.pop_front() {
+        ack.await?;
+    }
+    eprintln!("bulk load: {subjects} subjects × {per_subject} events in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(subjects)
+}
+
+/// A complete answer, and the id of an event in its middle.
+async fn finished_answer(stack: &Stack, token: &str) -> anyhow::Result<(String, u64)> {
+    let r = stack
+        .http
+        .post(format!("{}/api/chat", stack.base))
+        .bearer_auth(token)
+        .json(&json!({"message": "finish me", "model": "fake"}))
+        .send()
+        .await?;
+    let events = SseStream::new(r).collect().await;
+    let id = events[0].data["message_id"].as_str().unwrap_or_default().to_string();
+    let mid = events[events.len() / 2].id.unwrap_or(0);
+    Ok((id, mid))
+}
+
+async fn time_reattach(stack: &Stack, token: &str, id: &str, after: u64, n: usize, to_end: bool) -> anyhow::Result<Vec<Duration>> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let r = stack
+            .http
+            .get(format!("{}/api/messages/{id}/stream", stack.base))
+            .bearer_auth(token)
+            .header("Last-Event-ID", after.to_string())
+            .send()
+            .await?;
+        let mut events = SseStream::new(r);
+        if to_end {
+            while let Some(e) = events.next().await {
+                if e.is_terminal() {
+                    break;
+                }
+            }
+        } else {
+            events.next().await;
+        }
+        times.push(started.elapsed());
+    }
+    Ok(times)
+}
+
+fn percentile(samples: &[Duration], q: f64) -> Duration {
+    if samples.is_empty() {
+        return Duration::ZERO;
+    }
+    let mut s = samples.to_vec();
+    s.sort();
+    let i = ((s.len() as f64 - 1.0) * q).round() as usize;
+    s[i]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// A `/proc/{pid}/status` memory line in MiB (VmHWM = peak RSS, VmRSS = current).
+fn rss_mib(pid: u32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
