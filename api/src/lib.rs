@@ -15,20 +15,21 @@ pub mod stream;
 use std::{sync::Arc, time::Duration};
 
 use async_nats::jetstream;
+use axum::serve::ListenerExt;
 use axum::{
     Router,
     extract::DefaultBodyLimit,
     http::{HeaderName, Request},
 };
 use sluice_shared::{Config, db, nats, subjects::Subjects, telemetry::REQUEST_ID_HEADER};
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
 
-use crate::{auth::tokens::JwtKeys, error::ApiError, state::AppState};
+use crate::{auth::tokens::JwtKeys, error::ApiError, state::AppState, stream::hub::Hub};
 
 /// Connects to Postgres and NATS and builds the state (the stream is created if missing).
 pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<AppState> {
@@ -42,14 +43,15 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
         Duration::from_secs(config.stream_max_age_secs),
     )
     .await?;
+    let hub = Hub::start(events.clone(), subjects.stream_filter(), shutdown.clone()).await?;
     Ok(AppState {
+        hub,
         pool,
         nats: nats_client,
         js,
         events,
         subjects,
         jwt: Arc::new(JwtKeys::new(&config)),
-        attach_limit: Arc::new(Semaphore::new(config.max_concurrent_attaches)),
         config,
         shutdown,
     })
@@ -83,6 +85,10 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let state = connect(config, shutdown.clone()).await?;
     tracing::info!(addr = %listener.local_addr()?, "api listening");
+    // Tokens are tiny writes: without TCP_NODELAY, Nagle + delayed ACK hold each ~40 ms.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;

@@ -5,10 +5,9 @@ use std::sync::Arc;
 use async_nats::jetstream;
 use sluice_shared::{Config, subjects::Subjects};
 use sqlx::PgPool;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::tokens::JwtKeys;
+use crate::{auth::tokens::JwtKeys, stream::hub::Hub};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -20,15 +19,8 @@ pub struct AppState {
     pub subjects: Subjects,
     pub config: Arc<Config>,
     pub jwt: Arc<JwtKeys>,
-    /// Bounds concurrent consumer creations, so a reconnect storm cannot swamp NATS.
-    pub attach_limit: Arc<Semaphore>,
+    /// The process-wide live feed SSE responses wait on.
+    pub hub: Arc<Hub>,
     /// Fires on shutdown: open SSE responses end cleanly.
     pub shutdown: CancellationToken,
-}
-
-impl AppState {
-    /// The stream's last sequence: every event published after this call is above it.
-    pub async fn events_last_seq(&self) -> anyhow::Result<u64> {
-        Ok(self.events.get_info().await?.state.last_sequence)
-    }
 }

@@ -43,8 +43,6 @@ pub struct Config {
     pub max_message_chars: usize,
     /// Seconds between `: keep-alive` comments on SSE responses.
     pub keepalive_secs: u64,
-    /// At most this many stream attaches (consumer creations) run at once per API process.
-    pub max_concurrent_attaches: usize,
     /// Model used when a request names none.
     pub default_model: String,
     /// System prompt put before every conversation's history.
@@ -163,7 +161,6 @@ impl Default for Config {
             body_limit_bytes: 256 * 1024,
             max_message_chars: 32_000,
             keepalive_secs: 15,
-            max_concurrent_attaches: 64,
             default_model: "demo".into(),
             system_prompt: "You are a helpful assistant.".into(),
             worker: WorkerConfig {
@@ -263,12 +260,8 @@ impl Config {
         {
             return bad("worker.concurrency, batch_size, max_attempts, heartbeat_ms and missed_heartbeats must be above 0".into());
         }
-        if self.body_limit_bytes < 1024
-            || self.max_message_chars == 0
-            || self.keepalive_secs == 0
-            || self.max_concurrent_attaches == 0
-        {
-            return bad("body_limit_bytes must be at least 1024; max_message_chars, keepalive_secs and max_concurrent_attaches above 0".into());
+        if self.body_limit_bytes < 1024 || self.max_message_chars == 0 || self.keepalive_secs == 0 {
+            return bad("body_limit_bytes must be at least 1024; max_message_chars and keepalive_secs above 0".into());
         }
         Ok(self)
     }

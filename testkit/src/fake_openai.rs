@@ -67,6 +67,9 @@ impl FakeOpenAi {
             .await
             .expect("bind fake");
         let base_url = format!("http://{}/v1", listener.local_addr().expect("addr"));
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         tokio::spawn(async move { axum::serve(listener, app).await.expect("fake serves") });
         Self { base_url, state }
     }

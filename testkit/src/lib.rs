@@ -118,7 +118,8 @@ impl TestApp {
     }
 
     async fn wait_ready(&self) {
-        for _ in 0..200 {
+        // Generous: CI runs many stacks at once on two cores.
+        for _ in 0..800 {
             if let Ok(r) = self.http.get(self.url("/readyz")).send().await
                 && r.status().is_success()
             {

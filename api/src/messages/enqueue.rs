@@ -50,12 +50,9 @@ pub async fn enqueue(
     model: &str,
     request_id: Option<String>,
 ) -> Result<(MessageRow, MessageRow), ApiError> {
-    // Read before the job exists, so every event of the answer lands above it: re-attaching
+    // Taken before the job exists, so every event of the answer lands above it: re-attaching
     // starts here instead of scanning the stream.
-    let first_seq = state.events_last_seq().await.map_err(|e| {
-        tracing::warn!(error = %e, "NATS unavailable while enqueueing");
-        ApiError::unavailable("the event stream (NATS) is unavailable; try again shortly")
-    })? + 1;
+    let first_seq = state.hub.next_seq_lower_bound();
     let mut tx = state.pool.begin().await?;
     let conversation_id = match target {
         Target::Existing(id) => id,

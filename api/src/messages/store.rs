@@ -114,13 +114,15 @@ pub async fn page(
     .await
 }
 
-/// Answers of a conversation still being generated (the conversation event stream follows them).
+/// Answers of a conversation still being generated, or finished in the last few seconds (so a
+/// tab that opens just as one ends still gets all of it).
 pub async fn in_flight(pool: &PgPool, conversation_id: Uuid) -> sqlx::Result<Vec<MessageRow>> {
     sqlx::query_as(concat!(
         "SELECT ",
         message_columns!(),
         " FROM messages
-         WHERE conversation_id = $1 AND status IN ('queued', 'streaming')"
+         WHERE conversation_id = $1
+           AND (status IN ('queued', 'streaming') OR completed_at > now() - interval '10 seconds')"
     ))
     .bind(conversation_id)
     .fetch_all(pool)

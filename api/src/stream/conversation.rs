@@ -1,7 +1,11 @@
 //! `GET /api/conversations/{id}/events`: every answer of a conversation as it is generated, so
-//! a second tab sees the same tokens. One ordered consumer on the conversation's subjects,
-//! starting at the oldest in-flight answer (a recent sequence: cheap), never from an old one.
+//! a second tab sees the same tokens. Subscribes to the live feed first, then catches up on the
+//! answers already under way (Direct Get from each one's start, or after `Last-Event-ID`), then
+//! relays live events, skipping per answer what the catch-up already sent.
 
+use std::collections::HashMap;
+
+use async_nats::jetstream::stream::DirectGetErrorKind;
 use axum::{
     Router,
     extract::State,
@@ -9,14 +13,11 @@ use axum::{
     response::{IntoResponse, sse::Event},
     routing::get,
 };
-use futures::{StreamExt, stream};
-use sluice_shared::events::payload_kind;
+use futures::stream::{self, StreamExt};
+use sluice_shared::events::{is_terminal_kind, payload_kind};
+use uuid::Uuid;
 
-use super::{
-    event, last_event_id,
-    message::{open_ordered, with_cleanup},
-    sse,
-};
+use super::{event, hub::Topic, last_event_id, sse};
 use crate::{
     auth::AuthUser,
     conversations::store as conversations,
@@ -40,38 +41,59 @@ async fn conversation_events(
     conversations::find(&state.pool, user.user_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
-    // The stream position first, the rows second: an answer enqueued in between is above it.
-    let next = state
-        .events_last_seq()
-        .await
-        .map_err(|_| ApiError::unavailable("the event stream (NATS) is unavailable"))?
-        + 1;
-    let oldest_in_flight = messages::in_flight(&state.pool, id)
-        .await?
-        .iter()
-        .filter_map(|m| m.first_seq)
-        .min();
-    let mut start = oldest_in_flight.map_or(next, |s| (s as u64).min(next));
-    if let Some(after) = after {
-        // Resuming: what the client already has is skipped. Answers that finished while it was
-        // away are read with GET /api/conversations/{id}/messages.
-        start = start.max(after + 1);
-    }
-    let (name, messages) = open_ordered(&state, state.subjects.conversation(id), start).await?;
-    let events = stream::unfold(messages, |mut messages| async move {
-        match messages.next().await? {
-            Ok(m) => {
-                let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
-                let kind = payload_kind(&m.payload).unwrap_or("token");
-                Some((event(seq, kind, &m.payload), messages))
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "conversation stream broke; the client reconnects");
-                None
+    let mut live = state.hub.subscribe(Topic::Conversation(id));
+    let (backlog, mut sent) = catch_up(&state, id, after).await?;
+    let live_events = stream::poll_fn(move |cx| live.events.poll_recv(cx)).filter_map(move |d| {
+        // Already sent by the catch-up (or before the client's Last-Event-ID)?
+        let fresh = d.seq > *sent.get(&d.message_id).unwrap_or(&0);
+        if fresh {
+            sent.insert(d.message_id, d.seq);
+        }
+        let kind = payload_kind(&d.payload).unwrap_or("token");
+        std::future::ready(fresh.then(|| event(d.seq, kind, &d.payload)))
+    });
+    Ok(sse(&state, stream::iter(backlog).chain(live_events)))
+}
+
+/// Events already published for answers under way (or just finished), in stream order, and
+/// the last sequence sent per answer.
+async fn catch_up(
+    state: &AppState,
+    conversation_id: Uuid,
+    after: Option<u64>,
+) -> Result<(Vec<Event>, HashMap<Uuid, u64>), ApiError> {
+    let mut found = Vec::new();
+    let mut sent = HashMap::new();
+    for answer in messages::in_flight(&state.pool, conversation_id).await? {
+        let first = answer.first_seq.unwrap_or(1).max(1) as u64;
+        let mut next = after.map_or(first, |a| first.max(a + 1));
+        sent.insert(answer.id, next - 1);
+        let subject = state.subjects.message(conversation_id, answer.id);
+        loop {
+            match state
+                .events
+                .direct_get_next_for_subject(subject.as_str(), Some(next))
+                .await
+            {
+                Ok(m) => {
+                    let kind = payload_kind(&m.payload).unwrap_or("token");
+                    sent.insert(answer.id, m.sequence);
+                    next = m.sequence + 1;
+                    found.push((m.sequence, event(m.sequence, kind, &m.payload)));
+                    if is_terminal_kind(kind) {
+                        break;
+                    }
+                }
+                Err(e) if matches!(e.kind(), DirectGetErrorKind::NotFound) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "catch-up read failed");
+                    return Err(ApiError::unavailable(
+                        "the event stream (NATS) is unavailable; try again shortly",
+                    ));
+                }
             }
         }
-    });
-    let events: futures::stream::BoxStream<'static, Event> =
-        with_cleanup(state.clone(), name, events).boxed();
-    Ok(sse(&state, events))
+    }
+    found.sort_by_key(|(seq, _)| *seq);
+    Ok((found.into_iter().map(|(_, e)| e).collect(), sent))
 }

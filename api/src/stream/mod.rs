@@ -2,6 +2,7 @@
 //! `event` = type, `data` = the JSON as published).
 
 mod conversation;
+pub mod hub;
 mod message;
 
 use axum::response::IntoResponse;

@@ -35,15 +35,26 @@ impl Drop for Stack {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let bin_dir = std::env::args().nth(1).unwrap_or_else(|| "target/release".into());
-    let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let bin_dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "target/release".into());
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let fake = FakeOpenAi::start(TOKENS, Duration::ZERO).await;
     let stack = start_stack(&bin_dir, &fake).await?;
     let token = guest(&stack).await?;
 
-    println!("\nSluice benchmark — fake upstream: 0 ms pacing, {TOKENS}-token replies, {seconds} s per row\n");
-    println!("| C  | chats | jobs/s | tokens/s | TTFT client p50 | p99 | upstream TTFT p50 | overhead p50 | overhead p99 |");
-    println!("|----|-------|--------|----------|-----------------|-----|-------------------|--------------|--------------|");
+    println!(
+        "\nSluice benchmark — fake upstream: 0 ms pacing, {TOKENS}-token replies, {seconds} s per row\n"
+    );
+    println!(
+        "| C  | chats | jobs/s | tokens/s | TTFT client p50 | p99 | upstream TTFT p50 | overhead p50 | overhead p99 |"
+    );
+    println!(
+        "|----|-------|--------|----------|-----------------|-----|-------------------|--------------|--------------|"
+    );
     for c in [1usize, 16, 64] {
         fake.take_upstream_ttft();
         let row = load(&stack, &token, c, Duration::from_secs(seconds)).await?;
@@ -66,8 +77,14 @@ async fn main() -> anyhow::Result<()> {
     println!();
     println!("| process | peak RSS after load |");
     println!("|---------|---------------------|");
-    println!("| api     | {:>10.1} MiB |", rss_mib(stack.api.id(), "VmHWM"));
-    println!("| worker  | {:>10.1} MiB |", rss_mib(stack.worker.id(), "VmHWM"));
+    println!(
+        "| api     | {:>10.1} MiB |",
+        rss_mib(stack.api.id(), "VmHWM")
+    );
+    println!(
+        "| worker  | {:>10.1} MiB |",
+        rss_mib(stack.worker.id(), "VmHWM")
+    );
 
     idle_streams(&stack, &token, 1000).await?;
     reattach_at_scale(&stack, &token).await?;
@@ -84,16 +101,24 @@ async fn start_stack(bin_dir: &str, fake: &FakeOpenAi) -> anyhow::Result<Stack> 
         ("SLUICE_CONFIG".into(), "/nonexistent.toml".into()),
         ("SLUICE_LISTEN".into(), format!("127.0.0.1:{port}")),
         ("SLUICE_PUBLIC_URL".into(), base.clone()),
-        ("SLUICE_DATABASE_URL".into(), config.database_url.expose_secret().to_string()),
+        (
+            "SLUICE_DATABASE_URL".into(),
+            config.database_url.expose_secret().to_string(),
+        ),
         ("SLUICE_DATABASE_MAX_CONNECTIONS".into(), "40".into()),
         ("SLUICE_NATS_URL".into(), config.nats_url.clone()),
         ("SLUICE_NATS_PREFIX".into(), config.nats_prefix.clone()),
-        ("SLUICE_JWT_SECRET".into(), config.jwt_secret.expose_secret().to_string()),
-        ("SLUICE_MAX_CONCURRENT_ATTACHES".into(), "256".into()),
+        (
+            "SLUICE_JWT_SECRET".into(),
+            config.jwt_secret.expose_secret().to_string(),
+        ),
         ("SLUICE_OPENAI__BASE_URL".into(), fake.base_url.clone()),
         ("SLUICE_MODELS__FAKE__PROVIDER".into(), "openai".into()),
         ("SLUICE_MODELS__FAKE__CONTEXT_TOKENS".into(), "8192".into()),
-        ("SLUICE_MODELS__FAKE__MAX_OUTPUT_TOKENS".into(), "256".into()),
+        (
+            "SLUICE_MODELS__FAKE__MAX_OUTPUT_TOKENS".into(),
+            "256".into(),
+        ),
         ("SLUICE_DEMO__PACING_MS".into(), "50".into()),
         ("SLUICE_DEMO__REPLY_TOKENS".into(), "64".into()),
         ("SLUICE_WORKER__CONCURRENCY".into(), "128".into()),
@@ -109,10 +134,23 @@ async fn start_stack(bin_dir: &str, fake: &FakeOpenAi) -> anyhow::Result<Stack> 
     };
     let api = spawn("sluice-api")?;
     let worker = spawn("sluice-worker")?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(2048).build()?;
-    let stack = Stack { base, http, api, worker, prefix: config.nats_prefix.clone(), nats_url: config.nats_url.clone() };
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(2048)
+        .build()?;
+    let stack = Stack {
+        base,
+        http,
+        api,
+        worker,
+        prefix: config.nats_prefix.clone(),
+        nats_url: config.nats_url.clone(),
+    };
     for _ in 0..200 {
-        if let Ok(r) = stack.http.get(format!("{}/readyz", stack.base)).send().await
+        if let Ok(r) = stack
+            .http
+            .get(format!("{}/readyz", stack.base))
+            .send()
+            .await
             && r.status().is_success()
         {
             return Ok(stack);
@@ -123,8 +161,17 @@ async fn start_stack(bin_dir: &str, fake: &FakeOpenAi) -> anyhow::Result<Stack> 
 }
 
 async fn guest(stack: &Stack) -> anyhow::Result<String> {
-    let body: Value = stack.http.post(format!("{}/api/auth/guest", stack.base)).send().await?.json().await?;
-    Ok(body["access_token"].as_str().unwrap_or_default().to_string())
+    let body: Value = stack
+        .http
+        .post(format!("{}/api/auth/guest", stack.base))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(body["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
 }
 
 struct Row {
@@ -161,7 +208,12 @@ async fn load(stack: &Stack, token: &str, c: usize, length: Duration) -> anyhow:
         tokens += t;
     }
     let ttft = std::mem::take(&mut *ttft.lock().await);
-    Ok(Row { chats, tokens, ttft, elapsed })
+    Ok(Row {
+        chats,
+        tokens,
+        ttft,
+        elapsed,
+    })
 }
 
 /// One `POST /api/chat` read to its end: (time to first token, tokens received).
@@ -174,7 +226,11 @@ async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<(Duration, usize
         .json(&json!({"message": "benchmark prompt", "model": "fake"}))
         .send()
         .await?;
-    anyhow::ensure!(response.status().is_success(), "chat failed: {}", response.status());
+    anyhow::ensure!(
+        response.status().is_success(),
+        "chat failed: {}",
+        response.status()
+    );
     let mut events = SseStream::new(response);
     let (mut first, mut tokens) = (None, 0);
     while let Some(e) = events.next().await {
@@ -183,7 +239,12 @@ async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<(Duration, usize
             tokens += 1;
         }
         if e.is_terminal() {
-            anyhow::ensure!(e.event == "done", "answer ended with {}: {}", e.event, e.data);
+            anyhow::ensure!(
+                e.event == "done",
+                "answer ended with {}: {}",
+                e.event,
+                e.data
+            );
             break;
         }
     }
@@ -206,9 +267,17 @@ async fn idle_streams(stack: &Stack, token: &str, n: usize) -> anyhow::Result<()
                 .json()
                 .await?;
             let id = r["id"].as_str().unwrap_or_default().to_string();
-            let response =
-                stack.http.get(format!("{}/api/conversations/{id}/events", stack.base)).bearer_auth(token).send().await?;
-            anyhow::ensure!(response.status().is_success(), "open stream: {}", response.status());
+            let response = stack
+                .http
+                .get(format!("{}/api/conversations/{id}/events", stack.base))
+                .bearer_auth(token)
+                .send()
+                .await?;
+            anyhow::ensure!(
+                response.status().is_success(),
+                "open stream: {}",
+                response.status()
+            );
             anyhow::Ok(response)
         });
         for r in join_all(batch).await {
@@ -245,15 +314,23 @@ async fn reattach_at_scale(stack: &Stack, token: &str) -> anyhow::Result<()> {
         .send()
         .await?;
     let mut events = SseStream::new(r);
-    let meta = events.next().await.ok_or_else(|| anyhow::anyhow!("no meta"))?;
-    let id = meta.data["message_id"].as_str().unwrap_or_default().to_string();
+    let meta = events
+        .next()
+        .await
+        .ok_or_else(|| anyhow::anyhow!("no meta"))?;
+    let id = meta.data["message_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let mut mid = 0;
     for _ in 0..4 {
         mid = events.next().await.and_then(|e| e.id).unwrap_or(mid);
     }
     let live = time_reattach(stack, token, &id, mid, 20, false).await?;
     println!();
-    println!("| re-attach with Last-Event-ID ({subjects} message subjects in the stream) | p50 | max |");
+    println!(
+        "| re-attach with Last-Event-ID ({subjects} message subjects in the stream) | p50 | max |"
+    );
     println!("|-----------------------------------------------------------------|-----|-----|");
     println!(
         "| finished message: request → terminal event                     | {:.2} ms | {:.2} ms |",
@@ -291,7 +368,10 @@ async fn bulk_load(stack: &Stack, subjects: usize, per_subject: usize) -> anyhow
     while let Some(ack) = pending.pop_front() {
         ack.await?;
     }
-    eprintln!("bulk load: {subjects} subjects × {per_subject} events in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "bulk load: {subjects} subjects × {per_subject} events in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(subjects)
 }
 
@@ -305,12 +385,22 @@ async fn finished_answer(stack: &Stack, token: &str) -> anyhow::Result<(String, 
         .send()
         .await?;
     let events = SseStream::new(r).collect().await;
-    let id = events[0].data["message_id"].as_str().unwrap_or_default().to_string();
+    let id = events[0].data["message_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let mid = events[events.len() / 2].id.unwrap_or(0);
     Ok((id, mid))
 }
 
-async fn time_reattach(stack: &Stack, token: &str, id: &str, after: u64, n: usize, to_end: bool) -> anyhow::Result<Vec<Duration>> {
+async fn time_reattach(
+    stack: &Stack,
+    token: &str,
+    id: &str,
+    after: u64,
+    n: usize,
+    to_end: bool,
+) -> anyhow::Result<Vec<Duration>> {
     let mut times = Vec::with_capacity(n);
     for _ in 0..n {
         let started = Instant::now();
@@ -360,4 +450,3 @@ fn rss_mib(pid: u32, field: &str) -> f64 {
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
-

@@ -1,0 +1,188 @@
+//! One live feed per API process. A single ordered consumer on `{prefix}.conv.>` from
+//! `DeliverPolicy::New` receives every event once, with its stream sequence, and hands it to
+//! the SSE responses waiting on that message or conversation. Clients therefore cost NATS
+//! nothing while they wait: no consumer per client, however many streams are open.
+//! Anything published before a client subscribed is read by Direct Get (see `message.rs`).
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use async_nats::jetstream::{
+    consumer::{DeliverPolicy, pull::OrderedConfig},
+    stream::Stream,
+};
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// Events buffered per subscriber. A client that falls this far behind is cut off and
+/// resumes with `Last-Event-ID` instead of holding memory.
+const BUFFER: usize = 4096;
+
+/// One event as stored: its stream sequence, subject and JSON payload.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub seq: u64,
+    pub message_id: Uuid,
+    pub payload: Bytes,
+}
+
+/// Who is waiting: one answer, or every answer of one conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    Message(Uuid),
+    Conversation(Uuid),
+}
+
+type Senders = HashMap<Topic, Vec<(u64, mpsc::Sender<Delivered>)>>;
+
+pub struct Hub {
+    subscribers: Mutex<Senders>,
+    next_id: AtomicU64,
+    /// Highest stream sequence known to exist; every later event is above it.
+    high_water: AtomicU64,
+}
+
+/// A live subscription; dropping it unsubscribes.
+pub struct Subscription {
+    hub: Arc<Hub>,
+    topic: Topic,
+    id: u64,
+    pub events: mpsc::Receiver<Delivered>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut subs = self.hub.subscribers.lock().expect("hub lock");
+        if let Some(list) = subs.get_mut(&self.topic) {
+            list.retain(|(id, _)| *id != self.id);
+            if list.is_empty() {
+                subs.remove(&self.topic);
+            }
+        }
+    }
+}
+
+impl Hub {
+    /// Starts the feed from the stream's current end and keeps it running until `shutdown`.
+    pub async fn start(
+        stream: Stream,
+        filter: String,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Arc<Hub>> {
+        let last = stream.get_info().await?.state.last_sequence;
+        let hub = Arc::new(Hub {
+            subscribers: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+            high_water: AtomicU64::new(last),
+        });
+        let config = OrderedConfig {
+            filter_subject: filter,
+            deliver_policy: DeliverPolicy::ByStartSequence {
+                start_sequence: last + 1,
+            },
+            ..Default::default()
+        };
+        let mut messages = stream.create_consumer(config).await?.messages().await?;
+        let feed = hub.clone();
+        tokio::spawn(async move {
+            loop {
+                let next = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    next = messages.next() => next,
+                };
+                match next {
+                    Some(Ok(message)) => feed.dispatch(&message),
+                    Some(Err(e)) => {
+                        // The ordered consumer recreates itself from the last sequence it saw.
+                        tracing::warn!(error = %e, "live feed hiccup");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    None => break,
+                }
+            }
+        });
+        Ok(hub)
+    }
+
+    pub fn subscribe(self: &Arc<Self>, topic: Topic) -> Subscription {
+        let (tx, rx) = mpsc::channel(BUFFER);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.subscribers
+            .lock()
+            .expect("hub lock")
+            .entry(topic)
+            .or_default()
+            .push((id, tx));
+        Subscription {
+            hub: self.clone(),
+            topic,
+            id,
+            events: rx,
+        }
+    }
+
+    /// A lower bound for the sequence of any event published from now on.
+    pub fn next_seq_lower_bound(&self) -> u64 {
+        self.high_water.load(Ordering::Acquire) + 1
+    }
+
+    fn dispatch(&self, message: &async_nats::jetstream::Message) {
+        let Ok(info) = message.info() else { return };
+        let seq = info.stream_sequence;
+        self.high_water.fetch_max(seq, Ordering::AcqRel);
+        let Some((conversation_id, message_id)) = parse_subject(&message.subject) else {
+            return;
+        };
+        let delivered = Delivered {
+            seq,
+            message_id,
+            payload: message.payload.clone(),
+        };
+        let mut subs = self.subscribers.lock().expect("hub lock");
+        for topic in [
+            Topic::Message(message_id),
+            Topic::Conversation(conversation_id),
+        ] {
+            if let Some(list) = subs.get_mut(&topic) {
+                // A full buffer means a stalled client: drop it rather than block everyone.
+                list.retain(|(_, tx)| tx.try_send(delivered.clone()).is_ok());
+                if list.is_empty() {
+                    subs.remove(&topic);
+                }
+            }
+        }
+    }
+}
+
+/// `{prefix}.conv.{conversation}.msg.{message}` → the two ids.
+fn parse_subject(subject: &str) -> Option<(Uuid, Uuid)> {
+    let mut parts = subject.rsplitn(4, '.');
+    let message = parts.next()?.parse().ok()?;
+    (parts.next()? == "msg").then_some(())?;
+    let conversation = parts.next()?.parse().ok()?;
+    Some((conversation, message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_parse_into_their_ids() {
+        let (c, m) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(
+            parse_subject(&format!("sluice.conv.{c}.msg.{m}")),
+            Some((c, m))
+        );
+        assert_eq!(parse_subject("sluice.control.msg.x"), None);
+    }
+}
