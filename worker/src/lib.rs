@@ -8,10 +8,12 @@ pub mod prompt;
 pub mod providers;
 pub mod publisher;
 pub mod store;
+pub mod wakeup;
 
 use std::{sync::Arc, time::Duration};
 
 use apalis::prelude::*;
+use apalis_core::backend::ext::poll_strategy::{PollWith, StreamStrategy};
 use apalis_postgres::PostgresStorage;
 use async_nats::jetstream;
 use sluice_shared::{
@@ -83,9 +85,10 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
         .register(move |_| {
             // LISTEN/NOTIFY wakes the worker on every enqueue; the heartbeat also fetches, which
             // covers a notification lost while the listener reconnects.
-            let backend = PostgresStorage::<ChatJob>::new(&pool)
-                .with_config(queue.clone())
-                .with_pubsub();
+            let storage = PostgresStorage::<ChatJob>::new(&pool).with_config(queue.clone());
+            let notifications = apalis_postgres::Pubsub::new(pool.clone(), CHAT_QUEUE.to_string());
+            let wakeups = StreamStrategy::new(wakeup::WithEcho::new(notifications));
+            let backend = PollWith::new(storage, wakeups);
             WorkerBuilder::new(name.as_str())
                 .backend(backend)
                 .concurrency(concurrency)

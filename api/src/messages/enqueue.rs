@@ -82,10 +82,23 @@ pub async fn enqueue(
     // One queue attempt more than the worker's own limit: the extra one exists only to mark
     // the answer failed (with an `error` event) if every real attempt crashed.
     let task = TaskBuilder::new(serde_json::to_vec(&job)?)
+        .run_at_timestamp(due_now())
         .max_attempts(state.config.worker.max_attempts as usize + 1)
         .idempotency_key(answer.id.to_string())
         .build();
     apalis_postgres::queries::push_tasks(&mut *tx, CHAT_QUEUE, vec![task]).await?;
     tx.commit().await?;
     Ok((user_message, answer))
+}
+
+/// A `run_at` (whole seconds, as apalis stores it) that is surely not after our transaction's
+/// `now()`. apalis's insert trigger only NOTIFYs workers when `run_at <= now()`, and `now()` is
+/// the transaction's start: with the current second, a transaction that straddles a second
+/// boundary enqueued a job no worker heard of until its next heartbeat (seconds later).
+fn due_now() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    now.saturating_sub(1)
 }

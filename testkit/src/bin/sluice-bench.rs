@@ -233,7 +233,11 @@ async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<(Duration, usize
     );
     let mut events = SseStream::new(response);
     let (mut first, mut tokens) = (None, 0);
+    let mut marks = Vec::new();
     while let Some(e) = events.next().await {
+        if e.event != "token" {
+            marks.push((e.event.clone(), sent.elapsed()));
+        }
         if e.event == "token" {
             first.get_or_insert_with(|| sent.elapsed());
             tokens += 1;
@@ -247,6 +251,9 @@ async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<(Duration, usize
             );
             break;
         }
+    }
+    if std::env::var("BENCH_TRACE").is_ok() && first.unwrap_or_default() > Duration::from_millis(100) {
+        eprintln!("slow chat: first token {:?}; {marks:?}", first);
     }
     Ok((first.unwrap_or_default(), tokens))
 }
