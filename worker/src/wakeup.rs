@@ -26,7 +26,11 @@ pub struct WithEcho<S> {
 
 impl<S> WithEcho<S> {
     pub fn new(inner: S) -> Self {
-        Self { inner, echo: Box::pin(tokio::time::sleep(Duration::ZERO)), armed: false }
+        Self {
+            inner,
+            echo: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            armed: false,
+        }
     }
 }
 

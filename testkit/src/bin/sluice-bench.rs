@@ -252,7 +252,9 @@ async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<(Duration, usize
             break;
         }
     }
-    if std::env::var("BENCH_TRACE").is_ok() && first.unwrap_or_default() > Duration::from_millis(100) {
+    if std::env::var("BENCH_TRACE").is_ok()
+        && first.unwrap_or_default() > Duration::from_millis(100)
+    {
         eprintln!("slow chat: first token {:?}; {marks:?}", first);
     }
     Ok((first.unwrap_or_default(), tokens))
