@@ -39,6 +39,11 @@ impl Subjects {
         format!("{}.conv.{conversation_id}.msg.*", self.prefix)
     }
 
+    /// Every message's control subject (workers subscribe once to all of them).
+    pub fn control_all(&self) -> String {
+        format!("{}.control.msg.*", self.prefix)
+    }
+
     /// Core-NATS control subject the worker running a message listens on (cancel).
     pub fn control(&self, message_id: Uuid) -> String {
         format!("{}.control.msg.{message_id}", self.prefix)

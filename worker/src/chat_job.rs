@@ -18,7 +18,9 @@ use tokio::time::sleep_until;
 use tracing::Instrument;
 
 use crate::{
-    WorkerState, prompt,
+    WorkerState,
+    cancels::CancelSignal,
+    prompt,
     providers::{ProviderChunk, ProviderError, ProviderRequest},
     publisher::EventPublisher,
     store::{self, Outcome, Timing},
@@ -67,10 +69,7 @@ struct Generation {
 
 async fn generate(state: &WorkerState, job: &ChatJob) -> anyhow::Result<()> {
     // Listen for cancel before claiming, so a cancel sent right after the claim is not lost.
-    let mut control = state
-        .nats
-        .subscribe(state.subjects.control(job.message_id))
-        .await?;
+    let cancel = state.cancels.register(job.message_id);
     let Some(claim) = store::claim(&state.pool, job.message_id).await? else {
         tracing::info!("message already finished; nothing to do");
         return Ok(());
@@ -159,7 +158,7 @@ async fn generate(state: &WorkerState, job: &ChatJob) -> anyhow::Result<()> {
             job,
             request,
             &mut publisher,
-            &mut control,
+            &cancel,
             deadline.into(),
         )
         .await
@@ -184,7 +183,7 @@ async fn stream_tokens(
     job: &ChatJob,
     request: ProviderRequest,
     publisher: &mut EventPublisher,
-    control: &mut async_nats::Subscriber,
+    cancel: &CancelSignal,
     deadline: tokio::time::Instant,
 ) -> anyhow::Result<Generation> {
     let model = state.config.model(&job.model).expect("checked by caller");
@@ -203,7 +202,7 @@ async fn stream_tokens(
             Ok(chunks) => chunks,
             Err(e) => return Ok(Generation { text, ttft: None, end: End::Failed(e) }),
         },
-        _ = control.next() => return Ok(Generation { text, ttft: None, end: End::Cancelled }),
+        _ = cancel.cancelled() => return Ok(Generation { text, ttft: None, end: End::Cancelled }),
         _ = sleep_until(deadline) => return Ok(Generation { text, ttft: None, end: End::Failed(timed_out()) }),
     };
     let mut ttft = None;
@@ -211,7 +210,7 @@ async fn stream_tokens(
     let end = loop {
         let chunk = tokio::select! {
             chunk = chunks.next() => chunk,
-            _ = control.next() => break End::Cancelled,
+            _ = cancel.cancelled() => break End::Cancelled,
             _ = sleep_until(deadline) => break End::Failed(timed_out()),
         };
         match chunk {

@@ -2,6 +2,7 @@
 //! and publishes every token to NATS JetStream. Scale it by running more processes.
 #![forbid(unsafe_code)]
 
+pub mod cancels;
 pub mod chat_job;
 pub mod cli;
 pub mod prompt;
@@ -32,8 +33,8 @@ use crate::providers::{Provider, demo::Demo, openai::OpenAi};
 /// Cheap handles every job needs.
 pub struct WorkerState {
     pub pool: PgPool,
-    pub nats: async_nats::Client,
     pub js: jetstream::Context,
+    pub cancels: cancels::Cancels,
     pub subjects: Subjects,
     pub config: Arc<Config>,
     demo: Demo,
@@ -65,7 +66,7 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
     .await?;
     let state = Arc::new(WorkerState {
         pool: pool.clone(),
-        nats: nats_client,
+        cancels: cancels::Cancels::start(&nats_client, subjects.control_all()).await?,
         js,
         subjects,
         demo: Demo::new(config.demo.clone()),
