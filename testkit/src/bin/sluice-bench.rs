@@ -15,7 +15,10 @@ use serde_json::{Value, json};
 use sluice_testkit::{fake_openai::FakeOpenAi, services, sse::SseStream, test_config};
 use tokio::sync::Mutex;
 
-const TOKENS: u32 = 64;
+/// Reply length of the fake upstream (`BENCH_TOKENS`, default 64).
+fn tokens() -> u32 {
+    std::env::var("BENCH_TOKENS").ok().and_then(|s| s.parse().ok()).unwrap_or(64)
+}
 
 struct Stack {
     base: String,
@@ -42,12 +45,13 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
-    let fake = FakeOpenAi::start(TOKENS, Duration::ZERO).await;
+    let fake = FakeOpenAi::start(tokens(), Duration::ZERO).await;
     let stack = start_stack(&bin_dir, &fake).await?;
     let token = guest(&stack).await?;
 
     println!(
-        "\nSluice benchmark — fake upstream: 0 ms pacing, {TOKENS}-token replies, {seconds} s per row\n"
+        "\nSluice benchmark — fake upstream: 0 ms pacing, {}-token replies, {seconds} s per row\n",
+        tokens()
     );
     println!(
         "| C  | chats | jobs/s | tokens/s | TTFT client p50 | p99 | upstream TTFT p50 | overhead p50 | overhead p99 |"
