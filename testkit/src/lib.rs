@@ -186,15 +186,35 @@ impl TestApp {
     }
 
     pub async fn message(&self, token: &str, id: Uuid) -> Value {
-        let r = self
-            .http
-            .get(self.url(&format!("/api/messages/{id}")))
+        self.get_json(token, &format!("/api/messages/{id}")).await
+    }
+
+    /// `GET path` as `token`.
+    pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
             .bearer_auth(token)
             .send()
             .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        r.json().await.unwrap()
+            .expect("GET")
+    }
+
+    /// `GET path` as `token`, expecting 200 and JSON.
+    pub async fn get_json(&self, token: &str, path: &str) -> Value {
+        let r = self.get(token, path).await;
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.expect("a JSON body")
+    }
+
+    /// `POST /api/messages/{id}/cancel`.
+    pub async fn cancel(&self, token: &str, id: Uuid) -> reqwest::Response {
+        let path = format!("/api/messages/{id}/cancel");
+        self.http
+            .post(self.url(&path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("POST cancel")
     }
 
     /// Opens an SSE stream (optionally resuming after `last_event_id`).

@@ -44,65 +44,42 @@ async fn invalid_messages_are_rejected_and_nothing_is_stored() {
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let url = app.url(&format!("/api/conversations/{conv}/messages"));
-    let post = |body: String| {
-        app.http
+    let cases = [
+        ("{not json".to_string(), 400, "invalid_json"),
+        (
+            json!({"text": "wrong field"}).to_string(),
+            400,
+            "invalid_body",
+        ),
+        (json!({"content": "   "}).to_string(), 400, "empty_content"),
+        (
+            json!({"content": "x".repeat(101)}).to_string(),
+            413,
+            "content_too_large",
+        ),
+        (
+            json!({"content": "x".repeat(5000)}).to_string(),
+            413,
+            "body_too_large",
+        ),
+        (
+            json!({"content": "hi", "model": "gpt-9"}).to_string(),
+            422,
+            "unknown_model",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let r = app
+            .http
             .post(&url)
             .bearer_auth(&token)
             .header("content-type", "application/json")
             .body(body)
-    };
-
-    error_of(
-        post("{not json".into()).send().await.unwrap(),
-        400,
-        "invalid_json",
-    )
-    .await;
-    error_of(
-        post(json!({"text": "wrong field"}).to_string())
             .send()
             .await
-            .unwrap(),
-        400,
-        "invalid_body",
-    )
-    .await;
-    error_of(
-        post(json!({"content": "   "}).to_string())
-            .send()
-            .await
-            .unwrap(),
-        400,
-        "empty_content",
-    )
-    .await;
-    error_of(
-        post(json!({"content": "x".repeat(101)}).to_string())
-            .send()
-            .await
-            .unwrap(),
-        413,
-        "content_too_large",
-    )
-    .await;
-    error_of(
-        post(json!({"content": "x".repeat(5000)}).to_string())
-            .send()
-            .await
-            .unwrap(),
-        413,
-        "body_too_large",
-    )
-    .await;
-    error_of(
-        post(json!({"content": "hi", "model": "gpt-9"}).to_string())
-            .send()
-            .await
-            .unwrap(),
-        422,
-        "unknown_model",
-    )
-    .await;
+            .unwrap();
+        error_of(r, status, code).await;
+    }
     let no_type = app
         .http
         .post(&url)
@@ -173,13 +150,7 @@ async fn an_expired_token_is_401() {
     let token = app.guest().await;
     // Beyond the 1 s lifetime and the 5 s clock-skew leeway.
     tokio::time::sleep(std::time::Duration::from_secs(7)).await;
-    let r = app
-        .http
-        .get(app.url("/api/conversations"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&token, "/api/conversations").await;
     error_of(r, 401, "unauthorized").await;
 }
 
@@ -220,16 +191,7 @@ async fn another_users_resources_are_404_like_unknown_ones() {
     }
     // Nothing of Alice's changed.
     assert_eq!(app.message(&alice, msg).await["role"], "assistant");
-    let mine: Value = app
-        .http
-        .get(app.url("/api/conversations"))
-        .bearer_auth(&mallory)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mine: Value = app.get_json(&mallory, "/api/conversations").await;
     assert_eq!(mine["items"].as_array().unwrap().len(), 0);
 }
 
@@ -290,21 +252,9 @@ async fn conversations_page_with_cursors_and_reject_bad_ones() {
     }
     created.reverse();
     assert_eq!(seen, created, "newest first, each exactly once");
-    let r = app
-        .http
-        .get(app.url("/api/conversations?cursor=garbage"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&token, "/api/conversations?cursor=garbage").await;
     error_of(r, 400, "invalid_cursor").await;
-    let r = app
-        .http
-        .get(app.url("/api/conversations?limit=1000"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&token, "/api/conversations?limit=1000").await;
     error_of(r, 400, "invalid_limit").await;
     // Deleting works once, then it is gone.
     let gone = created[0];
@@ -316,13 +266,7 @@ async fn conversations_page_with_cursors_and_reject_bad_ones() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    let r = app
-        .http
-        .get(app.url(&format!("/api/conversations/{gone}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&token, &format!("/api/conversations/{gone}")).await;
     error_of(r, 404, "not_found").await;
     let r = app
         .http

@@ -24,13 +24,7 @@ async fn cancel_stops_the_provider_call_and_stores_the_partial_text() {
         events.push(stream.next().await.unwrap());
     }
     let id = sent.assistant_message.id;
-    let r = app
-        .http
-        .post(app.url(&format!("/api/messages/{id}/cancel")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app.cancel(&token, id).await;
     assert_eq!(r.status(), 202);
     events.extend(stream.collect().await);
     assert_eq!(events.last().unwrap().event, "cancelled");
@@ -48,13 +42,7 @@ async fn cancel_stops_the_provider_call_and_stores_the_partial_text() {
     assert_eq!(fake.disconnected(), 1, "the upstream call was aborted");
     assert_eq!(fake.completed(), 0);
 
-    let again = app
-        .http
-        .post(app.url(&format!("/api/messages/{id}/cancel")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let again = app.cancel(&token, id).await;
     assert_eq!(again.status(), 409, "a finished answer cannot be cancelled");
 }
 
@@ -71,13 +59,7 @@ async fn cancelling_a_queued_answer_ends_its_stream_and_no_worker_answers_it() {
     let sent = app.send(&token, conv, "never mind").await;
     let id = sent.assistant_message.id;
     let stream = app.sse(&token, &sent.stream_url, None).await;
-    let r = app
-        .http
-        .post(app.url(&format!("/api/messages/{id}/cancel")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app.cancel(&token, id).await;
     assert_eq!(r.status(), 202);
     let events = stream.collect().await;
     assert_eq!(

@@ -55,15 +55,8 @@ async fn a_killed_worker_s_job_is_finished_by_another_with_one_answer() {
     assert_eq!(stored["attempt"], 2);
     assert_eq!(stored["content"], expected);
     let listed: serde_json::Value = app
-        .http
-        .get(app.url(&format!("/api/conversations/{conv}/messages")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&token, &format!("/api/conversations/{conv}/messages"))
+        .await;
     let roles: Vec<&str> = listed["items"]
         .as_array()
         .unwrap()

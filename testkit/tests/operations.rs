@@ -141,12 +141,8 @@ async fn idle_streams_get_keep_alive_comments() {
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let mut r = app
-        .http
-        .get(app.url(&format!("/api/conversations/{conv}/events")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .get(&token, &format!("/api/conversations/{conv}/events"))
+        .await;
     assert_eq!(r.headers()["content-type"], "text/event-stream");
     let chunk = tokio::time::timeout(Duration::from_secs(3), r.chunk())
         .await

@@ -207,14 +207,7 @@ async fn post_chat_streams_meta_first_then_the_answer() {
     // The conversation was created with the message as its title.
     let conv = events[0].data["conversation_id"].as_str().unwrap();
     let c: serde_json::Value = app
-        .http
-        .get(app.url(&format!("/api/conversations/{conv}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&token, &format!("/api/conversations/{conv}"))
+        .await;
     assert_eq!(c["title"], "one shot");
 }

@@ -17,7 +17,10 @@ use tokio::sync::Mutex;
 
 /// Reply length of the fake upstream (`BENCH_TOKENS`, default 64).
 fn tokens() -> u32 {
-    std::env::var("BENCH_TOKENS").ok().and_then(|s| s.parse().ok()).unwrap_or(64)
+    std::env::var("BENCH_TOKENS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(64)
 }
 
 struct Stack {
