@@ -77,6 +77,11 @@ impl IntoResponse for ApiError {
                 code,
                 message,
             } => (status, code, message),
+            Self::Internal(e) if database_unreachable(&e) => {
+                tracing::warn!(error = %e, "database unreachable");
+                let message = "the database is unavailable; try again shortly".to_string();
+                (StatusCode::SERVICE_UNAVAILABLE, "dependency_down", message)
+            }
             Self::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
                 (
@@ -98,4 +103,12 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// A lost or exhausted database connection is an outage (503), not a bug (500).
+fn database_unreachable(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<sqlx::Error>(),
+        Some(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
+    )
 }

@@ -176,3 +176,22 @@ pub fn stop_nats(port: u16) {
         .args(["-f", &format!("nats-server -js -a 127.0.0.1 -p {port} ")])
         .status();
 }
+
+/// A Postgres of the caller's own (for tests that stop it). Returns its port and data dir.
+pub fn private_postgres() -> (u16, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("sluice-pg-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let port = free_port();
+    let data = dir.join("pg");
+    start_postgres(&data, port);
+    (port, data)
+}
+
+/// Stops a private Postgres at once, as a crash would.
+pub fn stop_postgres(data: &Path) {
+    let _ = as_pg_user(&format!(
+        "{PG_BIN}/pg_ctl -D {} stop -m immediate >/dev/null 2>&1",
+        data.display()
+    ))
+    .status();
+}

@@ -43,34 +43,29 @@ async fn readyz_names_nats_when_it_is_down() {
 
 #[tokio::test]
 async fn readyz_names_postgres_when_it_is_down() {
-    let app = TestApp::spawn().await;
-    let db: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    // Refuse new connections and cut the existing ones, as a database outage would.
-    let admin_url = format!(
-        "postgres://postgres@127.0.0.1:{}/postgres",
-        services::services().await.pg_port
-    );
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "ALTER DATABASE {db} ALLOW_CONNECTIONS false"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
-    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
-        .bind(&db)
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    let (port, data) = services::private_postgres();
+    let app = TestApp::spawn_with(Options {
+        configure: Box::new(move |c| {
+            c.database_url = format!("postgres://postgres@127.0.0.1:{port}/postgres").into();
+        }),
+        ..Options::default()
+    })
+    .await;
+    services::stop_postgres(&data);
     let r = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 503);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["message"], "unavailable: postgres");
+    // Requests that need the database say so too, instead of a bare 500.
+    let r = app
+        .http
+        .post(app.url("/api/auth/guest"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "dependency_down");
 }
 
 #[tokio::test]
