@@ -162,12 +162,17 @@ fn wait_for_port(port: u16, what: &str, log: &Path) {
     panic!("{what} did not start on port {port}:\n{log}");
 }
 
-/// A nats-server of the caller's own (for tests that stop it). Returns its port.
-pub fn private_nats() -> u16 {
+/// A nats-server of the caller's own (for tests that stop it). Returns its port and store.
+pub fn private_nats() -> (u16, PathBuf) {
     let dir = std::env::temp_dir().join(format!("sluice-nats-{}", uuid::Uuid::new_v4().simple()));
     let port = free_port();
     start_nats(&dir, port);
-    port
+    (port, dir)
+}
+
+/// Starts a stopped private nats-server again, on the same port with the same store.
+pub fn restart_nats(port: u16, dir: &Path) {
+    start_nats(dir, port);
 }
 
 /// Stops the nats-server listening on `port` (as an outage would).

@@ -8,7 +8,7 @@ use sluice_testkit::{Options, TestApp, services};
 
 #[tokio::test]
 async fn readyz_names_nats_when_it_is_down() {
-    let port = services::private_nats();
+    let (port, _) = services::private_nats();
     let app = TestApp::spawn_with(Options {
         configure: Box::new(move |c| c.nats_url = format!("nats://127.0.0.1:{port}")),
         ..Options::default()
@@ -190,4 +190,49 @@ async fn our_migrations_and_the_queue_s_keep_separate_histories_and_rerun_cleanl
     sluice_shared::db::migrate(&app.pool)
         .await
         .expect("migrating again is a no-op");
+}
+
+#[tokio::test]
+async fn an_answer_survives_a_nats_restart_mid_stream() {
+    let (port, store) = services::private_nats();
+    let app = TestApp::spawn_with(Options {
+        configure: Box::new(move |c| {
+            c.nats_url = format!("nats://127.0.0.1:{port}");
+            c.demo.pacing_ms = 50;
+            c.demo.reply_tokens = 40;
+        }),
+        ..Options::default()
+    })
+    .await;
+    let token = app.guest().await;
+    let conv = app.create_conversation(&token).await;
+    let sent = app.send(&token, conv, "outage").await;
+    let mut stream = app.sse(&token, &sent.stream_url, None).await;
+    let mut events = Vec::new();
+    while events
+        .iter()
+        .filter(|e: &&sluice_testkit::SseEvent| e.event == "token")
+        .count()
+        < 3
+    {
+        events.push(stream.next().await.unwrap());
+    }
+    services::stop_nats(port);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    services::restart_nats(port, &store);
+    // The same connection carries on: the worker retries (reset) and the feed reopens.
+    while let Some(e) = stream.next().await {
+        let end = e.is_terminal();
+        events.push(e);
+        if end {
+            break;
+        }
+    }
+    assert_eq!(events.last().unwrap().event, "done", "{events:#?}");
+    let expected = sluice_worker::providers::demo::demo_reply("outage", 40).concat();
+    assert_eq!(sluice_testkit::sse::answer_text(&events), expected);
+    assert_eq!(
+        app.message(&token, sent.assistant_message.id).await["content"],
+        expected
+    );
 }

@@ -14,7 +14,10 @@ use std::{
 };
 
 use async_nats::jetstream::{
-    consumer::{DeliverPolicy, pull::OrderedConfig},
+    consumer::{
+        DeliverPolicy,
+        pull::{Ordered, OrderedConfig},
+    },
     stream::Stream,
 };
 use bytes::Bytes;
@@ -84,33 +87,49 @@ impl Hub {
             next_id: AtomicU64::new(0),
             high_water: AtomicU64::new(last),
         });
-        let config = OrderedConfig {
-            filter_subject: filter,
-            deliver_policy: DeliverPolicy::ByStartSequence {
-                start_sequence: last + 1,
-            },
-            ..Default::default()
-        };
-        let mut messages = stream.create_consumer(config).await?.messages().await?;
-        let feed = hub.clone();
-        tokio::spawn(async move {
+        // Fail fast at start-up; later outages are retried by `relay`.
+        let feed = open_feed(&stream, &filter, last + 1).await?;
+        tokio::spawn(hub.clone().relay(stream, filter, feed, shutdown));
+        Ok(hub)
+    }
+
+    /// Dispatches the feed until shutdown. When the feed breaks (NATS restarted, consumer
+    /// lost), it is reopened just after the last event dispatched, so no event is skipped.
+    async fn relay(
+        self: Arc<Self>,
+        stream: Stream,
+        filter: String,
+        mut feed: Ordered,
+        shutdown: CancellationToken,
+    ) {
+        loop {
             loop {
                 let next = tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    next = messages.next() => next,
+                    _ = shutdown.cancelled() => return,
+                    next = feed.next() => next,
                 };
                 match next {
-                    Some(Ok(message)) => feed.dispatch(&message),
+                    Some(Ok(message)) => self.dispatch(&message),
                     Some(Err(e)) => {
-                        // The ordered consumer recreates itself from the last sequence it saw.
-                        tracing::warn!(error = %e, "live feed hiccup");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        tracing::warn!(error = %e, "live feed broke; reopening");
+                        break;
                     }
                     None => break,
                 }
             }
-        });
-        Ok(hub)
+            let mut wait = Duration::from_millis(50);
+            feed = loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                match open_feed(&stream, &filter, self.next_seq_lower_bound()).await {
+                    Ok(feed) => break feed,
+                    Err(e) => tracing::warn!(error = %e, "live feed still down"),
+                }
+                wait = (wait * 2).min(Duration::from_secs(2));
+            };
+        }
     }
 
     pub fn subscribe(self: &Arc<Self>, topic: Topic) -> Subscription {
@@ -161,6 +180,18 @@ impl Hub {
             }
         }
     }
+}
+
+/// An ordered consumer over every conversation subject, from `start` (always a recent sequence).
+async fn open_feed(stream: &Stream, filter: &str, start: u64) -> anyhow::Result<Ordered> {
+    let config = OrderedConfig {
+        filter_subject: filter.to_string(),
+        deliver_policy: DeliverPolicy::ByStartSequence {
+            start_sequence: start,
+        },
+        ..Default::default()
+    };
+    Ok(stream.create_consumer(config).await?.messages().await?)
 }
 
 /// `{prefix}.conv.{conversation}.msg.{message}` → the two ids.
