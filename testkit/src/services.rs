@@ -111,8 +111,11 @@ fn start_nats(data: &Path, port: u16) {
     let d = data.display();
     let bin = which_nats();
     let server = format!("{bin} -js -a 127.0.0.1 -p {port} -sd {d} > {d}/log 2>&1");
+    // The pid file lets `stop_nats` stop this server without pkill.
+    let script =
+        watchdog(&server).replacen("child=$!;", &format!("child=$!; echo $child > {d}/pid;"), 1);
     let mut c = Command::new("sh");
-    c.args(["-c", &watchdog(&server)]).stdin(Stdio::null());
+    c.args(["-c", &script]).stdin(Stdio::null());
     spawn_watched(c);
     wait_for_port(port, "nats-server", &data.join("log"));
 }
@@ -175,10 +178,18 @@ pub fn restart_nats(port: u16, dir: &Path) {
     start_nats(dir, port);
 }
 
-/// Stops the nats-server listening on `port` (as an outage would).
-pub fn stop_nats(port: u16) {
-    let _ = Command::new("pkill")
-        .args(["-f", &format!("nats-server -js -a 127.0.0.1 -p {port} ")])
+/// Stops a private nats-server (as an outage would) and waits until it is gone.
+pub fn stop_nats(store: &Path) {
+    let pid = store.join("pid");
+    let _ = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "kill $(cat {}) && while kill -0 $(cat {}) 2>/dev/null; do sleep 0.05; done",
+                pid.display(),
+                pid.display()
+            ),
+        ])
         .status();
 }
 

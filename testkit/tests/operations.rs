@@ -8,7 +8,7 @@ use sluice_testkit::{Options, TestApp, services};
 
 #[tokio::test]
 async fn readyz_names_nats_when_it_is_down() {
-    let (port, _) = services::private_nats();
+    let (port, store) = services::private_nats();
     let app = TestApp::spawn_with(Options {
         configure: Box::new(move |c| c.nats_url = format!("nats://127.0.0.1:{port}")),
         ..Options::default()
@@ -23,7 +23,7 @@ async fn readyz_names_nats_when_it_is_down() {
             .status(),
         200
     );
-    services::stop_nats(port);
+    services::stop_nats(&store);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let r = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 503);
@@ -217,7 +217,7 @@ async fn an_answer_survives_a_nats_restart_mid_stream() {
     {
         events.push(stream.next().await.unwrap());
     }
-    services::stop_nats(port);
+    services::stop_nats(&store);
     tokio::time::sleep(Duration::from_millis(700)).await;
     services::restart_nats(port, &store);
     // The same connection carries on: the worker retries (reset) and the feed reopens.
