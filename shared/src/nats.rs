@@ -42,6 +42,14 @@ pub async fn ensure_stream(
             }
             Ok(js.get_stream(&config.name).await?)
         }
-        Err(_) => Ok(js.get_or_create_stream(config).await?),
+        // Absent: create it. The API and workers start together, so another process may win
+        // the race; then its stream is ours too.
+        Err(_) => match js.create_stream(config.clone()).await {
+            Ok(stream) => Ok(stream),
+            Err(create_error) => match js.get_stream(&config.name).await {
+                Ok(stream) => Ok(stream),
+                Err(_) => Err(create_error.into()),
+            },
+        },
     }
 }

@@ -101,9 +101,14 @@ impl TestApp {
         let api = tokio::spawn(sluice_api::run(config.clone(), listener, shutdown.clone()));
         let worker_shutdown = CancellationToken::new();
         if options.in_process_worker {
-            tokio::spawn(sluice_worker::run(config.clone(), worker_shutdown.clone()));
+            let (config, shutdown) = (config.clone(), worker_shutdown.clone());
+            tokio::spawn(async move {
+                if let Err(e) = sluice_worker::run(config, shutdown).await {
+                    eprintln!("the in-process worker stopped: {e:#}");
+                }
+            });
         }
-        let app = Self {
+        let mut app = Self {
             base,
             http: reqwest::Client::new(),
             config,
@@ -117,17 +122,23 @@ impl TestApp {
         app
     }
 
-    async fn wait_ready(&self) {
+    async fn wait_ready(&mut self) {
         // Generous: CI runs many stacks at once on two cores.
-        for _ in 0..800 {
-            if let Ok(r) = self.http.get(self.url("/readyz")).send().await
-                && r.status().is_success()
-            {
-                return;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let mut last = String::from("no answer yet");
+        while tokio::time::Instant::now() < deadline {
+            if self.api.is_finished() {
+                let outcome = (&mut self.api).await;
+                panic!("the API stopped while starting: {outcome:?}");
+            }
+            match self.http.get(self.url("/readyz")).send().await {
+                Ok(r) if r.status().is_success() => return,
+                Ok(r) => last = format!("{}: {}", r.status(), r.text().await.unwrap_or_default()),
+                Err(e) => last = format!("{e}"),
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("the API did not become ready");
+        panic!("the API did not become ready in 60 s; last /readyz: {last}");
     }
 
     pub fn url(&self, path: &str) -> String {

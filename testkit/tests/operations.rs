@@ -236,3 +236,16 @@ async fn an_answer_survives_a_nats_restart_mid_stream() {
         expected
     );
 }
+
+#[tokio::test]
+async fn processes_starting_together_share_one_events_stream() {
+    let config = sluice_testkit::test_config().await;
+    let client = sluice_shared::nats::connect(&config).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let subjects = sluice_shared::subjects::Subjects::new(&config.nats_prefix);
+    let age = Duration::from_secs(3600);
+    let starts = (0..8).map(|_| sluice_shared::nats::ensure_stream(&js, &subjects, age));
+    for result in futures::future::join_all(starts).await {
+        assert!(result.is_ok(), "{:?}", result.err());
+    }
+}
