@@ -57,10 +57,10 @@ async fn main() -> anyhow::Result<()> {
         tokens()
     );
     println!(
-        "| C  | chats | jobs/s | tokens/s | TTFT client p50 | p99 | upstream TTFT p50 | overhead p50 | overhead p99 |"
+        "| C  | chats | jobs/s | tokens/s | token events/s | TTFT client p50 | p99 | upstream TTFT p50 | overhead p50 | overhead p99 |"
     );
     println!(
-        "|----|-------|--------|----------|-----------------|-----|-------------------|--------------|--------------|"
+        "|----|-------|--------|----------|----------------|-----------------|-----|-------------------|--------------|--------------|"
     );
     for c in [1usize, 16, 64] {
         fake.take_upstream_ttft();
@@ -70,10 +70,11 @@ async fn main() -> anyhow::Result<()> {
         let up99 = percentile(&upstream, 0.99);
         let (t50, t99) = (percentile(&row.ttft, 0.50), percentile(&row.ttft, 0.99));
         println!(
-            "| {c:<2} | {:>5} | {:>6.0} | {:>8.0} | {:>12.2} ms | {:>6.2} ms | {:>14.2} ms | {:>9.2} ms | {:>9.2} ms |",
+            "| {c:<2} | {:>5} | {:>6.0} | {:>8.0} | {:>14.0} | {:>12.2} ms | {:>6.2} ms | {:>14.2} ms | {:>9.2} ms | {:>9.2} ms |",
             row.chats,
             row.chats as f64 / row.elapsed.as_secs_f64(),
             row.tokens as f64 / row.elapsed.as_secs_f64(),
+            row.events as f64 / row.elapsed.as_secs_f64(),
             ms(t50),
             ms(t99),
             ms(up50),
@@ -183,9 +184,19 @@ async fn guest(stack: &Stack) -> anyhow::Result<String> {
 
 struct Row {
     chats: usize,
+    /// Upstream tokens the clients received (counted in the text they assembled).
     tokens: usize,
+    /// `token` events the clients received (a burst may share one event).
+    events: usize,
     ttft: Vec<Duration>,
     elapsed: Duration,
+}
+
+/// What one client saw of one chat.
+struct Chat {
+    ttft: Duration,
+    tokens: usize,
+    events: usize,
 }
 
 /// C clients, each sending chats back to back for `length`.
@@ -196,35 +207,39 @@ async fn load(stack: &Stack, token: &str, c: usize, length: Duration) -> anyhow:
     let clients = (0..c).map(|_| {
         let ttft = ttft.clone();
         async move {
-            let (mut chats, mut tokens) = (0usize, 0usize);
+            let (mut chats, mut tokens, mut events) = (0usize, 0usize, 0usize);
             while Instant::now() < deadline {
-                let (first, n) = one_chat(stack, token).await?;
-                ttft.lock().await.push(first);
+                let chat = one_chat(stack, token).await?;
+                ttft.lock().await.push(chat.ttft);
                 chats += 1;
-                tokens += n;
+                tokens += chat.tokens;
+                events += chat.events;
             }
-            anyhow::Ok((chats, tokens))
+            anyhow::Ok((chats, tokens, events))
         }
     });
     let results = join_all(clients).await;
     let elapsed = started.elapsed();
-    let (mut chats, mut tokens) = (0, 0);
+    let (mut chats, mut tokens, mut events) = (0, 0, 0);
     for r in results {
-        let (c, t) = r?;
+        let (c, t, e) = r?;
         chats += c;
         tokens += t;
+        events += e;
     }
     let ttft = std::mem::take(&mut *ttft.lock().await);
     Ok(Row {
         chats,
         tokens,
+        events,
         ttft,
         elapsed,
     })
 }
 
-/// One `POST /api/chat` read to its end: (time to first token, tokens received).
-async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<(Duration, usize)> {
+/// One `POST /api/chat` read to its end. Checks that the whole answer arrived: the tokens in
+/// the assembled text must equal the upstream's `usage.output_tokens`.
+async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
     let sent = Instant::now();
     let response = stack
         .http
@@ -239,15 +254,15 @@ async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<(Duration, usize
         response.status()
     );
     let mut events = SseStream::new(response);
-    let (mut first, mut tokens) = (None, 0);
+    let (mut first, mut count, mut text) = (None, 0, String::new());
     let mut marks = Vec::new();
     while let Some(e) = events.next().await {
-        if e.event != "token" {
-            marks.push((e.event.clone(), sent.elapsed()));
-        }
         if e.event == "token" {
             first.get_or_insert_with(|| sent.elapsed());
-            tokens += 1;
+            count += 1;
+            text.push_str(e.data["delta"].as_str().unwrap_or_default());
+        } else {
+            marks.push((e.event.clone(), sent.elapsed()));
         }
         if e.is_terminal() {
             anyhow::ensure!(
@@ -256,15 +271,22 @@ async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<(Duration, usize
                 e.event,
                 e.data
             );
+            let tokens = text.split_whitespace().count();
+            let reported = e.data["usage"]["output_tokens"].as_u64().unwrap_or(0) as usize;
+            anyhow::ensure!(tokens == reported, "received {tokens} tokens of {reported}");
             break;
         }
     }
     if std::env::var("BENCH_TRACE").is_ok()
         && first.unwrap_or_default() > Duration::from_millis(100)
     {
-        eprintln!("slow chat: first token {:?}; {marks:?}", first);
+        eprintln!("slow chat: first token {first:?}; {marks:?}");
     }
-    Ok((first.unwrap_or_default(), tokens))
+    Ok(Chat {
+        ttft: first.unwrap_or_default(),
+        tokens: text.split_whitespace().count(),
+        events: count,
+    })
 }
 
 /// API memory with `n` open, idle SSE streams (conversation event streams).
