@@ -40,6 +40,14 @@ async fn the_streamed_answer_equals_the_stored_message() {
     assert_eq!(stored["content"], text);
     assert_eq!(stored["usage"]["output_tokens"], 24);
     assert!(stored["ttft_ms"].is_number());
+    // The conversation moved to "recently active".
+    let c = app
+        .get_json(&token, &format!("/api/conversations/{conv}"))
+        .await;
+    assert!(
+        c["updated_at"].as_str().unwrap() > c["created_at"].as_str().unwrap(),
+        "{c}"
+    );
 }
 
 #[tokio::test]

@@ -55,7 +55,10 @@ pub async fn enqueue(
     let first_seq = state.hub.next_seq_lower_bound();
     let mut tx = state.pool.begin().await?;
     let conversation_id = match target {
-        Target::Existing(id) => id,
+        Target::Existing(id) => {
+            conversations::touch(&mut *tx, id).await?;
+            id
+        }
         Target::New { title } => {
             conversations::insert(&mut *tx, owner, Some(title), model, None)
                 .await?

@@ -163,10 +163,6 @@ pub async fn insert_pair(
         request_id,
     )
     .await?;
-    sqlx::query("UPDATE conversations SET updated_at = now() WHERE id = $1")
-        .bind(conversation_id)
-        .execute(&mut *tx)
-        .await?;
     Ok((user_message, answer))
 }
 
