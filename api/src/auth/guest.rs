@@ -3,13 +3,13 @@
 use axum::{
     Json,
     extract::State,
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, StatusCode},
 };
 use chrono::{DateTime, Utc};
 use sluice_shared::dto::{TokensOut, UserOut};
 use uuid::Uuid;
 
-use super::tokens::new_refresh_token;
+use super::{sessions::tokens_out, store};
 use crate::{error::ApiResult, state::AppState};
 
 pub async fn create_guest(
@@ -18,11 +18,6 @@ pub async fn create_guest(
 ) -> ApiResult<(StatusCode, Json<TokensOut>)> {
     let user_id = Uuid::now_v7();
     let display_name = format!("guest-{}", &user_id.simple().to_string()[24..]);
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    let (refresh_token, refresh_hash) = new_refresh_token();
-    let session_id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
     let created_at: DateTime<Utc> = sqlx::query_scalar(
         "INSERT INTO users (id, display_name, is_guest) VALUES ($1, $2, true) RETURNING created_at",
@@ -31,30 +26,18 @@ pub async fn create_guest(
     .bind(&display_name)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query(
-        "INSERT INTO sessions (id, user_id, family_id, refresh_token_hash, user_agent, expires_at)
-         VALUES ($1, $2, $1, $3, $4, now() + make_interval(secs => $5))",
-    )
-    .bind(session_id)
-    .bind(user_id)
-    .bind(&refresh_hash)
-    .bind(user_agent)
-    .bind(state.config.refresh_token_ttl_secs as f64)
-    .execute(&mut *tx)
-    .await?;
+    let ttl = state.config.refresh_token_ttl_secs;
+    let (session_id, refresh_token) =
+        store::start_session(&mut tx, user_id, super::user_agent(&headers), ttl).await?;
     tx.commit().await?;
-    let access_token = state.jwt.issue(user_id, session_id, vec!["user".into()])?;
-    let out = TokensOut {
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in: state.jwt.ttl_secs(),
-        refresh_token,
-        user: UserOut {
-            id: user_id,
-            display_name,
-            is_guest: true,
-            created_at,
-        },
+    let user = UserOut {
+        id: user_id,
+        display_name,
+        is_guest: true,
+        created_at,
     };
-    Ok((StatusCode::CREATED, Json(out)))
+    Ok((
+        StatusCode::CREATED,
+        Json(tokens_out(&state, user, session_id, refresh_token)?),
+    ))
 }

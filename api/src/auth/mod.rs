@@ -1,16 +1,36 @@
-//! Identity. For now guests only: `POST /api/auth/guest` makes a user and a session. The
-//! accounts issue adds passwords, OAuth and the device flow on the same users/sessions tables.
+//! Identity: guest accounts, sessions with rotating refresh tokens, and the bearer extractor.
+//! The accounts issue adds passwords, OAuth and the device flow on the same tables.
 
 mod extractor;
 mod guest;
+mod sessions;
+mod store;
 pub mod tokens;
 
-use axum::{Router, routing::post};
+use axum::{
+    Router,
+    http::{HeaderMap, header},
+    routing::{delete, get, post},
+};
 
 pub use extractor::AuthUser;
 
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/auth/guest", post(guest::create_guest))
+    Router::new()
+        .route("/api/auth/guest", post(guest::create_guest))
+        .route("/api/auth/refresh", post(sessions::refresh))
+        .route("/api/auth/logout", post(sessions::logout))
+        .route("/api/auth/me", get(sessions::me))
+        .route("/api/auth/session", get(sessions::session))
+        .route("/api/auth/sessions", get(sessions::list))
+        .route("/api/auth/sessions/{id}", delete(sessions::remove))
+}
+
+/// The client's User-Agent, shown in the session list.
+fn user_agent(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
 }

@@ -1,0 +1,164 @@
+//! Sessions and refresh tokens. A session is one signed-in device and one refresh-token
+//! family; only SHA-256 hashes of refresh tokens are stored.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::tokens::{hash_token, new_refresh_token};
+
+/// Opens a session for `user_id`; returns its id and the first refresh token (plain, once).
+pub async fn start_session(
+    tx: &mut PgConnection,
+    user_id: Uuid,
+    user_agent: Option<&str>,
+    ttl_secs: u64,
+) -> sqlx::Result<(Uuid, String)> {
+    let session_id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, family_id, user_agent, expires_at)
+         VALUES ($1, $2, $1, $3, now() + make_interval(secs => $4))",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .bind(user_agent)
+    .bind(ttl_secs as f64)
+    .execute(&mut *tx)
+    .await?;
+    let token = issue_refresh_token(tx, session_id).await?;
+    Ok((session_id, token))
+}
+
+async fn issue_refresh_token(tx: &mut PgConnection, session_id: Uuid) -> sqlx::Result<String> {
+    let (token, hash) = new_refresh_token();
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id) VALUES ($1, $2)")
+        .bind(hash)
+        .bind(session_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(token)
+}
+
+/// What presenting a refresh token came to.
+pub enum Refresh {
+    /// Rotated: the session lives on with this new token.
+    Rotated {
+        user_id: Uuid,
+        session_id: Uuid,
+        token: String,
+    },
+    /// Unknown token, or its session ended, expired or belongs to a disabled user.
+    Invalid,
+    /// The token was already replaced: someone replayed it. The session is now revoked.
+    Reused,
+}
+
+/// Rotates a refresh token: the presented one is marked replaced, a new one is issued and the
+/// session's expiry slides forward. The row lock serialises concurrent uses of one token.
+pub async fn rotate(
+    pool: &PgPool,
+    presented: &str,
+    ttl_secs: u64,
+    user_agent: Option<&str>,
+) -> sqlx::Result<Refresh> {
+    let mut tx = pool.begin().await?;
+    let found: Option<(Uuid, Uuid, Option<DateTime<Utc>>, bool)> = sqlx::query_as(
+        "SELECT s.id, s.user_id, rt.replaced_at,
+                (s.revoked_at IS NULL AND s.expires_at > now() AND u.disabled_at IS NULL)
+         FROM refresh_tokens rt
+         JOIN sessions s ON s.id = rt.session_id
+         JOIN users u ON u.id = s.user_id
+         WHERE rt.token_hash = $1
+         FOR UPDATE OF rt, s",
+    )
+    .bind(hash_token(presented))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((session_id, user_id, replaced_at, live)) = found else {
+        return Ok(Refresh::Invalid);
+    };
+    if replaced_at.is_some() {
+        revoke(&mut tx, session_id).await?;
+        tx.commit().await?;
+        return Ok(Refresh::Reused);
+    }
+    if !live {
+        return Ok(Refresh::Invalid);
+    }
+    sqlx::query("UPDATE refresh_tokens SET replaced_at = now() WHERE token_hash = $1")
+        .bind(hash_token(presented))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE sessions SET last_used_at = now(), expires_at = now() + make_interval(secs => $2),
+                user_agent = COALESCE($3, user_agent)
+         WHERE id = $1",
+    )
+    .bind(session_id)
+    .bind(ttl_secs as f64)
+    .bind(user_agent)
+    .execute(&mut *tx)
+    .await?;
+    let token = issue_refresh_token(&mut tx, session_id).await?;
+    tx.commit().await?;
+    Ok(Refresh::Rotated {
+        user_id,
+        session_id,
+        token,
+    })
+}
+
+async fn revoke(tx: &mut PgConnection, session_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL")
+        .bind(session_id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Ends one of the user's sessions; false when it is not theirs (or unknown).
+pub async fn revoke_owned(pool: &PgPool, user_id: Uuid, session_id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE sessions SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL")
+        .bind(session_id)
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[derive(Debug, sqlx::FromRow, serde::Serialize)]
+pub struct SessionRow {
+    pub id: Uuid,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The user's live sessions, most recently used first.
+pub async fn live_sessions(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<SessionRow>> {
+    sqlx::query_as(
+        "SELECT id, user_agent, ip, created_at, last_used_at, expires_at FROM sessions
+         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+         ORDER BY last_used_at DESC",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub display_name: String,
+    pub is_guest: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn user(pool: &PgPool, user_id: Uuid) -> sqlx::Result<UserRow> {
+    sqlx::query_as("SELECT id, display_name, is_guest, created_at FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(pool)
+        .await
+}
