@@ -129,6 +129,7 @@ async fn devices_are_listed_and_can_be_signed_out_but_not_someone_elses() {
     let current: Vec<&Value> = items.iter().filter(|s| s["current"] == true).collect();
     assert_eq!(current.len(), 1);
     assert_eq!(current[0]["user_agent"], "laptop/1.0");
+    assert_eq!(current[0]["ip"], "127.0.0.1");
     let session = app.get_json(access, "/api/auth/session").await;
     assert_eq!(session["session"]["id"], current[0]["id"]);
 

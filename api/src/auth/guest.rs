@@ -1,8 +1,10 @@
 //! `POST /api/auth/guest`: an account with no credentials but its tokens.
 
+use std::net::SocketAddr;
+
 use axum::{
     Json,
-    extract::State,
+    extract::{ConnectInfo, State},
     http::{HeaderMap, StatusCode},
 };
 use chrono::{DateTime, Utc};
@@ -14,6 +16,7 @@ use crate::{error::ApiResult, state::AppState};
 
 pub async fn create_guest(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> ApiResult<(StatusCode, Json<TokensOut>)> {
     let user_id = Uuid::now_v7();
@@ -28,7 +31,7 @@ pub async fn create_guest(
     .await?;
     let ttl = state.config.refresh_token_ttl_secs;
     let (session_id, refresh_token) =
-        store::start_session(&mut tx, user_id, super::user_agent(&headers), ttl).await?;
+        store::start_session(&mut tx, user_id, &super::device(&headers, peer), ttl).await?;
     tx.commit().await?;
     let user = UserOut {
         id: user_id,

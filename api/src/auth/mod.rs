@@ -7,6 +7,8 @@ mod sessions;
 mod store;
 pub mod tokens;
 
+use std::net::SocketAddr;
+
 use axum::{
     Router,
     http::{HeaderMap, header},
@@ -28,9 +30,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/sessions/{id}", delete(sessions::remove))
 }
 
-/// The client's User-Agent, shown in the session list.
-fn user_agent(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
+/// The client's User-Agent and address, shown in the session list.
+fn device(headers: &HeaderMap, peer: SocketAddr) -> store::Device<'_> {
+    store::Device {
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+        ip: peer.ip().to_string(),
+    }
 }

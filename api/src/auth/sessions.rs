@@ -1,8 +1,10 @@
 //! Signed-in sessions: refresh (rotating), logout, who am I, and the list of one's devices.
 
+use std::net::SocketAddr;
+
 use axum::{
     Json,
-    extract::State,
+    extract::{ConnectInfo, State},
     http::{HeaderMap, StatusCode},
 };
 use serde::{Deserialize, Serialize};
@@ -46,18 +48,13 @@ pub struct RefreshIn {
 /// Presenting a spent token ends the session: whoever holds the newer one loses it too.
 pub async fn refresh(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ApiJson(input): ApiJson<RefreshIn>,
 ) -> ApiResult<Json<TokensOut>> {
     let ttl = state.config.refresh_token_ttl_secs;
-    match store::rotate(
-        &state.pool,
-        &input.refresh_token,
-        ttl,
-        super::user_agent(&headers),
-    )
-    .await?
-    {
+    let device = super::device(&headers, peer);
+    match store::rotate(&state.pool, &input.refresh_token, ttl, &device).await? {
         Refresh::Rotated {
             user_id,
             session_id,

@@ -7,21 +7,28 @@ use uuid::Uuid;
 
 use super::tokens::{hash_token, new_refresh_token};
 
+/// Where a sign-in or refresh came from, as shown in the session list.
+pub struct Device<'a> {
+    pub user_agent: Option<&'a str>,
+    pub ip: String,
+}
+
 /// Opens a session for `user_id`; returns its id and the first refresh token (plain, once).
 pub async fn start_session(
     tx: &mut PgConnection,
     user_id: Uuid,
-    user_agent: Option<&str>,
+    device: &Device<'_>,
     ttl_secs: u64,
 ) -> sqlx::Result<(Uuid, String)> {
     let session_id = Uuid::now_v7();
     sqlx::query(
-        "INSERT INTO sessions (id, user_id, family_id, user_agent, expires_at)
-         VALUES ($1, $2, $1, $3, now() + make_interval(secs => $4))",
+        "INSERT INTO sessions (id, user_id, family_id, user_agent, ip, expires_at)
+         VALUES ($1, $2, $1, $3, $4, now() + make_interval(secs => $5))",
     )
     .bind(session_id)
     .bind(user_id)
-    .bind(user_agent)
+    .bind(device.user_agent)
+    .bind(&device.ip)
     .bind(ttl_secs as f64)
     .execute(&mut *tx)
     .await?;
@@ -59,7 +66,7 @@ pub async fn rotate(
     pool: &PgPool,
     presented: &str,
     ttl_secs: u64,
-    user_agent: Option<&str>,
+    device: &Device<'_>,
 ) -> sqlx::Result<Refresh> {
     let mut tx = pool.begin().await?;
     let found: Option<(Uuid, Uuid, Option<DateTime<Utc>>, bool)> = sqlx::query_as(
@@ -91,12 +98,13 @@ pub async fn rotate(
         .await?;
     sqlx::query(
         "UPDATE sessions SET last_used_at = now(), expires_at = now() + make_interval(secs => $2),
-                user_agent = COALESCE($3, user_agent)
+                user_agent = COALESCE($3, user_agent), ip = $4
          WHERE id = $1",
     )
     .bind(session_id)
     .bind(ttl_secs as f64)
-    .bind(user_agent)
+    .bind(device.user_agent)
+    .bind(&device.ip)
     .execute(&mut *tx)
     .await?;
     let token = issue_refresh_token(&mut tx, session_id).await?;
