@@ -78,10 +78,16 @@ fn answer_events(
                     match read {
                         Ok(m) => return Some((c.emit(m.sequence, &m.payload), c)),
                         Err(e) => {
-                            if !matches!(e.kind(), DirectGetErrorKind::NotFound) {
+                            let caught_up = matches!(e.kind(), DirectGetErrorKind::NotFound);
+                            if !caught_up {
                                 tracing::warn!(error = %e, message_id = %c.row.id, "replay read failed");
                             }
                             if c.live.is_some() {
+                                if !caught_up {
+                                    // Going live now could skip events: end, and let the client
+                                    // resume with Last-Event-ID.
+                                    return None;
+                                }
                                 c.phase = Phase::Live;
                                 continue;
                             }
