@@ -46,6 +46,7 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
     let hub = Hub::start(events.clone(), subjects.stream_filter(), shutdown.clone()).await?;
     Ok(AppState {
         hub,
+        auth_limiter: auth::rate_limit::limiter(config.auth_rate_per_minute, config.auth_burst),
         pool,
         nats: nats_client,
         js,
@@ -62,7 +63,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     Router::new()
         .merge(health::router())
-        .merge(auth::router())
+        .merge(auth::router(&state))
         .merge(conversations::router())
         .merge(messages::router())
         .merge(stream::router())

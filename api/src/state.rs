@@ -7,7 +7,10 @@ use sluice_shared::{Config, subjects::Subjects};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::{auth::tokens::JwtKeys, stream::hub::Hub};
+use crate::{
+    auth::{rate_limit::AuthLimiter, tokens::JwtKeys},
+    stream::hub::Hub,
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,6 +22,8 @@ pub struct AppState {
     pub subjects: Subjects,
     pub config: Arc<Config>,
     pub jwt: Arc<JwtKeys>,
+    /// Per-IP limit on the auth routes.
+    pub auth_limiter: AuthLimiter,
     /// The process-wide live feed SSE responses wait on.
     pub hub: Arc<Hub>,
     /// Fires on shutdown: open SSE responses end cleanly.

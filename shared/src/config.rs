@@ -37,6 +37,10 @@ pub struct Config {
     pub access_token_ttl_secs: u64,
     /// Refresh token lifetime (sliding).
     pub refresh_token_ttl_secs: u64,
+    /// Requests per minute per client IP on `/api/auth/*` (over it: 429 with Retry-After).
+    pub auth_rate_per_minute: u32,
+    /// Burst allowed above that rate.
+    pub auth_burst: u32,
     /// Largest request body accepted, in bytes (larger → 413).
     pub body_limit_bytes: usize,
     /// Longest user message accepted, in characters (longer → 413).
@@ -158,6 +162,8 @@ impl Default for Config {
             jwt_secret: SecretString::from(""),
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 7 * 24 * 3600,
+            auth_rate_per_minute: 30,
+            auth_burst: 20,
             body_limit_bytes: 256 * 1024,
             max_message_chars: 32_000,
             keepalive_secs: 15,
@@ -259,6 +265,9 @@ impl Config {
             || w.missed_heartbeats == 0
         {
             return bad("worker.concurrency, batch_size, max_attempts, heartbeat_ms and missed_heartbeats must be above 0".into());
+        }
+        if self.auth_rate_per_minute == 0 || self.auth_burst == 0 {
+            return bad("auth_rate_per_minute and auth_burst must be above 0".into());
         }
         if self.body_limit_bytes < 1024 || self.max_message_chars == 0 || self.keepalive_secs == 0 {
             return bad("body_limit_bytes must be at least 1024; max_message_chars and keepalive_secs above 0".into());

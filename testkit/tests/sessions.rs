@@ -256,3 +256,48 @@ fn b64_encode(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
+
+#[tokio::test]
+async fn auth_routes_are_rate_limited_per_ip_with_retry_after() {
+    let app = TestApp::spawn_with(sluice_testkit::Options {
+        configure: Box::new(|c| {
+            c.auth_rate_per_minute = 1;
+            c.auth_burst = 3;
+        }),
+        ..Default::default()
+    })
+    .await;
+    for _ in 0..3 {
+        sign_in(&app).await;
+    }
+    let r = app
+        .http
+        .post(app.url("/api/auth/guest"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 3, "the refused request created nothing");
+    // Other routes are not affected.
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}

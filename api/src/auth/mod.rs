@@ -3,6 +3,7 @@
 
 mod extractor;
 mod guest;
+pub mod rate_limit;
 mod sessions;
 mod store;
 pub mod tokens;
@@ -19,7 +20,8 @@ pub use extractor::AuthUser;
 
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
+    let limited = axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit);
     Router::new()
         .route("/api/auth/guest", post(guest::create_guest))
         .route("/api/auth/refresh", post(sessions::refresh))
@@ -28,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/session", get(sessions::session))
         .route("/api/auth/sessions", get(sessions::list))
         .route("/api/auth/sessions/{id}", delete(sessions::remove))
+        .route_layer(limited)
 }
 
 /// The client's User-Agent and address, shown in the session list.
