@@ -301,3 +301,83 @@ async fn auth_routes_are_rate_limited_per_ip_with_retry_after() {
         200
     );
 }
+
+#[tokio::test]
+async fn register_and_log_in_with_email_and_password() {
+    let app = TestApp::spawn().await;
+    let register = |email: &str, password: &str| {
+        app.http
+            .post(app.url("/api/auth/register"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+    };
+    let r = register("  Ada@Example.com ", "correct horse battery")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let made: Value = r.json().await.unwrap();
+    assert_eq!(made["user"]["is_guest"], false);
+    assert_eq!(
+        app.get(field(&made, "access_token"), "/api/auth/me")
+            .await
+            .status(),
+        200
+    );
+
+    // The same address in other letters is taken.
+    let r = register("ADA@example.COM", "another long password")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "email_taken"
+    );
+    let r = register("bob@example.com", "short").await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "weak_password"
+    );
+    let r = register("not-an-email", "long enough password")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    let login = |email: &str, password: &str| {
+        app.http
+            .post(app.url("/api/auth/login"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+    };
+    let r = login("ada@example.com", "correct horse battery")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let signed_in: Value = r.json().await.unwrap();
+    assert_eq!(signed_in["user"]["id"], made["user"]["id"]);
+    // Wrong password and unknown account fail alike.
+    let wrong: Value = login("ada@example.com", "wrong horse battery")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let unknown: Value = login("eve@example.com", "correct horse battery")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(wrong, unknown);
+    assert_eq!(wrong["error"]["message"], "invalid email or password");
+
+    // Only an argon2id hash is stored.
+    let hash: String =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE email = 'ada@example.com'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains("correct horse"));
+}

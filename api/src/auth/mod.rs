@@ -3,6 +3,7 @@
 
 mod extractor;
 mod guest;
+mod password;
 pub mod rate_limit;
 mod sessions;
 mod store;
@@ -24,6 +25,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let limited = axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit);
     Router::new()
         .route("/api/auth/guest", post(guest::create_guest))
+        .route("/api/auth/register", post(password::register))
+        .route("/api/auth/login", post(password::login))
         .route("/api/auth/refresh", post(sessions::refresh))
         .route("/api/auth/logout", post(sessions::logout))
         .route("/api/auth/me", get(sessions::me))
