@@ -381,3 +381,46 @@ async fn register_and_log_in_with_email_and_password() {
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(!hash.contains("correct horse"));
 }
+
+#[tokio::test]
+async fn a_guest_adds_a_password_and_keeps_its_conversations() {
+    let app = TestApp::spawn().await;
+    let guest = sign_in(&app).await;
+    let access = field(&guest, "access_token");
+    let conv = app.create_conversation(access).await;
+    let add = |email: &str| {
+        app.http
+            .post(app.url("/api/auth/password"))
+            .bearer_auth(access)
+            .json(&json!({ "email": email, "password": "a long enough password" }))
+            .send()
+    };
+    let r = add("grace@example.com").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["is_guest"], false);
+    assert_eq!(
+        add("grace@example.com").await.unwrap().status(),
+        409,
+        "only once"
+    );
+
+    let login: Value = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .json(&json!({ "email": "grace@example.com", "password": "a long enough password" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(login["user"]["id"], guest["user"]["id"]);
+    let listed = app
+        .get_json(field(&login, "access_token"), "/api/conversations")
+        .await;
+    assert_eq!(
+        listed["items"][0]["id"],
+        conv.to_string(),
+        "the guest's conversation came along"
+    );
+}

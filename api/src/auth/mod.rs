@@ -27,6 +27,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/api/auth/guest", post(guest::create_guest))
         .route("/api/auth/register", post(password::register))
         .route("/api/auth/login", post(password::login))
+        .route("/api/auth/password", post(password::add_password))
         .route("/api/auth/refresh", post(sessions::refresh))
         .route("/api/auth/logout", post(sessions::logout))
         .route("/api/auth/me", get(sessions::me))

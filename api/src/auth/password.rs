@@ -18,7 +18,7 @@ use serde::Deserialize;
 use sluice_shared::dto::{TokensOut, UserOut};
 use uuid::Uuid;
 
-use super::{sessions::tokens_out, store};
+use super::{AuthUser, sessions::tokens_out, store};
 use crate::{
     error::{ApiError, ApiResult},
     extract::ApiJson,
@@ -125,6 +125,52 @@ pub async fn login(
         created_at,
     };
     Ok(Json(tokens_out(&state, user, session_id, refresh)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddPasswordIn {
+    email: String,
+    password: String,
+}
+
+/// `POST /api/auth/password`: a guest adds an email and password and becomes a full account,
+/// keeping its conversations. Accounts that already have a password get 409.
+pub async fn add_password(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(input): ApiJson<AddPasswordIn>,
+) -> ApiResult<Json<UserOut>> {
+    let email = normalize_email(&input.email)?;
+    check_password(&input.password)?;
+    let hash = hash_password(input.password).await?;
+    let updated: Result<Option<(String, DateTime<Utc>)>, sqlx::Error> = sqlx::query_as(
+        "UPDATE users SET email = $2, password_hash = $3, is_guest = false
+         WHERE id = $1 AND password_hash IS NULL
+         RETURNING display_name, created_at",
+    )
+    .bind(user.user_id)
+    .bind(&email)
+    .bind(&hash)
+    .fetch_optional(&state.pool)
+    .await;
+    match updated {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(ApiError::conflict(
+            "email_taken",
+            "an account with this email already exists",
+        )),
+        Ok(None) => Err(ApiError::conflict(
+            "has_password",
+            "this account already has a password",
+        )),
+        Ok(Some((display_name, created_at))) => Ok(Json(UserOut {
+            id: user.user_id,
+            display_name,
+            is_guest: false,
+            created_at,
+        })),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Trimmed and lower-cased; a plausible address or a 400.
