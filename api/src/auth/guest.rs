@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sluice_shared::dto::{TokensOut, UserOut};
 use uuid::Uuid;
 
-use super::{sessions::tokens_out, store};
+use super::sessions::open_session;
 use crate::{error::ApiResult, state::AppState};
 
 pub async fn create_guest(
@@ -29,18 +29,12 @@ pub async fn create_guest(
     .bind(&display_name)
     .fetch_one(&mut *tx)
     .await?;
-    let ttl = state.config.refresh_token_ttl_secs;
-    let (session_id, refresh_token) =
-        store::start_session(&mut tx, user_id, &super::device(&headers, peer), ttl).await?;
-    tx.commit().await?;
     let user = UserOut {
         id: user_id,
         display_name,
         is_guest: true,
         created_at,
     };
-    Ok((
-        StatusCode::CREATED,
-        Json(tokens_out(&state, user, session_id, refresh_token)?),
-    ))
+    let tokens = open_session(&state, tx, user, &super::device(&headers, peer)).await?;
+    Ok((StatusCode::CREATED, Json(tokens)))
 }

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use sluice_shared::dto::{TokensOut, UserOut};
 use uuid::Uuid;
 
-use super::{AuthUser, sessions::tokens_out, store};
+use super::{AuthUser, sessions::open_session};
 use crate::{
     error::{ApiError, ApiResult},
     extract::ApiJson,
@@ -76,20 +76,14 @@ pub async fn register(
         }
         other => other?,
     };
-    let ttl = state.config.refresh_token_ttl_secs;
-    let (session_id, refresh) =
-        store::start_session(&mut tx, user_id, &super::device(&headers, peer), ttl).await?;
-    tx.commit().await?;
     let user = UserOut {
         id: user_id,
         display_name,
         is_guest: false,
         created_at,
     };
-    Ok((
-        StatusCode::CREATED,
-        Json(tokens_out(&state, user, session_id, refresh)?),
-    ))
+    let tokens = open_session(&state, tx, user, &super::device(&headers, peer)).await?;
+    Ok((StatusCode::CREATED, Json(tokens)))
 }
 
 pub async fn login(
@@ -113,18 +107,16 @@ pub async fn login(
         return Err(refused());
     }
     let (user_id, display_name, created_at, _) = found.ok_or_else(refused)?;
-    let mut tx = state.pool.begin().await?;
-    let ttl = state.config.refresh_token_ttl_secs;
-    let (session_id, refresh) =
-        store::start_session(&mut tx, user_id, &super::device(&headers, peer), ttl).await?;
-    tx.commit().await?;
     let user = UserOut {
         id: user_id,
         display_name,
         is_guest: false,
         created_at,
     };
-    Ok(Json(tokens_out(&state, user, session_id, refresh)?))
+    let tx = state.pool.begin().await?;
+    Ok(Json(
+        open_session(&state, tx, user, &super::device(&headers, peer)).await?,
+    ))
 }
 
 #[derive(Deserialize)]

@@ -22,6 +22,20 @@ use crate::{
     state::AppState,
 };
 
+/// Ends every sign-in: opens a session for `user` inside `tx` (so a new account and its first
+/// session commit together), commits, and answers with the tokens.
+pub async fn open_session(
+    state: &AppState,
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    user: UserOut,
+    device: &store::Device<'_>,
+) -> ApiResult<TokensOut> {
+    let ttl = state.config.refresh_token_ttl_secs;
+    let (session_id, refresh) = store::start_session(&mut tx, user.id, device, ttl).await?;
+    tx.commit().await?;
+    Ok(tokens_out(state, user, session_id, refresh)?)
+}
+
 /// The answer every sign-in and refresh gives.
 pub fn tokens_out(
     state: &AppState,
