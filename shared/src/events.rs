@@ -67,15 +67,18 @@ impl StreamEvent {
             Self::Cancelled { .. } => "cancelled",
         }
     }
-
-    /// `done`, `error` and `cancelled` end a message's stream.
-    pub fn is_terminal(&self) -> bool {
-        matches!(
-            self,
-            Self::Done { .. } | Self::Error { .. } | Self::Cancelled { .. }
-        )
-    }
 }
+
+/// Every event type, as `StreamEvent::kind` names them.
+const KINDS: [&str; 7] = [
+    "meta",
+    "start",
+    "token",
+    "reset",
+    "done",
+    "error",
+    "cancelled",
+];
 
 /// Peeks at the `type` of a raw payload without decoding the rest (the relay's hot path).
 pub fn payload_kind(payload: &[u8]) -> Option<&'static str> {
@@ -85,16 +88,7 @@ pub fn payload_kind(payload: &[u8]) -> Option<&'static str> {
         kind: &'a str,
     }
     let kind: Kind = serde_json::from_slice(payload).ok()?;
-    Some(match kind.kind {
-        "meta" => "meta",
-        "start" => "start",
-        "token" => "token",
-        "reset" => "reset",
-        "done" => "done",
-        "error" => "error",
-        "cancelled" => "cancelled",
-        _ => return None,
-    })
+    KINDS.into_iter().find(|k| *k == kind.kind)
 }
 
 /// Whether an event type ends a message's stream.
@@ -116,7 +110,7 @@ mod tests {
         let json = serde_json::to_string(&e).unwrap();
         assert!(json.starts_with(r#"{"type":"token""#), "{json}");
         assert_eq!(payload_kind(json.as_bytes()), Some("token"));
-        assert!(!e.is_terminal());
+        assert!(!is_terminal_kind(e.kind()));
         assert!(is_terminal_kind("done"));
     }
 }

@@ -21,9 +21,9 @@ use crate::{
     WorkerState,
     cancels::CancelSignal,
     prompt,
-    providers::{ProviderChunk, ProviderError, ProviderRequest},
+    providers::{Provider, ProviderChunk, ProviderError, ProviderRequest},
     publisher::EventPublisher,
-    store::{self, Outcome, Timing},
+    store::{self, Claim, Outcome, Timing},
 };
 
 /// The apalis handler. Panics are caught here (not only by apalis's layer) so that the
@@ -67,6 +67,17 @@ struct Generation {
     end: End,
 }
 
+impl Generation {
+    /// Ended before any text.
+    fn ended(end: End) -> Self {
+        Self {
+            text: String::new(),
+            ttft: None,
+            end,
+        }
+    }
+}
+
 async fn generate(state: &WorkerState, job: &ChatJob) -> anyhow::Result<()> {
     // Listen for cancel before claiming, so a cancel sent right after the claim is not lost.
     let cancel = state.cancels.register(job.message_id);
@@ -90,81 +101,14 @@ async fn generate(state: &WorkerState, job: &ChatJob) -> anyhow::Result<()> {
         publisher.publish("reset", &reset).await?;
     }
     let started = Instant::now();
-    let gen_result = async {
-        if claim.attempt as u32 > state.config.worker.max_attempts {
-            let e = ProviderError::new(
-                "too_many_attempts",
-                "the answer failed on every attempt",
-                true,
-            );
-            return Ok(Generation {
-                text: String::new(),
-                ttft: None,
-                end: End::Failed(e),
-            });
+    let generation = match prepare(state, job, &claim, &mut publisher).await? {
+        Prepared::Ready { provider, request } => {
+            let deadline = started + Duration::from_secs(state.config.worker.job_timeout_secs);
+            let deadline = deadline.into();
+            stream_tokens(provider, job, request, &mut publisher, &cancel, deadline).await?
         }
-        let Some(model) = state.config.model(&job.model) else {
-            let e = ProviderError::new(
-                "unknown_model",
-                format!("model {:?} is not configured", job.model),
-                false,
-            );
-            return Ok(Generation {
-                text: String::new(),
-                ttft: None,
-                end: End::Failed(e),
-            });
-        };
-        let provider = state.provider(model.provider);
-        let start = StreamEvent::Start {
-            message_id: job.message_id,
-            conversation_id: job.conversation_id,
-            model: job.model.clone(),
-            provider: provider.name().into(),
-            attempt: claim.attempt,
-        };
-        publisher.publish("start", &start).await?;
-        if claim.cancel_requested {
-            return Ok(Generation {
-                text: String::new(),
-                ttft: None,
-                end: End::Cancelled,
-            });
-        }
-        let system = claim
-            .system_prompt
-            .as_deref()
-            .unwrap_or(&state.config.system_prompt);
-        let budget = model.context_tokens - model.max_output_tokens;
-        let messages = prompt::build(
-            &state.pool,
-            job.conversation_id,
-            job.message_id,
-            system,
-            budget,
-        )
-        .await?;
-        let request = ProviderRequest {
-            model: model
-                .upstream_model
-                .clone()
-                .unwrap_or_else(|| job.model.clone()),
-            messages,
-            max_output_tokens: model.max_output_tokens,
-        };
-        let deadline = started + Duration::from_secs(state.config.worker.job_timeout_secs);
-        stream_tokens(
-            state,
-            job,
-            request,
-            &mut publisher,
-            &cancel,
-            deadline.into(),
-        )
-        .await
-    }
-    .await;
-    let generation: Generation = gen_result?;
+        Prepared::Ended(end) => Generation::ended(end),
+    };
     conclude(
         state,
         job,
@@ -176,20 +120,86 @@ async fn generate(state: &WorkerState, job: &ChatJob) -> anyhow::Result<()> {
     .await
 }
 
+/// What happens before the provider is called.
+enum Prepared<'a> {
+    Ready {
+        provider: &'a dyn Provider,
+        request: ProviderRequest,
+    },
+    /// The attempt ends without calling the provider.
+    Ended(End),
+}
+
+/// Checks the attempt and model, announces `start`, and builds the prompt.
+async fn prepare<'a>(
+    state: &'a WorkerState,
+    job: &ChatJob,
+    claim: &Claim,
+    publisher: &mut EventPublisher,
+) -> anyhow::Result<Prepared<'a>> {
+    if claim.attempt as u32 > state.config.worker.max_attempts {
+        let e = ProviderError::new(
+            "too_many_attempts",
+            "the answer failed on every attempt",
+            true,
+        );
+        return Ok(Prepared::Ended(End::Failed(e)));
+    }
+    let Some(model) = state.config.model(&job.model) else {
+        let message = format!("model {:?} is not configured", job.model);
+        return Ok(Prepared::Ended(End::Failed(ProviderError::new(
+            "unknown_model",
+            message,
+            false,
+        ))));
+    };
+    let provider = state.provider(model.provider);
+    let start = StreamEvent::Start {
+        message_id: job.message_id,
+        conversation_id: job.conversation_id,
+        model: job.model.clone(),
+        provider: provider.name().into(),
+        attempt: claim.attempt,
+    };
+    publisher.publish("start", &start).await?;
+    if claim.cancel_requested {
+        return Ok(Prepared::Ended(End::Cancelled));
+    }
+    let system = claim
+        .system_prompt
+        .as_deref()
+        .unwrap_or(&state.config.system_prompt);
+    let budget = model.context_tokens - model.max_output_tokens;
+    let messages = prompt::build(
+        &state.pool,
+        job.conversation_id,
+        job.message_id,
+        system,
+        budget,
+    )
+    .await?;
+    let request = ProviderRequest {
+        model: model
+            .upstream_model
+            .clone()
+            .unwrap_or_else(|| job.model.clone()),
+        messages,
+        max_output_tokens: model.max_output_tokens,
+    };
+    Ok(Prepared::Ready { provider, request })
+}
+
 /// Relays provider deltas as `token` events until the provider finishes, the client cancels
 /// or the job's time limit passes. Dropping the provider stream aborts the upstream call.
 async fn stream_tokens(
-    state: &WorkerState,
+    provider: &dyn Provider,
     job: &ChatJob,
     request: ProviderRequest,
     publisher: &mut EventPublisher,
     cancel: &CancelSignal,
     deadline: tokio::time::Instant,
 ) -> anyhow::Result<Generation> {
-    let model = state.config.model(&job.model).expect("checked by caller");
-    let provider = state.provider(model.provider);
     let started = Instant::now();
-    let mut text = String::new();
     let timed_out = || {
         ProviderError::new(
             "timeout",
@@ -200,11 +210,12 @@ async fn stream_tokens(
     let mut chunks = tokio::select! {
         opened = provider.stream(request) => match opened {
             Ok(chunks) => chunks,
-            Err(e) => return Ok(Generation { text, ttft: None, end: End::Failed(e) }),
+            Err(e) => return Ok(Generation::ended(End::Failed(e))),
         },
-        _ = cancel.cancelled() => return Ok(Generation { text, ttft: None, end: End::Cancelled }),
-        _ = sleep_until(deadline) => return Ok(Generation { text, ttft: None, end: End::Failed(timed_out()) }),
+        _ = cancel.cancelled() => return Ok(Generation::ended(End::Cancelled)),
+        _ = sleep_until(deadline) => return Ok(Generation::ended(End::Failed(timed_out()))),
     };
+    let mut text = String::new();
     let mut ttft = None;
     let mut seq: u32 = 0;
     let end = loop {
@@ -343,15 +354,11 @@ async fn fail_after_panic(state: &WorkerState, job: &ChatJob) {
             attempt,
             job.request_id.clone(),
         );
-        let failed = Generation {
-            text: String::new(),
-            ttft: None,
-            end: End::Failed(ProviderError::new(
-                "internal",
-                "the worker failed while answering",
-                false,
-            )),
-        };
+        let failed = Generation::ended(End::Failed(ProviderError::new(
+            "internal",
+            "the worker failed while answering",
+            false,
+        )));
         conclude(state, job, attempt, &mut publisher, failed, Instant::now()).await
     };
     if let Err(e) = result.await {

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use async_nats::{
-    HeaderMap,
+    HeaderMap, Subject,
     jetstream::{self, context::PublishAckFuture},
 };
 use bytes::Bytes;
@@ -16,7 +16,8 @@ const WINDOW: usize = 256;
 
 pub struct EventPublisher {
     js: jetstream::Context,
-    subject: String,
+    /// `Subject` shares its bytes: cloning it per token does not copy the string.
+    subject: Subject,
     message_id: Uuid,
     attempt: i32,
     request_id: Option<String>,
@@ -34,7 +35,7 @@ impl EventPublisher {
     ) -> Self {
         Self {
             js,
-            subject,
+            subject: subject.into(),
             message_id,
             attempt,
             request_id,

@@ -27,6 +27,7 @@ pub async fn chat(
     ApiJson(input): ApiJson<ChatIn>,
 ) -> ApiResult<impl IntoResponse> {
     enqueue::validate_content(&state, &input.message)?;
+    let title: String = input.message.trim().chars().take(TITLE_CHARS).collect();
     let (target, default_model) = match input.conversation_id {
         Some(id) => {
             let conversation = conversations::find(&state.pool, user.user_id, id)
@@ -35,17 +36,12 @@ pub async fn chat(
             (enqueue::Target::Existing(id), conversation.model)
         }
         None => (
-            enqueue::Target::New { title: "" },
+            enqueue::Target::New { title: &title },
             state.config.default_model.clone(),
         ),
     };
     let model = input.model.unwrap_or(default_model);
     enqueue::validate_model(&state, &model)?;
-    let title: String = input.message.trim().chars().take(TITLE_CHARS).collect();
-    let target = match target {
-        enqueue::Target::New { .. } => enqueue::Target::New { title: &title },
-        existing => existing,
-    };
     let (user_message, answer) = enqueue::enqueue(
         &state,
         user.user_id,

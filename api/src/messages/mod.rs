@@ -110,13 +110,10 @@ async fn cancel(
     let outcome = store::request_cancel(&state.pool, user.user_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("message"))?;
-    let row = store::find(&state.pool, user.user_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("message"))?;
     match outcome {
-        CancelOutcome::AlreadyFinished => Err(ApiError::conflict(
+        CancelOutcome::AlreadyFinished { status } => Err(ApiError::conflict(
             "already_finished",
-            format!("the answer already ended ({})", row.status),
+            format!("the answer already ended ({status})"),
         )),
         CancelOutcome::Requested => {
             state
@@ -125,10 +122,10 @@ async fn cancel(
                 .await?;
             Ok(StatusCode::ACCEPTED)
         }
-        CancelOutcome::CancelledWhileQueued => {
+        CancelOutcome::CancelledWhileQueued { conversation_id } => {
             // No worker has it, so the API ends the stream for the clients that wait on it.
             let event = StreamEvent::Cancelled { message_id: id };
-            let subject = state.subjects.message(row.conversation_id, id);
+            let subject = state.subjects.message(conversation_id, id);
             let mut headers = async_nats::HeaderMap::new();
             headers.insert("Nats-Msg-Id", format!("{id}:queued:end").as_str());
             let payload = serde_json::to_vec(&event)?.into();
@@ -137,11 +134,7 @@ async fn cancel(
                 .publish_with_headers(subject, headers, payload)
                 .await?
                 .await?;
-            sqlx::query("UPDATE messages SET last_seq = $2 WHERE id = $1")
-                .bind(id)
-                .bind(ack.sequence as i64)
-                .execute(&state.pool)
-                .await?;
+            store::set_last_seq(&state.pool, id, ack.sequence).await?;
             Ok(StatusCode::ACCEPTED)
         }
     }

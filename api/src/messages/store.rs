@@ -199,10 +199,11 @@ async fn insert(
 /// What a cancel request found.
 pub enum CancelOutcome {
     /// Never started: cancelled here; the API publishes the `cancelled` event itself.
-    CancelledWhileQueued,
+    CancelledWhileQueued { conversation_id: Uuid },
     /// A worker is on it: it was asked (flag + control message) to stop.
     Requested,
-    AlreadyFinished,
+    /// It had already ended with this status.
+    AlreadyFinished { status: String },
 }
 
 pub async fn request_cancel(
@@ -210,7 +211,7 @@ pub async fn request_cancel(
     owner: Uuid,
     id: Uuid,
 ) -> sqlx::Result<Option<CancelOutcome>> {
-    let status: Option<String> = sqlx::query_scalar(
+    let found: Option<(String, Uuid)> = sqlx::query_as(
         // The row lock makes `old.status` the latest, even when a worker claims concurrently.
         "WITH old AS (
              SELECT id, status FROM messages
@@ -220,15 +221,25 @@ pub async fn request_cancel(
              status = CASE WHEN old.status = 'queued' THEN 'cancelled' ELSE old.status END,
              completed_at = CASE WHEN old.status = 'queued' THEN now() ELSE m.completed_at END
          FROM old WHERE m.id = old.id
-         RETURNING old.status",
+         RETURNING old.status, m.conversation_id",
     )
     .bind(id)
     .bind(owner)
     .fetch_optional(pool)
     .await?;
-    Ok(status.map(|old| match old.as_str() {
-        "queued" => CancelOutcome::CancelledWhileQueued,
+    Ok(found.map(|(old, conversation_id)| match old.as_str() {
+        "queued" => CancelOutcome::CancelledWhileQueued { conversation_id },
         "streaming" => CancelOutcome::Requested,
-        _ => CancelOutcome::AlreadyFinished,
+        _ => CancelOutcome::AlreadyFinished { status: old },
     }))
+}
+
+/// Remembers where the answer's events end (its terminal event's sequence).
+pub async fn set_last_seq(pool: &PgPool, id: Uuid, seq: u64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE messages SET last_seq = $2 WHERE id = $1")
+        .bind(id)
+        .bind(seq as i64)
+        .execute(pool)
+        .await?;
+    Ok(())
 }

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use async_nats::jetstream::stream::DirectGetErrorKind;
 use axum::{
     Router,
     extract::State,
@@ -14,10 +13,9 @@ use axum::{
     routing::get,
 };
 use futures::stream::{self, StreamExt};
-use sluice_shared::events::{is_terminal_kind, payload_kind};
 use uuid::Uuid;
 
-use super::{event, hub::Topic, last_event_id, sse};
+use super::{Stored, hub::Topic, last_event_id, read_stored, sse};
 use crate::{
     auth::AuthUser,
     conversations::store as conversations,
@@ -45,12 +43,11 @@ async fn conversation_events(
     let (backlog, mut sent) = catch_up(&state, id, after).await?;
     let live_events = stream::poll_fn(move |cx| live.events.poll_recv(cx)).filter_map(move |d| {
         // Already sent by the catch-up (or before the client's Last-Event-ID)?
-        let fresh = d.seq > *sent.get(&d.message_id).unwrap_or(&0);
+        let fresh = d.stored.seq > *sent.get(&d.message_id).unwrap_or(&0);
         if fresh {
-            sent.insert(d.message_id, d.seq);
+            sent.insert(d.message_id, d.stored.seq);
         }
-        let kind = payload_kind(&d.payload).unwrap_or("token");
-        std::future::ready(fresh.then(|| event(d.seq, kind, &d.payload)))
+        std::future::ready(fresh.then(|| d.stored.to_event()))
     });
     Ok(sse(&state, stream::iter(backlog).chain(live_events)))
 }
@@ -70,21 +67,17 @@ async fn catch_up(
         sent.insert(answer.id, next - 1);
         let subject = state.subjects.message(conversation_id, answer.id);
         loop {
-            match state
-                .events
-                .direct_get_next_for_subject(subject.as_str(), Some(next))
-                .await
-            {
-                Ok(m) => {
-                    let kind = payload_kind(&m.payload).unwrap_or("token");
-                    sent.insert(answer.id, m.sequence);
-                    next = m.sequence + 1;
-                    found.push((m.sequence, event(m.sequence, kind, &m.payload)));
-                    if is_terminal_kind(kind) {
+            match read_stored(state, &subject, next).await {
+                Ok(Some(stored)) => {
+                    sent.insert(answer.id, stored.seq);
+                    next = stored.seq + 1;
+                    let end = stored.is_terminal();
+                    found.push(stored);
+                    if end {
                         break;
                     }
                 }
-                Err(e) if matches!(e.kind(), DirectGetErrorKind::NotFound) => break,
+                Ok(None) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "catch-up read failed");
                     return Err(ApiError::unavailable(
@@ -94,6 +87,6 @@ async fn catch_up(
             }
         }
     }
-    found.sort_by_key(|(seq, _)| *seq);
-    Ok((found.into_iter().map(|(_, e)| e).collect(), sent))
+    found.sort_by_key(|stored| stored.seq);
+    Ok((found.iter().map(Stored::to_event).collect(), sent))
 }

@@ -20,22 +20,22 @@ use async_nats::jetstream::{
     },
     stream::Stream,
 };
-use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::Stored;
+
 /// Events buffered per subscriber. A client that falls this far behind is cut off and
 /// resumes with `Last-Event-ID` instead of holding memory.
 const BUFFER: usize = 4096;
 
-/// One event as stored: its stream sequence, subject and JSON payload.
+/// A live event and the answer it belongs to.
 #[derive(Debug, Clone)]
 pub struct Delivered {
-    pub seq: u64,
     pub message_id: Uuid,
-    pub payload: Bytes,
+    pub stored: Stored,
 }
 
 /// Who is waiting: one answer, or every answer of one conversation.
@@ -161,17 +161,18 @@ impl Hub {
         let Some((conversation_id, message_id)) = parse_subject(&message.subject) else {
             return;
         };
-        let delivered = Delivered {
-            seq,
-            message_id,
-            payload: message.payload.clone(),
-        };
         let mut subs = self.subscribers.lock().expect("hub lock");
+        let mut delivered = None;
         for topic in [
             Topic::Message(message_id),
             Topic::Conversation(conversation_id),
         ] {
             if let Some(list) = subs.get_mut(&topic) {
+                // Decoded once, and only when someone listens.
+                let delivered = delivered.get_or_insert_with(|| Delivered {
+                    message_id,
+                    stored: Stored::new(seq, message.payload.clone()),
+                });
                 // A full buffer means a stalled client: drop it rather than block everyone.
                 list.retain(|(_, tx)| tx.try_send(delivered.clone()).is_ok());
                 if list.is_empty() {

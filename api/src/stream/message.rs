@@ -4,14 +4,14 @@
 //! before the first read, and events are de-duplicated by sequence, so nothing falls between
 //! the two. Answers older than the stream's retention are rebuilt from the stored row.
 
-use async_nats::jetstream::stream::DirectGetErrorKind;
 use axum::response::sse::Event;
 use futures::stream::{self, BoxStream, StreamExt};
-use sluice_shared::events::{StreamEvent, is_terminal_kind, payload_kind};
+use sluice_shared::events::StreamEvent;
 
 use super::{
-    event,
+    Stored,
     hub::{Subscription, Topic},
+    read_stored,
 };
 use crate::{error::ApiError, messages::store::MessageRow, state::AppState};
 
@@ -73,39 +73,41 @@ fn answer_events(
         loop {
             match c.phase {
                 Phase::Finished => return None,
-                Phase::CatchUp { next } => {
-                    let read = c.state.events.direct_get_next_for_subject(c.subject.as_str(), Some(next)).await;
-                    match read {
-                        Ok(m) => return Some((c.emit(m.sequence, &m.payload), c)),
-                        Err(e) => {
-                            let caught_up = matches!(e.kind(), DirectGetErrorKind::NotFound);
-                            if !caught_up {
-                                tracing::warn!(error = %e, message_id = %c.row.id, "replay read failed");
-                            }
-                            if c.live.is_some() {
-                                if !caught_up {
-                                    // Going live now could skip events: end, and let the client
-                                    // resume with Last-Event-ID.
-                                    return None;
-                                }
-                                c.phase = Phase::Live;
-                                continue;
-                            }
-                            // Finished, yet its events are gone (retention): answer from the row.
-                            c.phase = Phase::Finished;
-                            let events = from_row(&c.row, c.client_has_text);
-                            return Some((stream::iter(events), c));
-                        }
+                Phase::CatchUp { next } => match read_stored(&c.state, &c.subject, next).await {
+                    Ok(Some(stored)) => return Some((c.emit(stored), c)),
+                    Ok(None) if c.live.is_some() => c.phase = Phase::Live,
+                    Ok(None) => {
+                        // Finished, yet its events are gone (retention): answer from the row.
+                        c.phase = Phase::Finished;
+                        let events = from_row(&c.row, c.client_has_text);
+                        return Some((stream::iter(events), c));
                     }
-                }
+                    Err(e) => {
+                        tracing::warn!(error = %e, message_id = %c.row.id, "replay read failed");
+                        if c.live.is_some() {
+                            // Going live now could skip events: end, and let the client resume
+                            // with Last-Event-ID.
+                            return None;
+                        }
+                        c.phase = Phase::Finished;
+                        let events = from_row(&c.row, c.client_has_text);
+                        return Some((stream::iter(events), c));
+                    }
+                },
                 Phase::Live => {
-                    let delivered = c.live.as_mut().expect("live phase has a subscription").events.recv().await;
+                    let delivered = c
+                        .live
+                        .as_mut()
+                        .expect("live phase has a subscription")
+                        .events
+                        .recv()
+                        .await;
                     let Some(d) = delivered else {
                         // Cut off (a stalled client) or shutting down: the client resumes.
                         return None;
                     };
-                    if d.seq > c.sent {
-                        return Some((c.emit(d.seq, &d.payload), c));
+                    if d.stored.seq > c.sent {
+                        return Some((c.emit(d.stored), c));
                     }
                 }
             }
@@ -116,19 +118,20 @@ fn answer_events(
 }
 
 impl Cursor {
-    fn emit(&mut self, seq: u64, payload: &[u8]) -> stream::Iter<std::vec::IntoIter<Event>> {
-        let kind = payload_kind(payload).unwrap_or("token");
-        self.sent = seq;
+    fn emit(&mut self, stored: Stored) -> stream::Iter<std::vec::IntoIter<Event>> {
+        self.sent = stored.seq;
         self.client_has_text = true;
-        self.phase = if is_terminal_kind(kind) {
+        self.phase = if stored.is_terminal() {
             Phase::Finished
         } else {
             match self.phase {
-                Phase::CatchUp { .. } => Phase::CatchUp { next: seq + 1 },
+                Phase::CatchUp { .. } => Phase::CatchUp {
+                    next: stored.seq + 1,
+                },
                 _ => Phase::Live,
             }
         };
-        stream::iter(vec![event(seq, kind, payload)])
+        stream::iter(vec![stored.to_event()])
     }
 }
 
@@ -168,11 +171,13 @@ fn from_row(row: &MessageRow, client_has_text: bool) -> Vec<Event> {
     events
         .into_iter()
         .map(|e| {
-            event(
-                id,
-                e.kind(),
-                &serde_json::to_vec(&e).expect("events serialize"),
-            )
+            let payload = serde_json::to_vec(&e).expect("events serialize").into();
+            Stored {
+                seq: id,
+                kind: e.kind(),
+                payload,
+            }
+            .to_event()
         })
         .collect()
 }

@@ -5,12 +5,15 @@ mod conversation;
 pub mod hub;
 mod message;
 
+use async_nats::jetstream::stream::{DirectGetError, DirectGetErrorKind};
 use axum::response::IntoResponse;
 use axum::{
     http::HeaderMap,
     response::sse::{Event, KeepAlive, Sse},
 };
+use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use sluice_shared::events::{is_terminal_kind, payload_kind};
 
 pub use conversation::router;
 pub use message::message_events;
@@ -54,10 +57,48 @@ pub fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     })
 }
 
-/// One SSE event from a stored payload.
-fn event(seq: u64, kind: &str, payload: &[u8]) -> Event {
-    Event::default()
-        .id(seq.to_string())
-        .event(kind)
-        .data(String::from_utf8_lossy(payload))
+/// One event as the stream stores it: sequence, type and the JSON payload.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub seq: u64,
+    pub kind: &'static str,
+    pub payload: Bytes,
+}
+
+impl Stored {
+    /// Reads the type once, so each client relaying the event need not.
+    pub fn new(seq: u64, payload: Bytes) -> Self {
+        let kind = payload_kind(&payload).unwrap_or("token");
+        Self { seq, kind, payload }
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        is_terminal_kind(self.kind)
+    }
+
+    /// The SSE event: `id` = sequence, `event` = type, `data` = the JSON as published.
+    pub fn to_event(&self) -> Event {
+        Event::default()
+            .id(self.seq.to_string())
+            .event(self.kind)
+            .data(String::from_utf8_lossy(&self.payload))
+    }
+}
+
+/// The first stored event on `subject` at or after `seq` (Direct Get, no consumer);
+/// `Ok(None)` when there is none (yet).
+async fn read_stored(
+    state: &AppState,
+    subject: &str,
+    seq: u64,
+) -> Result<Option<Stored>, DirectGetError> {
+    match state
+        .events
+        .direct_get_next_for_subject(subject, Some(seq))
+        .await
+    {
+        Ok(m) => Ok(Some(Stored::new(m.sequence, m.payload))),
+        Err(e) if matches!(e.kind(), DirectGetErrorKind::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
