@@ -36,6 +36,10 @@ async fn an_openai_compatible_stream_is_relayed_with_its_usage() {
     );
     let start = events.iter().find(|e| e.event == "start").unwrap();
     assert_eq!(start.data["provider"], "openai");
+    assert_eq!(
+        stored["provider"], "openai",
+        "the stored answer names its provider"
+    );
     // The prompt carried the system prompt and the user's message, with the upstream model name.
     let prompt = &fake.prompts()[0];
     assert_eq!(prompt["model"], "gpt-fake-1");

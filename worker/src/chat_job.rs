@@ -65,6 +65,8 @@ struct Generation {
     text: String,
     ttft: Option<Duration>,
     end: End,
+    /// The provider that was called, if one was.
+    provider: Option<&'static str>,
 }
 
 impl Generation {
@@ -74,6 +76,7 @@ impl Generation {
             text: String::new(),
             ttft: None,
             end,
+            provider: None,
         }
     }
 }
@@ -105,7 +108,12 @@ async fn generate(state: &WorkerState, job: &ChatJob) -> anyhow::Result<()> {
         Prepared::Ready { provider, request } => {
             let deadline = started + Duration::from_secs(state.config.worker.job_timeout_secs);
             let deadline = deadline.into();
-            stream_tokens(provider, job, request, &mut publisher, &cancel, deadline).await?
+            let generation =
+                stream_tokens(provider, job, request, &mut publisher, &cancel, deadline).await?;
+            Generation {
+                provider: Some(provider.name()),
+                ..generation
+            }
         }
         Prepared::Ended(end) => Generation::ended(end),
     };
@@ -257,7 +265,12 @@ async fn stream_tokens(
             }
         }
     };
-    Ok(Generation { text, ttft, end })
+    Ok(Generation {
+        text,
+        ttft,
+        end,
+        provider: None,
+    })
 }
 
 /// Stores the answer, then publishes the terminal event — only if this attempt still owns the
@@ -322,7 +335,18 @@ async fn conclude(
             )
         }
     };
-    if !store::finish(&state.pool, message_id, attempt, &text, outcome, timing).await? {
+    let provider = generation.provider;
+    if !store::finish(
+        &state.pool,
+        message_id,
+        attempt,
+        &text,
+        outcome,
+        provider,
+        timing,
+    )
+    .await?
+    {
         tracing::warn!(
             attempt,
             "another attempt owns this message; dropping this one's result"

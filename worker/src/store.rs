@@ -60,6 +60,7 @@ pub async fn finish(
     attempt: i32,
     content: &str,
     outcome: Outcome<'_>,
+    provider: Option<&str>,
     timing: Timing,
 ) -> sqlx::Result<bool> {
     let (status, finish_reason, usage, code, message) = match outcome {
@@ -75,7 +76,8 @@ pub async fn finish(
          SET content = $3, status = $4, finish_reason = $5,
              input_tokens = $6, output_tokens = $7, error_code = $8, error_message = $9,
              latency_ms = $10, ttft_ms = $11, completed_at = now(),
-             first_seq = CASE WHEN $1 = 1 THEN COALESCE($12, first_seq) ELSE first_seq END
+             first_seq = CASE WHEN $1 = 1 THEN COALESCE($12, first_seq) ELSE first_seq END,
+             provider = COALESCE($13, provider)
          WHERE id = $2 AND attempt = $1 AND status = 'streaming'",
     )
     .bind(attempt)
@@ -90,6 +92,7 @@ pub async fn finish(
     .bind(timing.latency_ms)
     .bind(timing.ttft_ms)
     .bind(timing.start_seq.map(|s| s as i64))
+    .bind(provider)
     .execute(pool)
     .await?;
     Ok(updated.rows_affected() == 1)
