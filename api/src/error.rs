@@ -15,6 +15,11 @@ pub enum ApiError {
         code: &'static str,
         message: String,
     },
+    /// 429 `rate_limited` with `Retry-After`.
+    RateLimited {
+        retry_after_secs: u64,
+        message: String,
+    },
     Internal(anyhow::Error),
 }
 
@@ -71,7 +76,15 @@ impl<E: Into<anyhow::Error>> From<E> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut retry_after = None;
         let (status, code, message) = match self {
+            Self::RateLimited {
+                retry_after_secs,
+                message,
+            } => {
+                retry_after = Some(retry_after_secs.max(1));
+                (StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+            }
             Self::Client {
                 status,
                 code,
@@ -96,6 +109,11 @@ impl IntoResponse for ApiError {
             Json(json!({ "error": { "code": code, "message": message } })),
         )
             .into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

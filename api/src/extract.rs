@@ -47,6 +47,17 @@ fn json_error(rejection: JsonRejection) -> ApiError {
     }
 }
 
+/// Parses a body already read as JSON, with `ApiJson`'s errors.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            ApiError::bad_request("invalid_json", "the body is not valid JSON")
+        } else {
+            ApiError::bad_request("invalid_body", e.to_string())
+        }
+    })
+}
+
 /// serde's message without axum's "Failed to deserialize the JSON body into the target type: ".
 fn strip_prefix(detail: &str) -> String {
     detail

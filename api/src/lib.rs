@@ -2,12 +2,14 @@
 //! workers' NATS events to clients as Server-Sent Events.
 #![forbid(unsafe_code)]
 
+mod admin;
 pub mod auth;
 pub mod conversations;
 mod cursor;
 pub mod error;
 mod extract;
 mod health;
+mod html;
 pub mod messages;
 pub mod state;
 pub mod stream;
@@ -43,16 +45,23 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
         Duration::from_secs(config.stream_max_age_secs),
     )
     .await?;
+    auth::roles::grant_configured_admins(&pool, &config.admin_emails).await?;
     let hub = Hub::start(events.clone(), subjects.stream_filter(), shutdown.clone()).await?;
     Ok(AppState {
         hub,
         auth_limiter: auth::rate_limit::limiter(config.auth_rate_per_minute, config.auth_burst),
+        login_limiter: auth::rate_limit::account_limiter(config.login_attempts_per_account),
         pool,
         nats: nats_client,
         js,
         events,
         subjects,
         jwt: Arc::new(JwtKeys::new(&config)),
+        // Talks to GitHub/Google; no redirects, so a token endpoint cannot bounce us elsewhere.
+        oauth_http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(15))
+            .build()?,
         config,
         shutdown,
     })
@@ -64,6 +73,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(auth::router(&state))
+        .merge(admin::router())
         .merge(conversations::router())
         .merge(messages::router())
         .merge(stream::router())

@@ -8,7 +8,10 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    auth::{rate_limit::AuthLimiter, tokens::JwtKeys},
+    auth::{
+        rate_limit::{AccountLimiter, AuthLimiter},
+        tokens::JwtKeys,
+    },
     stream::hub::Hub,
 };
 
@@ -24,6 +27,10 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// Per-IP limit on the auth routes.
     pub auth_limiter: AuthLimiter,
+    /// Per-account limit on password sign-in.
+    pub login_limiter: AccountLimiter,
+    /// HTTP client for OAuth providers.
+    pub oauth_http: reqwest::Client,
     /// The process-wide live feed SSE responses wait on.
     pub hub: Arc<Hub>,
     /// Fires on shutdown: open SSE responses end cleanly.

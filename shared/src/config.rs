@@ -41,6 +41,15 @@ pub struct Config {
     pub auth_rate_per_minute: u32,
     /// Burst allowed above that rate.
     pub auth_burst: u32,
+    /// Password sign-in attempts per account per 15 minutes, whatever the address.
+    pub login_attempts_per_account: u32,
+    /// Accounts with these (verified) emails become admins when they sign in. In the
+    /// environment a comma-separated list: `SLUICE_ADMIN_EMAILS=ada@example.com,bob@example.com`.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub admin_emails: Vec<String>,
+    pub device: DeviceConfig,
+    pub github: OAuthProviderConfig,
+    pub google: OAuthProviderConfig,
     /// Largest request body accepted, in bytes (larger → 413).
     pub body_limit_bytes: usize,
     /// Longest user message accepted, in characters (longer → 413).
@@ -106,6 +115,54 @@ pub struct OpenAiConfig {
     pub idle_timeout_secs: u64,
 }
 
+/// The OAuth 2.0 Device Authorization Grant (RFC 8628), used by the CLI.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfig {
+    /// Lifetime of a device code and its user code.
+    pub code_ttl_secs: u64,
+    /// Seconds a client waits between polls (grows by 5 on every `slow_down`).
+    pub poll_interval_secs: u32,
+    /// Wrong user codes one address may enter per code lifetime.
+    pub misses_per_ip: u32,
+    /// Wrong user codes all addresses together may enter per code lifetime. With 20^8 codes,
+    /// 5 keeps the chance of guessing a given live code within RFC 8628's 2^-32.
+    pub misses_global: u32,
+    /// Clients allowed to ask for device codes, by `client_id` (all public clients).
+    pub clients: BTreeMap<String, DeviceClient>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceClient {
+    /// Shown on the approval page: "Sluice CLI wants to sign in".
+    pub name: String,
+}
+
+/// An OAuth 2.0 sign-in provider (GitHub or Google). Off until `client_id` is set; the URLs
+/// default to the real provider and point at a fake one in tests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthProviderConfig {
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default, serialize_with = "redact_opt")]
+    pub client_secret: Option<SecretString>,
+    pub authorize_url: String,
+    pub token_url: String,
+    /// The signed-in user's profile (GitHub `/user`, Google OpenID `userinfo`).
+    pub userinfo_url: String,
+    /// GitHub only: the user's addresses, to find the primary verified one.
+    #[serde(default)]
+    pub emails_url: Option<String>,
+}
+
+impl OAuthProviderConfig {
+    pub fn enabled(&self) -> bool {
+        self.client_id.is_some()
+    }
+}
+
 /// One selectable model.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -126,6 +183,25 @@ pub struct ModelConfig {
 pub enum ProviderKind {
     Demo,
     Openai,
+}
+
+/// A list from TOML (`["a", "b"]`) or from the environment (`a,b`).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<String>),
+        One(String),
+    }
+    let items = match Either::deserialize(d)? {
+        Either::List(items) => items,
+        Either::One(joined) => joined.split(',').map(str::to_owned).collect(),
+    };
+    Ok(items
+        .iter()
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty())
+        .collect())
 }
 
 fn redact<S: serde::Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error> {
@@ -164,6 +240,36 @@ impl Default for Config {
             refresh_token_ttl_secs: 7 * 24 * 3600,
             auth_rate_per_minute: 30,
             auth_burst: 20,
+            login_attempts_per_account: 10,
+            admin_emails: Vec::new(),
+            device: DeviceConfig {
+                code_ttl_secs: 900,
+                poll_interval_secs: 5,
+                misses_per_ip: 3,
+                misses_global: 5,
+                clients: BTreeMap::from([(
+                    "sluice-cli".to_string(),
+                    DeviceClient {
+                        name: "Sluice CLI".into(),
+                    },
+                )]),
+            },
+            github: OAuthProviderConfig {
+                client_id: None,
+                client_secret: None,
+                authorize_url: "https://github.com/login/oauth/authorize".into(),
+                token_url: "https://github.com/login/oauth/access_token".into(),
+                userinfo_url: "https://api.github.com/user".into(),
+                emails_url: Some("https://api.github.com/user/emails".into()),
+            },
+            google: OAuthProviderConfig {
+                client_id: None,
+                client_secret: None,
+                authorize_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+                token_url: "https://oauth2.googleapis.com/token".into(),
+                userinfo_url: "https://openidconnect.googleapis.com/v1/userinfo".into(),
+                emails_url: None,
+            },
             body_limit_bytes: 256 * 1024,
             max_message_chars: 32_000,
             keepalive_secs: 15,
@@ -266,8 +372,29 @@ impl Config {
         {
             return bad("worker.concurrency, batch_size, max_attempts, heartbeat_ms and missed_heartbeats must be above 0".into());
         }
-        if self.auth_rate_per_minute == 0 || self.auth_burst == 0 {
-            return bad("auth_rate_per_minute and auth_burst must be above 0".into());
+        if self.auth_rate_per_minute == 0
+            || self.auth_burst == 0
+            || self.login_attempts_per_account == 0
+        {
+            return bad(
+                "auth_rate_per_minute, auth_burst and login_attempts_per_account must be above 0"
+                    .into(),
+            );
+        }
+        let d = &self.device;
+        if d.code_ttl_secs < 10
+            || d.poll_interval_secs == 0
+            || d.misses_per_ip == 0
+            || d.misses_global == 0
+        {
+            return bad("device.code_ttl_secs must be at least 10; device.poll_interval_secs, misses_per_ip and misses_global above 0".into());
+        }
+        for (name, p) in [("github", &self.github), ("google", &self.google)] {
+            if p.client_id.is_some() && p.client_secret.is_none() {
+                return bad(format!(
+                    "{name}.client_secret must be set when {name}.client_id is"
+                ));
+            }
         }
         if self.body_limit_bytes < 1024 || self.max_message_chars == 0 || self.keepalive_secs == 0 {
             return bad("body_limit_bytes must be at least 1024; max_message_chars and keepalive_secs above 0".into());
@@ -309,6 +436,23 @@ mod tests {
         };
         let err = c.validated().unwrap_err().to_string();
         assert!(err.contains("gpt-9"), "{err}");
+    }
+
+    #[test]
+    fn admin_emails_come_as_a_list_or_comma_separated() {
+        let from_env: Config = Figment::from(Serialized::defaults(with_secret()))
+            .merge(("admin_emails", " Ada@Example.com, bob@example.com ,"))
+            .extract()
+            .unwrap();
+        assert_eq!(
+            from_env.admin_emails,
+            ["ada@example.com", "bob@example.com"]
+        );
+        let from_toml: Config = Figment::from(Serialized::defaults(with_secret()))
+            .merge(("admin_emails", vec!["Ada@Example.com"]))
+            .extract()
+            .unwrap();
+        assert_eq!(from_toml.admin_emails, ["ada@example.com"]);
     }
 
     #[test]

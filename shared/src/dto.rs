@@ -6,11 +6,15 @@ use uuid::Uuid;
 
 use crate::events::Usage;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
 pub struct UserOut {
     pub id: Uuid,
     pub display_name: String,
+    /// Set by password sign-up or a verified address from GitHub/Google.
+    pub email: Option<String>,
     pub is_guest: bool,
+    /// Role names (`user`, `admin`); informational — the server checks permissions itself.
+    pub roles: Vec<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -92,3 +96,20 @@ pub struct SentOut {
     pub assistant_message: MessageOut,
     pub stream_url: String,
 }
+
+/// `POST /api/auth/device/code` (RFC 8628 §3.2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceCodeOut {
+    pub device_code: String,
+    /// As shown to the user: `WDJB-MJHT`.
+    pub user_code: String,
+    pub verification_uri: String,
+    /// The same page with the code filled in (for a link or QR code).
+    pub verification_uri_complete: String,
+    pub expires_in: u64,
+    /// Seconds to wait between polls of the token endpoint.
+    pub interval: u32,
+}
+
+/// The grant type a device polls the token endpoint with.
+pub const DEVICE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";

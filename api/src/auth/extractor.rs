@@ -1,18 +1,54 @@
-//! `AuthUser`: a verified bearer token whose session is still live. Checking the session row on
-//! every request is what makes logout and revocation take effect at once.
+//! `AuthUser`: who is calling, from one of three credentials, checked in this order:
+//! 1. `Authorization: Bearer sk-sluice-…` — an API key (enabled, its user not disabled);
+//! 2. `Authorization: Bearer <JWT>` — an access token whose session is still live;
+//! 3. the `sluice_access` cookie (browsers) — the same token, plus the CSRF token on writes.
+//!
+//! Checking the session or key row on every request is what makes logout, revocation and
+//! disabling a user take effect at once.
 
 use axum::{
     extract::FromRequestParts,
-    http::{header, request::Parts},
+    http::{HeaderMap, Method, StatusCode, header, request::Parts},
 };
 use uuid::Uuid;
 
+use super::{cookies, keys};
 use crate::{error::ApiError, state::AppState};
 
 #[derive(Debug, Clone, Copy)]
 pub struct AuthUser {
     pub user_id: Uuid,
-    pub session_id: Uuid,
+    pub credential: Credential,
+}
+
+/// What the caller proved who they are with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// A signed-in session (bearer or cookie).
+    Session(Uuid),
+    /// An API key: it acts for its user but is not a session (it cannot log out, or manage
+    /// keys — a leaked key must not be able to mint more).
+    ApiKey(Uuid),
+}
+
+impl AuthUser {
+    pub fn session_id(&self) -> Option<Uuid> {
+        match self.credential {
+            Credential::Session(id) => Some(id),
+            Credential::ApiKey(_) => None,
+        }
+    }
+
+    /// The session, or 403 for API keys on routes that manage the account itself.
+    pub fn require_session(&self) -> Result<Uuid, ApiError> {
+        self.session_id().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "session_required",
+                "this needs a signed-in session; an API key cannot do it",
+            )
+        })
+    }
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -22,31 +58,64 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .ok_or_else(|| {
-                ApiError::unauthorized("sign in: send Authorization: Bearer <access token>")
-            })?;
-        let claims = state
-            .jwt
-            .verify(token.trim())
-            .ok_or_else(|| ApiError::unauthorized("the access token is invalid or expired"))?;
-        if !session_is_live(state, claims.sid, claims.sub).await? {
-            return Err(ApiError::unauthorized(
-                "the session has ended; sign in again",
-            ));
+        if let Some(bearer) = bearer(&parts.headers) {
+            if bearer.starts_with(keys::KEY_PREFIX) {
+                return keys::store::authenticate(&state.pool, bearer)
+                    .await?
+                    .ok_or_else(|| ApiError::unauthorized("the API key is invalid or disabled"));
+            }
+            return from_access_token(state, bearer).await;
         }
-        Ok(Self {
-            user_id: claims.sub,
-            session_id: claims.sid,
-        })
+        if cookies::get(&parts.headers, cookies::ACCESS).is_some() {
+            if !is_safe(&parts.method)
+                && !cookies::csrf_matches(&parts.headers, cookies::csrf_header(&parts.headers))
+            {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf_failed",
+                    "a write signed in by cookie must send the sluice_csrf cookie's value in X-CSRF-Token",
+                ));
+            }
+            return from_cookie(state, &parts.headers)
+                .await
+                .ok_or_else(|| ApiError::unauthorized("the session cookie is invalid or expired"));
+        }
+        Err(ApiError::unauthorized(
+            "sign in: send Authorization: Bearer <access token or API key>",
+        ))
     }
+}
+
+/// The browser's user from its access cookie, if valid (pages check CSRF on their forms).
+pub async fn from_cookie(state: &AppState, headers: &HeaderMap) -> Option<AuthUser> {
+    let token = cookies::get(headers, cookies::ACCESS)?;
+    from_access_token(state, token).await.ok()
+}
+
+async fn from_access_token(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
+    let claims = state
+        .jwt
+        .verify(token.trim())
+        .ok_or_else(|| ApiError::unauthorized("the access token is invalid or expired"))?;
+    if !session_is_live(state, claims.sid, claims.sub).await? {
+        return Err(ApiError::unauthorized(
+            "the session has ended; sign in again",
+        ));
+    }
+    Ok(AuthUser {
+        user_id: claims.sub,
+        credential: Credential::Session(claims.sid),
+    })
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 async fn session_is_live(state: &AppState, session_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {

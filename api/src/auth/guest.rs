@@ -1,40 +1,45 @@
-//! `POST /api/auth/guest`: an account with no credentials but its tokens.
+//! `POST /api/auth/guest`: an account with no credentials but its tokens. A guest can later
+//! add a password or link GitHub/Google and keeps its conversations.
 
 use std::net::SocketAddr;
 
 use axum::{
-    Json,
     extract::{ConnectInfo, State},
-    http::{HeaderMap, StatusCode},
+    http::HeaderMap,
 };
-use chrono::{DateTime, Utc};
-use sluice_shared::dto::{TokensOut, UserOut};
 use uuid::Uuid;
 
-use super::sessions::open_session;
+use super::{
+    sessions::{SignedIn, open_session},
+    store::{self, NewUser},
+};
 use crate::{error::ApiResult, state::AppState};
 
 pub async fn create_guest(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-) -> ApiResult<(StatusCode, Json<TokensOut>)> {
-    let user_id = Uuid::now_v7();
-    let display_name = format!("guest-{}", &user_id.simple().to_string()[24..]);
+) -> ApiResult<SignedIn> {
+    let tokens = sign_in_guest(&state, &super::device(&headers, peer)).await?;
+    Ok(SignedIn::new(&state, &headers, tokens).created())
+}
+
+/// A new guest account, signed in (also the approval page's "continue as guest").
+pub async fn sign_in_guest(
+    state: &AppState,
+    device: &store::Device<'_>,
+) -> ApiResult<sluice_shared::dto::TokensOut> {
+    let display_name = format!("guest-{}", &Uuid::new_v4().simple().to_string()[..8]);
     let mut tx = state.pool.begin().await?;
-    let created_at: DateTime<Utc> = sqlx::query_scalar(
-        "INSERT INTO users (id, display_name, is_guest) VALUES ($1, $2, true) RETURNING created_at",
+    let user_id = store::create_user(
+        &mut tx,
+        NewUser {
+            display_name: &display_name,
+            email: None,
+            password_hash: None,
+            is_guest: true,
+        },
     )
-    .bind(user_id)
-    .bind(&display_name)
-    .fetch_one(&mut *tx)
     .await?;
-    let user = UserOut {
-        id: user_id,
-        display_name,
-        is_guest: true,
-        created_at,
-    };
-    let tokens = open_session(&state, tx, user, &super::device(&headers, peer)).await?;
-    Ok((StatusCode::CREATED, Json(tokens)))
+    open_session(state, tx, user_id, device).await
 }

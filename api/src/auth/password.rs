@@ -11,14 +11,17 @@ use argon2::{
 use axum::{
     Json,
     extract::{ConnectInfo, State},
-    http::{HeaderMap, StatusCode},
+    http::HeaderMap,
 };
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sluice_shared::dto::{TokensOut, UserOut};
 use uuid::Uuid;
 
-use super::{AuthUser, sessions::open_session};
+use super::{
+    AuthUser, rate_limit, roles,
+    sessions::{SignedIn, open_session},
+    store::{self, NewUser},
+};
 use crate::{
     error::{ApiError, ApiResult},
     extract::ApiJson,
@@ -31,16 +34,16 @@ const MAX_PASSWORD_CHARS: usize = 128;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterIn {
-    email: String,
-    password: String,
-    display_name: Option<String>,
+    pub email: String,
+    pub password: String,
+    pub display_name: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginIn {
-    email: String,
-    password: String,
+    pub email: String,
+    pub password: String,
 }
 
 pub async fn register(
@@ -48,42 +51,38 @@ pub async fn register(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ApiJson(input): ApiJson<RegisterIn>,
-) -> ApiResult<(StatusCode, Json<TokensOut>)> {
+) -> ApiResult<SignedIn> {
+    let device = super::device(&headers, peer);
+    let tokens = register_user(&state, input, &device).await?;
+    Ok(SignedIn::new(&state, &headers, tokens).created())
+}
+
+/// A new account with an email and password, signed in (also the approval page's form).
+pub async fn register_user(
+    state: &AppState,
+    input: RegisterIn,
+    device: &store::Device<'_>,
+) -> ApiResult<TokensOut> {
     let email = normalize_email(&input.email)?;
     check_password(&input.password)?;
     let hash = hash_password(input.password).await?;
     let display_name = input
         .display_name
         .unwrap_or_else(|| email.split('@').next().unwrap_or("user").to_string());
-    let user_id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
-    let inserted: Result<DateTime<Utc>, sqlx::Error> = sqlx::query_scalar(
-        "INSERT INTO users (id, display_name, email, password_hash, is_guest)
-         VALUES ($1, $2, $3, $4, false) RETURNING created_at",
-    )
-    .bind(user_id)
-    .bind(&display_name)
-    .bind(&email)
-    .bind(&hash)
-    .fetch_one(&mut *tx)
-    .await;
-    let created_at = match inserted {
+    let new = NewUser {
+        display_name: &display_name,
+        email: Some(&email),
+        password_hash: Some(&hash),
+        is_guest: false,
+    };
+    let user_id = match store::create_user(&mut tx, new).await {
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(ApiError::conflict(
-                "email_taken",
-                "an account with this email already exists",
-            ));
+            return Err(email_taken());
         }
         other => other?,
     };
-    let user = UserOut {
-        id: user_id,
-        display_name,
-        is_guest: false,
-        created_at,
-    };
-    let tokens = open_session(&state, tx, user, &super::device(&headers, peer)).await?;
-    Ok((StatusCode::CREATED, Json(tokens)))
+    open_session(state, tx, user_id, device).await
 }
 
 pub async fn login(
@@ -91,32 +90,34 @@ pub async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ApiJson(input): ApiJson<LoginIn>,
-) -> ApiResult<Json<TokensOut>> {
+) -> ApiResult<SignedIn> {
+    let tokens = login_user(&state, input, &super::device(&headers, peer)).await?;
+    Ok(SignedIn::new(&state, &headers, tokens))
+}
+
+/// Checks an email and password and signs in. Every failure is the same 401, and each
+/// account takes only so many attempts per 15 minutes from all addresses together.
+pub async fn login_user(
+    state: &AppState,
+    input: LoginIn,
+    device: &store::Device<'_>,
+) -> ApiResult<TokensOut> {
     let refused = || ApiError::unauthorized("invalid email or password");
     let email = normalize_email(&input.email).map_err(|_| refused())?;
-    let found: Option<(Uuid, String, DateTime<Utc>, Option<String>)> = sqlx::query_as(
-        "SELECT id, display_name, created_at, password_hash FROM users
-         WHERE email = $1 AND disabled_at IS NULL",
+    rate_limit::check_account(&state.login_limiter, &email)?;
+    let found: Option<(Uuid, Option<String>)> = sqlx::query_as(
+        "SELECT id, password_hash FROM users WHERE email = $1 AND disabled_at IS NULL",
     )
     .bind(&email)
     .fetch_optional(&state.pool)
     .await?;
     // Unknown accounts are checked against a dummy hash, so both failures take as long.
-    let stored = found.as_ref().and_then(|f| f.3.clone());
+    let stored = found.as_ref().and_then(|f| f.1.clone());
     if !verify_password(input.password, stored).await? {
         return Err(refused());
     }
-    let (user_id, display_name, created_at, _) = found.ok_or_else(refused)?;
-    let user = UserOut {
-        id: user_id,
-        display_name,
-        is_guest: false,
-        created_at,
-    };
-    let tx = state.pool.begin().await?;
-    Ok(Json(
-        open_session(&state, tx, user, &super::device(&headers, peer)).await?,
-    ))
+    let (user_id, _) = found.ok_or_else(refused)?;
+    open_session(state, state.pool.begin().await?, user_id, device).await
 }
 
 #[derive(Deserialize)]
@@ -133,13 +134,13 @@ pub async fn add_password(
     user: AuthUser,
     ApiJson(input): ApiJson<AddPasswordIn>,
 ) -> ApiResult<Json<UserOut>> {
+    user.require_session()?;
     let email = normalize_email(&input.email)?;
     check_password(&input.password)?;
     let hash = hash_password(input.password).await?;
-    let updated: Result<Option<(String, DateTime<Utc>)>, sqlx::Error> = sqlx::query_as(
+    let updated: Result<Option<Uuid>, sqlx::Error> = sqlx::query_scalar(
         "UPDATE users SET email = $2, password_hash = $3, is_guest = false
-         WHERE id = $1 AND password_hash IS NULL
-         RETURNING display_name, created_at",
+         WHERE id = $1 AND password_hash IS NULL RETURNING id",
     )
     .bind(user.user_id)
     .bind(&email)
@@ -147,22 +148,23 @@ pub async fn add_password(
     .fetch_optional(&state.pool)
     .await;
     match updated {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(ApiError::conflict(
-            "email_taken",
-            "an account with this email already exists",
-        )),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(email_taken()),
         Ok(None) => Err(ApiError::conflict(
             "has_password",
             "this account already has a password",
         )),
-        Ok(Some((display_name, created_at))) => Ok(Json(UserOut {
-            id: user.user_id,
-            display_name,
-            is_guest: false,
-            created_at,
-        })),
+        Ok(Some(_)) => {
+            let mut db = state.pool.acquire().await?;
+            roles::grant_configured_admin(&mut db, user.user_id, &state.config.admin_emails)
+                .await?;
+            Ok(Json(store::user(&mut db, user.user_id).await?))
+        }
         Err(e) => Err(e.into()),
     }
+}
+
+fn email_taken() -> ApiError {
+    ApiError::conflict("email_taken", "an account with this email already exists")
 }
 
 /// Trimmed and lower-cased; a plausible address or a 400.

@@ -4,8 +4,10 @@ use std::net::SocketAddr;
 
 use axum::{
     Json,
+    body::Bytes,
     extract::{ConnectInfo, State},
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -13,38 +15,53 @@ use sluice_shared::dto::{TokensOut, UserOut};
 use uuid::Uuid;
 
 use super::{
-    AuthUser,
+    AuthUser, cookies, roles,
     store::{self, Refresh, SessionRow},
 };
 use crate::{
     error::{ApiError, ApiResult},
-    extract::{ApiJson, Id},
+    extract::{Id, parse_json},
     state::AppState,
 };
 
-/// Ends every sign-in: opens a session for `user` inside `tx` (so a new account and its first
-/// session commit together), commits, and answers with the tokens.
+/// Ends every sign-in: grants the admin role to configured addresses, opens a session for
+/// `user_id` inside `tx` (so a new account and its first session commit together), commits,
+/// and answers with the tokens.
 pub async fn open_session(
     state: &AppState,
     mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
-    user: UserOut,
+    user_id: Uuid,
     device: &store::Device<'_>,
 ) -> ApiResult<TokensOut> {
+    let disabled: bool =
+        sqlx::query_scalar("SELECT disabled_at IS NOT NULL FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if disabled {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "account_disabled",
+            "this account has been disabled",
+        ));
+    }
+    roles::grant_configured_admin(&mut tx, user_id, &state.config.admin_emails).await?;
+    let user = store::user(&mut tx, user_id).await?;
     let ttl = state.config.refresh_token_ttl_secs;
-    let (session_id, refresh) = store::start_session(&mut tx, user.id, device, ttl).await?;
+    let (session_id, refresh) = store::start_session(&mut tx, user_id, device, ttl).await?;
     tx.commit().await?;
     Ok(tokens_out(state, user, session_id, refresh)?)
 }
 
 /// The answer every sign-in and refresh gives.
-pub fn tokens_out(
+fn tokens_out(
     state: &AppState,
     user: UserOut,
     session_id: Uuid,
     refresh_token: String,
 ) -> anyhow::Result<TokensOut> {
     Ok(TokensOut {
-        access_token: state.jwt.issue(user.id, session_id, vec!["user".into()])?,
+        access_token: state.jwt.issue(user.id, session_id, user.roles.clone())?,
         token_type: "Bearer".into(),
         expires_in: state.jwt.ttl_secs(),
         refresh_token,
@@ -52,30 +69,105 @@ pub fn tokens_out(
     })
 }
 
-#[derive(Deserialize)]
+/// A sign-in's answer: the tokens as JSON for the CLI and SDKs, and the same session as
+/// HttpOnly cookies for a browser.
+pub struct SignedIn {
+    pub status: StatusCode,
+    pub tokens: TokensOut,
+    pub cookies: Vec<HeaderValue>,
+}
+
+impl SignedIn {
+    pub fn new(state: &AppState, request: &HeaderMap, tokens: TokensOut) -> Self {
+        Self {
+            status: StatusCode::OK,
+            cookies: cookies::sign_in(&state.config, request, &tokens),
+            tokens,
+        }
+    }
+
+    pub fn created(self) -> Self {
+        Self {
+            status: StatusCode::CREATED,
+            ..self
+        }
+    }
+}
+
+impl IntoResponse for SignedIn {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(self.tokens)).into_response();
+        let headers = response.headers_mut();
+        for cookie in self.cookies {
+            headers.append(header::SET_COOKIE, cookie);
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshIn {
-    refresh_token: String,
+    refresh_token: Option<String>,
 }
 
 /// `POST /api/auth/refresh`: a new access token and a new refresh token; the old one is spent.
+/// The token comes in the body (CLI, SDKs) or, for browsers, in the `sluice_refresh` cookie —
+/// then with the CSRF token, like every cookie-authenticated write.
 /// Presenting a spent token ends the session: whoever holds the newer one loses it too.
 pub async fn refresh(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    ApiJson(input): ApiJson<RefreshIn>,
-) -> ApiResult<Json<TokensOut>> {
+    body: Bytes,
+) -> ApiResult<SignedIn> {
+    let input: RefreshIn = if body.iter().all(u8::is_ascii_whitespace) {
+        RefreshIn::default()
+    } else {
+        parse_json(&body)?
+    };
+    let presented = match (
+        input.refresh_token,
+        cookies::get(&headers, cookies::REFRESH),
+    ) {
+        (Some(token), _) => token,
+        (None, Some(cookie)) => {
+            if !cookies::csrf_matches(&headers, cookies::csrf_header(&headers)) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf_failed",
+                    "a refresh by cookie must send the sluice_csrf cookie's value in X-CSRF-Token",
+                ));
+            }
+            cookie.to_string()
+        }
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "send {\"refresh_token\": \"...\"}",
+            ));
+        }
+    };
+    let tokens = rotate(&state, &presented, &super::device(&headers, peer)).await?;
+    Ok(SignedIn::new(&state, &headers, tokens))
+}
+
+/// Spends a refresh token for a fresh pair (also used by pages whose access cookie expired).
+pub async fn rotate(
+    state: &AppState,
+    presented: &str,
+    device: &store::Device<'_>,
+) -> ApiResult<TokensOut> {
     let ttl = state.config.refresh_token_ttl_secs;
-    let device = super::device(&headers, peer);
-    match store::rotate(&state.pool, &input.refresh_token, ttl, &device).await? {
+    match store::rotate(&state.pool, presented, ttl, device).await? {
         Refresh::Rotated {
             user_id,
             session_id,
             token,
         } => {
-            let user = user_out(store::user(&state.pool, user_id).await?);
-            Ok(Json(tokens_out(&state, user, session_id, token)?))
+            let user = store::user(&mut *state.pool.acquire().await?, user_id).await?;
+            Ok(tokens_out(state, user, session_id, token)?)
         }
         Refresh::Invalid => Err(ApiError::unauthorized(
             "the refresh token is invalid or expired; sign in again",
@@ -90,23 +182,31 @@ pub async fn refresh(
 }
 
 /// `POST /api/auth/logout`: ends the current session at once (its access token stops working).
-pub async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<StatusCode> {
-    store::revoke_owned(&state.pool, user.user_id, user.session_id).await?;
-    Ok(StatusCode::NO_CONTENT)
+/// Browsers also get their session cookies deleted.
+pub async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<Response> {
+    let session_id = user.require_session()?;
+    store::revoke_owned(&state.pool, user.user_id, session_id).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    for cookie in cookies::sign_out(&state.config) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 /// `GET /api/auth/me`.
 pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<UserOut>> {
-    Ok(Json(user_out(
-        store::user(&state.pool, user.user_id).await?,
-    )))
+    Ok(Json(
+        store::user(&mut *state.pool.acquire().await?, user.user_id).await?,
+    ))
 }
 
 /// `GET /api/auth/session`: the user and the session this token belongs to.
 pub async fn session(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Value>> {
     let sessions = store::live_sessions(&state.pool, user.user_id).await?;
-    let current = sessions.into_iter().find(|s| s.id == user.session_id);
-    let me = user_out(store::user(&state.pool, user.user_id).await?);
+    let current = sessions
+        .into_iter()
+        .find(|s| Some(s.id) == user.session_id());
+    let me = store::user(&mut *state.pool.acquire().await?, user.user_id).await?;
     Ok(Json(json!({ "user": me, "session": current })))
 }
 
@@ -124,7 +224,7 @@ pub async fn list(State(state): State<AppState>, user: AuthUser) -> ApiResult<Js
         .await?
         .into_iter()
         .map(|session| SessionOut {
-            current: session.id == user.session_id,
+            current: Some(session.id) == user.session_id(),
             session,
         })
         .collect();
@@ -141,13 +241,4 @@ pub async fn remove(
         return Err(ApiError::not_found("session"));
     }
     Ok(StatusCode::NO_CONTENT)
-}
-
-fn user_out(u: store::UserRow) -> UserOut {
-    UserOut {
-        id: u.id,
-        display_name: u.display_name,
-        is_guest: u.is_guest,
-        created_at: u.created_at,
-    }
 }

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use sluice_shared::dto::UserOut;
+
 use super::tokens::{hash_token, new_refresh_token};
 
 /// Where a sign-in or refresh came from, as shown in the session list.
@@ -156,17 +158,41 @@ pub async fn live_sessions(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<Ses
     .await
 }
 
-#[derive(Debug, sqlx::FromRow)]
-pub struct UserRow {
-    pub id: Uuid,
-    pub display_name: String,
+/// A new account's fields; every account starts with the `user` role.
+pub struct NewUser<'a> {
+    pub display_name: &'a str,
+    pub email: Option<&'a str>,
+    pub password_hash: Option<&'a str>,
     pub is_guest: bool,
-    pub created_at: DateTime<Utc>,
 }
 
-pub async fn user(pool: &PgPool, user_id: Uuid) -> sqlx::Result<UserRow> {
-    sqlx::query_as("SELECT id, display_name, is_guest, created_at FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_one(pool)
-        .await
+/// Creates the account; `Err` with a unique violation when the email is taken.
+pub async fn create_user(tx: &mut PgConnection, new: NewUser<'_>) -> sqlx::Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "WITH u AS (
+             INSERT INTO users (id, display_name, email, password_hash, is_guest)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id)
+         INSERT INTO user_roles (user_id, role) SELECT id, 'user' FROM u",
+    )
+    .bind(id)
+    .bind(new.display_name)
+    .bind(new.email)
+    .bind(new.password_hash)
+    .bind(new.is_guest)
+    .execute(tx)
+    .await?;
+    Ok(id)
+}
+
+/// The account as the API shows it (with its roles).
+pub async fn user(db: &mut PgConnection, user_id: Uuid) -> sqlx::Result<UserOut> {
+    sqlx::query_as(
+        "SELECT id, display_name, email, is_guest, created_at,
+                ARRAY(SELECT role FROM user_roles WHERE user_id = users.id ORDER BY role) AS roles
+         FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(db)
+    .await
 }

@@ -1,0 +1,148 @@
+//! Browser sessions live in cookies: the access token and the refresh token HttpOnly (script
+//! cannot read them), `SameSite=Lax`, `Secure` when the public URL is https. A third cookie
+//! holds the CSRF token, readable by the page on purpose: a write authenticated by cookie must
+//! echo it in `X-CSRF-Token` (or a form's `csrf_token`), which another site cannot do
+//! (double-submit). Bearer-authenticated calls carry no ambient credential and need no token.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use rand::RngCore;
+use sluice_shared::{Config, dto::TokensOut};
+
+pub const ACCESS: &str = "sluice_access";
+pub const REFRESH: &str = "sluice_refresh";
+pub const CSRF: &str = "sluice_csrf";
+/// The `state` of an OAuth sign-in in progress, binding the callback to this browser.
+pub const OAUTH_STATE: &str = "sluice_oauth_state";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The value of cookie `name` in the request, if sent.
+pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+/// A `Set-Cookie` value. `max_age` 0 deletes the cookie.
+pub fn set(config: &Config, name: &str, value: &str, max_age: u64, http_only: bool) -> HeaderValue {
+    let secure = if config.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let http_only = if http_only { "; HttpOnly" } else { "" };
+    let cookie =
+        format!("{name}={value}; Path=/; Max-Age={max_age}; SameSite=Lax{http_only}{secure}");
+    HeaderValue::from_str(&cookie).expect("cookie values are URL-safe ASCII")
+}
+
+/// The cookies of a signed-in browser: tokens, plus a CSRF token if it has none yet.
+pub fn sign_in(config: &Config, request: &HeaderMap, tokens: &TokensOut) -> Vec<HeaderValue> {
+    let mut cookies = vec![
+        set(
+            config,
+            ACCESS,
+            &tokens.access_token,
+            tokens.expires_in,
+            true,
+        ),
+        set(
+            config,
+            REFRESH,
+            &tokens.refresh_token,
+            config.refresh_token_ttl_secs,
+            true,
+        ),
+    ];
+    cookies.extend(ensure_csrf(config, request).1);
+    cookies
+}
+
+/// Deletes the session cookies (the CSRF token may stay: it authorizes nothing alone).
+pub fn sign_out(config: &Config) -> Vec<HeaderValue> {
+    vec![
+        set(config, ACCESS, "", 0, true),
+        set(config, REFRESH, "", 0, true),
+    ]
+}
+
+/// The browser's CSRF token, and the cookie to set when it has none yet.
+pub fn ensure_csrf(config: &Config, request: &HeaderMap) -> (String, Option<HeaderValue>) {
+    match get(request, CSRF) {
+        Some(token) => (token.to_string(), None),
+        None => {
+            let mut bytes = [0u8; 32];
+            rand::rng().fill_bytes(&mut bytes);
+            let token = hex::encode(bytes);
+            let cookie = set(config, CSRF, &token, 365 * 24 * 3600, false);
+            (token, Some(cookie))
+        }
+    }
+}
+
+/// True when `presented` (header or form field) matches the browser's CSRF cookie.
+pub fn csrf_matches(request: &HeaderMap, presented: Option<&str>) -> bool {
+    match (get(request, CSRF), presented) {
+        (Some(cookie), Some(presented)) => {
+            // Constant-time: the comparison must not reveal how much of a guess was right.
+            cookie.len() == presented.len()
+                && cookie
+                    .bytes()
+                    .zip(presented.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        }
+        _ => false,
+    }
+}
+
+/// The `X-CSRF-Token` header of a request.
+pub fn csrf_header(request: &HeaderMap) -> Option<&str> {
+    request.get(CSRF_HEADER).and_then(|v| v.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_read_from_any_cookie_header() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; sluice_csrf=abc"),
+        );
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("sluice_access=tok"),
+        );
+        assert_eq!(get(&h, CSRF), Some("abc"));
+        assert_eq!(get(&h, ACCESS), Some("tok"));
+        assert_eq!(get(&h, REFRESH), None);
+        assert!(csrf_matches(&h, Some("abc")));
+        assert!(!csrf_matches(&h, Some("abd")));
+        assert!(!csrf_matches(&h, None));
+    }
+
+    #[test]
+    fn cookies_are_secure_only_behind_https() {
+        let mut config = Config::default();
+        let plain = set(&config, ACCESS, "t", 60, true);
+        assert_eq!(
+            plain,
+            "sluice_access=t; Path=/; Max-Age=60; SameSite=Lax; HttpOnly"
+        );
+        config.public_url = "https://chat.example.com".into();
+        assert!(
+            set(&config, ACCESS, "t", 60, true)
+                .to_str()
+                .unwrap()
+                .ends_with("; Secure")
+        );
+    }
+}

@@ -1,0 +1,304 @@
+//! `GET /device`: where a person approves a device (RFC 8628 §3.3), without JavaScript.
+//! Signed out, it offers password, GitHub, Google or guest sign-in first; signed in, it asks
+//! for the code (or takes `?user_code=` from `verification_uri_complete`), shows which client
+//! asks, when and from where (§5.4), and approves or denies. Every form carries the CSRF token.
+
+use std::net::SocketAddr;
+
+use axum::{
+    Form,
+    extract::{ConnectInfo, Query, State, rejection::FormRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use chrono::Utc;
+use serde::Deserialize;
+use sluice_shared::dto::TokensOut;
+
+use super::{
+    approve::decide,
+    guesses,
+    store::{Lookup, Pending},
+    user_code,
+};
+use crate::{
+    auth::{
+        AuthUser, cookies,
+        extractor::{Credential, from_cookie},
+        guest::sign_in_guest,
+        password::{LoginIn, RegisterIn, login_user, register_user},
+        sessions::rotate,
+    },
+    error::ApiError,
+    html::{Page, escape, query_value},
+    state::AppState,
+};
+
+#[derive(Deserialize)]
+pub struct DeviceQuery {
+    user_code: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<DeviceQuery>,
+) -> Page {
+    let (csrf, csrf_cookie) = cookies::ensure_csrf(&state.config, &headers);
+    let typed = query.user_code.unwrap_or_default();
+    let (user, session_cookies) = browser_user(&state, &headers, peer).await;
+    let page = match user {
+        None => sign_in_form(&state, &csrf, &typed, None),
+        Some(_) if typed.trim().is_empty() => code_form(&typed, None),
+        Some(_) => match guesses::lookup(&state, peer.ip(), &typed).await {
+            Ok((Some(code), Lookup::Pending(pending))) => confirm(&state, &csrf, &code, &pending),
+            Ok((_, Lookup::Decided)) => code_form(&typed, Some("That code was already used.")),
+            Ok(_) => code_form(
+                &typed,
+                Some("That code is not valid or has expired. Check your device."),
+            )
+            .with_status(StatusCode::NOT_FOUND),
+            Err(e) => Page::from(e),
+        },
+    };
+    page.with_cookies(csrf_cookie).with_cookies(session_cookies)
+}
+
+#[derive(Deserialize)]
+pub struct DecisionForm {
+    csrf_token: Option<String>,
+    user_code: Option<String>,
+    decision: Option<String>,
+}
+
+/// `POST /device`: the Approve or Deny button.
+pub async fn decide_form(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<DecisionForm>, FormRejection>,
+) -> Page {
+    let Ok(Form(form)) = form else {
+        return bad_form();
+    };
+    if !cookies::csrf_matches(&headers, form.csrf_token.as_deref()) {
+        return csrf_failed();
+    }
+    let Some(user) = from_cookie(&state, &headers).await else {
+        return Page::message(
+            StatusCode::UNAUTHORIZED,
+            "Signed out",
+            "Your session ended. Open the link from your device again.",
+        );
+    };
+    let typed = form.user_code.unwrap_or_default();
+    let (approve_for, done) = match form.decision.as_deref() {
+        Some("approve") => (Some(user.user_id), "Device approved"),
+        Some("deny") => (None, "Device denied"),
+        _ => return bad_form(),
+    };
+    match decide(&state, peer, &typed, approve_for).await {
+        Ok(()) if approve_for.is_some() => Page::message(
+            StatusCode::OK,
+            done,
+            "You can close this page and return to your device: it is signing in.",
+        ),
+        Ok(()) => Page::message(
+            StatusCode::OK,
+            done,
+            "The device was not signed in. If you did not start this, nothing else is needed.",
+        ),
+        Err(e) => Page::from(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    csrf_token: Option<String>,
+    user_code: Option<String>,
+    action: Option<String>,
+    email: Option<String>,
+    password: Option<String>,
+}
+
+/// `POST /device/login`: sign in, register or continue as a guest, then back to the code.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<SignInForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return bad_form().into_response();
+    };
+    if !cookies::csrf_matches(&headers, form.csrf_token.as_deref()) {
+        return csrf_failed().into_response();
+    }
+    let device = crate::auth::device(&headers, peer);
+    let email = form.email.unwrap_or_default();
+    let password = form.password.unwrap_or_default();
+    let signed_in = match form.action.as_deref() {
+        Some("guest") => sign_in_guest(&state, &device).await,
+        Some("register") => {
+            let input = RegisterIn {
+                email,
+                password,
+                display_name: None,
+            };
+            register_user(&state, input, &device).await
+        }
+        _ => login_user(&state, LoginIn { email, password }, &device).await,
+    };
+    let typed = form.user_code.unwrap_or_default();
+    match signed_in {
+        Ok(tokens) => {
+            let back = format!("/device?user_code={}", query_value(&typed));
+            let mut response = Redirect::to(&back).into_response();
+            for cookie in cookies::sign_in(&state.config, &headers, &tokens) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
+        }
+        Err(ApiError::Internal(e)) => Page::from(ApiError::Internal(e)).into_response(),
+        Err(e) => {
+            let (csrf, _) = cookies::ensure_csrf(&state.config, &headers);
+            let problem = Page::from(e);
+            sign_in_form(&state, &csrf, &typed, Some(&problem.body))
+                .with_status(problem.status)
+                .into_response()
+        }
+    }
+}
+
+/// The browser's user: from its access cookie, or — when that has expired — by spending its
+/// refresh cookie (returning the new cookies to set).
+async fn browser_user(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> (Option<AuthUser>, Vec<HeaderValue>) {
+    if let Some(user) = from_cookie(state, headers).await {
+        return (Some(user), Vec::new());
+    }
+    let Some(refresh) = cookies::get(headers, cookies::REFRESH) else {
+        return (None, Vec::new());
+    };
+    match rotate(state, refresh, &crate::auth::device(headers, peer)).await {
+        Ok(tokens) => {
+            let user = signed_in_user(state, &tokens);
+            (user, cookies::sign_in(&state.config, headers, &tokens))
+        }
+        Err(_) => (None, cookies::sign_out(&state.config)),
+    }
+}
+
+fn signed_in_user(state: &AppState, tokens: &TokensOut) -> Option<AuthUser> {
+    let claims = state.jwt.verify(&tokens.access_token)?;
+    Some(AuthUser {
+        user_id: claims.sub,
+        credential: Credential::Session(claims.sid),
+    })
+}
+
+fn sign_in_form(state: &AppState, csrf: &str, typed: &str, problem: Option<&str>) -> Page {
+    let next = query_value(&format!("/device?user_code={}", query_value(typed)));
+    let providers: String = [
+        ("github", "GitHub", &state.config.github),
+        ("google", "Google", &state.config.google),
+    ]
+    .into_iter()
+    .filter(|(_, _, config)| config.enabled())
+    .map(|(id, name, _)| {
+        format!("<a class=\"button\" href=\"/api/auth/{id}?next={next}\">Continue with {name}</a>")
+    })
+    .collect();
+    let problem = problem
+        .map(|p| format!("<div class=\"error\">{p}</div>"))
+        .unwrap_or_default();
+    let (csrf, typed) = (escape(csrf), escape(typed));
+    Page::new(
+        "Sign in to connect a device",
+        format!(
+            "<p>A device asked to sign in to Sluice. Sign in first, then confirm its code.</p>{problem}
+<form method=\"post\" action=\"/device/login\">
+<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\"><input type=\"hidden\" name=\"user_code\" value=\"{typed}\">
+<label>Email <input type=\"email\" name=\"email\" autocomplete=\"username\" required></label>
+<label>Password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label>
+<button class=\"primary\" name=\"action\" value=\"login\">Sign in</button><button name=\"action\" value=\"register\">Create account</button>
+</form>
+<form method=\"post\" action=\"/device/login\">
+<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\"><input type=\"hidden\" name=\"user_code\" value=\"{typed}\">
+<button name=\"action\" value=\"guest\">Continue as a guest</button>{providers}
+</form>"
+        ),
+    )
+}
+
+fn code_form(typed: &str, problem: Option<&str>) -> Page {
+    let problem = problem
+        .map(|p| format!("<p class=\"error\">{}</p>", escape(p)))
+        .unwrap_or_default();
+    Page::new(
+        "Connect a device",
+        format!(
+            "{problem}<form method=\"get\" action=\"/device\">
+<label>Enter the code shown on your device
+<input name=\"user_code\" value=\"{}\" placeholder=\"WDJB-MJHT\" autocomplete=\"off\" autocapitalize=\"characters\" autofocus required></label>
+<button class=\"primary\">Continue</button></form>",
+            escape(typed)
+        ),
+    )
+}
+
+fn confirm(state: &AppState, csrf: &str, code: &str, pending: &Pending) -> Page {
+    let client = state
+        .config
+        .device
+        .clients
+        .get(&pending.client_id)
+        .map_or(pending.client_id.as_str(), |c| c.name.as_str());
+    let minutes_left = (pending.expires_at - Utc::now()).num_minutes().max(0);
+    let from = match (&pending.requester_ip, &pending.requester_agent) {
+        (Some(ip), Some(agent)) => format!("{ip} ({agent})"),
+        (Some(ip), None) => ip.clone(),
+        _ => "unknown".into(),
+    };
+    Page::new(
+        &format!("Sign in {client}?"),
+        format!(
+            "<p><strong>{client}</strong> asks to sign in to your Sluice account.
+Approve only if you started this yourself, on a device you control.</p>
+<dl><dt>Code</dt><dd class=\"code\">{shown}</dd>
+<dt>Requested</dt><dd>{when} UTC</dd>
+<dt>From</dt><dd>{from}</dd>
+<dt>Expires</dt><dd>in {minutes_left} min</dd></dl>
+<form method=\"post\" action=\"/device\">
+<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\"><input type=\"hidden\" name=\"user_code\" value=\"{code}\">
+<button class=\"primary\" name=\"decision\" value=\"approve\">Approve</button><button name=\"decision\" value=\"deny\">Deny</button>
+</form>",
+            client = escape(client),
+            shown = escape(&user_code::display(code)),
+            when = pending.created_at.format("%Y-%m-%d %H:%M:%S"),
+            from = escape(&from),
+            csrf = escape(csrf),
+            code = escape(code),
+        ),
+    )
+}
+
+fn bad_form() -> Page {
+    Page::message(
+        StatusCode::BAD_REQUEST,
+        "Something is not right",
+        "The form was incomplete. Go back and try again.",
+    )
+}
+
+fn csrf_failed() -> Page {
+    Page::message(
+        StatusCode::FORBIDDEN,
+        "Form expired",
+        "This form did not come from this browser's Sluice page. Reload the page and try again.",
+    )
+}
