@@ -382,12 +382,12 @@ impl Config {
             );
         }
         let d = &self.device;
-        if d.code_ttl_secs < 10
+        if d.code_ttl_secs == 0
             || d.poll_interval_secs == 0
             || d.misses_per_ip == 0
             || d.misses_global == 0
         {
-            return bad("device.code_ttl_secs must be at least 10; device.poll_interval_secs, misses_per_ip and misses_global above 0".into());
+            return bad("device.code_ttl_secs, poll_interval_secs, misses_per_ip and misses_global must be above 0".into());
         }
         for (name, p) in [("github", &self.github), ("google", &self.google)] {
             if p.client_id.is_some() && p.client_secret.is_none() {

@@ -3,6 +3,8 @@
 //! started on port 0 with their own database and NATS prefix, so tests run in parallel.
 #![forbid(unsafe_code)]
 
+pub mod browser;
+pub mod fake_oauth;
 pub mod fake_openai;
 pub mod services;
 pub mod sse;
@@ -21,6 +23,18 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub use sse::SseEvent;
+
+/// The password `TestApp::register` gives accounts.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A client whose requests come from another loopback address (`127.0.0.{last}`), for tests
+/// of per-address limits.
+pub fn client_from(last: u8) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+        .build()
+        .expect("client")
+}
 
 /// A running stack for one test.
 pub struct TestApp {
@@ -167,6 +181,19 @@ impl TestApp {
             .as_str()
             .expect("access_token")
             .to_string()
+    }
+
+    /// Registers an account with password `correct horse battery`; returns the sign-in answer.
+    pub async fn register(&self, email: &str) -> Value {
+        let r = self
+            .http
+            .post(self.url("/api/auth/register"))
+            .json(&json!({ "email": email, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "register {email}");
+        r.json().await.unwrap()
     }
 
     pub async fn create_conversation(&self, token: &str) -> Uuid {

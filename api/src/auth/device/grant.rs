@@ -18,6 +18,7 @@ use crate::{
     auth::{
         rfc6749::{OAuthBody, OAuthError, no_store},
         sessions::open_session,
+        store::Device,
     },
     state::AppState,
 };
@@ -123,7 +124,12 @@ pub async fn poll_token(
         .user_id
         .ok_or_else(|| anyhow::anyhow!("approved without a user"))?;
     store::mark_redeemed(&mut tx, polled.id).await?;
-    let tokens = open_session(&state, tx, user_id, &crate::auth::device(&headers, peer)).await?;
+    let polling = crate::auth::device(&headers, peer);
+    let device = Device {
+        user_agent: polled.requester_agent.as_deref().or(polling.user_agent),
+        ip: polled.requester_ip.clone().unwrap_or(polling.ip),
+    };
+    let tokens = open_session(&state, tx, user_id, &device).await?;
     let mut response = Json(tokens).into_response();
     no_store(&mut response);
     Ok(response)

@@ -58,6 +58,9 @@ pub struct Polled {
     pub expired: bool,
     /// The previous poll was less than `interval_secs` ago.
     pub too_fast: bool,
+    /// The device as it asked for the code (its session is listed as this).
+    pub requester_ip: Option<String>,
+    pub requester_agent: Option<String>,
 }
 
 pub async fn lock_for_poll(
@@ -67,7 +70,8 @@ pub async fn lock_for_poll(
     sqlx::query_as(
         "SELECT id, client_id, status, user_id, expires_at <= now() AS expired,
                 COALESCE(last_polled_at + make_interval(secs => interval_secs) > now(), false)
-                    AS too_fast
+                    AS too_fast,
+                requester_ip, requester_agent
          FROM device_codes WHERE device_code_hash = $1 FOR UPDATE",
     )
     .bind(hash_token(device_code))
