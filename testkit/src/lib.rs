@@ -99,7 +99,13 @@ impl TestApp {
 
     pub async fn spawn_with(options: Options) -> Self {
         sluice_shared::telemetry::init();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind api");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
         let mut config = test_config().await;
+        // Links the API hands out (device verification, OAuth redirects) point at this stack.
+        config.public_url = base.clone();
         (options.configure)(&mut config);
         let config = Arc::new(config.validated().expect("valid test config"));
         let pool = db::connect(&config).await.expect("connect test db");
@@ -107,10 +113,6 @@ impl TestApp {
         let nats = sluice_shared::nats::connect(&config)
             .await
             .expect("connect nats");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind api");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
         let api = tokio::spawn(sluice_api::run(config.clone(), listener, shutdown.clone()));
         let worker_shutdown = CancellationToken::new();
