@@ -1,0 +1,224 @@
+//! Roles and admin routes: configured addresses become admins, permissions guard the routes
+//! and act at once, and disabling a user ends every way they had in.
+
+use serde_json::{Value, json};
+use sluice_testkit::{Options, TestApp};
+
+async fn stack() -> TestApp {
+    TestApp::spawn_with(Options {
+        configure: Box::new(|c| c.admin_emails = vec!["root@example.com".into()]),
+        ..Options::default()
+    })
+    .await
+}
+
+fn token(v: &Value) -> &str {
+    v["access_token"].as_str().unwrap()
+}
+
+async fn call(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut req = app.http.request(method, app.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    req.send().await.unwrap()
+}
+
+fn roles_claim(access_token: &str) -> Value {
+    use base64::Engine;
+    let payload = access_token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice::<Value>(&bytes).unwrap()["roles"].clone()
+}
+
+#[tokio::test]
+async fn a_configured_address_becomes_admin_and_others_are_forbidden() {
+    let app = stack().await;
+    let root = app.register("Root@Example.com").await;
+    assert_eq!(root["user"]["roles"], json!(["admin", "user"]));
+    assert_eq!(roles_claim(token(&root)), json!(["admin", "user"]));
+    let ada = app.register("ada@example.com").await;
+    assert_eq!(ada["user"]["roles"], json!(["user"]));
+
+    let r = app.get(token(&ada), "/api/admin/users").await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "forbidden"
+    );
+
+    let users = app.get_json(token(&root), "/api/admin/users").await;
+    let emails: Vec<&str> = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["email"].as_str())
+        .collect();
+    assert_eq!(
+        emails,
+        ["ada@example.com", "root@example.com"],
+        "newest first"
+    );
+}
+
+#[tokio::test]
+async fn role_changes_act_at_once_and_unknown_roles_are_refused() {
+    let app = stack().await;
+    let root = app.register("root@example.com").await;
+    let ada = app.register("ada@example.com").await;
+    let ada_id = ada["user"]["id"].as_str().unwrap();
+    let path = format!("/api/admin/users/{ada_id}/roles");
+
+    let r = call(
+        &app,
+        token(&root),
+        reqwest::Method::PUT,
+        &path,
+        Some(json!({ "roles": ["user", "admin"] })),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["roles"],
+        json!(["admin", "user"])
+    );
+    // Ada's existing token now reaches admin routes: permissions are read per request.
+    assert_eq!(app.get(token(&ada), "/api/admin/users").await.status(), 200);
+
+    let r = call(
+        &app,
+        token(&root),
+        reqwest::Method::PUT,
+        &path,
+        Some(json!({ "roles": ["user"] })),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.get(token(&ada), "/api/admin/users").await.status(), 403);
+
+    let r = call(
+        &app,
+        token(&root),
+        reqwest::Method::PUT,
+        &path,
+        Some(json!({ "roles": ["wizard"] })),
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let root_id = root["user"]["id"].as_str().unwrap();
+    let own = format!("/api/admin/users/{root_id}/roles");
+    let r = call(
+        &app,
+        token(&root),
+        reqwest::Method::PUT,
+        &own,
+        Some(json!({ "roles": ["user"] })),
+    )
+    .await;
+    assert_eq!(r.status(), 409, "no admin locks themselves out");
+    let unknown = format!("/api/admin/users/{}/roles", uuid::Uuid::now_v7());
+    let r = call(
+        &app,
+        token(&root),
+        reqwest::Method::PUT,
+        &unknown,
+        Some(json!({ "roles": ["user"] })),
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn disabling_a_user_ends_their_sessions_refresh_tokens_and_keys_at_once() {
+    let app = stack().await;
+    let root = app.register("root@example.com").await;
+    let ada = app.register("ada@example.com").await;
+    let ada_id = ada["user"]["id"].as_str().unwrap();
+    let key: Value = call(
+        &app,
+        token(&ada),
+        reqwest::Method::POST,
+        "/api/keys",
+        Some(json!({ "name": "k" })),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let key = key["key"].as_str().unwrap();
+    assert_eq!(app.get(key, "/api/auth/me").await.status(), 200);
+
+    let r = call(
+        &app,
+        token(&root),
+        reqwest::Method::POST,
+        &format!("/api/admin/users/{ada_id}/disable"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.json::<Value>().await.unwrap()["disabled_at"].is_string());
+
+    assert_eq!(
+        app.get(token(&ada), "/api/auth/me").await.status(),
+        401,
+        "access token"
+    );
+    assert_eq!(app.get(key, "/api/auth/me").await.status(), 401, "API key");
+    let refresh = app
+        .http
+        .post(app.url("/api/auth/refresh"))
+        .json(&json!({ "refresh_token": ada["refresh_token"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refresh.status(), 401, "refresh token");
+    let login = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .json(&json!({ "email": "ada@example.com", "password": sluice_testkit::PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 401, "password sign-in");
+
+    // Enabled again, Ada can sign in; what was ended stays ended.
+    let r = call(
+        &app,
+        token(&root),
+        reqwest::Method::POST,
+        &format!("/api/admin/users/{ada_id}/enable"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let login = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .json(&json!({ "email": "ada@example.com", "password": sluice_testkit::PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    assert_eq!(app.get(token(&ada), "/api/auth/me").await.status(), 401);
+    assert_eq!(app.get(key, "/api/auth/me").await.status(), 401);
+
+    let root_id = root["user"]["id"].as_str().unwrap();
+    let r = call(
+        &app,
+        token(&root),
+        reqwest::Method::POST,
+        &format!("/api/admin/users/{root_id}/disable"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 409, "an admin cannot disable themselves");
+}
