@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod fake_oauth;
 pub mod fake_openai;
+pub mod proxy;
 pub mod services;
 pub mod sse;
 

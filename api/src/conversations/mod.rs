@@ -1,4 +1,4 @@
-//! `/api/conversations`: create, list (cursor pages), get, delete, and list messages.
+//! `/api/conversations`: create, list (cursor pages), get, change, delete, and list messages.
 
 pub mod store;
 
@@ -8,7 +8,7 @@ use axum::{
     http::StatusCode,
     routing::get,
 };
-use sluice_shared::dto::{ConversationIn, ConversationOut, MessageOut, Page};
+use sluice_shared::dto::{ConversationIn, ConversationOut, ConversationPatch, MessageOut, Page};
 
 use crate::{
     auth::AuthUser,
@@ -22,7 +22,10 @@ use crate::{
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/conversations", get(list).post(create))
-        .route("/api/conversations/{id}", get(show).delete(remove))
+        .route(
+            "/api/conversations/{id}",
+            get(show).patch(update).delete(remove),
+        )
         .route(
             "/api/conversations/{id}/messages",
             get(list_messages).post(crate::messages::send),
@@ -42,16 +45,7 @@ async fn create(
     if state.config.model(&model).is_none() {
         return Err(ApiError::unknown_model(&model));
     }
-    if input
-        .title
-        .as_ref()
-        .is_some_and(|t| t.chars().count() > MAX_TITLE_CHARS)
-    {
-        return Err(ApiError::bad_request(
-            "title_too_long",
-            format!("title is limited to {MAX_TITLE_CHARS} characters"),
-        ));
-    }
+    check_title(input.title.as_deref())?;
     let row = store::insert(
         &state.pool,
         user.user_id,
@@ -86,6 +80,35 @@ async fn show(
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
     Ok(Json(row.into()))
+}
+
+/// `PATCH /api/conversations/{id}` `{title?, model?, system_prompt?}`.
+async fn update(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Id(id): Id,
+    ApiJson(patch): ApiJson<ConversationPatch>,
+) -> ApiResult<Json<ConversationOut>> {
+    check_title(patch.title.as_deref())?;
+    if let Some(model) = patch.model.as_deref()
+        && state.config.model(model).is_none()
+    {
+        return Err(ApiError::unknown_model(model));
+    }
+    let row = store::update(&state.pool, user.user_id, id, &patch)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    Ok(Json(row.into()))
+}
+
+fn check_title(title: Option<&str>) -> ApiResult<()> {
+    if title.is_some_and(|t| t.chars().count() > MAX_TITLE_CHARS) {
+        return Err(ApiError::bad_request(
+            "title_too_long",
+            format!("title is limited to {MAX_TITLE_CHARS} characters"),
+        ));
+    }
+    Ok(())
 }
 
 async fn remove(

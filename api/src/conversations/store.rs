@@ -2,7 +2,7 @@
 //! not found.
 
 use chrono::{DateTime, Utc};
-use sluice_shared::dto::ConversationOut;
+use sluice_shared::dto::{ConversationOut, ConversationPatch};
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
@@ -65,6 +65,28 @@ pub async fn find(pool: &PgPool, owner: Uuid, id: Uuid) -> sqlx::Result<Option<C
     ))
     .bind(id)
     .bind(owner)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Changes the fields given; `None` when the conversation is not the owner's.
+pub async fn update(
+    pool: &PgPool,
+    owner: Uuid,
+    id: Uuid,
+    patch: &ConversationPatch,
+) -> sqlx::Result<Option<ConversationRow>> {
+    sqlx::query_as(concat!(
+        "UPDATE conversations SET title = COALESCE($3, title), model = COALESCE($4, model),
+                system_prompt = COALESCE($5, system_prompt), updated_at = now()
+         WHERE id = $1 AND user_id = $2 RETURNING ",
+        conversation_columns!()
+    ))
+    .bind(id)
+    .bind(owner)
+    .bind(patch.title.as_deref())
+    .bind(patch.model.as_deref())
+    .bind(patch.system_prompt.as_deref())
     .fetch_optional(pool)
     .await
 }

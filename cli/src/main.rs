@@ -1,0 +1,154 @@
+//! `sluice`: sign in with the device flow and chat with streaming answers in the terminal.
+#![forbid(unsafe_code)]
+
+mod ask;
+mod chat;
+mod client;
+mod config;
+mod conversations;
+mod credentials;
+mod error;
+mod login;
+mod render;
+mod stream;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use uuid::Uuid;
+
+use crate::{client::Api, error::CliResult};
+
+#[derive(Parser)]
+#[command(
+    name = "sluice",
+    version,
+    about = "Chat with a Sluice server from the terminal"
+)]
+struct Cli {
+    /// Server URL (else SLUICE_SERVER, else `server` in the config file, else http://127.0.0.1:8080).
+    #[arg(long, global = true)]
+    server: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign in with a code approved in the browser (OAuth device flow).
+    Login {
+        /// Only print the link; do not try to open a browser.
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// End the session on the server and forget it here.
+    Logout,
+    /// Who you are signed in as.
+    Whoami,
+    /// Chat interactively.
+    Chat {
+        /// Continue this conversation.
+        #[arg(long)]
+        conversation: Option<Uuid>,
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// Ask once; the answer goes to stdout (stdin is appended to the prompt when piped).
+    Ask {
+        prompt: Option<String>,
+        #[arg(long)]
+        conversation: Option<Uuid>,
+        #[arg(long)]
+        model: Option<String>,
+        /// Print the final message object as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List, show, export or delete conversations.
+    #[command(subcommand, alias = "conv")]
+    Conversations(ConversationsCommand),
+}
+
+#[derive(Subcommand)]
+enum ConversationsCommand {
+    List,
+    Show {
+        id: Uuid,
+    },
+    Export {
+        id: Uuid,
+        #[arg(long, value_enum, default_value = "md")]
+        format: Format,
+    },
+    #[command(alias = "delete")]
+    Rm {
+        id: Uuid,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Md,
+    Json,
+}
+
+fn main() {
+    // Whatever happens, one line, no backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("sluice: internal error: {info}");
+    }));
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sluice: cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = runtime.block_on(run(cli)) {
+        eprintln!("sluice: {e}");
+        std::process::exit(e.exit_code);
+    }
+}
+
+async fn run(cli: Cli) -> CliResult<()> {
+    let settings = config::load(cli.server.as_deref())?;
+    let default_model = settings.model.clone();
+    let mut api = Api::connect(&settings).await?;
+    match cli.command {
+        Command::Login { no_browser } => login::login(&mut api, !no_browser).await,
+        Command::Logout => login::logout(&mut api).await,
+        Command::Whoami => login::whoami(&mut api).await,
+        Command::Chat {
+            conversation,
+            model,
+        } => chat::repl(&mut api, conversation, model.or(default_model)).await,
+        Command::Ask {
+            prompt,
+            conversation,
+            model,
+            json,
+        } => {
+            let args = ask::AskArgs {
+                prompt,
+                conversation,
+                model: model.or(default_model),
+                json,
+            };
+            ask::ask(&mut api, args).await
+        }
+        Command::Conversations(c) => match c {
+            ConversationsCommand::List => conversations::list(&mut api).await,
+            ConversationsCommand::Show { id } => conversations::show(&mut api, id).await,
+            ConversationsCommand::Export { id, format } => {
+                let format = match format {
+                    Format::Md => "md",
+                    Format::Json => "json",
+                };
+                conversations::export(&mut api, id, format).await
+            }
+            ConversationsCommand::Rm { id } => conversations::remove(&mut api, id).await,
+        },
+    }
+}

@@ -1,0 +1,131 @@
+//! Running the real `sluice` binary against a test stack: each test gets its own home and
+//! config directory, the file credential store, and no display (so no browser opens).
+
+#![allow(dead_code)] // Each test binary uses a different part of this.
+
+use std::{path::PathBuf, process::Stdio};
+
+use serde_json::{Value, json};
+use sluice_testkit::{Options, TestApp};
+
+pub const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+
+pub struct Home {
+    pub dir: PathBuf,
+}
+
+impl Home {
+    pub fn new() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("sluice-cli-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("temp home");
+        Self { dir }
+    }
+
+    pub fn credentials_path(&self) -> PathBuf {
+        self.dir.join("config/sluice/credentials.json")
+    }
+
+    /// `sluice` with this home, talking to `server`.
+    pub fn command(&self, server: &str) -> std::process::Command {
+        let mut c = std::process::Command::new(SLUICE);
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &self.dir)
+            .env("XDG_CONFIG_HOME", self.dir.join("config"))
+            .env("SLUICE_SERVER", server)
+            .env("SLUICE_CREDENTIAL_STORE", "file")
+            .env("TERM", "xterm");
+        c
+    }
+
+    /// The same, for tokio (tests share their runtime with the API they run).
+    pub fn tokio_command(&self, server: &str) -> tokio::process::Command {
+        let mut c = tokio::process::Command::from(self.command(server));
+        c.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c.kill_on_drop(true);
+        c
+    }
+
+    /// Saves a sign-in the way `sluice login` would.
+    pub fn sign_in(&self, server: &str, tokens: &Value) {
+        let path = self.credentials_path();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let creds = json!({ server: {
+            "access_token": tokens["access_token"],
+            "refresh_token": tokens["refresh_token"],
+            "user": tokens["user"],
+        }});
+        std::fs::write(path, creds.to_string()).unwrap();
+    }
+
+    pub fn saved(&self, server: &str) -> Option<Value> {
+        let text = std::fs::read_to_string(self.credentials_path()).ok()?;
+        let all: Value = serde_json::from_str(&text).ok()?;
+        all.get(server).cloned()
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A stack with the demo model streaming `tokens` tokens `pacing_ms` apart.
+pub async fn stack(pacing_ms: u64, tokens: u32) -> TestApp {
+    TestApp::spawn_with(Options {
+        configure: Box::new(move |c| {
+            c.demo.pacing_ms = pacing_ms;
+            c.demo.reply_tokens = tokens;
+            c.device.poll_interval_secs = 1;
+        }),
+        ..Options::default()
+    })
+    .await
+}
+
+/// The demo model's answer to `prompt` with `tokens` tokens.
+pub fn demo_answer(prompt: &str, tokens: usize) -> String {
+    let words: Vec<&str> = prompt.split_whitespace().collect();
+    (0..tokens)
+        .map(|i| format!("{}#{i}", words[i % words.len()]))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub async fn run(mut command: tokio::process::Command, stdin: Option<&str>) -> Ran {
+    if stdin.is_some() {
+        command.stdin(Stdio::piped());
+    }
+    let mut child = command.spawn().expect("run sluice");
+    if let Some(text) = stdin {
+        use tokio::io::AsyncWriteExt;
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(text.as_bytes()).await.unwrap();
+        drop(pipe);
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("sluice finished within 60 s")
+        .unwrap();
+    let ran = Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !ran.stderr.contains("panicked") && !ran.stderr.contains("RUST_BACKTRACE"),
+        "{}",
+        ran.stderr
+    );
+    ran
+}
