@@ -165,6 +165,29 @@ mod tests {
     }
 
     #[test]
+    fn a_reset_erases_what_was_shown_on_a_terminal_and_says_so_in_a_pipe() {
+        let mut r = Renderer::new(Vec::new(), true);
+        r.token("line one\nline two");
+        r.reset();
+        r.token("again");
+        r.finish();
+        let out = String::from_utf8(r.into_inner()).unwrap();
+        let erased = out.split("line two").nth(1).unwrap();
+        assert!(
+            erased.contains("\x1b[1A\x1b[J"),
+            "up one row, clear: {erased:?}"
+        );
+        assert!(out.ends_with("again"));
+
+        let mut r = Renderer::new(Vec::new(), false);
+        r.token("partial");
+        r.reset();
+        r.token("whole");
+        let out = String::from_utf8(r.into_inner()).unwrap();
+        assert_eq!(out, "partial\n[the answer restarted]\nwhole");
+    }
+
+    #[test]
     fn code_blocks_are_colored_and_not_parsed_inside() {
         let out = render(true, &["```\n**x**\n``", "`\ndone"]);
         assert_eq!(out, format!("{CODE}```\n**x**\n{NOT_CODE}```\ndone"));

@@ -199,3 +199,38 @@ async fn an_expired_access_token_is_refreshed_on_its_own_and_a_revoked_session_s
         ran.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_comes_from_the_flag_the_environment_or_the_config_file() {
+    let app = stack(2, 8).await;
+    let home = Home::new();
+    let tokens = app.register("where@example.com").await;
+    home.sign_in(&app.base, &tokens);
+    let config = home.dir.join("config/sluice/config.toml");
+    std::fs::write(&config, format!("server = \"{}\"\n", app.base)).unwrap();
+    let whoami = |setup: &dyn Fn(&mut tokio::process::Command)| {
+        let mut cmd = home.tokio_command("http://127.0.0.1:9");
+        setup(&mut cmd);
+        cmd.arg("whoami");
+        run(cmd, None)
+    };
+    // The config file, when neither flag nor environment names a server.
+    let ran = whoami(&|c| {
+        c.env_remove("SLUICE_SERVER");
+    })
+    .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    // The environment beats the file; the flag beats both.
+    let ran = whoami(&|_| {}).await;
+    assert!(ran.stderr.contains("http://127.0.0.1:9"), "{}", ran.stderr);
+    let ran = whoami(&|c| {
+        c.args(["--server", &app.base]);
+    })
+    .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    // A broken file is named in the error.
+    std::fs::write(&config, "server = [").unwrap();
+    let ran = whoami(&|_| {}).await;
+    assert_eq!(ran.code, 1);
+    assert!(ran.stderr.contains("config.toml"), "{}", ran.stderr);
+}
