@@ -199,6 +199,31 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// `method path` as `token` (an access token or API key), with an optional JSON body.
+    pub async fn call(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// Creates an API key named `name`: `{id, name, prefix, key, ...}` (the key shown once).
+    pub async fn create_key(&self, token: &str, name: &str) -> Value {
+        let body = json!({ "name": name });
+        let r = self
+            .call(token, reqwest::Method::POST, "/api/keys", Some(body))
+            .await;
+        assert_eq!(r.status(), 201, "create key");
+        r.json().await.expect("a key")
+    }
+
     pub async fn create_conversation(&self, token: &str) -> Uuid {
         let r = self
             .http
@@ -295,6 +320,15 @@ impl TestApp {
             .stdin(Stdio::null())
             .spawn()
             .expect("start worker process")
+    }
+}
+
+/// Options for a stack whose GitHub and Google sign-in go to `fake`.
+pub fn with_fake_oauth(fake: &fake_oauth::FakeOAuth) -> Options {
+    let fake = fake.clone();
+    Options {
+        configure: Box::new(move |c| fake.configure(c)),
+        ..Options::default()
     }
 }
 

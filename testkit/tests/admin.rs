@@ -16,18 +16,16 @@ fn token(v: &Value) -> &str {
     v["access_token"].as_str().unwrap()
 }
 
-async fn call(
-    app: &TestApp,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = app.http.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.unwrap()
+async fn password_sign_in(app: &TestApp, email: &str) -> u16 {
+    let body = json!({ "email": email, "password": sluice_testkit::PASSWORD });
+    let r = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    r.status().as_u16()
 }
 
 fn roles_claim(access_token: &str) -> Value {
@@ -77,14 +75,14 @@ async fn role_changes_act_at_once_and_unknown_roles_are_refused() {
     let ada_id = ada["user"]["id"].as_str().unwrap();
     let path = format!("/api/admin/users/{ada_id}/roles");
 
-    let r = call(
-        &app,
-        token(&root),
-        reqwest::Method::PUT,
-        &path,
-        Some(json!({ "roles": ["user", "admin"] })),
-    )
-    .await;
+    let r = app
+        .call(
+            token(&root),
+            reqwest::Method::PUT,
+            &path,
+            Some(json!({ "roles": ["user", "admin"] })),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.json::<Value>().await.unwrap()["roles"],
@@ -93,46 +91,46 @@ async fn role_changes_act_at_once_and_unknown_roles_are_refused() {
     // Ada's existing token now reaches admin routes: permissions are read per request.
     assert_eq!(app.get(token(&ada), "/api/admin/users").await.status(), 200);
 
-    let r = call(
-        &app,
-        token(&root),
-        reqwest::Method::PUT,
-        &path,
-        Some(json!({ "roles": ["user"] })),
-    )
-    .await;
+    let r = app
+        .call(
+            token(&root),
+            reqwest::Method::PUT,
+            &path,
+            Some(json!({ "roles": ["user"] })),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(app.get(token(&ada), "/api/admin/users").await.status(), 403);
 
-    let r = call(
-        &app,
-        token(&root),
-        reqwest::Method::PUT,
-        &path,
-        Some(json!({ "roles": ["wizard"] })),
-    )
-    .await;
+    let r = app
+        .call(
+            token(&root),
+            reqwest::Method::PUT,
+            &path,
+            Some(json!({ "roles": ["wizard"] })),
+        )
+        .await;
     assert_eq!(r.status(), 422);
     let root_id = root["user"]["id"].as_str().unwrap();
     let own = format!("/api/admin/users/{root_id}/roles");
-    let r = call(
-        &app,
-        token(&root),
-        reqwest::Method::PUT,
-        &own,
-        Some(json!({ "roles": ["user"] })),
-    )
-    .await;
+    let r = app
+        .call(
+            token(&root),
+            reqwest::Method::PUT,
+            &own,
+            Some(json!({ "roles": ["user"] })),
+        )
+        .await;
     assert_eq!(r.status(), 409, "no admin locks themselves out");
     let unknown = format!("/api/admin/users/{}/roles", uuid::Uuid::now_v7());
-    let r = call(
-        &app,
-        token(&root),
-        reqwest::Method::PUT,
-        &unknown,
-        Some(json!({ "roles": ["user"] })),
-    )
-    .await;
+    let r = app
+        .call(
+            token(&root),
+            reqwest::Method::PUT,
+            &unknown,
+            Some(json!({ "roles": ["user"] })),
+        )
+        .await;
     assert_eq!(r.status(), 404);
 }
 
@@ -142,28 +140,18 @@ async fn disabling_a_user_ends_their_sessions_refresh_tokens_and_keys_at_once() 
     let root = app.register("root@example.com").await;
     let ada = app.register("ada@example.com").await;
     let ada_id = ada["user"]["id"].as_str().unwrap();
-    let key: Value = call(
-        &app,
-        token(&ada),
-        reqwest::Method::POST,
-        "/api/keys",
-        Some(json!({ "name": "k" })),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let key = app.create_key(token(&ada), "k").await;
     let key = key["key"].as_str().unwrap();
     assert_eq!(app.get(key, "/api/auth/me").await.status(), 200);
 
-    let r = call(
-        &app,
-        token(&root),
-        reqwest::Method::POST,
-        &format!("/api/admin/users/{ada_id}/disable"),
-        None,
-    )
-    .await;
+    let r = app
+        .call(
+            token(&root),
+            reqwest::Method::POST,
+            &format!("/api/admin/users/{ada_id}/disable"),
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 200);
     assert!(r.json::<Value>().await.unwrap()["disabled_at"].is_string());
 
@@ -181,44 +169,34 @@ async fn disabling_a_user_ends_their_sessions_refresh_tokens_and_keys_at_once() 
         .await
         .unwrap();
     assert_eq!(refresh.status(), 401, "refresh token");
-    let login = app
-        .http
-        .post(app.url("/api/auth/login"))
-        .json(&json!({ "email": "ada@example.com", "password": sluice_testkit::PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 401, "password sign-in");
+    assert_eq!(
+        password_sign_in(&app, "ada@example.com").await,
+        401,
+        "password sign-in"
+    );
 
     // Enabled again, Ada can sign in; what was ended stays ended.
-    let r = call(
-        &app,
-        token(&root),
-        reqwest::Method::POST,
-        &format!("/api/admin/users/{ada_id}/enable"),
-        None,
-    )
-    .await;
+    let r = app
+        .call(
+            token(&root),
+            reqwest::Method::POST,
+            &format!("/api/admin/users/{ada_id}/enable"),
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 200);
-    let login = app
-        .http
-        .post(app.url("/api/auth/login"))
-        .json(&json!({ "email": "ada@example.com", "password": sluice_testkit::PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 200);
+    assert_eq!(password_sign_in(&app, "ada@example.com").await, 200);
     assert_eq!(app.get(token(&ada), "/api/auth/me").await.status(), 401);
     assert_eq!(app.get(key, "/api/auth/me").await.status(), 401);
 
     let root_id = root["user"]["id"].as_str().unwrap();
-    let r = call(
-        &app,
-        token(&root),
-        reqwest::Method::POST,
-        &format!("/api/admin/users/{root_id}/disable"),
-        None,
-    )
-    .await;
+    let r = app
+        .call(
+            token(&root),
+            reqwest::Method::POST,
+            &format!("/api/admin/users/{root_id}/disable"),
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 409, "an admin cannot disable themselves");
 }

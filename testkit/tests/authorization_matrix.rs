@@ -14,17 +14,7 @@ async fn another_users_ids_are_not_found_on_every_endpoint_that_takes_an_id() {
     let conversation = app.create_conversation(owner_token).await;
     let sent = app.send(owner_token, conversation, "mine").await;
     let message = sent.assistant_message.id;
-    let key: Value = app
-        .http
-        .post(app.url("/api/keys"))
-        .bearer_auth(owner_token)
-        .json(&json!({ "name": "owner's key" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let key = app.create_key(owner_token, "owner's key").await;
     let key_id = key["id"].as_str().unwrap();
     let sessions = app.get_json(owner_token, "/api/auth/sessions").await;
     let session_id = sessions["items"][0]["id"].as_str().unwrap().to_string();
@@ -84,14 +74,7 @@ async fn another_users_ids_are_not_found_on_every_endpoint_that_takes_an_id() {
         (Method::DELETE, format!("/api/keys/{key_id}"), None),
     ];
     for (method, path, body) in cases {
-        let mut req = app
-            .http
-            .request(method.clone(), app.url(&path))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let r = req.send().await.unwrap();
+        let r = app.call(token, method.clone(), &path, body).await;
         assert_eq!(r.status(), 404, "{method} {path}");
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"]["code"], "not_found", "{method} {path}");
@@ -102,16 +85,9 @@ async fn another_users_ids_are_not_found_on_every_endpoint_that_takes_an_id() {
         (Method::POST, format!("/api/admin/users/{owner_id}/disable")),
         (Method::POST, format!("/api/admin/users/{owner_id}/enable")),
     ] {
-        let req = app
-            .http
-            .request(method.clone(), app.url(&path))
-            .bearer_auth(token);
-        let req = if method == Method::PUT {
-            req.json(&json!({ "roles": ["user"] }))
-        } else {
-            req
-        };
-        assert_eq!(req.send().await.unwrap().status(), 403, "{method} {path}");
+        let body = (method == Method::PUT).then(|| json!({ "roles": ["user"] }));
+        let r = app.call(token, method.clone(), &path, body).await;
+        assert_eq!(r.status(), 403, "{method} {path}");
     }
 
     // The owner's things are all still there and working.

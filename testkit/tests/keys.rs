@@ -4,35 +4,8 @@
 use serde_json::{Value, json};
 use sluice_testkit::TestApp;
 
-async fn create_key(app: &TestApp, token: &str, name: &str) -> Value {
-    let r = app
-        .http
-        .post(app.url("/api/keys"))
-        .bearer_auth(token)
-        .json(&json!({ "name": name }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json().await.unwrap()
-}
-
 async fn status_with(app: &TestApp, key: &str) -> u16 {
     app.get(key, "/api/conversations").await.status().as_u16()
-}
-
-async fn call(
-    app: &TestApp,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = app.http.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.unwrap()
 }
 
 #[tokio::test]
@@ -40,7 +13,7 @@ async fn a_key_is_shown_once_and_authenticates_like_an_access_token() {
     let app = TestApp::spawn().await;
     let me = app.register("keys@example.com").await;
     let token = me["access_token"].as_str().unwrap();
-    let created = create_key(&app, token, "laptop script").await;
+    let created = app.create_key(token, "laptop script").await;
     let key = created["key"].as_str().unwrap().to_string();
     assert!(key.starts_with("sk-sluice-"), "{key}");
     assert_eq!(key.len(), "sk-sluice-".len() + 64);
@@ -83,15 +56,14 @@ async fn disabling_rotating_and_deleting_a_key_take_effect_at_once() {
     let app = TestApp::spawn().await;
     let me = app.register("ops@example.com").await;
     let token = me["access_token"].as_str().unwrap();
-    let created = create_key(&app, token, "ci").await;
+    let created = app.create_key(token, "ci").await;
     let id = created["id"].as_str().unwrap();
     let key = created["key"].as_str().unwrap();
     assert_eq!(status_with(&app, key).await, 200);
 
     let key_path = format!("/api/keys/{id}");
     let patch = |enabled: bool| {
-        call(
-            &app,
+        app.call(
             token,
             reqwest::Method::PATCH,
             &key_path,
@@ -105,14 +77,14 @@ async fn disabling_rotating_and_deleting_a_key_take_effect_at_once() {
     assert_eq!(patch(true).await.status(), 200);
     assert_eq!(status_with(&app, key).await, 200);
 
-    let r = call(
-        &app,
-        token,
-        reqwest::Method::POST,
-        &format!("/api/keys/{id}/rotate"),
-        None,
-    )
-    .await;
+    let r = app
+        .call(
+            token,
+            reqwest::Method::POST,
+            &format!("/api/keys/{id}/rotate"),
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let rotated: Value = r.json().await.unwrap();
     let new_key = rotated["key"].as_str().unwrap();
@@ -135,14 +107,14 @@ async fn disabling_rotating_and_deleting_a_key_take_effect_at_once() {
     assert_eq!(verify(key.to_string()).await["valid"], false);
     assert_eq!(verify("sk-sluice-nonsense".into()).await["valid"], false);
 
-    let r = call(
-        &app,
-        token,
-        reqwest::Method::DELETE,
-        &format!("/api/keys/{id}"),
-        None,
-    )
-    .await;
+    let r = app
+        .call(
+            token,
+            reqwest::Method::DELETE,
+            &format!("/api/keys/{id}"),
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 204);
     assert_eq!(status_with(&app, new_key).await, 401);
     assert_eq!(app.get_json(token, "/api/keys").await["items"], json!([]));
@@ -153,44 +125,44 @@ async fn a_key_cannot_manage_keys_or_sessions() {
     let app = TestApp::spawn().await;
     let me = app.register("limits@example.com").await;
     let token = me["access_token"].as_str().unwrap();
-    let key = create_key(&app, token, "robot").await["key"]
+    let key = app.create_key(token, "robot").await["key"]
         .as_str()
         .unwrap()
         .to_string();
-    let r = call(
-        &app,
-        &key,
-        reqwest::Method::POST,
-        "/api/keys",
-        Some(json!({ "name": "more" })),
-    )
-    .await;
+    let r = app
+        .call(
+            &key,
+            reqwest::Method::POST,
+            "/api/keys",
+            Some(json!({ "name": "more" })),
+        )
+        .await;
     assert_eq!(r.status(), 403);
     assert_eq!(
         r.json::<Value>().await.unwrap()["error"]["code"],
         "session_required"
     );
     assert_eq!(
-        call(&app, &key, reqwest::Method::GET, "/api/keys", None)
+        app.call(&key, reqwest::Method::GET, "/api/keys", None)
             .await
             .status(),
         403
     );
     assert_eq!(
-        call(&app, &key, reqwest::Method::POST, "/api/auth/logout", None)
+        app.call(&key, reqwest::Method::POST, "/api/auth/logout", None)
             .await
             .status(),
         403
     );
     // Bad names are refused with a reason.
-    let r = call(
-        &app,
-        token,
-        reqwest::Method::POST,
-        "/api/keys",
-        Some(json!({ "name": "  " })),
-    )
-    .await;
+    let r = app
+        .call(
+            token,
+            reqwest::Method::POST,
+            "/api/keys",
+            Some(json!({ "name": "  " })),
+        )
+        .await;
     assert_eq!(r.status(), 400);
     assert_eq!(
         r.json::<Value>().await.unwrap()["error"]["code"],

@@ -5,19 +5,15 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 use sluice_testkit::{
-    Options, TestApp,
+    TestApp,
     browser::Browser,
     fake_oauth::{FakeOAuth, FakeUser},
+    with_fake_oauth,
 };
 
 async fn stack() -> (TestApp, FakeOAuth) {
     let fake = FakeOAuth::start().await;
-    let f = fake.clone();
-    let app = TestApp::spawn_with(Options {
-        configure: Box::new(move |c| f.configure(c)),
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(with_fake_oauth(&fake)).await;
     (app, fake)
 }
 

@@ -10,9 +10,10 @@ use std::{
 use serde_json::{Value, json};
 use sluice_shared::dto::DEVICE_GRANT_TYPE;
 use sluice_testkit::{
-    Options, PASSWORD, TestApp,
+    PASSWORD, TestApp,
     browser::Browser,
     fake_oauth::{FakeOAuth, FakeUser},
+    with_fake_oauth,
 };
 
 #[derive(Clone, Default)]
@@ -53,12 +54,7 @@ async fn no_secret_reaches_the_logs_or_the_database_in_plain_text() {
         .init();
 
     let fake = FakeOAuth::start().await;
-    let f = fake.clone();
-    let app = TestApp::spawn_with(Options {
-        configure: Box::new(move |c| f.configure(c)),
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(with_fake_oauth(&fake)).await;
     let mut secrets: Vec<String> = vec![PASSWORD.into()];
 
     let registered = app.register("secret@example.com").await;

@@ -50,8 +50,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/api/auth/sessions/{id}", delete(sessions::remove))
         .route("/api/auth/device/code", post(device::grant::request_code))
         .route("/api/auth/device/token", post(device::grant::poll_token))
-        .route("/api/auth/device/approve", post(device::approve::approve))
-        .route("/api/auth/device/deny", post(device::approve::deny))
+        .route(
+            "/api/auth/device/{decision}",
+            post(device::approve::decide_by_api),
+        )
         .route(
             "/device",
             get(device::page::show).post(device::page::decide_form),

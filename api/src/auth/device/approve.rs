@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use axum::{
     Json,
-    extract::{ConnectInfo, State},
+    extract::{ConnectInfo, Path, State},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -29,26 +29,22 @@ pub struct DecisionIn {
     user_code: String,
 }
 
-pub async fn approve(
+/// `POST /api/auth/device/{decision}` with `decision` = `approve` or `deny`.
+pub async fn decide_by_api(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(decision): Path<String>,
     user: AuthUser,
     ApiJson(input): ApiJson<DecisionIn>,
 ) -> ApiResult<Json<Value>> {
     user.require_session()?;
-    decide(&state, peer, &input.user_code, Some(user.user_id)).await?;
-    Ok(Json(json!({ "status": "approved" })))
-}
-
-pub async fn deny(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    user: AuthUser,
-    ApiJson(input): ApiJson<DecisionIn>,
-) -> ApiResult<Json<Value>> {
-    user.require_session()?;
-    decide(&state, peer, &input.user_code, None).await?;
-    Ok(Json(json!({ "status": "denied" })))
+    let (approve_for, status) = match decision.as_str() {
+        "approve" => (Some(user.user_id), "approved"),
+        "deny" => (None, "denied"),
+        _ => return Err(ApiError::not_found("route")),
+    };
+    decide(&state, peer, &input.user_code, approve_for).await?;
+    Ok(Json(json!({ "status": status })))
 }
 
 /// Approves for `approve_for`, or denies (`None`), the request a typed code names — within

@@ -79,12 +79,10 @@ pub async fn decide_form(
     headers: HeaderMap,
     form: Result<Form<DecisionForm>, FormRejection>,
 ) -> Page {
-    let Ok(Form(form)) = form else {
-        return bad_form();
+    let form = match checked(&headers, form, |f| f.csrf_token.as_deref()) {
+        Ok(form) => form,
+        Err(page) => return page,
     };
-    if !cookies::csrf_matches(&headers, form.csrf_token.as_deref()) {
-        return csrf_failed();
-    }
     let Some(user) = from_cookie(&state, &headers).await else {
         return Page::message(
             StatusCode::UNAUTHORIZED,
@@ -129,12 +127,10 @@ pub async fn sign_in(
     headers: HeaderMap,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return bad_form().into_response();
+    let form = match checked(&headers, form, |f| f.csrf_token.as_deref()) {
+        Ok(form) => form,
+        Err(page) => return page.into_response(),
     };
-    if !cookies::csrf_matches(&headers, form.csrf_token.as_deref()) {
-        return csrf_failed().into_response();
-    }
     let device = crate::auth::device(&headers, peer);
     let email = form.email.unwrap_or_default();
     let password = form.password.unwrap_or_default();
@@ -285,6 +281,21 @@ Approve only if you started this yourself, on a device you control.</p>
             code = escape(code),
         ),
     )
+}
+
+/// The form, if it was complete and carries this browser's CSRF token.
+fn checked<T>(
+    headers: &HeaderMap,
+    form: Result<Form<T>, FormRejection>,
+    csrf_token: impl Fn(&T) -> Option<&str>,
+) -> Result<T, Page> {
+    let Ok(Form(form)) = form else {
+        return Err(bad_form());
+    };
+    if !cookies::csrf_matches(headers, csrf_token(&form)) {
+        return Err(csrf_failed());
+    }
+    Ok(form)
 }
 
 fn bad_form() -> Page {
