@@ -119,20 +119,29 @@ fn entry(server: &str) -> keyring::Result<keyring::Entry> {
     keyring::Entry::new(KEYRING_SERVICE, server)
 }
 
-/// Keyring calls block (and may run their own D-Bus client): keep them off the runtime.
+/// Keyring calls block, and the Secret Service client may start its own async runtime: run
+/// them on a plain thread, outside tokio's context, and await the answer.
+async fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.await.ok()
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> keyring::Result<T> + Send + 'static,
 ) -> CliResult<T> {
-    tokio::task::spawn_blocking(f)
+    on_thread(f)
         .await
-        .map_err(|_| CliError::new("the keyring call failed"))?
+        .ok_or_else(|| CliError::new("the keyring call failed"))?
         .map_err(|e| CliError::new(format!("OS keyring: {e}")))
 }
 
-/// Whether a keyring answers: reading an entry works or says there is none.
+/// Whether a keyring answers (within 3 s): reading an entry works or says there is none.
 async fn keyring_available(server: &str) -> bool {
     let server = server.to_string();
-    let probe = tokio::task::spawn_blocking(move || {
+    let probe = on_thread(move || {
         matches!(
             entry(&server).and_then(|e| e.get_password()),
             Ok(_) | Err(keyring::Error::NoEntry)
@@ -140,7 +149,7 @@ async fn keyring_available(server: &str) -> bool {
     });
     matches!(
         tokio::time::timeout(std::time::Duration::from_secs(3), probe).await,
-        Ok(Ok(true))
+        Ok(Some(true))
     )
 }
 

@@ -96,7 +96,7 @@ fn start_postgres(data: &Path, port: u16) {
         "{PG_BIN}/postgres -D {d} -p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=off \
          -c synchronous_commit=off -c full_page_writes=off -c max_connections=500 > {d}/log 2>&1"
     );
-    spawn_watched(as_pg_user(&watchdog(&server)));
+    spawn_watched(as_pg_user(&watchdog(&server, data)));
     wait_for_port(port, "postgres", &data.join("log"));
 }
 
@@ -112,8 +112,11 @@ fn start_nats(data: &Path, port: u16) {
     let bin = which_nats();
     let server = format!("{bin} -js -a 127.0.0.1 -p {port} -sd {d} > {d}/log 2>&1");
     // The pid file lets `stop_nats` stop this server without pkill.
-    let script =
-        watchdog(&server).replacen("child=$!;", &format!("child=$!; echo $child > {d}/pid;"), 1);
+    let script = watchdog(&server, data).replacen(
+        "child=$!;",
+        &format!("child=$!; echo $child > {d}/pid;"),
+        1,
+    );
     let mut c = Command::new("sh");
     c.args(["-c", &script]).stdin(Stdio::null());
     spawn_watched(c);
@@ -135,11 +138,16 @@ fn which_nats() -> String {
     );
 }
 
-/// Wraps a server command so it dies with this test process.
-fn watchdog(server: &str) -> String {
+/// Wraps a server command so it dies with this test process, and its data directory with it
+/// (and the directory above, once both servers' directories are gone): a test run leaves no
+/// hundreds of megabytes behind in /tmp.
+fn watchdog(server: &str, data: &Path) -> String {
     let me = std::process::id();
+    let d = data.display();
+    let parent = data.parent().expect("a data dir has a parent").display();
     format!(
-        "{server} & child=$!; while [ -d /proc/{me} ]; do sleep 0.5; done; kill $child; wait $child"
+        "{server} & child=$!; while [ -d /proc/{me} ]; do sleep 0.5; done; kill $child; wait $child; \
+         rm -rf {d}; rmdir {parent} 2>/dev/null; true"
     )
 }
 
