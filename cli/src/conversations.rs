@@ -23,7 +23,7 @@ pub async fn list(api: &mut Api) -> CliResult<()> {
                 c.id,
                 c.updated_at.format("%Y-%m-%d %H:%M"),
                 c.model,
-                c.title.as_deref().unwrap_or("(untitled)")
+                one_line(c.title.as_deref().unwrap_or("(untitled)"), 60)
             );
         }
         match page.next_cursor {
@@ -85,6 +85,16 @@ async fn fetch(api: &mut Api, id: Uuid) -> CliResult<(ConversationOut, Vec<Messa
     Ok((conversation, messages))
 }
 
+/// The first line of `text`, at most `max` characters (titles can be whole first messages).
+fn one_line(text: &str, max: usize) -> String {
+    let first = text.lines().next().unwrap_or_default();
+    match first.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &first[..cut]),
+        None if text.contains('\n') => format!("{first}…"),
+        None => first.to_string(),
+    }
+}
+
 fn markdown(conversation: &ConversationOut, messages: &[MessageOut]) -> String {
     let mut out = format!(
         "# {}\n\n_{} · model {} · {}_\n\n",
@@ -105,4 +115,16 @@ fn markdown(conversation: &ConversationOut, messages: &[MessageOut]) -> String {
         out.push_str(&format!("**{who}**{note}\n\n{}\n\n", m.content.trim_end()));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn list_titles_stay_on_one_line() {
+        assert_eq!(one_line("summarize\n\nnotes", 60), "summarize…");
+        assert_eq!(one_line("short", 60), "short");
+        assert_eq!(one_line("abcdef", 3), "abc…");
+    }
 }
