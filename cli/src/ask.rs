@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::{
     client::Api,
     error::{CliError, CliResult},
+    interrupts::Interrupts,
     render::Renderer,
     stream::{self, Outcome, Sink},
 };
@@ -31,12 +32,13 @@ pub async fn ask(api: &mut Api, args: AskArgs) -> CliResult<()> {
         conversation_id: args.conversation,
         model: args.model,
     };
-    let response = stream::start(api, &input).await?;
+    let mut interrupts = Interrupts::listen()?;
+    let response = stream::start(api, &input, &mut interrupts).await?;
     let streaming = !args.json && std::io::stdout().is_terminal();
     let mut shown = Renderer::stdout();
     let mut buffered = Buffer::default();
     let sink: &mut dyn Sink = if streaming { &mut shown } else { &mut buffered };
-    let followed = stream::follow(api, response, sink).await?;
+    let followed = stream::follow(api, response, sink, &mut interrupts).await?;
     if streaming {
         shown.finish();
         println!();

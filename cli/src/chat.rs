@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::{
     client::Api,
     error::{CliError, CliResult},
+    interrupts::Interrupts,
     render::Renderer,
     stream::{self, Outcome},
 };
@@ -25,6 +26,7 @@ const HELP: &str = "\
 pub struct Session {
     conversation: Option<Uuid>,
     model: Option<String>,
+    interrupts: Interrupts,
 }
 
 pub async fn repl(
@@ -45,6 +47,7 @@ pub async fn repl(
     let mut session = Session {
         conversation,
         model,
+        interrupts: Interrupts::listen()?,
     };
     let mut editor = DefaultEditor::new().map_err(|e| CliError::new(format!("terminal: {e}")))?;
     let history = crate::config::dir()?.join("history.txt");
@@ -103,9 +106,9 @@ async fn answer(api: &mut Api, session: &mut Session, text: &str) -> CliResult<(
         conversation_id: session.conversation,
         model: session.model.clone(),
     };
-    let response = stream::start(api, &input).await?;
+    let response = stream::start(api, &input, &mut session.interrupts).await?;
     let mut renderer = Renderer::stdout();
-    let followed = stream::follow(api, response, &mut renderer).await?;
+    let followed = stream::follow(api, response, &mut renderer, &mut session.interrupts).await?;
     renderer.finish();
     println!();
     session.conversation = followed.conversation_id.or(session.conversation);

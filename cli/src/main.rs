@@ -8,6 +8,7 @@ mod config;
 mod conversations;
 mod credentials;
 mod error;
+mod interrupts;
 mod login;
 mod render;
 mod stream;

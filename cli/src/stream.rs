@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::{
     client::{Api, api_error},
     error::{CliError, CliResult},
+    interrupts::Interrupts,
 };
 
 /// Where the text of an answer goes.
@@ -45,12 +46,12 @@ pub async fn follow(
     api: &mut Api,
     mut response: Response,
     sink: &mut dyn Sink,
+    interrupts: &mut Interrupts,
 ) -> CliResult<Followed> {
     let mut state = State::default();
     let mut resumes = 0;
-    let mut cancelling = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    // Ctrl-C pressed: `Requested` until the answer's id is known, then `Sent`.
+    let mut cancel_state = CancelState::No;
     loop {
         if !response.status().is_success() {
             let status = response.status();
@@ -61,9 +62,13 @@ pub async fn follow(
         loop {
             let next = tokio::select! {
                 next = events.next() => next,
-                _ = &mut ctrl_c, if !cancelling => {
-                    cancelling = true;
-                    cancel(api, state.message_id).await?;
+                _ = interrupts.pressed(), if cancel_state == CancelState::No => {
+                    eprintln!("\n[cancelling…]");
+                    cancel_state = CancelState::Requested;
+                    if let Some(id) = state.message_id {
+                        cancel_state = CancelState::Sent;
+                        cancel(api, id).await?;
+                    }
                     continue;
                 }
             };
@@ -76,7 +81,15 @@ pub async fn follow(
                 state.last_id = Some(id);
             }
             resumes = 0;
-            if let Some(outcome) = state.apply(&event.event, &event.data, sink) {
+            let outcome = state.apply(&event.event, &event.data, sink);
+            // Pressed before the answer had an id (the first event brings it): cancel now.
+            if cancel_state == CancelState::Requested
+                && let Some(id) = state.message_id
+            {
+                cancel_state = CancelState::Sent;
+                cancel(api, id).await?;
+            }
+            if let Some(outcome) = outcome {
                 return Ok(Followed {
                     message_id: state.message_id,
                     conversation_id: state.conversation_id,
@@ -115,19 +128,20 @@ async fn reopen(api: &mut Api, message_id: Uuid, last_id: Option<u64>) -> CliRes
     .await
 }
 
-async fn cancel(api: &mut Api, message_id: Option<Uuid>) -> CliResult<()> {
-    let Some(id) = message_id else {
-        return Err(CliError {
-            message: "interrupted".into(),
-            exit_code: 130,
-        });
-    };
-    eprintln!("\n[cancelling…]");
+/// Asks the server to stop the answer; its stream then ends with `cancelled` (or, if it had
+/// just finished, with `done`: 409 here, and the stream tells which).
+async fn cancel(api: &mut Api, id: Uuid) -> CliResult<()> {
     let url = api.url(&format!("/api/messages/{id}/cancel"));
-    // 409: it finished meanwhile; the stream tells which way it ended.
     api.send(|http, token| http.post(&url).bearer_auth(token))
         .await?;
     Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CancelState {
+    No,
+    Requested,
+    Sent,
 }
 
 #[derive(Default)]
@@ -168,8 +182,14 @@ impl State {
     }
 }
 
-/// `POST /api/chat`: sends a message; the answer streams back on the same response.
-pub async fn start(api: &mut Api, input: &sluice_shared::dto::ChatIn) -> CliResult<Response> {
+/// `POST /api/chat`: sends a message; the answer streams back on the same response. Ctrl-C
+/// presses from before belong to nothing: they are forgotten first.
+pub async fn start(
+    api: &mut Api,
+    input: &sluice_shared::dto::ChatIn,
+    interrupts: &mut Interrupts,
+) -> CliResult<Response> {
+    interrupts.clear();
     let url = api.url("/api/chat");
     api.send(|http, token| http.post(&url).bearer_auth(token).json(input))
         .await

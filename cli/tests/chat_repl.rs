@@ -33,6 +33,12 @@ async fn a_repl_session_streams_cancels_with_ctrl_c_and_names_the_conversation()
         p.exp_string("model \"nope\" is not available").unwrap();
         p.send_line("/help").unwrap();
         p.exp_string("/new").unwrap();
+        // Ctrl-C right after Enter (as soon as a person could: once the line editor has handed
+        // the terminal back), maybe before the answer has an id: it is still stopped.
+        p.send_line("again please").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        p.send_control('c').unwrap();
+        p.exp_string("[cancelled]").unwrap();
         p.send_control('d').unwrap();
         p.exp_eof().unwrap();
     });
@@ -40,11 +46,18 @@ async fn a_repl_session_streams_cancels_with_ctrl_c_and_names_the_conversation()
         .await
         .expect("the pty session went as a person would expect");
 
-    let (status, content): (String, String) =
-        sqlx::query_as("SELECT status, content FROM messages WHERE role = 'assistant'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let answers: Vec<(String, String)> = sqlx::query_as(
+        "SELECT status, content FROM messages WHERE role = 'assistant' ORDER BY created_at",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(answers.len(), 2);
+    assert_eq!(
+        answers[1].0, "cancelled",
+        "the second answer was stopped too"
+    );
+    let (status, content) = answers[0].clone();
     assert_eq!(status, "cancelled");
     assert!(
         content.starts_with("tell#0 me#1 more#2 tell#3"),
