@@ -80,10 +80,8 @@ impl IntoResponse for Page {
             body = self.body,
         );
         let mut response = (self.status, Html(html)).into_response();
+        crate::auth::cookies::attach(&mut response, self.cookies);
         let headers = response.headers_mut();
-        for cookie in self.cookies {
-            headers.append(header::SET_COOKIE, cookie);
-        }
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         headers.insert(

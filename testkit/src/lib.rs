@@ -226,27 +226,24 @@ impl TestApp {
 
     pub async fn create_conversation(&self, token: &str) -> Uuid {
         let r = self
-            .http
-            .post(self.url("/api/conversations"))
-            .bearer_auth(token)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
+            .call(
+                token,
+                reqwest::Method::POST,
+                "/api/conversations",
+                Some(json!({})),
+            )
+            .await;
         assert_eq!(r.status(), 201, "create conversation");
         let body: Value = r.json().await.unwrap();
         body["id"].as_str().unwrap().parse().unwrap()
     }
 
     pub async fn send(&self, token: &str, conversation: Uuid, content: &str) -> SentOut {
+        let path = format!("/api/conversations/{conversation}/messages");
+        let body = json!({ "content": content });
         let r = self
-            .http
-            .post(self.url(&format!("/api/conversations/{conversation}/messages")))
-            .bearer_auth(token)
-            .json(&json!({ "content": content }))
-            .send()
-            .await
-            .unwrap();
+            .call(token, reqwest::Method::POST, &path, Some(body))
+            .await;
         assert_eq!(r.status(), 202, "send message");
         r.json().await.unwrap()
     }
@@ -257,12 +254,7 @@ impl TestApp {
 
     /// `GET path` as `token`.
     pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("GET")
+        self.call(token, reqwest::Method::GET, path, None).await
     }
 
     /// `GET path` as `token`, expecting 200 and JSON.
@@ -275,12 +267,7 @@ impl TestApp {
     /// `POST /api/messages/{id}/cancel`.
     pub async fn cancel(&self, token: &str, id: Uuid) -> reqwest::Response {
         let path = format!("/api/messages/{id}/cancel");
-        self.http
-            .post(self.url(&path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("POST cancel")
+        self.call(token, reqwest::Method::POST, &path, None).await
     }
 
     /// Opens an SSE stream (optionally resuming after `last_event_id`).

@@ -47,6 +47,15 @@ impl SseStream {
             .expect("no SSE event within 30 s")
     }
 
+    /// Every event up to and including the `n`th `token` event.
+    pub async fn until_tokens(&mut self, n: usize) -> Vec<SseEvent> {
+        let mut events: Vec<SseEvent> = Vec::new();
+        while events.iter().filter(|e| e.event == "token").count() < n {
+            events.push(self.next().await.expect("the stream continues"));
+        }
+        events
+    }
+
     /// Every event until the server ends the response.
     pub async fn collect(mut self) -> Vec<SseEvent> {
         let mut all = Vec::new();

@@ -14,15 +14,7 @@ async fn cancel_stops_the_provider_call_and_stores_the_partial_text() {
     let conv = app.create_conversation(&token).await;
     let sent = app.send(&token, conv, "long answer please").await;
     let mut stream = app.sse(&token, &sent.stream_url, None).await;
-    let mut events = Vec::new();
-    while events
-        .iter()
-        .filter(|e: &&sluice_testkit::SseEvent| e.event == "token")
-        .count()
-        < 3
-    {
-        events.push(stream.next().await.unwrap());
-    }
+    let mut events = stream.until_tokens(3).await;
     let id = sent.assistant_message.id;
     let r = app.cancel(&token, id).await;
     assert_eq!(r.status(), 202);

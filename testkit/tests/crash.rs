@@ -1,7 +1,7 @@
 //! A worker process SIGKILLed mid-answer: another worker takes the job once the lease lapses,
 //! clients see `reset` and then the whole answer, and the conversation holds exactly one answer.
 
-use sluice_testkit::{Options, SseEvent, TestApp, sse::answer_text};
+use sluice_testkit::{Options, TestApp, sse::answer_text};
 use sluice_worker::providers::demo::demo_reply;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_sluice-test-worker");
@@ -21,15 +21,8 @@ async fn a_killed_worker_s_job_is_finished_by_another_with_one_answer() {
     let conv = app.create_conversation(&token).await;
     let sent = app.send(&token, conv, "survive a crash").await;
     let mut stream = app.sse(&token, &sent.stream_url, None).await;
-    let mut events: Vec<SseEvent> = Vec::new();
-    while events.iter().filter(|e| e.event == "token").count() < 5 {
-        events.push(
-            stream
-                .next()
-                .await
-                .expect("tokens flow from the first worker"),
-        );
-    }
+    // Tokens flow from the first worker.
+    let mut events = stream.until_tokens(5).await;
     doomed.kill().expect("SIGKILL the worker");
     doomed.wait().expect("reap it");
 

@@ -208,15 +208,7 @@ async fn an_answer_survives_a_nats_restart_mid_stream() {
     let conv = app.create_conversation(&token).await;
     let sent = app.send(&token, conv, "outage").await;
     let mut stream = app.sse(&token, &sent.stream_url, None).await;
-    let mut events = Vec::new();
-    while events
-        .iter()
-        .filter(|e: &&sluice_testkit::SseEvent| e.event == "token")
-        .count()
-        < 3
-    {
-        events.push(stream.next().await.unwrap());
-    }
+    let mut events = stream.until_tokens(3).await;
     services::stop_nats(&store);
     tokio::time::sleep(Duration::from_millis(700)).await;
     services::restart_nats(port, &store);

@@ -63,15 +63,7 @@ async fn resuming_with_last_event_id_mid_stream_has_no_gap_and_no_duplicate() {
 
     // Read a few tokens, then drop the connection mid-answer.
     let mut first = app.sse(&token, &sent.stream_url, None).await;
-    let mut seen = Vec::new();
-    while seen
-        .iter()
-        .filter(|e: &&sluice_testkit::SseEvent| e.event == "token")
-        .count()
-        < 5
-    {
-        seen.push(first.next().await.expect("stream continues"));
-    }
+    let mut seen = first.until_tokens(5).await;
     drop(first);
     let last_id = seen.last().unwrap().id.unwrap();
 

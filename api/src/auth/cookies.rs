@@ -4,7 +4,10 @@
 //! echo it in `X-CSRF-Token` (or a form's `csrf_token`), which another site cannot do
 //! (double-submit). Bearer-authenticated calls carry no ambient credential and need no token.
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::{
+    http::{HeaderMap, HeaderValue, header},
+    response::Response,
+};
 use rand::RngCore;
 use sluice_shared::{Config, dto::TokensOut};
 
@@ -14,6 +17,13 @@ pub const CSRF: &str = "sluice_csrf";
 /// The `state` of an OAuth sign-in in progress, binding the callback to this browser.
 pub const OAUTH_STATE: &str = "sluice_oauth_state";
 pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Adds `Set-Cookie` headers to a response.
+pub fn attach(response: &mut Response, cookies: impl IntoIterator<Item = HeaderValue>) {
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+}
 
 /// The value of cookie `name` in the request, if sent.
 pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

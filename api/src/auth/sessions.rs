@@ -97,11 +97,11 @@ impl SignedIn {
 impl IntoResponse for SignedIn {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(self.tokens)).into_response();
-        let headers = response.headers_mut();
-        for cookie in self.cookies {
-            headers.append(header::SET_COOKIE, cookie);
-        }
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        cookies::attach(&mut response, self.cookies);
+        let no_store = HeaderValue::from_static("no-store");
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, no_store);
         response
     }
 }
@@ -187,9 +187,7 @@ pub async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<
     let session_id = user.require_session()?;
     store::revoke_owned(&state.pool, user.user_id, session_id).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    for cookie in cookies::sign_out(&state.config) {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
+    cookies::attach(&mut response, cookies::sign_out(&state.config));
     Ok(response)
 }
 

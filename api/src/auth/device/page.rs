@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use axum::{
     Form,
     extract::{ConnectInfo, Query, State, rejection::FormRejection},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
 use chrono::Utc;
@@ -151,9 +151,10 @@ pub async fn sign_in(
         Ok(tokens) => {
             let back = format!("/device?user_code={}", query_value(&typed));
             let mut response = Redirect::to(&back).into_response();
-            for cookie in cookies::sign_in(&state.config, &headers, &tokens) {
-                response.headers_mut().append(header::SET_COOKIE, cookie);
-            }
+            cookies::attach(
+                &mut response,
+                cookies::sign_in(&state.config, &headers, &tokens),
+            );
             response
         }
         Err(ApiError::Internal(e)) => Page::from(ApiError::Internal(e)).into_response(),

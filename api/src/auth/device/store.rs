@@ -18,14 +18,12 @@ pub struct NewRequest<'a> {
 
 /// Stores a request; returns its user code. `device_code` is the caller's fresh secret.
 pub async fn create(pool: &PgPool, device_code: &str, new: NewRequest<'_>) -> sqlx::Result<String> {
-    // Rows a day past expiry are of no use to anyone: drop them as new ones arrive.
-    sqlx::query("DELETE FROM device_codes WHERE expires_at < now() - interval '1 day'")
-        .execute(pool)
-        .await?;
     loop {
         let code = user_code::generate();
+        // Rows a day past expiry are of no use to anyone: dropped as new ones arrive.
         let inserted = sqlx::query(
-            "INSERT INTO device_codes (id, device_code_hash, user_code, client_id, scope,
+            "WITH stale AS (DELETE FROM device_codes WHERE expires_at < now() - interval '1 day')
+             INSERT INTO device_codes (id, device_code_hash, user_code, client_id, scope,
                  interval_secs, requester_ip, requester_agent, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9))",
         )
@@ -121,24 +119,23 @@ pub enum Lookup {
 }
 
 pub async fn lookup(pool: &PgPool, code: &str) -> sqlx::Result<Lookup> {
-    let found: Option<(String, bool)> =
-        sqlx::query_as("SELECT status, expires_at > now() FROM device_codes WHERE user_code = $1")
-            .bind(code)
-            .fetch_optional(pool)
-            .await?;
+    #[derive(sqlx::FromRow)]
+    struct Found {
+        status: String,
+        #[sqlx(flatten)]
+        request: Pending,
+    }
+    let found: Option<Found> = sqlx::query_as(
+        "SELECT status, client_id, requester_ip, requester_agent, created_at, expires_at
+         FROM device_codes WHERE user_code = $1 AND expires_at > now()",
+    )
+    .bind(code)
+    .fetch_optional(pool)
+    .await?;
     Ok(match found {
-        Some((status, true)) if status == "pending" => {
-            let pending = sqlx::query_as(
-                "SELECT client_id, requester_ip, requester_agent, created_at, expires_at
-                 FROM device_codes WHERE user_code = $1",
-            )
-            .bind(code)
-            .fetch_one(pool)
-            .await?;
-            Lookup::Pending(pending)
-        }
-        Some((_, true)) => Lookup::Decided,
-        _ => Lookup::Unknown,
+        Some(f) if f.status == "pending" => Lookup::Pending(f.request),
+        Some(_) => Lookup::Decided,
+        None => Lookup::Unknown,
     })
 }
 

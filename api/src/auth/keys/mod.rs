@@ -116,12 +116,11 @@ pub async fn verify(
     if !input.key.starts_with(KEY_PREFIX) {
         return Ok(Json(json!({ "valid": false })));
     }
-    let Some(caller) = store::authenticate(&state.pool, &input.key).await? else {
+    let Some(used) = store::use_key(&state.pool, &input.key).await? else {
         return Ok(Json(json!({ "valid": false })));
     };
-    let key = store::find(&state.pool, &input.key).await?;
     Ok(Json(
-        json!({ "valid": true, "user_id": caller.user_id, "key": key }),
+        json!({ "valid": true, "user_id": used.user_id, "key": used.row }),
     ))
 }
 

@@ -120,36 +120,39 @@ pub async fn delete(pool: &PgPool, user_id: Uuid, id: Uuid) -> sqlx::Result<bool
     Ok(done.rows_affected() == 1)
 }
 
-/// The caller a key stands for, if it is enabled and its user is not disabled. Marks it used
-/// (at most every 30 s, so a busy key does not write on every request).
-pub async fn authenticate(pool: &PgPool, key: &str) -> sqlx::Result<Option<AuthUser>> {
-    let found: Option<(Uuid, Uuid)> = sqlx::query_as(
+/// A key that was just used: whose it is, and its row.
+#[derive(sqlx::FromRow)]
+pub struct UsedKey {
+    pub user_id: Uuid,
+    #[sqlx(flatten)]
+    pub row: KeyRow,
+}
+
+/// The key, if it is enabled and its user is not disabled. Marks it used (at most every 30 s,
+/// so a busy key does not write on every request).
+pub async fn use_key(pool: &PgPool, key: &str) -> sqlx::Result<Option<UsedKey>> {
+    sqlx::query_as(
         "WITH k AS (
-             SELECT k.id, k.user_id FROM api_keys k JOIN users u ON u.id = k.user_id
+             SELECT k.* FROM api_keys k JOIN users u ON u.id = k.user_id
              WHERE k.key_hash = $1 AND k.enabled AND u.disabled_at IS NULL),
          touched AS (
              UPDATE api_keys SET last_used_at = now()
              WHERE id IN (SELECT id FROM k)
-               AND (last_used_at IS NULL OR last_used_at < now() - interval '30 seconds'))
-         SELECT id, user_id FROM k",
+               AND (last_used_at IS NULL OR last_used_at < now() - interval '30 seconds')
+             RETURNING id, last_used_at)
+         SELECT k.user_id, k.id, k.name, k.prefix, k.enabled, k.created_at,
+                COALESCE(t.last_used_at, k.last_used_at) AS last_used_at
+         FROM k LEFT JOIN touched t ON t.id = k.id",
     )
     .bind(hash_token(key))
     .fetch_optional(pool)
-    .await?;
-    Ok(found.map(|(key_id, user_id)| AuthUser {
-        user_id,
-        credential: Credential::ApiKey(key_id),
-    }))
+    .await
 }
 
-/// A key's row, by the key itself (for `POST /api/keys/verify`).
-pub async fn find(pool: &PgPool, key: &str) -> sqlx::Result<Option<KeyRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM api_keys WHERE key_hash = $1"
-    ))
-    .bind(hash_token(key))
-    .fetch_optional(pool)
-    .await
+/// The caller a key stands for (see `use_key`).
+pub async fn authenticate(pool: &PgPool, key: &str) -> sqlx::Result<Option<AuthUser>> {
+    Ok(use_key(pool, key).await?.map(|used| AuthUser {
+        user_id: used.user_id,
+        credential: Credential::ApiKey(used.row.id),
+    }))
 }

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 
 use axum::{
     extract::{ConnectInfo, Path, Query, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
@@ -62,7 +62,7 @@ pub async fn start(
     }
     let mut response = Redirect::to(&url).into_response();
     let cookie = cookies::set(&state.config, cookies::OAUTH_STATE, &oauth_state, 600, true);
-    response.headers_mut().append(header::SET_COOKIE, cookie);
+    cookies::attach(&mut response, [cookie]);
     response
 }
 
@@ -85,15 +85,11 @@ pub async fn callback(
         return ApiError::not_found("route").into_response();
     };
     let clear_state = cookies::set(&state.config, cookies::OAUTH_STATE, "", 0, true);
-    let outcome = finish(&state, provider, peer, &headers, query).await;
-    let response = match outcome {
+    let mut response = match finish(&state, provider, peer, &headers, query).await {
         Ok(response) => response,
         Err(page) => page.into_response(),
     };
-    let mut response = response;
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, clear_state);
+    cookies::attach(&mut response, [clear_state]);
     response
 }
 
@@ -166,9 +162,10 @@ async fn finish(
     let device = crate::auth::device(headers, peer);
     let tokens = open_session(state, tx, user_id, &device).await?;
     let mut response = Redirect::to(&attempt.next_path).into_response();
-    for cookie in cookies::sign_in(&state.config, headers, &tokens) {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
+    cookies::attach(
+        &mut response,
+        cookies::sign_in(&state.config, headers, &tokens),
+    );
     Ok(response)
 }
 
