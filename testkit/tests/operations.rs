@@ -93,6 +93,12 @@ async fn the_request_id_travels_into_the_job_and_the_nats_headers() {
         .unwrap()
         .parse()
         .unwrap();
+    // Read now: once the answer is done, the job row is swept from the queue table.
+    let job: String = sqlx::query_scalar("SELECT convert_from(job, 'UTF8') FROM apalis.jobs")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(job.contains("req-trace-42"), "{job}");
     app.sse(&token, sent["stream_url"].as_str().unwrap(), None)
         .await
         .collect()
@@ -104,11 +110,6 @@ async fn the_request_id_travels_into_the_job_and_the_nats_headers() {
             .await
             .unwrap();
     assert_eq!(stored.as_deref(), Some("req-trace-42"));
-    let job: String = sqlx::query_scalar("SELECT convert_from(job, 'UTF8') FROM apalis.jobs")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert!(job.contains("req-trace-42"), "{job}");
     let js = async_nats::jetstream::new(app.nats.clone());
     let stream = js
         .get_stream(format!("{}_EVENTS", app.config.nats_prefix.to_uppercase()))
@@ -240,4 +241,60 @@ async fn processes_starting_together_share_one_events_stream() {
     for result in futures::future::join_all(starts).await {
         assert!(result.is_ok(), "{:?}", result.err());
     }
+}
+
+#[tokio::test]
+async fn finished_jobs_leave_the_queue_table_and_dead_ones_stay_a_week() {
+    let app = TestApp::spawn().await;
+    let token = app.guest().await;
+    let conv = app.create_conversation(&token).await;
+    let sent = app.send(&token, conv, "sweep me").await;
+    app.sse(&token, &sent.stream_url, None)
+        .await
+        .collect()
+        .await;
+    let jobs = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM apalis.jobs")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while jobs().await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the done job is still in the queue table"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.message(&token, sent.assistant_message.id).await["status"],
+        "done"
+    );
+
+    // Dead jobs are kept for inspection, for a week; live ones are never touched.
+    for (id, status, age_days) in [
+        ("dead-old", "Killed", 8),
+        ("dead-new", "Killed", 1),
+        ("running", "Running", 8),
+    ] {
+        sqlx::query(
+            "INSERT INTO apalis.jobs (job, id, job_type, status, attempts, max_attempts, done_at)
+             VALUES ('\\x00', $1, 'chat', $2, 3, 3, now() - make_interval(days => $3))",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(age_days)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    sluice_worker::finished_jobs::sweep(&app.pool, "chat")
+        .await
+        .unwrap();
+    let left: Vec<String> = sqlx::query_scalar("SELECT id FROM apalis.jobs ORDER BY id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, ["dead-new", "running"]);
 }

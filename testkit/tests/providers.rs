@@ -182,3 +182,31 @@ async fn an_answer_over_the_time_limit_ends_with_a_timeout_and_frees_the_upstrea
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(fake.disconnected(), 1);
 }
+
+#[tokio::test]
+async fn a_burst_shares_events_and_a_paced_provider_gets_one_event_per_token() {
+    let token_events = |events: &[sluice_testkit::SseEvent]| -> Vec<u64> {
+        events
+            .iter()
+            .filter(|e| e.event == "token")
+            .map(|e| e.data["seq"].as_u64().unwrap())
+            .collect()
+    };
+    // 400 tokens with no pause: deltas that arrive while earlier events await their acks go
+    // out together. Nothing is lost or reordered, and seq still counts events from 0.
+    let fast = FakeOpenAi::start(400, Duration::ZERO).await;
+    let app = TestApp::spawn_with(with_fake_openai(&fast)).await;
+    let (events, stored) = ask(&app, "burst").await;
+    assert_eq!(answer_text(&events), FakeOpenAi::reply(400));
+    assert_eq!(stored["content"], FakeOpenAi::reply(400));
+    let seqs = token_events(&events);
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
+    assert!(seqs.len() < 400, "a burst shares events: {}", seqs.len());
+
+    // A provider slower than NATS (every real model) gets each delta as its own event.
+    let paced = FakeOpenAi::start(10, Duration::from_millis(10)).await;
+    let app = TestApp::spawn_with(with_fake_openai(&paced)).await;
+    let (events, _) = ask(&app, "paced").await;
+    assert_eq!(token_events(&events), (0..10).collect::<Vec<_>>());
+    assert_eq!(answer_text(&events), FakeOpenAi::reply(10));
+}

@@ -223,28 +223,23 @@ async fn stream_tokens(
         _ = cancel.cancelled() => return Ok(Generation::ended(End::Cancelled)),
         _ = sleep_until(deadline) => return Ok(Generation::ended(End::Failed(timed_out()))),
     };
-    let mut text = String::new();
+    let mut relay = TokenRelay::new(job.message_id, publisher);
     let mut ttft = None;
-    let mut seq: u32 = 0;
     let end = loop {
         let chunk = tokio::select! {
             chunk = chunks.next() => chunk,
+            settled = relay.publisher.settle_oldest(), if relay.is_holding() => {
+                settled?;
+                relay.send_held().await?;
+                continue;
+            }
             _ = cancel.cancelled() => break End::Cancelled,
             _ = sleep_until(deadline) => break End::Failed(timed_out()),
         };
         match chunk {
             Some(Ok(ProviderChunk::Delta(delta))) => {
                 ttft.get_or_insert_with(|| started.elapsed());
-                let event = StreamEvent::Token {
-                    message_id: job.message_id,
-                    seq,
-                    delta,
-                };
-                publisher.publish(seq, &event).await?;
-                if let StreamEvent::Token { delta, .. } = event {
-                    text.push_str(&delta);
-                }
-                seq += 1;
+                relay.push(&delta).await?;
             }
             Some(Ok(ProviderChunk::Finished {
                 finish_reason,
@@ -259,18 +254,74 @@ async fn stream_tokens(
             None => {
                 break End::Failed(ProviderError::new(
                     "upstream_disconnected",
-                    "the provider stream ended early",
+                    "the model provider stream ended early",
                     true,
                 ));
             }
         }
     };
+    // Text received but held back still goes out, before the end and into the stored answer.
+    relay.send_held().await?;
+    let text = relay.text;
     Ok(Generation {
         text,
         ttft,
         end,
         provider: None,
     })
+}
+
+/// Turns provider deltas into `token` events. While `TOKEN_WINDOW` events await their acks,
+/// new deltas are held and go out together as one event when an ack arrives: a provider slower
+/// than NATS (any real model) gets one event per delta, a burst costs a few events, not dozens.
+struct TokenRelay<'a> {
+    message_id: uuid::Uuid,
+    publisher: &'a mut EventPublisher,
+    seq: u32,
+    held: String,
+    /// Everything published so far: what the stored answer will hold.
+    text: String,
+}
+
+impl<'a> TokenRelay<'a> {
+    fn new(message_id: uuid::Uuid, publisher: &'a mut EventPublisher) -> Self {
+        Self {
+            message_id,
+            publisher,
+            seq: 0,
+            held: String::new(),
+            text: String::new(),
+        }
+    }
+
+    fn is_holding(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    async fn push(&mut self, delta: &str) -> anyhow::Result<()> {
+        self.held.push_str(delta);
+        if self.publisher.has_token_room() {
+            self.send_held().await?;
+        }
+        Ok(())
+    }
+
+    async fn send_held(&mut self) -> anyhow::Result<()> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        let event = StreamEvent::Token {
+            message_id: self.message_id,
+            seq: self.seq,
+            delta: std::mem::take(&mut self.held),
+        };
+        self.publisher.publish(self.seq, &event).await?;
+        if let StreamEvent::Token { delta, .. } = event {
+            self.text.push_str(&delta);
+        }
+        self.seq += 1;
+        Ok(())
+    }
 }
 
 /// Stores the answer, then publishes the terminal event — only if this attempt still owns the

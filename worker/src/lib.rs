@@ -5,6 +5,7 @@
 pub mod cancels;
 pub mod chat_job;
 pub mod cli;
+pub mod finished_jobs;
 pub mod prompt;
 pub mod providers;
 pub mod publisher;
@@ -80,6 +81,11 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
         .heartbeat_interval(Duration::from_millis(w.heartbeat_ms))
         .missed_heartbeats(w.missed_heartbeats);
     let concurrency = w.concurrency;
+    let sweeper = tokio::spawn(finished_jobs::sweep_until(
+        pool.clone(),
+        CHAT_QUEUE,
+        shutdown.clone(),
+    ));
     let name = format!("sluice-worker-{}", uuid::Uuid::new_v4().simple());
     tracing::info!(worker = %name, concurrency, "worker starting");
     Monitor::new()
@@ -105,6 +111,7 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
             Ok(())
         })
         .await?;
+    sweeper.abort();
     tracing::info!("worker stopped");
     Ok(())
 }

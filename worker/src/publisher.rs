@@ -2,17 +2,25 @@
 //! to `WINDOW` publishes are in flight, and every ack is awaited before the terminal event
 //! (async-nats blocks forever past ~5000 un-awaited acks, so the window is bounded).
 
-use std::collections::VecDeque;
+use std::{collections::VecDeque, future::IntoFuture, pin::Pin};
 
 use async_nats::{
     HeaderMap, Subject,
-    jetstream::{self, context::PublishAckFuture},
+    jetstream::{self, context::PublishError, publish::PublishAck},
 };
 use bytes::Bytes;
 use sluice_shared::{events::StreamEvent, telemetry::REQUEST_ID_HEADER};
 use uuid::Uuid;
 
 const WINDOW: usize = 256;
+
+/// `token` events in flight (published, not yet acknowledged) before the relay holds further
+/// deltas back and sends them as one event when an ack comes in (see `chat_job::TokenRelay`).
+pub const TOKEN_WINDOW: usize = 4;
+
+/// A publish ack being awaited. Boxed so the oldest can be awaited in a `select!` and stay
+/// queued if another branch wins.
+type PendingAck = Pin<Box<dyn Future<Output = Result<PublishAck, PublishError>> + Send>>;
 
 pub struct EventPublisher {
     js: jetstream::Context,
@@ -21,7 +29,7 @@ pub struct EventPublisher {
     message_id: Uuid,
     attempt: i32,
     request_id: Option<String>,
-    pending: VecDeque<PublishAckFuture>,
+    pending: VecDeque<PendingAck>,
     first_seq: Option<u64>,
 }
 
@@ -52,7 +60,7 @@ impl EventPublisher {
         event: &StreamEvent,
     ) -> anyhow::Result<()> {
         if self.pending.len() >= WINDOW {
-            self.await_oldest().await?;
+            self.settle_oldest().await?;
         }
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -67,7 +75,7 @@ impl EventPublisher {
             .js
             .publish_with_headers(self.subject.clone(), headers, payload)
             .await?;
-        self.pending.push_back(ack);
+        self.pending.push_back(ack.into_future());
         Ok(())
     }
 
@@ -75,7 +83,7 @@ impl EventPublisher {
     pub async fn flush(&mut self) -> anyhow::Result<Option<u64>> {
         let mut last = None;
         while !self.pending.is_empty() {
-            last = Some(self.await_oldest().await?);
+            last = Some(self.settle_oldest().await?);
         }
         Ok(last)
     }
@@ -87,14 +95,25 @@ impl EventPublisher {
         Ok(self.flush().await?.expect("one event was just published"))
     }
 
+    /// Whether a `token` event can go out now without exceeding `TOKEN_WINDOW`.
+    pub fn has_token_room(&self) -> bool {
+        self.pending.len() < TOKEN_WINDOW
+    }
+
+    /// Waits for the oldest outstanding ack (pending forever when none is outstanding).
+    /// Cancel-safe: the ack stays queued until it has arrived.
+    pub async fn settle_oldest(&mut self) -> anyhow::Result<u64> {
+        let Some(oldest) = self.pending.front_mut() else {
+            return std::future::pending().await;
+        };
+        let ack = oldest.await?;
+        self.pending.pop_front();
+        self.first_seq.get_or_insert(ack.sequence);
+        Ok(ack.sequence)
+    }
+
     /// Stream sequence of the first event this publisher sent (known once its ack arrived).
     pub fn first_seq(&self) -> Option<u64> {
         self.first_seq
-    }
-
-    async fn await_oldest(&mut self) -> anyhow::Result<u64> {
-        let ack = self.pending.pop_front().expect("caller checked").await?;
-        self.first_seq.get_or_insert(ack.sequence);
-        Ok(ack.sequence)
     }
 }

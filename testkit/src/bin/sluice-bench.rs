@@ -15,6 +15,14 @@ use serde_json::{Value, json};
 use sluice_testkit::{fake_openai::FakeOpenAi, services, sse::SseStream, test_config};
 use tokio::sync::Mutex;
 
+/// Concurrency of each load row (`BENCH_ROWS`, default `1,16,64`).
+fn rows() -> Vec<usize> {
+    std::env::var("BENCH_ROWS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|c| c.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 16, 64])
+}
+
 /// Reply length of the fake upstream (`BENCH_TOKENS`, default 64).
 fn tokens() -> u32 {
     std::env::var("BENCH_TOKENS")
@@ -62,7 +70,8 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "|----|-------|--------|----------|----------------|-----------------|-----|-------------------|--------------|--------------|"
     );
-    for c in [1usize, 16, 64] {
+    let mut phases = Vec::new();
+    for c in rows() {
         fake.take_upstream_ttft();
         let row = load(&stack, &token, c, Duration::from_secs(seconds)).await?;
         let upstream = fake.take_upstream_ttft();
@@ -80,6 +89,22 @@ async fn main() -> anyhow::Result<()> {
             ms(up50),
             ms(t50.saturating_sub(up50)),
             ms(t99.saturating_sub(up99)),
+        );
+        phases.push((c, row.phases));
+    }
+    println!();
+    println!("Where the first token's time goes (p50 from sending the request):");
+    println!();
+    println!("| C  | `meta` (stored + queued) | `start` (worker claimed it) | first token |");
+    println!("|----|--------------------------|-----------------------------|-------------|");
+    for (c, p) in phases {
+        let p50 =
+            |f: fn(&Phases) -> Duration| ms(percentile(&p.iter().map(f).collect::<Vec<_>>(), 0.5));
+        println!(
+            "| {c:<2} | {:>21.2} ms | {:>24.2} ms | {:>8.2} ms |",
+            p50(|p| p.meta),
+            p50(|p| p.start),
+            p50(|p| p.first_token)
         );
     }
     println!();
@@ -131,13 +156,20 @@ async fn start_stack(bin_dir: &str, fake: &FakeOpenAi) -> anyhow::Result<Stack> 
         ("SLUICE_DEMO__REPLY_TOKENS".into(), "64".into()),
         ("SLUICE_WORKER__CONCURRENCY".into(), "128".into()),
         ("SLUICE_WORKER__BATCH_SIZE".into(), "32".into()),
-        ("RUST_LOG".into(), "warn".into()),
+        (
+            "RUST_LOG".into(),
+            std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        ),
     ];
     let spawn = |name: &str| {
         Command::new(format!("{bin_dir}/{name}"))
             .envs(env.iter().cloned())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
+            .stderr(match std::env::var("BENCH_LOG_DIR") {
+                Ok(dir) => Stdio::from(std::fs::File::create(format!("{dir}/{name}.log"))?),
+                Err(_) => Stdio::inherit(),
+            })
             .spawn()
     };
     let api = spawn("sluice-api")?;
@@ -189,12 +221,22 @@ struct Row {
     /// `token` events the clients received (a burst may share one event).
     events: usize,
     ttft: Vec<Duration>,
+    phases: Vec<Phases>,
     elapsed: Duration,
+}
+
+/// When one chat's first events arrived, from sending the request.
+#[derive(Clone, Copy, Default)]
+struct Phases {
+    meta: Duration,
+    start: Duration,
+    first_token: Duration,
 }
 
 /// What one client saw of one chat.
 struct Chat {
     ttft: Duration,
+    phases: Phases,
     tokens: usize,
     events: usize,
 }
@@ -202,15 +244,18 @@ struct Chat {
 /// C clients, each sending chats back to back for `length`.
 async fn load(stack: &Stack, token: &str, c: usize, length: Duration) -> anyhow::Result<Row> {
     let ttft = Arc::new(Mutex::new(Vec::new()));
+    let phases = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
     let deadline = started + length;
     let clients = (0..c).map(|_| {
         let ttft = ttft.clone();
+        let phases = phases.clone();
         async move {
             let (mut chats, mut tokens, mut events) = (0usize, 0usize, 0usize);
             while Instant::now() < deadline {
                 let chat = one_chat(stack, token).await?;
                 ttft.lock().await.push(chat.ttft);
+                phases.lock().await.push(chat.phases);
                 chats += 1;
                 tokens += chat.tokens;
                 events += chat.events;
@@ -228,11 +273,13 @@ async fn load(stack: &Stack, token: &str, c: usize, length: Duration) -> anyhow:
         events += e;
     }
     let ttft = std::mem::take(&mut *ttft.lock().await);
+    let phases = std::mem::take(&mut *phases.lock().await);
     Ok(Row {
         chats,
         tokens,
         events,
         ttft,
+        phases,
         elapsed,
     })
 }
@@ -256,7 +303,13 @@ async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
     let mut events = SseStream::new(response);
     let (mut first, mut count, mut text) = (None, 0, String::new());
     let mut marks = Vec::new();
+    let mut phases = Phases::default();
     while let Some(e) = events.next().await {
+        match e.event.as_str() {
+            "meta" => phases.meta = sent.elapsed(),
+            "start" => phases.start = sent.elapsed(),
+            _ => {}
+        }
         if e.event == "token" {
             first.get_or_insert_with(|| sent.elapsed());
             count += 1;
@@ -282,8 +335,10 @@ async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
     {
         eprintln!("slow chat: first token {first:?}; {marks:?}");
     }
+    phases.first_token = first.unwrap_or_default();
     Ok(Chat {
         ttft: first.unwrap_or_default(),
+        phases,
         tokens: text.split_whitespace().count(),
         events: count,
     })
