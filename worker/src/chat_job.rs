@@ -178,14 +178,12 @@ async fn prepare<'a>(
         .as_deref()
         .unwrap_or(&state.config.system_prompt);
     let budget = model.context_tokens - model.max_output_tokens;
-    let messages = prompt::build(
-        &state.pool,
-        job.conversation_id,
-        job.message_id,
-        system,
-        budget,
-    )
-    .await?;
+    let history = claim
+        .history_roles
+        .iter()
+        .zip(&claim.history_contents)
+        .map(|(role, content)| (role.clone(), content.clone()));
+    let messages = prompt::fit(system, history, budget);
     let request = ProviderRequest {
         model: model
             .upstream_model

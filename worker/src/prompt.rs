@@ -1,8 +1,6 @@
 //! Building the prompt: the system prompt plus as much recent history as fits the model's
-//! context window after reserving room for the answer.
-
-use sqlx::PgPool;
-use uuid::Uuid;
+//! context window after reserving room for the answer. The history is read together with the
+//! claim (`store::claim`), newest first.
 
 use crate::providers::PromptMessage;
 
@@ -12,44 +10,8 @@ pub fn estimate_tokens(text: &str) -> u32 {
     (text.chars().count() as u32).div_ceil(4) + 4
 }
 
-/// Newest-first history rows that precede the answer being generated.
-#[derive(sqlx::FromRow)]
-struct Turn {
-    role: String,
-    content: String,
-}
-
-/// System prompt + the newest turns that fit in `budget` tokens, oldest first.
-pub async fn build(
-    pool: &PgPool,
-    conversation_id: Uuid,
-    answer_id: Uuid,
-    system_prompt: &str,
-    budget: u32,
-) -> sqlx::Result<Vec<PromptMessage>> {
-    // Earlier user messages and finished answers; failed or in-flight answers add nothing.
-    let turns: Vec<Turn> = sqlx::query_as(
-        "SELECT role, content FROM messages
-         WHERE conversation_id = $1
-           AND created_at < (SELECT created_at FROM messages WHERE id = $2)
-           AND (role = 'user' OR status IN ('done', 'cancelled'))
-           AND content <> ''
-         ORDER BY created_at DESC, id DESC
-         LIMIT 500",
-    )
-    .bind(conversation_id)
-    .bind(answer_id)
-    .fetch_all(pool)
-    .await?;
-    Ok(fit(
-        system_prompt,
-        turns.into_iter().map(|t| (t.role, t.content)),
-        budget,
-    ))
-}
-
 /// Keeps the newest turns whose estimated size fits the budget (the system prompt first).
-fn fit(
+pub fn fit(
     system_prompt: &str,
     newest_first: impl Iterator<Item = (String, String)>,
     budget: u32,

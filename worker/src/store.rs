@@ -12,20 +12,47 @@ pub struct Claim {
     pub attempt: i32,
     pub cancel_requested: bool,
     pub system_prompt: Option<String>,
+    /// The conversation before this answer, newest first (see `prompt::fit`): the roles and
+    /// contents of user messages and finished answers.
+    pub history_roles: Vec<String>,
+    pub history_contents: Vec<String>,
 }
 
-/// Takes the next attempt of a queued or interrupted answer. `None`: the message is already
-/// finished (a retried job after success, or cancelled while queued), so there is nothing to do.
+/// Turns of history read with the claim; older ones would not fit any context window.
+pub const HISTORY_LIMIT: i64 = 500;
+
+/// Takes the next attempt of a queued or interrupted answer and reads what its prompt needs,
+/// in one statement. `None`: the message is already finished (a retried job after success, or
+/// cancelled while queued), so there is nothing to do.
 pub async fn claim(pool: &PgPool, message_id: Uuid) -> sqlx::Result<Option<Claim>> {
     sqlx::query_as(
-        "UPDATE messages m
-         SET attempt = m.attempt + 1, status = 'streaming',
-             started_at = COALESCE(m.started_at, now())
-         FROM conversations c
-         WHERE m.id = $1 AND c.id = m.conversation_id AND m.status IN ('queued', 'streaming')
-         RETURNING m.attempt, m.cancel_requested, c.system_prompt",
+        "WITH claimed AS (
+             UPDATE messages m
+             SET attempt = m.attempt + 1, status = 'streaming',
+                 started_at = COALESCE(m.started_at, now())
+             FROM conversations c
+             WHERE m.id = $1 AND c.id = m.conversation_id AND m.status IN ('queued', 'streaming')
+             RETURNING m.attempt, m.cancel_requested, c.system_prompt, m.conversation_id,
+                       m.created_at)
+         SELECT claimed.attempt, claimed.cancel_requested, claimed.system_prompt,
+                COALESCE(h.roles, '{}') AS history_roles,
+                COALESCE(h.contents, '{}') AS history_contents
+         FROM claimed LEFT JOIN LATERAL (
+             -- Earlier user messages and finished answers; failed or in-flight answers add
+             -- nothing.
+             SELECT array_agg(t.role ORDER BY t.created_at DESC, t.id DESC) AS roles,
+                    array_agg(t.content ORDER BY t.created_at DESC, t.id DESC) AS contents
+             FROM (SELECT role, content, created_at, id FROM messages
+                   WHERE conversation_id = claimed.conversation_id
+                     AND created_at < claimed.created_at
+                     AND (role = 'user' OR status IN ('done', 'cancelled'))
+                     AND content <> ''
+                   ORDER BY created_at DESC, id DESC
+                   LIMIT $2) t
+         ) h ON true",
     )
     .bind(message_id)
+    .bind(HISTORY_LIMIT)
     .fetch_optional(pool)
     .await
 }

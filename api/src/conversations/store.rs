@@ -114,15 +114,6 @@ pub async fn page(
     .await
 }
 
-/// Marks a conversation as active now (a new message arrived).
-pub async fn touch(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("UPDATE conversations SET updated_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
 /// True when a row was deleted. Messages go with it (cascade); a worker still generating an
 /// answer for it finds nothing to write and stops quietly.
 pub async fn delete(pool: &PgPool, owner: Uuid, id: Uuid) -> sqlx::Result<bool> {

@@ -6,8 +6,9 @@ use axum::http::StatusCode;
 use sluice_shared::job::{CHAT_QUEUE, ChatJob};
 use uuid::Uuid;
 
+pub use super::store::Target;
 use super::store::{self, MessageRow};
-use crate::{conversations::store as conversations, error::ApiError, state::AppState};
+use crate::{error::ApiError, state::AppState};
 
 /// Checks the text of a user message against the configured limits.
 pub fn validate_content(state: &AppState, content: &str) -> Result<(), ApiError> {
@@ -35,12 +36,6 @@ pub fn validate_model(state: &AppState, model: &str) -> Result<(), ApiError> {
     }
 }
 
-/// Where the message goes: an existing conversation, or a new one made in the same transaction.
-pub enum Target<'a> {
-    Existing(Uuid),
-    New { title: &'a str },
-}
-
 /// Stores the pair and enqueues the job; returns (user message, queued answer).
 pub async fn enqueue(
     state: &AppState,
@@ -54,30 +49,21 @@ pub async fn enqueue(
     // starts here instead of scanning the stream.
     let first_seq = state.hub.next_seq_lower_bound();
     let mut tx = state.pool.begin().await?;
-    let conversation_id = match target {
-        Target::Existing(id) => {
-            conversations::touch(&mut *tx, id).await?;
-            id
-        }
-        Target::New { title } => {
-            conversations::insert(&mut *tx, owner, Some(title), model, None)
-                .await?
-                .id
-        }
-    };
     let (user_message, answer) = store::insert_pair(
         &mut tx,
         owner,
-        conversation_id,
+        target,
         content,
         model,
         first_seq,
         request_id.as_deref(),
     )
-    .await?;
+    .await?
+    // Deleted between the caller's check and now.
+    .ok_or_else(|| ApiError::not_found("conversation"))?;
     let job = ChatJob {
         message_id: answer.id,
-        conversation_id,
+        conversation_id: answer.conversation_id,
         user_id: owner,
         model: model.to_string(),
         request_id,

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sluice_shared::{dto::MessageOut, events::Usage};
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -129,71 +129,88 @@ pub async fn in_flight(pool: &PgPool, conversation_id: Uuid) -> sqlx::Result<Vec
     .await
 }
 
-/// The user's message and the queued answer, inside the caller's transaction.
+/// Where a new pair of messages goes.
+pub enum Target<'a> {
+    /// An existing conversation (already checked to be the owner's); it moves to the top.
+    Existing(Uuid),
+    /// A new conversation with this title, made by the same statement.
+    New { title: &'a str },
+}
+
+/// The two messages after the conversation step `$conversation` (which returns the
+/// conversation's `id`), in one statement: one round trip instead of three. `$1` conversation
+/// id, `$2` owner, `$3` title (new conversations), `$4` model, `$5` content, `$6` request id,
+/// `$7` user message id, `$8` answer id, `$9` answer's first stream sequence.
+macro_rules! insert_pair_sql {
+    ($conversation:literal) => {
+        concat!(
+            "WITH conversation AS (",
+            $conversation,
+            ")
+             INSERT INTO messages (id, conversation_id, user_id, role, content, status, model,
+                                   first_seq, request_id, created_at)
+             SELECT m.id, conversation.id, $2, m.role, m.content, m.status, m.model, m.first_seq,
+                    $6, clock_timestamp() + m.later
+             FROM conversation, (VALUES
+                 ($7::uuid, 'user', $5::text, 'complete', NULL::text, NULL::bigint, interval '0'),
+                 -- The answer sorts after its question even within one clock tick.
+                 ($8::uuid, 'assistant', '', 'queued', $4::text, $9::bigint, interval '1 microsecond')
+             ) AS m (id, role, content, status, model, first_seq, later)
+             RETURNING ",
+            message_columns!()
+        )
+    };
+}
+
+/// The user's message and the queued answer (with a new conversation, or the existing one
+/// moved to the top), inside the caller's transaction. `None`: the conversation is gone.
 pub async fn insert_pair(
     tx: &mut sqlx::PgConnection,
     owner: Uuid,
-    conversation_id: Uuid,
+    target: Target<'_>,
     content: &str,
     model: &str,
     first_seq: u64,
     request_id: Option<&str>,
-) -> sqlx::Result<(MessageRow, MessageRow)> {
-    let user_message = insert(
-        &mut *tx,
-        owner,
-        conversation_id,
-        "user",
-        content,
-        "complete",
-        None,
-        None,
-        request_id,
-    )
-    .await?;
-    let answer = insert(
-        &mut *tx,
-        owner,
-        conversation_id,
-        "assistant",
-        "",
-        "queued",
-        Some(model),
-        Some(first_seq),
-        request_id,
-    )
-    .await?;
-    Ok((user_message, answer))
-}
-
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one column each; a struct would only rename them"
-)]
-async fn insert(
-    db: impl PgExecutor<'_>,
-    owner: Uuid,
-    conversation_id: Uuid,
-    role: &str,
-    content: &str,
-    status: &str,
-    model: Option<&str>,
-    first_seq: Option<u64>,
-    request_id: Option<&str>,
-) -> sqlx::Result<MessageRow> {
-    sqlx::query_as(concat!("INSERT INTO messages (id, conversation_id, user_id, role, content, status, model, first_seq, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ", message_columns!()))
-    .bind(Uuid::now_v7())
-    .bind(conversation_id)
-    .bind(owner)
-    .bind(role)
-    .bind(content)
-    .bind(status)
-    .bind(model)
-    .bind(first_seq.map(|s| s as i64))
-    .bind(request_id)
-    .fetch_one(db)
-    .await
+) -> sqlx::Result<Option<(MessageRow, MessageRow)>> {
+    let (sql, conversation_id, title) = match target {
+        Target::Existing(id) => (
+            insert_pair_sql!(
+                // `$3` is always NULL here; naming it keeps one parameter list for both forms.
+                "UPDATE conversations SET updated_at = now()
+                 WHERE id = $1 AND user_id = $2 AND $3::text IS NULL RETURNING id"
+            ),
+            id,
+            None,
+        ),
+        Target::New { title } => (
+            insert_pair_sql!(
+                "INSERT INTO conversations (id, user_id, title, model)
+                 VALUES ($1, $2, $3, $4) RETURNING id"
+            ),
+            Uuid::now_v7(),
+            Some(title),
+        ),
+    };
+    let (user_message_id, answer_id) = (Uuid::now_v7(), Uuid::now_v7());
+    let rows: Vec<MessageRow> = sqlx::query_as(sql)
+        .bind(conversation_id)
+        .bind(owner)
+        .bind(title)
+        .bind(model)
+        .bind(content)
+        .bind(request_id)
+        .bind(user_message_id)
+        .bind(answer_id)
+        .bind(first_seq as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut rows = rows.into_iter();
+    let (Some(a), Some(b)) = (rows.next(), rows.next()) else {
+        return Ok(None);
+    };
+    // RETURNING's order is not promised: tell the two apart by id.
+    Ok(Some(if a.id == user_message_id { (a, b) } else { (b, a) }))
 }
 
 /// What a cancel request found.
