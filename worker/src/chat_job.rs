@@ -36,6 +36,7 @@ pub async fn chat_job(job: ChatJob, state: Data<Arc<WorkerState>>) -> Result<(),
         request_id = job.request_id.as_deref().unwrap_or("-"),
     );
     let state: Arc<WorkerState> = (*state).clone();
+    tracing::debug!(message_id = %job.message_id, "chat job started");
     let run = AssertUnwindSafe(generate(&state, &job)).catch_unwind();
     match run.instrument(span).await {
         Ok(Ok(())) => Ok(()),

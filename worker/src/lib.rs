@@ -77,6 +77,9 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
     let w = &config.worker;
     let queue = apalis_postgres::Config::default()
         .queue(CHAT_QUEUE)
+        // `get_jobs` already marks fetched jobs `Running` under this worker; apalis's extra
+        // lock statement per job would change nothing (measured: one wasted UPDATE per job).
+        .lock_tasks(false)
         .batch_size(w.batch_size)
         .heartbeat_interval(Duration::from_millis(w.heartbeat_ms))
         .missed_heartbeats(w.missed_heartbeats);

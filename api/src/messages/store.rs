@@ -210,7 +210,11 @@ pub async fn insert_pair(
         return Ok(None);
     };
     // RETURNING's order is not promised: tell the two apart by id.
-    Ok(Some(if a.id == user_message_id { (a, b) } else { (b, a) }))
+    Ok(Some(if a.id == user_message_id {
+        (a, b)
+    } else {
+        (b, a)
+    }))
 }
 
 /// What a cancel request found.

@@ -70,6 +70,9 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "|----|-------|--------|----------|----------------|-----------------|-----|-------------------|--------------|--------------|"
     );
+    // Warm up first (connections opened, statements prepared, caches filled), so the first row
+    // measures the same steady state as the others.
+    load(&stack, &token, 16, Duration::from_secs(3)).await?;
     let mut phases = Vec::new();
     for c in rows() {
         fake.take_upstream_ttft();
@@ -95,16 +98,25 @@ async fn main() -> anyhow::Result<()> {
     println!();
     println!("Where the first token's time goes (p50 from sending the request):");
     println!();
-    println!("| C  | `meta` (stored + queued) | `start` (worker claimed it) | first token |");
-    println!("|----|--------------------------|-----------------------------|-------------|");
+    println!(
+        "| C  | `meta` (stored + queued) | `start` (worker claimed it) | first token | `done` | `done` p99 | max |"
+    );
+    println!(
+        "|----|--------------------------|-----------------------------|-------------|--------|------------|-----|"
+    );
     for (c, p) in phases {
-        let p50 =
-            |f: fn(&Phases) -> Duration| ms(percentile(&p.iter().map(f).collect::<Vec<_>>(), 0.5));
+        let at = |f: fn(&Phases) -> Duration, q: f64| {
+            ms(percentile(&p.iter().map(f).collect::<Vec<_>>(), q))
+        };
+        let p50 = |f: fn(&Phases) -> Duration| at(f, 0.5);
         println!(
-            "| {c:<2} | {:>21.2} ms | {:>24.2} ms | {:>8.2} ms |",
+            "| {c:<2} | {:>21.2} ms | {:>24.2} ms | {:>8.2} ms | {:>6.2} ms | {:>7.2} ms | {:.2} ms |",
             p50(|p| p.meta),
             p50(|p| p.start),
-            p50(|p| p.first_token)
+            p50(|p| p.first_token),
+            p50(|p| p.done),
+            at(|p| p.done, 0.99),
+            at(|p| p.done, 1.0),
         );
     }
     println!();
@@ -231,6 +243,7 @@ struct Phases {
     meta: Duration,
     start: Duration,
     first_token: Duration,
+    done: Duration,
 }
 
 /// What one client saw of one chat.
@@ -308,14 +321,20 @@ async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
         match e.event.as_str() {
             "meta" => phases.meta = sent.elapsed(),
             "start" => phases.start = sent.elapsed(),
+            "done" => phases.done = sent.elapsed(),
             _ => {}
         }
         if e.event == "token" {
             first.get_or_insert_with(|| sent.elapsed());
+            marks.push((format!("token {}", e.id.unwrap_or(0)), sent.elapsed()));
             count += 1;
             text.push_str(e.data["delta"].as_str().unwrap_or_default());
         } else {
-            marks.push((e.event.clone(), sent.elapsed()));
+            let what = match e.event.as_str() {
+                "meta" => format!("meta {}", e.data["message_id"]),
+                other => format!("{other} {}", e.id.unwrap_or(0)),
+            };
+            marks.push((what, sent.elapsed()));
         }
         if e.is_terminal() {
             anyhow::ensure!(
@@ -330,10 +349,11 @@ async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
             break;
         }
     }
-    if std::env::var("BENCH_TRACE").is_ok()
-        && first.unwrap_or_default() > Duration::from_millis(100)
-    {
-        eprintln!("slow chat: first token {first:?}; {marks:?}");
+    if std::env::var("BENCH_TRACE").is_ok() && sent.elapsed() > Duration::from_millis(300) {
+        eprintln!(
+            "slow chat: {:?} in all, first token {first:?}; {marks:?}",
+            sent.elapsed()
+        );
     }
     phases.first_token = first.unwrap_or_default();
     Ok(Chat {
