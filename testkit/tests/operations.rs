@@ -298,3 +298,73 @@ async fn finished_jobs_leave_the_queue_table_and_dead_ones_stay_a_week() {
         .unwrap();
     assert_eq!(left, ["dead-new", "running"]);
 }
+
+/// The API writes the answer's job into apalis's table itself, in the statement that stores the
+/// messages. This pins that row to the one apalis's own `push_tasks` writes for the same task,
+/// so an apalis upgrade that changes its table shows up here.
+#[tokio::test]
+async fn the_enqueue_statement_writes_the_row_apalis_itself_would() {
+    use apalis::prelude::TaskBuilder;
+
+    let app = TestApp::spawn_with(sluice_testkit::Options {
+        in_process_worker: false,
+        ..Default::default()
+    })
+    .await;
+    let token = app.guest().await;
+    let conv = app.create_conversation(&token).await;
+    let sent = app.send(&token, conv, "queue me").await;
+
+    #[derive(sqlx::FromRow, Debug, PartialEq)]
+    struct JobRow {
+        id: String,
+        job_type: String,
+        job: Vec<u8>,
+        status: String,
+        attempts: i32,
+        max_attempts: i32,
+        run_at: chrono::DateTime<chrono::Utc>,
+        priority: Option<i32>,
+        metadata: Option<String>,
+        idempotency_key: Option<String>,
+    }
+    let read = |queue: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_as::<_, JobRow>(
+                "SELECT id, job_type, job, status, attempts, max_attempts, run_at, priority,
+                        metadata::text AS metadata, idempotency_key
+                 FROM apalis.jobs WHERE job_type = $1",
+            )
+            .bind(queue)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let ours = read("chat").await;
+    let job: serde_json::Value = serde_json::from_slice(&ours.job).unwrap();
+    assert_eq!(job["message_id"], sent.assistant_message.id.to_string());
+    assert_eq!(job["conversation_id"], conv.to_string());
+    assert!(ours.id.parse::<ulid::Ulid>().is_ok(), "{}", ours.id);
+
+    // The same task through apalis's own code path, into another queue.
+    let task = TaskBuilder::new(ours.job.clone())
+        .run_at_timestamp(ours.run_at.timestamp() as u64)
+        .max_attempts(ours.max_attempts as usize)
+        .idempotency_key(ours.idempotency_key.clone().unwrap())
+        .build();
+    let mut conn = app.pool.acquire().await.unwrap();
+    apalis_postgres::queries::push_tasks(&mut *conn, "reference", vec![task])
+        .await
+        .unwrap();
+    let reference = read("reference").await;
+    assert_eq!(
+        JobRow {
+            id: reference.id.clone(),
+            job_type: "reference".into(),
+            ..ours
+        },
+        reference
+    );
+}

@@ -1,13 +1,12 @@
-//! Sending a message: validate it, then in ONE transaction store the user's message, the queued
-//! answer and the chat job. Either all three exist or none does.
+//! Sending a message: validate it, then in ONE statement (so one transaction) store the user's
+//! message, the queued answer and the chat job. Either all three exist or none does.
 
-use apalis::prelude::TaskBuilder;
 use axum::http::StatusCode;
 use sluice_shared::job::{CHAT_QUEUE, ChatJob};
 use uuid::Uuid;
 
 pub use super::store::Target;
-use super::store::{self, MessageRow};
+use super::store::{self, MessageRow, PairIds, QueuedJob};
 use crate::{error::ApiError, state::AppState};
 
 /// Checks the text of a user message against the configured limits.
@@ -48,36 +47,37 @@ pub async fn enqueue(
     // Taken before the job exists, so every event of the answer lands above it: re-attaching
     // starts here instead of scanning the stream.
     let first_seq = state.hub.next_seq_lower_bound();
-    let mut tx = state.pool.begin().await?;
-    let (user_message, answer) = store::insert_pair(
-        &mut tx,
+    let ids = PairIds::new(&target);
+    let job = ChatJob {
+        message_id: ids.answer,
+        conversation_id: ids.conversation,
+        user_id: owner,
+        model: model.to_string(),
+        request_id: request_id.clone(),
+    };
+    let job = QueuedJob {
+        id: ulid::Ulid::new().to_string(),
+        queue: CHAT_QUEUE,
+        payload: serde_json::to_vec(&job)?,
+        // One queue attempt more than the worker's own limit: the extra one exists only to
+        // mark the answer failed (with an `error` event) if every real attempt crashed.
+        max_attempts: state.config.worker.max_attempts as i32 + 1,
+        run_at: due_now() as i64,
+    };
+    store::insert_pair(
+        &state.pool,
         owner,
         target,
+        &ids,
         content,
         model,
         first_seq,
         request_id.as_deref(),
+        job,
     )
     .await?
     // Deleted between the caller's check and now.
-    .ok_or_else(|| ApiError::not_found("conversation"))?;
-    let job = ChatJob {
-        message_id: answer.id,
-        conversation_id: answer.conversation_id,
-        user_id: owner,
-        model: model.to_string(),
-        request_id,
-    };
-    // One queue attempt more than the worker's own limit: the extra one exists only to mark
-    // the answer failed (with an `error` event) if every real attempt crashed.
-    let task = TaskBuilder::new(serde_json::to_vec(&job)?)
-        .run_at_timestamp(due_now())
-        .max_attempts(state.config.worker.max_attempts as usize + 1)
-        .idempotency_key(answer.id.to_string())
-        .build();
-    apalis_postgres::queries::push_tasks(&mut *tx, CHAT_QUEUE, vec![task]).await?;
-    tx.commit().await?;
-    Ok((user_message, answer))
+    .ok_or_else(|| ApiError::not_found("conversation"))
 }
 
 /// A `run_at` (whole seconds, as apalis stores it) that is surely not after our transaction's

@@ -137,16 +137,58 @@ pub enum Target<'a> {
     New { title: &'a str },
 }
 
-/// The two messages after the conversation step `$conversation` (which returns the
-/// conversation's `id`), in one statement: one round trip instead of three. `$1` conversation
-/// id, `$2` owner, `$3` title (new conversations), `$4` model, `$5` content, `$6` request id,
-/// `$7` user message id, `$8` answer id, `$9` answer's first stream sequence.
+/// The ids of what `insert_pair` creates, chosen before it runs (the job's payload names them).
+pub struct PairIds {
+    pub conversation: Uuid,
+    pub user_message: Uuid,
+    pub answer: Uuid,
+}
+
+impl PairIds {
+    pub fn new(target: &Target<'_>) -> Self {
+        let conversation = match target {
+            Target::Existing(id) => *id,
+            Target::New { .. } => Uuid::now_v7(),
+        };
+        Self {
+            conversation,
+            user_message: Uuid::now_v7(),
+            answer: Uuid::now_v7(),
+        }
+    }
+}
+
+/// The answer's row in apalis's queue table, written as apalis-postgres 1.0's own
+/// `push_tasks` writes it (`queries/task/sink.sql`; a test compares the two).
+pub struct QueuedJob<'a> {
+    /// A ULID, as apalis's task ids are.
+    pub id: String,
+    pub queue: &'a str,
+    /// The job, JSON-encoded (apalis's `JsonCodec`).
+    pub payload: Vec<u8>,
+    pub max_attempts: i32,
+    /// Unix seconds.
+    pub run_at: i64,
+}
+
+/// Everything sending a message writes, in ONE statement (one round trip, atomic without an
+/// explicit transaction): the conversation step `$conversation` (which returns its `id`), the
+/// two messages and the answer's job; apalis's insert trigger wakes the workers when it
+/// commits. `$1` conversation id, `$2` owner, `$3` title (new conversations), `$4` model,
+/// `$5` content, `$6` request id, `$7` user message id, `$8` answer id, `$9` answer's first
+/// stream sequence, `$10`–`$14` the job: id, queue, payload, max attempts, run at.
 macro_rules! insert_pair_sql {
     ($conversation:literal) => {
         concat!(
             "WITH conversation AS (",
             $conversation,
-            ")
+            "),
+             job AS (
+                 INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts,
+                                          run_at, priority, metadata, idempotency_key)
+                 SELECT $10, $11, $12, 'Pending', 0, $13, to_timestamp($14), 0, ''::hstore,
+                        $8::text
+                 FROM conversation)
              INSERT INTO messages (id, conversation_id, user_id, role, content, status, model,
                                    first_seq, request_id, created_at)
              SELECT m.id, conversation.id, $2, m.role, m.content, m.status, m.model, m.first_seq,
@@ -162,25 +204,31 @@ macro_rules! insert_pair_sql {
     };
 }
 
-/// The user's message and the queued answer (with a new conversation, or the existing one
-/// moved to the top), inside the caller's transaction. `None`: the conversation is gone.
+/// Stores the user's message and the queued answer (with a new conversation, or the existing
+/// one moved to the top) and enqueues the answer's job. `None`: the conversation is gone, and
+/// nothing was written.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one column each; a struct would only rename them"
+)]
 pub async fn insert_pair(
-    tx: &mut sqlx::PgConnection,
+    pool: &PgPool,
     owner: Uuid,
     target: Target<'_>,
+    ids: &PairIds,
     content: &str,
     model: &str,
     first_seq: u64,
     request_id: Option<&str>,
+    job: QueuedJob<'_>,
 ) -> sqlx::Result<Option<(MessageRow, MessageRow)>> {
-    let (sql, conversation_id, title) = match target {
-        Target::Existing(id) => (
+    let (sql, title) = match target {
+        Target::Existing(_) => (
             insert_pair_sql!(
                 // `$3` is always NULL here; naming it keeps one parameter list for both forms.
                 "UPDATE conversations SET updated_at = now()
                  WHERE id = $1 AND user_id = $2 AND $3::text IS NULL RETURNING id"
             ),
-            id,
             None,
         ),
         Target::New { title } => (
@@ -188,29 +236,32 @@ pub async fn insert_pair(
                 "INSERT INTO conversations (id, user_id, title, model)
                  VALUES ($1, $2, $3, $4) RETURNING id"
             ),
-            Uuid::now_v7(),
             Some(title),
         ),
     };
-    let (user_message_id, answer_id) = (Uuid::now_v7(), Uuid::now_v7());
     let rows: Vec<MessageRow> = sqlx::query_as(sql)
-        .bind(conversation_id)
+        .bind(ids.conversation)
         .bind(owner)
         .bind(title)
         .bind(model)
         .bind(content)
         .bind(request_id)
-        .bind(user_message_id)
-        .bind(answer_id)
+        .bind(ids.user_message)
+        .bind(ids.answer)
         .bind(first_seq as i64)
-        .fetch_all(&mut *tx)
+        .bind(job.id)
+        .bind(job.queue)
+        .bind(job.payload)
+        .bind(job.max_attempts)
+        .bind(job.run_at)
+        .fetch_all(pool)
         .await?;
     let mut rows = rows.into_iter();
     let (Some(a), Some(b)) = (rows.next(), rows.next()) else {
         return Ok(None);
     };
     // RETURNING's order is not promised: tell the two apart by id.
-    Ok(Some(if a.id == user_message_id {
+    Ok(Some(if a.id == ids.user_message {
         (a, b)
     } else {
         (b, a)
