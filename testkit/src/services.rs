@@ -91,6 +91,16 @@ fn start_postgres(data: &Path, port: u16) {
     .status()
     .expect("run initdb");
     assert!(init.success(), "initdb failed");
+    serve_postgres(data, port);
+}
+
+/// Starts a private Postgres stopped by `stop_postgres` again, on the same port and data.
+pub fn restart_postgres(data: &Path, port: u16) {
+    serve_postgres(data, port);
+}
+
+fn serve_postgres(data: &Path, port: u16) {
+    let d = data.display();
     // fsync off: test databases are thrown away; durability is not what tests measure.
     let server = format!(
         "{PG_BIN}/postgres -D {d} -p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=off \

@@ -69,6 +69,49 @@ async fn readyz_names_postgres_when_it_is_down() {
 }
 
 #[tokio::test]
+async fn the_worker_takes_jobs_again_after_a_postgres_restart() {
+    let (port, data) = services::private_postgres();
+    let app = TestApp::spawn_with(Options {
+        configure: Box::new(move |c| {
+            c.database_url = format!("postgres://postgres@127.0.0.1:{port}/postgres").into();
+            c.worker.heartbeat_ms = 200;
+        }),
+        ..Options::default()
+    })
+    .await;
+    let token = app.guest().await;
+    let conv = app.create_conversation(&token).await;
+    // The test server runs with fsync off: write everything out so the crash loses nothing.
+    sqlx::query("CHECKPOINT").execute(&app.pool).await.unwrap();
+    // Down longer than the pool waits for a connection (5 s), so the worker's heartbeat fails.
+    services::stop_postgres(&data);
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    services::restart_postgres(&data, port);
+
+    let mut sent = None;
+    for _ in 0..100 {
+        let path = format!("/api/conversations/{conv}/messages");
+        let body = serde_json::json!({"content": "still there?"});
+        let r = app
+            .call(&token, reqwest::Method::POST, &path, Some(body))
+            .await;
+        if r.status() == 202 {
+            sent = Some(r.json::<sluice_shared::dto::SentOut>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let sent = sent.expect("the API answers again once Postgres is back");
+    let events = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        app.sse(&token, &sent.stream_url, None).await.collect(),
+    )
+    .await
+    .expect("the answer is generated: the worker came back with Postgres");
+    assert_eq!(events.last().unwrap().event, "done");
+}
+
+#[tokio::test]
 async fn the_request_id_travels_into_the_job_and_the_nats_headers() {
     let app = TestApp::spawn().await;
     let token = app.guest().await;

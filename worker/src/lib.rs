@@ -74,6 +74,11 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
         openai: OpenAi::new(config.openai.clone()),
         config: config.clone(),
     });
+    let sweeper = tokio::spawn(finished_jobs::sweep_until(
+        pool.clone(),
+        CHAT_QUEUE,
+        shutdown.clone(),
+    ));
     let w = &config.worker;
     let queue = apalis_postgres::Config::default()
         .queue(CHAT_QUEUE)
@@ -84,22 +89,19 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
         .heartbeat_interval(Duration::from_millis(w.heartbeat_ms))
         .missed_heartbeats(w.missed_heartbeats);
     let concurrency = w.concurrency;
-    let sweeper = tokio::spawn(finished_jobs::sweep_until(
-        pool.clone(),
-        CHAT_QUEUE,
-        shutdown.clone(),
-    ));
     let name = format!("sluice-worker-{}", uuid::Uuid::new_v4().simple());
     tracing::info!(worker = %name, concurrency, "worker starting");
     Monitor::new()
-        .register(move |_| {
+        .register(move |restarts| {
             // LISTEN/NOTIFY wakes the worker on every enqueue; the heartbeat also fetches, which
             // covers a notification lost while the listener reconnects.
             let storage = PostgresStorage::<ChatJob>::new(&pool).with_config(queue.clone());
             let notifications = apalis_postgres::Pubsub::new(pool.clone(), CHAT_QUEUE.to_string());
             let wakeups = StreamStrategy::new(wakeup::WithEcho::new(notifications));
             let backend = PollWith::new(storage, wakeups);
-            WorkerBuilder::new(name.as_str())
+            // A restarted worker takes a new name: jobs the failed one held are re-enqueued
+            // once its heartbeat lapses, like a crashed worker's.
+            WorkerBuilder::new(format!("{name}-{restarts}"))
                 .backend(backend)
                 .concurrency(concurrency)
                 .catch_panic()
@@ -107,6 +109,13 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
                 .parallelize(tokio::spawn)
                 .data(state.clone())
                 .build(chat_job::chat_job)
+        })
+        // apalis ends a worker for good when one of its queries fails (Postgres restarting, the
+        // pool timing out): start it again. Each start waits for a connection (up to the
+        // pool's acquire timeout), so an outage does not spin.
+        .should_restart(|worker, error| {
+            tracing::error!(worker = %worker.name(), %error, "queue worker failed; restarting it");
+            true
         })
         .shutdown_timeout(Duration::from_secs(w.shutdown_grace_secs))
         .run_with_signal(async move {
