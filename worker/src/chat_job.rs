@@ -36,7 +36,6 @@ pub async fn chat_job(job: ChatJob, state: Data<Arc<WorkerState>>) -> Result<(),
         request_id = job.request_id.as_deref().unwrap_or("-"),
     );
     let state: Arc<WorkerState> = (*state).clone();
-    tracing::debug!(message_id = %job.message_id, "chat job started");
     let run = AssertUnwindSafe(generate(&state, &job)).catch_unwind();
     match run.instrument(span).await {
         Ok(Ok(())) => Ok(()),
@@ -183,7 +182,7 @@ async fn prepare<'a>(
         .history_roles
         .iter()
         .zip(&claim.history_contents)
-        .map(|(role, content)| (role.clone(), content.clone()));
+        .map(|(role, content)| (role.as_str(), content.as_str()));
     let messages = prompt::fit(system, history, budget);
     let request = ProviderRequest {
         model: model
@@ -270,6 +269,10 @@ async fn stream_tokens(
     })
 }
 
+/// `token` events in flight (published, not yet acknowledged) before `TokenRelay` holds
+/// further deltas back.
+const TOKEN_WINDOW: usize = 4;
+
 /// Turns provider deltas into `token` events. While `TOKEN_WINDOW` events await their acks,
 /// new deltas are held and go out together as one event when an ack arrives: a provider slower
 /// than NATS (any real model) gets one event per delta, a burst costs a few events, not dozens.
@@ -299,7 +302,7 @@ impl<'a> TokenRelay<'a> {
 
     async fn push(&mut self, delta: &str) -> anyhow::Result<()> {
         self.held.push_str(delta);
-        if self.publisher.has_token_room() {
+        if self.publisher.in_flight() < TOKEN_WINDOW {
             self.send_held().await?;
         }
         Ok(())

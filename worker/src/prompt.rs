@@ -11,15 +11,16 @@ pub fn estimate_tokens(text: &str) -> u32 {
 }
 
 /// Keeps the newest turns whose estimated size fits the budget (the system prompt first).
-pub fn fit(
+/// Only the turns kept are copied.
+pub fn fit<'a>(
     system_prompt: &str,
-    newest_first: impl Iterator<Item = (String, String)>,
+    newest_first: impl Iterator<Item = (&'a str, &'a str)>,
     budget: u32,
 ) -> Vec<PromptMessage> {
     let mut used = estimate_tokens(system_prompt);
     let mut kept = Vec::new();
     for (role, content) in newest_first {
-        let cost = estimate_tokens(&content);
+        let cost = estimate_tokens(content);
         // The newest user message always goes in, even alone over budget: without it there is
         // no question to answer (the API's length limit keeps it sane).
         if used + cost > budget && !kept.is_empty() {
@@ -27,7 +28,10 @@ pub fn fit(
         }
         used += cost;
         let role = if role == "user" { "user" } else { "assistant" };
-        kept.push(PromptMessage { role, content });
+        kept.push(PromptMessage {
+            role,
+            content: content.to_string(),
+        });
     }
     kept.reverse();
     let mut prompt = Vec::with_capacity(kept.len() + 1);
@@ -45,16 +49,26 @@ pub fn fit(
 mod tests {
     use super::*;
 
-    fn turns(n: usize) -> impl Iterator<Item = (String, String)> {
-        (0..n).rev().map(|i| {
-            let role = if i % 2 == 0 { "user" } else { "assistant" };
-            (role.to_string(), format!("turn {i} {}", "x".repeat(400)))
-        })
+    /// `n` turns, newest first.
+    fn turns(n: usize) -> Vec<(&'static str, String)> {
+        (0..n)
+            .rev()
+            .map(|i| {
+                let role = if i % 2 == 0 { "user" } else { "assistant" };
+                (role, format!("turn {i} {}", "x".repeat(400)))
+            })
+            .collect()
+    }
+
+    fn pairs<'a>(turns: &'a [(&'static str, String)]) -> impl Iterator<Item = (&'a str, &'a str)> {
+        turns
+            .iter()
+            .map(|(role, content)| (*role, content.as_str()))
     }
 
     #[test]
     fn history_is_trimmed_from_the_oldest_end() {
-        let prompt = fit("be brief", turns(40), 1000);
+        let prompt = fit("be brief", pairs(&turns(40)), 1000);
         assert_eq!(prompt[0].role, "system");
         assert!(prompt.len() < 41 && prompt.len() > 2, "{}", prompt.len());
         assert!(prompt.last().unwrap().content.starts_with("turn 39 "));
@@ -64,7 +78,7 @@ mod tests {
 
     #[test]
     fn the_newest_message_is_kept_even_when_alone_over_budget() {
-        let prompt = fit("", turns(1), 10);
+        let prompt = fit("", pairs(&turns(1)), 10);
         assert_eq!(prompt.len(), 1);
         assert_eq!(prompt[0].role, "user");
     }

@@ -14,10 +14,6 @@ use uuid::Uuid;
 
 const WINDOW: usize = 256;
 
-/// `token` events in flight (published, not yet acknowledged) before the relay holds further
-/// deltas back and sends them as one event when an ack comes in (see `chat_job::TokenRelay`).
-pub const TOKEN_WINDOW: usize = 4;
-
 /// A publish ack being awaited. Boxed so the oldest can be awaited in a `select!` and stay
 /// queued if another branch wins.
 type PendingAck = Pin<Box<dyn Future<Output = Result<PublishAck, PublishError>> + Send>>;
@@ -95,9 +91,9 @@ impl EventPublisher {
         Ok(self.flush().await?.expect("one event was just published"))
     }
 
-    /// Whether a `token` event can go out now without exceeding `TOKEN_WINDOW`.
-    pub fn has_token_room(&self) -> bool {
-        self.pending.len() < TOKEN_WINDOW
+    /// Events published whose acks have not arrived yet.
+    pub fn in_flight(&self) -> usize {
+        self.pending.len()
     }
 
     /// Waits for the oldest outstanding ack (pending forever when none is outstanding).

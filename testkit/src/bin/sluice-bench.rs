@@ -25,11 +25,20 @@ fn rows() -> Vec<usize> {
 
 /// Reply length of the fake upstream (`BENCH_TOKENS`, default 64).
 fn tokens() -> u32 {
-    std::env::var("BENCH_TOKENS")
+    env_or("BENCH_TOKENS", 64)
+}
+
+/// A number from the environment, or `default` when unset or not a number.
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(64)
+        .unwrap_or(default)
 }
+
+/// `BENCH_TRACE`: print the events of every chat slower than 300 ms (to find stalls).
+static TRACE: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| std::env::var("BENCH_TRACE").is_ok());
 
 struct Stack {
     base: String,
@@ -52,10 +61,7 @@ async fn main() -> anyhow::Result<()> {
     let bin_dir = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "target/release".into());
-    let seconds: u64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
+    let seconds: u64 = env_or("BENCH_SECONDS", 10);
     let fake = FakeOpenAi::start(tokens(), Duration::ZERO).await;
     let stack = start_stack(&bin_dir, &fake).await?;
     let token = guest(&stack).await?;
@@ -80,7 +86,8 @@ async fn main() -> anyhow::Result<()> {
         let upstream = fake.take_upstream_ttft();
         let up50 = percentile(&upstream, 0.50);
         let up99 = percentile(&upstream, 0.99);
-        let (t50, t99) = (percentile(&row.ttft, 0.50), percentile(&row.ttft, 0.99));
+        let ttft: Vec<Duration> = row.phases.iter().map(|p| p.first_token).collect();
+        let (t50, t99) = (percentile(&ttft, 0.50), percentile(&ttft, 0.99));
         println!(
             "| {c:<2} | {:>5} | {:>6.0} | {:>8.0} | {:>14.0} | {:>12.2} ms | {:>6.2} ms | {:>14.2} ms | {:>9.2} ms | {:>9.2} ms |",
             row.chats,
@@ -232,7 +239,6 @@ struct Row {
     tokens: usize,
     /// `token` events the clients received (a burst may share one event).
     events: usize,
-    ttft: Vec<Duration>,
     phases: Vec<Phases>,
     elapsed: Duration,
 }
@@ -248,7 +254,6 @@ struct Phases {
 
 /// What one client saw of one chat.
 struct Chat {
-    ttft: Duration,
     phases: Phases,
     tokens: usize,
     events: usize,
@@ -256,18 +261,15 @@ struct Chat {
 
 /// C clients, each sending chats back to back for `length`.
 async fn load(stack: &Stack, token: &str, c: usize, length: Duration) -> anyhow::Result<Row> {
-    let ttft = Arc::new(Mutex::new(Vec::new()));
     let phases = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
     let deadline = started + length;
     let clients = (0..c).map(|_| {
-        let ttft = ttft.clone();
         let phases = phases.clone();
         async move {
             let (mut chats, mut tokens, mut events) = (0usize, 0usize, 0usize);
             while Instant::now() < deadline {
                 let chat = one_chat(stack, token).await?;
-                ttft.lock().await.push(chat.ttft);
                 phases.lock().await.push(chat.phases);
                 chats += 1;
                 tokens += chat.tokens;
@@ -285,13 +287,11 @@ async fn load(stack: &Stack, token: &str, c: usize, length: Duration) -> anyhow:
         tokens += t;
         events += e;
     }
-    let ttft = std::mem::take(&mut *ttft.lock().await);
     let phases = std::mem::take(&mut *phases.lock().await);
     Ok(Row {
         chats,
         tokens,
         events,
-        ttft,
         phases,
         elapsed,
     })
@@ -315,26 +315,28 @@ async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
     );
     let mut events = SseStream::new(response);
     let (mut first, mut count, mut text) = (None, 0, String::new());
+    // Only kept when tracing: the load client shares the CPU with what it measures.
     let mut marks = Vec::new();
     let mut phases = Phases::default();
     while let Some(e) = events.next().await {
+        let at = sent.elapsed();
         match e.event.as_str() {
-            "meta" => phases.meta = sent.elapsed(),
-            "start" => phases.start = sent.elapsed(),
-            "done" => phases.done = sent.elapsed(),
+            "meta" => phases.meta = at,
+            "start" => phases.start = at,
+            "done" => phases.done = at,
+            "token" => {
+                first.get_or_insert(at);
+                count += 1;
+                text.push_str(e.data["delta"].as_str().unwrap_or_default());
+            }
             _ => {}
         }
-        if e.event == "token" {
-            first.get_or_insert_with(|| sent.elapsed());
-            marks.push((format!("token {}", e.id.unwrap_or(0)), sent.elapsed()));
-            count += 1;
-            text.push_str(e.data["delta"].as_str().unwrap_or_default());
-        } else {
-            let what = match e.event.as_str() {
-                "meta" => format!("meta {}", e.data["message_id"]),
-                other => format!("{other} {}", e.id.unwrap_or(0)),
+        if *TRACE {
+            let id = match e.event.as_str() {
+                "meta" => e.data["message_id"].to_string(),
+                _ => e.id.unwrap_or(0).to_string(),
             };
-            marks.push((what, sent.elapsed()));
+            marks.push((format!("{} {id}", e.event), at));
         }
         if e.is_terminal() {
             anyhow::ensure!(
@@ -349,7 +351,7 @@ async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
             break;
         }
     }
-    if std::env::var("BENCH_TRACE").is_ok() && sent.elapsed() > Duration::from_millis(300) {
+    if *TRACE && sent.elapsed() > Duration::from_millis(300) {
         eprintln!(
             "slow chat: {:?} in all, first token {first:?}; {marks:?}",
             sent.elapsed()
@@ -357,7 +359,6 @@ async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
     }
     phases.first_token = first.unwrap_or_default();
     Ok(Chat {
-        ttft: first.unwrap_or_default(),
         phases,
         tokens: text.split_whitespace().count(),
         events: count,
