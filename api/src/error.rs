@@ -7,6 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::json;
+use sluice_shared::batch::BatchError;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -125,8 +126,12 @@ impl IntoResponse for ApiError {
 
 /// A lost or exhausted database connection is an outage (503), not a bug (500).
 fn database_unreachable(e: &anyhow::Error) -> bool {
+    let sqlx_error = e.downcast_ref::<sqlx::Error>().or_else(|| {
+        e.downcast_ref::<BatchError>()
+            .and_then(BatchError::sqlx_error)
+    });
     matches!(
-        e.downcast_ref::<sqlx::Error>(),
+        sqlx_error,
         Some(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
     )
 }

@@ -23,7 +23,9 @@ use axum::{
     extract::DefaultBodyLimit,
     http::{HeaderName, Request},
 };
-use sluice_shared::{Config, db, nats, subjects::Subjects, telemetry::REQUEST_ID_HEADER};
+use sluice_shared::{
+    Config, batch::Batcher, db, nats, subjects::Subjects, telemetry::REQUEST_ID_HEADER,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::{
@@ -51,6 +53,8 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
         hub,
         auth_limiter: auth::rate_limit::limiter(config.auth_rate_per_minute, config.auth_burst),
         login_limiter: auth::rate_limit::account_limiter(config.login_attempts_per_account),
+        enqueues: Batcher::start(messages::store::InsertPairs(pool.clone())),
+        live_sessions: Batcher::start(auth::extractor::LiveSessions(pool.clone())),
         pool,
         nats: nats_client,
         js,

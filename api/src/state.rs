@@ -3,15 +3,17 @@
 use std::sync::Arc;
 
 use async_nats::jetstream;
-use sluice_shared::{Config, subjects::Subjects};
+use sluice_shared::{Config, batch::Batcher, subjects::Subjects};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     auth::{
+        extractor::LiveSessions,
         rate_limit::{AccountLimiter, AuthLimiter},
         tokens::JwtKeys,
     },
+    messages::store::InsertPairs,
     stream::hub::Hub,
 };
 
@@ -31,6 +33,10 @@ pub struct AppState {
     pub login_limiter: AccountLimiter,
     /// HTTP client for OAuth providers.
     pub oauth_http: reqwest::Client,
+    /// Sends of concurrent requests, stored by shared statements.
+    pub enqueues: Batcher<InsertPairs>,
+    /// Session checks of concurrent requests, made by shared statements.
+    pub live_sessions: Batcher<LiveSessions>,
     /// The process-wide live feed SSE responses wait on.
     pub hub: Arc<Hub>,
     /// Fires on shutdown: open SSE responses end cleanly.

@@ -102,9 +102,15 @@ pub fn restart_postgres(data: &Path, port: u16) {
 fn serve_postgres(data: &Path, port: u16) {
     let d = data.display();
     // fsync off: test databases are thrown away; durability is not what tests measure.
+    // `BENCH_PG_STATS` (see `scripts/bench`) loads pg_stat_statements to count statements.
+    let stats = match std::env::var_os("BENCH_PG_STATS") {
+        Some(_) => " -c shared_preload_libraries=pg_stat_statements",
+        None => "",
+    };
     let server = format!(
         "{PG_BIN}/postgres -D {d} -p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=off \
-         -c synchronous_commit=off -c full_page_writes=off -c max_connections=500 > {d}/log 2>&1"
+         -c synchronous_commit=off -c full_page_writes=off -c max_connections=500{stats} \
+         > {d}/log 2>&1"
     );
     spawn_watched(as_pg_user(&watchdog(&server, data)));
     wait_for_port(port, "postgres", &data.join("log"));

@@ -342,6 +342,78 @@ async fn finished_jobs_leave_the_queue_table_and_dead_ones_stay_a_week() {
     assert_eq!(left, ["dead-new", "running"]);
 }
 
+/// Two runs of one job (a worker presumed dead, its job handed out again) each get their own
+/// attempt, even when their claims share a statement; the stale one finishing late changes
+/// nothing: not the answer, and not the queue row its successor runs under (losing that row
+/// would leave the answer unfinished if the successor crashed too). The successor's answer is
+/// stored and its queue row goes with it.
+#[tokio::test]
+async fn a_stale_attempt_finishing_late_leaves_the_answer_and_queue_row_to_its_successor() {
+    use sluice_shared::events::Usage;
+    use sluice_worker::store::{Finish, Outcome, Store, Timing};
+
+    let app = TestApp::spawn_with(Options {
+        in_process_worker: false,
+        ..Default::default()
+    })
+    .await;
+    let token = app.guest().await;
+    let conv = app.create_conversation(&token).await;
+    let sent = app.send(&token, conv, "who owns this answer?").await;
+    let id = sent.assistant_message.id;
+    let store = Store::new(&app.pool);
+
+    let (a, b) = tokio::join!(store.claim(id), store.claim(id));
+    let mut attempts = [a.unwrap().unwrap().attempt, b.unwrap().unwrap().attempt];
+    attempts.sort();
+    assert_eq!(attempts, [1, 2]);
+
+    let finish = |attempt, text: &str| Finish {
+        message_id: id,
+        attempt,
+        content: text.into(),
+        outcome: Outcome::Done {
+            finish_reason: "stop".into(),
+            usage: Usage {
+                input_tokens: 3,
+                output_tokens: 1,
+            },
+        },
+        provider: Some("demo"),
+        timing: Timing {
+            latency_ms: 5,
+            ttft_ms: Some(1),
+            start_seq: None,
+        },
+    };
+    let queue_rows = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM apalis.jobs WHERE idempotency_key = $1")
+            .bind(id.to_string())
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    };
+    assert!(!store.finish(finish(1, "stale")).await.unwrap());
+    assert_eq!(queue_rows().await, 1, "the successor's queue row is kept");
+    let answer = app.message(&token, id).await;
+    assert_eq!(
+        (answer["status"].as_str(), answer["content"].as_str()),
+        (Some("streaming"), Some(""))
+    );
+
+    assert!(store.finish(finish(2, "fresh")).await.unwrap());
+    assert_eq!(
+        queue_rows().await,
+        0,
+        "a stored answer's queue row is spent"
+    );
+    let answer = app.message(&token, id).await;
+    assert_eq!(
+        (answer["status"].as_str(), answer["content"].as_str()),
+        (Some("done"), Some("fresh"))
+    );
+}
+
 /// The API writes the answer's job into apalis's table itself, in the statement that stores the
 /// messages. This pins that row to the one apalis's own `push_tasks` writes for the same task,
 /// so an apalis upgrade that changes its table shows up here.

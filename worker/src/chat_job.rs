@@ -23,7 +23,7 @@ use crate::{
     prompt,
     providers::{Provider, ProviderChunk, ProviderError, ProviderRequest},
     publisher::EventPublisher,
-    store::{self, Claim, Outcome, Timing},
+    store::{Claim, Finish, Outcome, Timing},
 };
 
 /// The apalis handler. Panics are caught here (not only by apalis's layer) so that the
@@ -84,7 +84,7 @@ impl Generation {
 async fn generate(state: &WorkerState, job: &ChatJob) -> anyhow::Result<()> {
     // Listen for cancel before claiming, so a cancel sent right after the claim is not lost.
     let cancel = state.cancels.register(job.message_id);
-    let Some(claim) = store::claim(&state.pool, job.message_id).await? else {
+    let Some(claim) = state.store.claim(job.message_id).await? else {
         tracing::info!("message already finished; nothing to do");
         return Ok(());
     };
@@ -349,7 +349,8 @@ async fn conclude(
         },
     };
     let text = generation.text;
-    let (outcome, event) = match &generation.end {
+    let chars = text.len();
+    let (outcome, event) = match generation.end {
         End::Finished {
             finish_reason,
             usage,
@@ -382,24 +383,21 @@ async fn conclude(
             (
                 Outcome::Error {
                     code: e.code,
-                    message: &e.message,
+                    message: e.message,
                 },
                 event,
             )
         }
     };
-    let provider = generation.provider;
-    if !store::finish(
-        &state.pool,
+    let finish = Finish {
         message_id,
         attempt,
-        &text,
+        content: text,
         outcome,
-        provider,
+        provider: generation.provider,
         timing,
-    )
-    .await?
-    {
+    };
+    if !state.store.finish(finish).await? {
         tracing::warn!(
             attempt,
             "another attempt owns this message; dropping this one's result"
@@ -407,13 +405,8 @@ async fn conclude(
         return Ok(());
     }
     let last_seq = publisher.publish_terminal(&event).await?;
-    store::set_last_seq(&state.pool, message_id, last_seq).await?;
-    tracing::info!(
-        attempt,
-        kind = event.kind(),
-        chars = text.len(),
-        "answer stored"
-    );
+    state.store.set_last_seq(message_id, last_seq).await?;
+    tracing::info!(attempt, kind = event.kind(), chars, "answer stored");
     Ok(())
 }
 

@@ -34,6 +34,7 @@ use crate::providers::{Provider, demo::Demo, openai::OpenAi};
 /// Cheap handles every job needs.
 pub struct WorkerState {
     pub pool: PgPool,
+    pub store: store::Store,
     pub js: jetstream::Context,
     pub cancels: cancels::Cancels,
     pub subjects: Subjects,
@@ -67,6 +68,7 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
     .await?;
     let state = Arc::new(WorkerState {
         pool: pool.clone(),
+        store: store::Store::new(&pool),
         cancels: cancels::Cancels::start(&nats_client, subjects.control_all()).await?,
         js,
         subjects,

@@ -1,10 +1,13 @@
 //! The assistant message row as the worker sees it. Every write is guarded by the attempt
 //! that made it, so a stale attempt (a worker presumed dead that wakes up) changes nothing.
 
+use sluice_shared::{
+    batch::{BatchError, Batcher, Statement},
+    events::Usage,
+    job::CHAT_QUEUE,
+};
 use sqlx::PgPool;
 use uuid::Uuid;
-
-use sluice_shared::events::Usage;
 
 /// What a worker needs to know once it owns an attempt.
 #[derive(Debug, sqlx::FromRow)]
@@ -21,53 +24,127 @@ pub struct Claim {
 /// Turns of history read with the claim; older ones would not fit any context window.
 pub const HISTORY_LIMIT: i64 = 500;
 
-/// Takes the next attempt of a queued or interrupted answer and reads what its prompt needs,
-/// in one statement. `None`: the message is already finished (a retried job after success, or
-/// cancelled while queued), so there is nothing to do.
-pub async fn claim(pool: &PgPool, message_id: Uuid) -> sqlx::Result<Option<Claim>> {
-    sqlx::query_as(
+/// The message rows a worker writes. Claims and final writes from concurrent jobs share
+/// statements (`batch`): at 64 chats in flight a worker otherwise spends its database's time on
+/// round trips and commits rather than on the rows.
+#[derive(Clone)]
+pub struct Store {
+    claims: Batcher<Claims>,
+    finishes: Batcher<Finishes>,
+    last_seqs: Batcher<LastSeqs>,
+}
+
+impl Store {
+    pub fn new(pool: &PgPool) -> Self {
+        Self {
+            claims: Batcher::start(Claims(pool.clone())),
+            finishes: Batcher::start(Finishes(pool.clone())),
+            last_seqs: Batcher::start(LastSeqs(pool.clone())),
+        }
+    }
+
+    /// Takes the next attempt of a queued or interrupted answer and reads what its prompt
+    /// needs. `None`: the message is already finished (a retried job after success, or
+    /// cancelled while queued), so there is nothing to do.
+    pub async fn claim(&self, message_id: Uuid) -> Result<Option<Claim>, BatchError> {
+        self.claims.submit(message_id).await
+    }
+
+    /// Writes the final content and status once. Returns false when this attempt no longer
+    /// owns the message (another attempt took over, or it is already final): the caller then
+    /// publishes nothing, so no message ever gets two answers.
+    pub async fn finish(&self, finish: Finish) -> Result<bool, BatchError> {
+        self.finishes.submit(finish).await
+    }
+
+    /// Remembers where the message's events end, so replays stop without reading past it.
+    pub async fn set_last_seq(&self, message_id: Uuid, seq: u64) -> Result<(), BatchError> {
+        self.last_seqs.submit((message_id, seq as i64)).await
+    }
+}
+
+struct Claims(PgPool);
+
+impl Statement for Claims {
+    type Item = Uuid;
+    type Output = Option<Claim>;
+
+    async fn run(&self, ids: &[Uuid]) -> sqlx::Result<Vec<Option<Claim>>> {
+        // One UPDATE changes a row once, so two jobs for the same message in one batch would
+        // both get its single new attempt: claim repeats one at a time instead.
+        if has_duplicates(ids) {
+            let mut claims = Vec::with_capacity(ids.len());
+            for id in ids {
+                claims.extend(claim_each(&self.0, std::slice::from_ref(id)).await?);
+            }
+            return Ok(claims);
+        }
+        claim_each(&self.0, ids).await
+    }
+}
+
+/// Claims distinct messages in one statement.
+async fn claim_each(pool: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<Option<Claim>>> {
+    let rows: Vec<(Uuid, Claim)> = sqlx::query_as(
         "WITH claimed AS (
-             UPDATE messages m
-             SET attempt = m.attempt + 1, status = 'streaming',
-                 started_at = COALESCE(m.started_at, now())
-             FROM conversations c
-             WHERE m.id = $1 AND c.id = m.conversation_id AND m.status IN ('queued', 'streaming')
-             RETURNING m.attempt, m.cancel_requested, c.system_prompt, m.conversation_id,
-                       m.created_at)
-         SELECT claimed.attempt, claimed.cancel_requested, claimed.system_prompt,
-                COALESCE(h.roles, '{}') AS history_roles,
-                COALESCE(h.contents, '{}') AS history_contents
-         FROM claimed LEFT JOIN LATERAL (
-             -- Earlier user messages and finished answers; failed or in-flight answers add
-             -- nothing.
-             SELECT array_agg(t.role ORDER BY t.created_at DESC, t.id DESC) AS roles,
-                    array_agg(t.content ORDER BY t.created_at DESC, t.id DESC) AS contents
-             FROM (SELECT role, content, created_at, id FROM messages
-                   WHERE conversation_id = claimed.conversation_id
-                     AND created_at < claimed.created_at
-                     AND (role = 'user' OR status IN ('done', 'cancelled'))
-                     AND content <> ''
-                   ORDER BY created_at DESC, id DESC
-                   LIMIT $2) t
-         ) h ON true",
+                 UPDATE messages m
+                 SET attempt = m.attempt + 1, status = 'streaming',
+                     started_at = COALESCE(m.started_at, now())
+                 FROM conversations c
+                 WHERE m.id = ANY($1) AND c.id = m.conversation_id
+                   AND m.status IN ('queued', 'streaming')
+                 RETURNING m.id, m.attempt, m.cancel_requested, c.system_prompt,
+                           m.conversation_id, m.created_at)
+             SELECT claimed.id, claimed.attempt, claimed.cancel_requested, claimed.system_prompt,
+                    COALESCE(h.roles, '{}') AS history_roles,
+                    COALESCE(h.contents, '{}') AS history_contents
+             FROM claimed LEFT JOIN LATERAL (
+                 -- Earlier user messages and finished answers; failed or in-flight answers add
+                 -- nothing.
+                 SELECT array_agg(t.role ORDER BY t.created_at DESC, t.id DESC) AS roles,
+                        array_agg(t.content ORDER BY t.created_at DESC, t.id DESC) AS contents
+                 FROM (SELECT role, content, created_at, id FROM messages
+                       WHERE conversation_id = claimed.conversation_id
+                         AND created_at < claimed.created_at
+                         AND (role = 'user' OR status IN ('done', 'cancelled'))
+                         AND content <> ''
+                       ORDER BY created_at DESC, id DESC
+                       LIMIT $2) t
+             ) h ON true",
     )
-    .bind(message_id)
+    .bind(ids)
     .bind(HISTORY_LIMIT)
-    .fetch_optional(pool)
-    .await
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|row: ClaimRow| (row.id, row.claim))
+    .collect();
+    Ok(answer_by_id(ids, rows))
+}
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    id: Uuid,
+    #[sqlx(flatten)]
+    claim: Claim,
+}
+
+fn has_duplicates(ids: &[Uuid]) -> bool {
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    !ids.iter().all(|id| seen.insert(id))
+}
+
+/// Each item's row, or `None` where the statement returned none for it.
+fn answer_by_id<T>(ids: &[Uuid], rows: Vec<(Uuid, T)>) -> Vec<Option<T>> {
+    let mut rows: std::collections::HashMap<Uuid, T> = rows.into_iter().collect();
+    ids.iter().map(|id| rows.remove(id)).collect()
 }
 
 /// How an attempt ended.
-pub enum Outcome<'a> {
-    Done {
-        finish_reason: &'a str,
-        usage: Usage,
-    },
+pub enum Outcome {
+    Done { finish_reason: String, usage: Usage },
     Cancelled,
-    Error {
-        code: &'a str,
-        message: &'a str,
-    },
+    Error { code: &'static str, message: String },
 }
 
 /// The measurements stored with the answer.
@@ -78,59 +155,148 @@ pub struct Timing {
     pub start_seq: Option<u64>,
 }
 
-/// Writes the final content and status once. Returns false when this attempt no longer owns
-/// the message (another attempt took over, or it is already final): the caller then publishes
-/// nothing, so no message ever gets two answers.
-pub async fn finish(
-    pool: &PgPool,
-    message_id: Uuid,
-    attempt: i32,
-    content: &str,
-    outcome: Outcome<'_>,
-    provider: Option<&str>,
-    timing: Timing,
-) -> sqlx::Result<bool> {
-    let (status, finish_reason, usage, code, message) = match outcome {
-        Outcome::Done {
-            finish_reason,
-            usage,
-        } => ("done", Some(finish_reason), Some(usage), None, None),
-        Outcome::Cancelled => ("cancelled", None, None, None, None),
-        Outcome::Error { code, message } => ("error", None, None, Some(code), Some(message)),
-    };
-    let updated = sqlx::query(
-        "UPDATE messages
-         SET content = $3, status = $4, finish_reason = $5,
-             input_tokens = $6, output_tokens = $7, error_code = $8, error_message = $9,
-             latency_ms = $10, ttft_ms = $11, completed_at = now(),
-             first_seq = CASE WHEN $1 = 1 THEN COALESCE($12, first_seq) ELSE first_seq END,
-             provider = COALESCE($13, provider)
-         WHERE id = $2 AND attempt = $1 AND status = 'streaming'",
-    )
-    .bind(attempt)
-    .bind(message_id)
-    .bind(content)
-    .bind(status)
-    .bind(finish_reason)
-    .bind(usage.map(|u| u.input_tokens as i32))
-    .bind(usage.map(|u| u.output_tokens as i32))
-    .bind(code)
-    .bind(message)
-    .bind(timing.latency_ms)
-    .bind(timing.ttft_ms)
-    .bind(timing.start_seq.map(|s| s as i64))
-    .bind(provider)
-    .execute(pool)
-    .await?;
-    Ok(updated.rows_affected() == 1)
+/// An attempt's final write.
+pub struct Finish {
+    pub message_id: Uuid,
+    pub attempt: i32,
+    pub content: String,
+    pub outcome: Outcome,
+    /// The provider called, if one was.
+    pub provider: Option<&'static str>,
+    pub timing: Timing,
 }
 
-/// Remembers where the message's events end, so replays stop without reading past it.
-pub async fn set_last_seq(pool: &PgPool, message_id: Uuid, seq: u64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE messages SET last_seq = $2 WHERE id = $1")
-        .bind(message_id)
-        .bind(seq as i64)
-        .execute(pool)
+struct Finishes(PgPool);
+
+impl Statement for Finishes {
+    type Item = Finish;
+    type Output = bool;
+
+    async fn run(&self, finishes: &[Finish]) -> sqlx::Result<Vec<bool>> {
+        let column = |f: fn(&Finish) -> Option<String>| finishes.iter().map(f).collect::<Vec<_>>();
+        let usage = |f: fn(&Usage) -> u32| {
+            finishes
+                .iter()
+                .map(|x| match &x.outcome {
+                    Outcome::Done { usage, .. } => Some(f(usage) as i32),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let owned: Vec<(Uuid, i32)> = sqlx::query_as(
+            "WITH finished AS (
+                 UPDATE messages m
+                 SET content = f.content, status = f.status, finish_reason = f.finish_reason,
+                     input_tokens = f.input_tokens, output_tokens = f.output_tokens,
+                     error_code = f.error_code, error_message = f.error_message,
+                     latency_ms = f.latency_ms, ttft_ms = f.ttft_ms, completed_at = now(),
+                     first_seq = CASE WHEN f.attempt = 1 THEN COALESCE(f.first_seq, m.first_seq)
+                                      ELSE m.first_seq END,
+                     provider = COALESCE(f.provider, m.provider)
+                 FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[],
+                             $6::int[], $7::int[], $8::text[], $9::text[], $10::int[],
+                             $11::int[], $12::bigint[], $13::text[])
+                      AS f(id, attempt, content, status, finish_reason, input_tokens,
+                           output_tokens, error_code, error_message, latency_ms, ttft_ms,
+                           first_seq, provider)
+                 -- `= ANY` lets the planner find the rows by primary key; a join on `unnest`
+                 -- alone (estimated at 100 rows) can turn into a scan of the whole table.
+                 WHERE m.id = ANY($1) AND m.id = f.id AND m.attempt = f.attempt
+                   AND m.status = 'streaming'
+                 RETURNING m.id, f.attempt),
+             -- The answer is stored, so its queue row is spent: deleted here rather than left
+             -- `Done` for apalis's ack, which finds rows by scanning every row its worker holds
+             -- (see `finished_jobs.rs`). Only rows of attempts that still own their message:
+             -- a stale attempt must not delete the row of the attempt that replaced it.
+             spent AS (
+                 DELETE FROM apalis.jobs
+                 WHERE job_type = $14 AND idempotency_key IN (SELECT id::text FROM finished))
+             SELECT id, attempt FROM finished",
+        )
+        .bind(finishes.iter().map(|f| f.message_id).collect::<Vec<_>>())
+        .bind(finishes.iter().map(|f| f.attempt).collect::<Vec<_>>())
+        .bind(
+            finishes
+                .iter()
+                .map(|f| f.content.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            finishes
+                .iter()
+                .map(|f| f.outcome.status())
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(|f| match &f.outcome {
+            Outcome::Done { finish_reason, .. } => Some(finish_reason.clone()),
+            _ => None,
+        }))
+        .bind(usage(|u| u.input_tokens))
+        .bind(usage(|u| u.output_tokens))
+        .bind(column(|f| match &f.outcome {
+            Outcome::Error { code, .. } => Some(code.to_string()),
+            _ => None,
+        }))
+        .bind(column(|f| match &f.outcome {
+            Outcome::Error { message, .. } => Some(message.clone()),
+            _ => None,
+        }))
+        .bind(
+            finishes
+                .iter()
+                .map(|f| f.timing.latency_ms)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            finishes
+                .iter()
+                .map(|f| f.timing.ttft_ms)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            finishes
+                .iter()
+                .map(|f| f.timing.start_seq.map(|s| s as i64))
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(|f| f.provider.map(str::to_string)))
+        .bind(CHAT_QUEUE)
+        .fetch_all(&self.0)
         .await?;
-    Ok(())
+        Ok(finishes
+            .iter()
+            .map(|f| owned.contains(&(f.message_id, f.attempt)))
+            .collect())
+    }
+}
+
+impl Outcome {
+    fn status(&self) -> &'static str {
+        match self {
+            Self::Done { .. } => "done",
+            Self::Cancelled => "cancelled",
+            Self::Error { .. } => "error",
+        }
+    }
+}
+
+struct LastSeqs(PgPool);
+
+impl Statement for LastSeqs {
+    type Item = (Uuid, i64);
+    type Output = ();
+
+    async fn run(&self, seqs: &[(Uuid, i64)]) -> sqlx::Result<Vec<()>> {
+        let (ids, seqs): (Vec<Uuid>, Vec<i64>) = seqs.iter().copied().unzip();
+        sqlx::query(
+            "UPDATE messages m SET last_seq = u.seq
+             FROM unnest($1::uuid[], $2::bigint[]) AS u(id, seq)
+             WHERE m.id = ANY($1) AND m.id = u.id",
+        )
+        .bind(&ids)
+        .bind(&seqs)
+        .execute(&self.0)
+        .await?;
+        Ok(vec![(); ids.len()])
+    }
 }

@@ -10,10 +10,15 @@ use axum::{
     extract::FromRequestParts,
     http::{HeaderMap, Method, StatusCode, header, request::Parts},
 };
+use sluice_shared::batch::Statement;
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{cookies, keys};
-use crate::{error::ApiError, state::AppState};
+use crate::{
+    error::{ApiError, ApiResult},
+    state::AppState,
+};
 
 #[derive(Debug, Clone, Copy)]
 pub struct AuthUser {
@@ -118,15 +123,32 @@ fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-async fn session_is_live(state: &AppState, session_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (
-             SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL
-               AND s.expires_at > now() AND u.disabled_at IS NULL)",
-    )
-    .bind(session_id)
-    .bind(user_id)
-    .fetch_one(&state.pool)
-    .await
+async fn session_is_live(state: &AppState, session_id: Uuid, user_id: Uuid) -> ApiResult<bool> {
+    Ok(state.live_sessions.submit((session_id, user_id)).await?)
+}
+
+/// Checks that sessions are live (not revoked or expired, the user not disabled); checks of
+/// concurrent requests share one statement (`sluice_shared::batch`). Items: (session, user).
+pub struct LiveSessions(pub PgPool);
+
+impl Statement for LiveSessions {
+    type Item = (Uuid, Uuid);
+    type Output = bool;
+
+    async fn run(&self, sessions: &[(Uuid, Uuid)]) -> sqlx::Result<Vec<bool>> {
+        let (ids, users): (Vec<Uuid>, Vec<Uuid>) = sessions.iter().copied().unzip();
+        let live: Vec<(Uuid, Uuid)> = sqlx::query_as(
+            "SELECT s.id, s.user_id
+             FROM unnest($1::uuid[], $2::uuid[]) AS q(id, user_id)
+             JOIN sessions s ON s.id = q.id AND s.user_id = q.user_id
+             JOIN users u ON u.id = s.user_id
+             -- `= ANY` finds the sessions by primary key (see the worker's `store.rs`).
+             WHERE s.id = ANY($1) AND s.revoked_at IS NULL AND s.expires_at > now() AND u.disabled_at IS NULL",
+        )
+        .bind(&ids)
+        .bind(&users)
+        .fetch_all(&self.0)
+        .await?;
+        Ok(sessions.iter().map(|s| live.contains(s)).collect())
+    }
 }

@@ -36,7 +36,7 @@ pub async fn chat(
             (enqueue::Target::Existing(id), conversation.model)
         }
         None => (
-            enqueue::Target::New { title: &title },
+            enqueue::Target::New { title },
             state.config.default_model.clone(),
         ),
     };

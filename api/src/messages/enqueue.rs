@@ -1,12 +1,13 @@
 //! Sending a message: validate it, then in ONE statement (so one transaction) store the user's
-//! message, the queued answer and the chat job. Either all three exist or none does.
+//! message, the queued answer and the chat job. Either all three exist or none does. Sends
+//! arriving together share that statement (`store::InsertPairs`).
 
 use axum::http::StatusCode;
 use sluice_shared::job::{CHAT_QUEUE, ChatJob};
 use uuid::Uuid;
 
 pub use super::store::Target;
-use super::store::{self, MessageRow, PairIds, QueuedJob};
+use super::store::{MessageRow, NewPair, PairIds, QueuedJob};
 use crate::{error::ApiError, state::AppState};
 
 /// Checks the text of a user message against the configured limits.
@@ -39,7 +40,7 @@ pub fn validate_model(state: &AppState, model: &str) -> Result<(), ApiError> {
 pub async fn enqueue(
     state: &AppState,
     owner: Uuid,
-    target: Target<'_>,
+    target: Target,
     content: &str,
     model: &str,
     request_id: Option<String>,
@@ -64,20 +65,22 @@ pub async fn enqueue(
         max_attempts: state.config.worker.max_attempts as i32 + 1,
         run_at: due_now() as i64,
     };
-    store::insert_pair(
-        &state.pool,
+    let pair = NewPair {
         owner,
         target,
-        &ids,
-        content,
-        model,
+        ids,
+        content: content.to_string(),
+        model: model.to_string(),
         first_seq,
-        request_id.as_deref(),
+        request_id,
         job,
-    )
-    .await?
-    // Deleted between the caller's check and now.
-    .ok_or_else(|| ApiError::not_found("conversation"))
+    };
+    state
+        .enqueues
+        .submit(pair)
+        .await?
+        // Deleted between the caller's check and now.
+        .ok_or_else(|| ApiError::not_found("conversation"))
 }
 
 /// A `run_at` (whole seconds, as apalis stores it) that is surely not after our transaction's

@@ -1,7 +1,9 @@
 //! Message rows, always read with the owner's id.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
-use sluice_shared::{dto::MessageOut, events::Usage};
+use sluice_shared::{batch::Statement, dto::MessageOut, events::Usage};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -130,11 +132,11 @@ pub async fn in_flight(pool: &PgPool, conversation_id: Uuid) -> sqlx::Result<Vec
 }
 
 /// Where a new pair of messages goes.
-pub enum Target<'a> {
+pub enum Target {
     /// An existing conversation (already checked to be the owner's); it moves to the top.
     Existing(Uuid),
     /// A new conversation with this title, made by the same statement.
-    New { title: &'a str },
+    New { title: String },
 }
 
 /// The ids of what `insert_pair` creates, chosen before it runs (the job's payload names them).
@@ -145,7 +147,7 @@ pub struct PairIds {
 }
 
 impl PairIds {
-    pub fn new(target: &Target<'_>) -> Self {
+    pub fn new(target: &Target) -> Self {
         let conversation = match target {
             Target::Existing(id) => *id,
             Target::New { .. } => Uuid::now_v7(),
@@ -160,10 +162,10 @@ impl PairIds {
 
 /// The answer's row in apalis's queue table, written as apalis-postgres 1.0's own
 /// `push_tasks` writes it (`queries/task/sink.sql`; a test compares the two).
-pub struct QueuedJob<'a> {
+pub struct QueuedJob {
     /// A ULID, as apalis's task ids are.
     pub id: String,
-    pub queue: &'a str,
+    pub queue: &'static str,
     /// The job, JSON-encoded (apalis's `JsonCodec`).
     pub payload: Vec<u8>,
     pub max_attempts: i32,
@@ -171,101 +173,109 @@ pub struct QueuedJob<'a> {
     pub run_at: i64,
 }
 
-/// Everything sending a message writes, in ONE statement (one round trip, atomic without an
-/// explicit transaction): the conversation step `$conversation` (which returns its `id`), the
-/// two messages and the answer's job; apalis's insert trigger wakes the workers when it
-/// commits. `$1` conversation id, `$2` owner, `$3` title (new conversations), `$4` model,
-/// `$5` content, `$6` request id, `$7` user message id, `$8` answer id, `$9` answer's first
-/// stream sequence, `$10`–`$14` the job: id, queue, payload, max attempts, run at.
-macro_rules! insert_pair_sql {
-    ($conversation:literal) => {
-        concat!(
-            "WITH conversation AS (",
-            $conversation,
-            "),
+/// A user's message, its queued answer and the answer's job, to be stored together.
+pub struct NewPair {
+    pub owner: Uuid,
+    pub target: Target,
+    pub ids: PairIds,
+    pub content: String,
+    pub model: String,
+    /// A lower bound for the sequence of the answer's first event.
+    pub first_seq: u64,
+    pub request_id: Option<String>,
+    pub job: QueuedJob,
+}
+
+/// The stored pair: (user message, queued answer).
+pub type StoredPair = (MessageRow, MessageRow);
+
+/// Stores pairs of messages, in ONE statement for all pairs sent at about the same time (see
+/// `sluice_shared::batch`): one round trip, atomic without an explicit transaction. Each pair
+/// gets its conversation (new, or the existing one moved to the top), its two messages and its
+/// answer's job; apalis's insert trigger wakes the workers when it commits. A pair whose
+/// conversation is gone (deleted since the caller checked) gets `None`, and nothing of it is
+/// written.
+pub struct InsertPairs(pub PgPool);
+
+impl Statement for InsertPairs {
+    type Item = NewPair;
+    type Output = Option<StoredPair>;
+
+    async fn run(&self, pairs: &[NewPair]) -> sqlx::Result<Vec<Option<StoredPair>>> {
+        let column = |f: fn(&NewPair) -> Option<&str>| pairs.iter().map(f).collect::<Vec<_>>();
+        let rows: Vec<MessageRow> = sqlx::query_as(concat!(
+            "WITH pair AS (
+                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
+                                      $6::text[], $7::uuid[], $8::uuid[], $9::bigint[],
+                                      $10::text[], $11::text[], $12::bytea[], $13::int[],
+                                      $14::bigint[])
+                 AS p (conversation_id, owner, new_title, model, content, request_id,
+                       user_message_id, answer_id, first_seq,
+                       job_id, queue, payload, max_attempts, run_at)),
+             created AS (
+                 INSERT INTO conversations (id, user_id, title, model)
+                 SELECT conversation_id, owner, new_title, model FROM pair
+                 WHERE new_title IS NOT NULL
+                 RETURNING id),
+             touched AS (
+                 UPDATE conversations c SET updated_at = now()
+                 FROM pair
+                 WHERE c.id = ANY($1) AND pair.new_title IS NULL AND c.id = pair.conversation_id
+                   AND c.user_id = pair.owner
+                 RETURNING c.id),
+             stored AS (
+                 SELECT * FROM pair
+                 WHERE conversation_id IN (SELECT id FROM created UNION ALL SELECT id FROM touched)),
              job AS (
                  INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts,
                                           run_at, priority, metadata, idempotency_key)
-                 SELECT $10, $11, $12, 'Pending', 0, $13, to_timestamp($14), 0, ''::hstore,
-                        $8::text
-                 FROM conversation)
+                 SELECT job_id, queue, payload, 'Pending', 0, max_attempts, to_timestamp(run_at),
+                        0, ''::hstore, answer_id::text
+                 FROM stored)
              INSERT INTO messages (id, conversation_id, user_id, role, content, status, model,
                                    first_seq, request_id, created_at)
-             SELECT m.id, conversation.id, $2, m.role, m.content, m.status, m.model, m.first_seq,
-                    $6, clock_timestamp() + m.later
-             FROM conversation, (VALUES
-                 ($7::uuid, 'user', $5::text, 'complete', NULL::text, NULL::bigint, interval '0'),
+             SELECT m.id, stored.conversation_id, stored.owner, m.role, m.content, m.status,
+                    m.model, m.first_seq, stored.request_id, clock_timestamp() + m.later
+             FROM stored, LATERAL (VALUES
+                 (stored.user_message_id, 'user', stored.content, 'complete', NULL::text,
+                  NULL::bigint, interval '0'),
                  -- The answer sorts after its question even within one clock tick.
-                 ($8::uuid, 'assistant', '', 'queued', $4::text, $9::bigint, interval '1 microsecond')
+                 (stored.answer_id, 'assistant', '', 'queued', stored.model, stored.first_seq,
+                  interval '1 microsecond')
              ) AS m (id, role, content, status, model, first_seq, later)
              RETURNING ",
             message_columns!()
-        )
-    };
-}
-
-/// Stores the user's message and the queued answer (with a new conversation, or the existing
-/// one moved to the top) and enqueues the answer's job. `None`: the conversation is gone, and
-/// nothing was written.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one column each; a struct would only rename them"
-)]
-pub async fn insert_pair(
-    pool: &PgPool,
-    owner: Uuid,
-    target: Target<'_>,
-    ids: &PairIds,
-    content: &str,
-    model: &str,
-    first_seq: u64,
-    request_id: Option<&str>,
-    job: QueuedJob<'_>,
-) -> sqlx::Result<Option<(MessageRow, MessageRow)>> {
-    let (sql, title) = match target {
-        Target::Existing(_) => (
-            insert_pair_sql!(
-                // `$3` is always NULL here; naming it keeps one parameter list for both forms.
-                "UPDATE conversations SET updated_at = now()
-                 WHERE id = $1 AND user_id = $2 AND $3::text IS NULL RETURNING id"
-            ),
-            None,
-        ),
-        Target::New { title } => (
-            insert_pair_sql!(
-                "INSERT INTO conversations (id, user_id, title, model)
-                 VALUES ($1, $2, $3, $4) RETURNING id"
-            ),
-            Some(title),
-        ),
-    };
-    let rows: Vec<MessageRow> = sqlx::query_as(sql)
-        .bind(ids.conversation)
-        .bind(owner)
-        .bind(title)
-        .bind(model)
-        .bind(content)
-        .bind(request_id)
-        .bind(ids.user_message)
-        .bind(ids.answer)
-        .bind(first_seq as i64)
-        .bind(job.id)
-        .bind(job.queue)
-        .bind(job.payload)
-        .bind(job.max_attempts)
-        .bind(job.run_at)
-        .fetch_all(pool)
+        ))
+        .bind(pairs.iter().map(|p| p.ids.conversation).collect::<Vec<_>>())
+        .bind(pairs.iter().map(|p| p.owner).collect::<Vec<_>>())
+        .bind(column(|p| match &p.target {
+            Target::New { title } => Some(title.as_str()),
+            Target::Existing(_) => None,
+        }))
+        .bind(column(|p| Some(p.model.as_str())))
+        .bind(column(|p| Some(p.content.as_str())))
+        .bind(column(|p| p.request_id.as_deref()))
+        .bind(pairs.iter().map(|p| p.ids.user_message).collect::<Vec<_>>())
+        .bind(pairs.iter().map(|p| p.ids.answer).collect::<Vec<_>>())
+        .bind(pairs.iter().map(|p| p.first_seq as i64).collect::<Vec<_>>())
+        .bind(column(|p| Some(p.job.id.as_str())))
+        .bind(column(|p| Some(p.job.queue)))
+        .bind(pairs.iter().map(|p| p.job.payload.as_slice()).collect::<Vec<_>>())
+        .bind(pairs.iter().map(|p| p.job.max_attempts).collect::<Vec<_>>())
+        .bind(pairs.iter().map(|p| p.job.run_at).collect::<Vec<_>>())
+        .fetch_all(&self.0)
         .await?;
-    let mut rows = rows.into_iter();
-    let (Some(a), Some(b)) = (rows.next(), rows.next()) else {
-        return Ok(None);
-    };
-    // RETURNING's order is not promised: tell the two apart by id.
-    Ok(Some(if a.id == ids.user_message {
-        (a, b)
-    } else {
-        (b, a)
-    }))
+        let mut rows: HashMap<Uuid, MessageRow> = rows.into_iter().map(|r| (r.id, r)).collect();
+        Ok(pairs
+            .iter()
+            .map(|p| {
+                Some((
+                    rows.remove(&p.ids.user_message)?,
+                    rows.remove(&p.ids.answer)?,
+                ))
+            })
+            .collect())
+    }
 }
 
 /// What a cancel request found.

@@ -47,6 +47,7 @@ struct Stack {
     worker: Child,
     prefix: String,
     nats_url: String,
+    db_url: String,
 }
 
 impl Drop for Stack {
@@ -79,10 +80,16 @@ async fn main() -> anyhow::Result<()> {
     // Warm up first (connections opened, statements prepared, caches filled), so the first row
     // measures the same steady state as the others.
     load(&stack, &token, 16, Duration::from_secs(3)).await?;
+    let statements = match std::env::var_os("BENCH_PG_STATS") {
+        Some(_) => Some(StatementCounts::start(&stack.db_url).await?),
+        None => None,
+    };
     let mut phases = Vec::new();
+    let mut chats = 0;
     for c in rows() {
         fake.take_upstream_ttft();
         let row = load(&stack, &token, c, Duration::from_secs(seconds)).await?;
+        chats += row.chats;
         let upstream = fake.take_upstream_ttft();
         let up50 = percentile(&upstream, 0.50);
         let up99 = percentile(&upstream, 0.99);
@@ -138,6 +145,9 @@ async fn main() -> anyhow::Result<()> {
         rss_mib(stack.worker.id(), "VmHWM")
     );
 
+    if let Some(statements) = statements {
+        statements.print(chats).await?;
+    }
     idle_streams(&stack, &token, 1000).await?;
     reattach_at_scale(&stack, &token).await?;
     Ok(())
@@ -203,6 +213,7 @@ async fn start_stack(bin_dir: &str, fake: &FakeOpenAi) -> anyhow::Result<Stack> 
         worker,
         prefix: config.nats_prefix.clone(),
         nats_url: config.nats_url.clone(),
+        db_url: config.database_url.expose_secret().to_string(),
     };
     for _ in 0..200 {
         if let Ok(r) = stack
@@ -363,6 +374,45 @@ async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
         tokens: text.split_whitespace().count(),
         events: count,
     })
+}
+
+/// Postgres statements run during the load rows (`BENCH_PG_STATS`): what each chat costs the
+/// database in round trips, the figure batching moves.
+struct StatementCounts(sqlx::PgPool);
+
+impl StatementCounts {
+    async fn start(database_url: &str) -> anyhow::Result<Self> {
+        let pool = sqlx::PgPool::connect(database_url).await?;
+        sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            .execute(&pool)
+            .await?;
+        sqlx::query("SELECT pg_stat_statements_reset()")
+            .execute(&pool)
+            .await?;
+        Ok(Self(pool))
+    }
+
+    async fn print(self, chats: usize) -> anyhow::Result<()> {
+        let rows: Vec<(i64, f64, String)> = sqlx::query_as(
+            "SELECT calls, mean_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 80)
+             FROM pg_stat_statements WHERE calls >= 10 ORDER BY calls DESC",
+        )
+        .fetch_all(&self.0)
+        .await?;
+        println!();
+        println!("Postgres statements over the {chats} chats of the rows above:");
+        println!();
+        println!("| calls | per chat | mean exec | statement |");
+        println!("|-------|----------|-----------|-----------|");
+        let mut total = 0.0;
+        for (calls, mean, query) in rows {
+            let per_chat = calls as f64 / chats.max(1) as f64;
+            total += per_chat;
+            println!("| {calls} | {per_chat:.2} | {mean:.3} ms | `{query}` |");
+        }
+        println!("| | **{total:.2}** | | all statements |");
+        Ok(())
+    }
 }
 
 /// API memory with `n` open, idle SSE streams (conversation event streams).
