@@ -85,6 +85,11 @@ pub struct WorkerConfig {
     pub missed_heartbeats: usize,
     /// On shutdown, in-flight jobs get this long to finish before they are released.
     pub shutdown_grace_secs: u64,
+    /// The API offers each new job straight to a worker over core NATS and waits this long for
+    /// one to take it; if none does, the job is made due in the queue and workers are woken by
+    /// LISTEN/NOTIFY. 0: no offers, every job goes through the queue's wake-up (see
+    /// `sluice_shared::handoff`).
+    pub handoff_ms: u64,
 }
 
 /// The built-in `demo` provider: no network, a deterministic reply.
@@ -283,6 +288,7 @@ impl Default for Config {
                 heartbeat_ms: 2000,
                 missed_heartbeats: 3,
                 shutdown_grace_secs: 20,
+                handoff_ms: 1000,
             },
             demo: DemoConfig {
                 pacing_ms: 30,

@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod dto;
 pub mod events;
+pub mod handoff;
 pub mod job;
 pub mod nats;
 pub mod subjects;

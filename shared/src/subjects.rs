@@ -44,6 +44,11 @@ impl Subjects {
         format!("{}.control.msg.*", self.prefix)
     }
 
+    /// Core-NATS subject on which the API offers new jobs to the workers (`handoff`).
+    pub fn handoff(&self) -> String {
+        format!("{}.jobs.chat", self.prefix)
+    }
+
     /// Core-NATS control subject the worker running a message listens on (cancel).
     pub fn control(&self, message_id: Uuid) -> String {
         format!("{}.control.msg.{message_id}", self.prefix)

@@ -104,7 +104,9 @@ fn serve_postgres(data: &Path, port: u16) {
     // fsync off: test databases are thrown away; durability is not what tests measure.
     // `BENCH_PG_STATS` (see `scripts/bench`) loads pg_stat_statements to count statements.
     let stats = match std::env::var_os("BENCH_PG_STATS") {
-        Some(_) => " -c shared_preload_libraries=pg_stat_statements",
+        Some(_) => {
+            " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
+        }
         None => "",
     };
     let server = format!(

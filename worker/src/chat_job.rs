@@ -9,9 +9,11 @@ use std::{
 };
 
 use apalis::prelude::{BoxDynError, Data};
+use async_nats::Subject;
 use futures::{FutureExt, StreamExt};
 use sluice_shared::{
     events::{StreamEvent, Usage},
+    handoff,
     job::ChatJob,
 };
 use tokio::time::sleep_until;
@@ -23,29 +25,46 @@ use crate::{
     prompt,
     providers::{Provider, ProviderChunk, ProviderError, ProviderRequest},
     publisher::EventPublisher,
-    store::{Claim, Finish, Outcome, Timing},
+    store::{Claim, Finish, Lease, Offered, Outcome, Timing},
 };
 
-/// The apalis handler. Panics are caught here (not only by apalis's layer) so that the
-/// message is marked failed instead of staying `streaming` forever.
+/// The apalis handler, for jobs the queue hands out.
 pub async fn chat_job(job: ChatJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
+    Ok(run(&state, &job, Source::Queue).await?)
+}
+
+/// How this worker came by a job.
+pub enum Source {
+    /// apalis fetched it from the queue, and holds its row.
+    Queue,
+    /// Taken from an offer (`handoff.rs`): the claim must lease the row, and the API hears
+    /// on `reply` whether this worker took it.
+    Offer {
+        lease: Lease,
+        reply: Option<Subject>,
+    },
+}
+
+/// Runs one job. Panics are caught here (not only by apalis's layer) so that the message is
+/// marked failed instead of staying `streaming` forever. An `Err` means the attempt should be
+/// retried by the queue.
+pub async fn run(state: &Arc<WorkerState>, job: &ChatJob, source: Source) -> anyhow::Result<()> {
     let span = tracing::info_span!(
         "chat_job",
         message_id = %job.message_id,
         conversation_id = %job.conversation_id,
         request_id = job.request_id.as_deref().unwrap_or("-"),
     );
-    let state: Arc<WorkerState> = (*state).clone();
-    let run = AssertUnwindSafe(generate(&state, &job)).catch_unwind();
+    let run = AssertUnwindSafe(generate(state, job, source)).catch_unwind();
     match run.instrument(span).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => {
             tracing::error!(message_id = %job.message_id, error = %e, "chat job failed; the queue will retry it");
-            Err(e.into())
+            Err(e)
         }
         Err(_) => {
             tracing::error!(message_id = %job.message_id, "chat job panicked");
-            fail_after_panic(&state, &job).await;
+            fail_after_panic(state, job).await;
             Ok(())
         }
     }
@@ -81,11 +100,11 @@ impl Generation {
     }
 }
 
-async fn generate(state: &WorkerState, job: &ChatJob) -> anyhow::Result<()> {
+async fn generate(state: &WorkerState, job: &ChatJob, source: Source) -> anyhow::Result<()> {
     // Listen for cancel before claiming, so a cancel sent right after the claim is not lost.
     let cancel = state.cancels.register(job.message_id);
-    let Some(claim) = state.store.claim(job.message_id).await? else {
-        tracing::info!("message already finished; nothing to do");
+    let Some(claim) = claim(state, job, source).await? else {
+        tracing::info!("message already finished, or the queue has it; nothing to do");
         return Ok(());
     };
     let subject = state.subjects.message(job.conversation_id, job.message_id);
@@ -126,6 +145,30 @@ async fn generate(state: &WorkerState, job: &ChatJob) -> anyhow::Result<()> {
         started,
     )
     .await
+}
+
+/// Takes the next attempt of the job's answer; `None` when there is nothing for this worker
+/// to do.
+async fn claim(
+    state: &WorkerState,
+    job: &ChatJob,
+    source: Source,
+) -> anyhow::Result<Option<Claim>> {
+    let (lease, reply) = match source {
+        Source::Queue => return Ok(state.store.claim(job.message_id).await?),
+        Source::Offer { lease, reply } => (lease, reply),
+    };
+    let (claim, answer) = match state.store.claim_offered(job.message_id, lease).await? {
+        Offered::Claimed(claim) => (Some(claim), handoff::TAKEN),
+        Offered::Finished => (None, handoff::TAKEN),
+        Offered::Gone => (None, handoff::DECLINED),
+    };
+    if let Some(reply) = reply {
+        // Lost replies are harmless: the API then hands the job to the queue, which finds it
+        // leased (or gone) and leaves it be.
+        let _ = state.nats.publish(reply, answer.into()).await;
+    }
+    Ok(claim)
 }
 
 /// What happens before the provider is called.

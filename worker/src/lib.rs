@@ -6,6 +6,7 @@ pub mod cancels;
 pub mod chat_job;
 pub mod cli;
 pub mod finished_jobs;
+pub mod handoff;
 pub mod prompt;
 pub mod providers;
 pub mod publisher;
@@ -34,6 +35,7 @@ use crate::providers::{Provider, demo::Demo, openai::OpenAi};
 /// Cheap handles every job needs.
 pub struct WorkerState {
     pub pool: PgPool,
+    pub nats: async_nats::Client,
     pub store: store::Store,
     pub js: jetstream::Context,
     pub cancels: cancels::Cancels,
@@ -68,6 +70,7 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
     .await?;
     let state = Arc::new(WorkerState {
         pool: pool.clone(),
+        nats: nats_client.clone(),
         store: store::Store::new(&pool),
         cancels: cancels::Cancels::start(&nats_client, subjects.control_all()).await?,
         js,
@@ -93,8 +96,20 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
     let concurrency = w.concurrency;
     let name = format!("sluice-worker-{}", uuid::Uuid::new_v4().simple());
     tracing::info!(worker = %name, concurrency, "worker starting");
+    let queue_worker = handoff::QueueWorker::default();
+    let grace = Duration::from_secs(w.shutdown_grace_secs);
+    let offers = sluice_shared::handoff::offer_window(&config).map(|_| {
+        tokio::spawn(handoff::serve(
+            state.clone(),
+            queue_worker.clone(),
+            grace,
+            shutdown.clone(),
+        ))
+    });
     Monitor::new()
         .register(move |restarts| {
+            let worker_name = format!("{name}-{restarts}");
+            queue_worker.set(&worker_name);
             // LISTEN/NOTIFY wakes the worker on every enqueue; the heartbeat also fetches, which
             // covers a notification lost while the listener reconnects.
             let storage = PostgresStorage::<ChatJob>::new(&pool).with_config(queue.clone());
@@ -103,7 +118,7 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
             let backend = PollWith::new(storage, wakeups);
             // A restarted worker takes a new name: jobs the failed one held are re-enqueued
             // once its heartbeat lapses, like a crashed worker's.
-            WorkerBuilder::new(format!("{name}-{restarts}"))
+            WorkerBuilder::new(worker_name)
                 .backend(backend)
                 .concurrency(concurrency)
                 .catch_panic()
@@ -119,12 +134,19 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
             tracing::error!(worker = %worker.name(), %error, "queue worker failed; restarting it");
             true
         })
-        .shutdown_timeout(Duration::from_secs(w.shutdown_grace_secs))
+        .shutdown_timeout(grace)
         .run_with_signal(async move {
             shutdown.cancelled().await;
             Ok(())
         })
         .await?;
+    if let Some(offers) = offers {
+        match offers.await {
+            Ok(Err(e)) => tracing::error!(error = %e, "job offers stopped"),
+            Err(e) => tracing::error!(error = %e, "job offers panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
     sweeper.abort();
     tracing::info!("worker stopped");
     Ok(())

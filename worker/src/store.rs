@@ -47,7 +47,25 @@ impl Store {
     /// needs. `None`: the message is already finished (a retried job after success, or
     /// cancelled while queued), so there is nothing to do.
     pub async fn claim(&self, message_id: Uuid) -> Result<Option<Claim>, BatchError> {
-        self.claims.submit(message_id).await
+        let claimed = self.claims.submit((message_id, None)).await?;
+        Ok(claimed.claim)
+    }
+
+    /// The same for a job handed off over NATS (`sluice_shared::handoff`): the claim also
+    /// leases the job's queue row to `lease.worker`, and happens only if the row is still on
+    /// offer. `Offered::Gone`: the queue has the job now (or the worker is not registered yet),
+    /// so it is not this worker's to run.
+    pub async fn claim_offered(
+        &self,
+        message_id: Uuid,
+        lease: Lease,
+    ) -> Result<Offered, BatchError> {
+        let claimed = self.claims.submit((message_id, Some(lease))).await?;
+        Ok(match (claimed.claim, claimed.leased) {
+            (Some(claim), _) => Offered::Claimed(claim),
+            (None, true) => Offered::Finished,
+            (None, false) => Offered::Gone,
+        })
     }
 
     /// Writes the final content and status once. Returns false when this attempt no longer
@@ -63,42 +81,100 @@ impl Store {
     }
 }
 
+/// Whose queue row a handed-off job's claim leases.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    /// The job's row in `apalis.jobs`.
+    pub job_id: String,
+    /// The apalis worker (registered in `apalis.workers`) that holds the lease: if its
+    /// heartbeat stops, apalis re-enqueues the job.
+    pub worker: String,
+}
+
+/// What claiming a handed-off job found.
+pub enum Offered {
+    /// This worker runs the attempt.
+    Claimed(Claim),
+    /// The answer was already over (cancelled while queued); its queue row is deleted.
+    Finished,
+    /// The row is no longer on offer: the queue has it.
+    Gone,
+}
+
+/// One item's answer from the claim statement.
+struct Claimed {
+    claim: Option<Claim>,
+    /// For handed-off jobs: whether the row was still on offer (and so is now this worker's).
+    leased: bool,
+}
+
 struct Claims(PgPool);
 
 impl Statement for Claims {
-    type Item = Uuid;
-    type Output = Option<Claim>;
+    type Item = (Uuid, Option<Lease>);
+    type Output = Claimed;
 
-    async fn run(&self, ids: &[Uuid]) -> sqlx::Result<Vec<Option<Claim>>> {
+    async fn run(&self, items: &[(Uuid, Option<Lease>)]) -> sqlx::Result<Vec<Claimed>> {
         // One UPDATE changes a row once, so two jobs for the same message in one batch would
         // both get its single new attempt: claim repeats one at a time instead.
-        if has_duplicates(ids) {
-            let mut claims = Vec::with_capacity(ids.len());
-            for id in ids {
-                claims.extend(claim_each(&self.0, std::slice::from_ref(id)).await?);
+        let ids: Vec<Uuid> = items.iter().map(|(id, _)| *id).collect();
+        if has_duplicates(&ids) {
+            let mut claims = Vec::with_capacity(items.len());
+            for item in items {
+                claims.extend(claim_each(&self.0, std::slice::from_ref(item)).await?);
             }
             return Ok(claims);
         }
-        claim_each(&self.0, ids).await
+        claim_each(&self.0, items).await
     }
 }
 
-/// Claims distinct messages in one statement.
-async fn claim_each(pool: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<Option<Claim>>> {
-    let rows: Vec<(Uuid, Claim)> = sqlx::query_as(
-        "WITH claimed AS (
+/// Claims distinct messages in one statement; handed-off ones only while their queue row is
+/// on offer, leasing it in the same statement (so a queue fetch can never take it as well).
+async fn claim_each(pool: &PgPool, items: &[(Uuid, Option<Lease>)]) -> sqlx::Result<Vec<Claimed>> {
+    let ids: Vec<Uuid> = items.iter().map(|(id, _)| *id).collect();
+    let lease = |f: fn(&Lease) -> &str| {
+        items
+            .iter()
+            .map(|(_, l)| l.as_ref().map(f))
+            .collect::<Vec<_>>()
+    };
+    let rows: Vec<ClaimRow> = sqlx::query_as(
+        "WITH item AS (
+                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) AS i(id, job_id, worker)),
+             -- Offered rows, locked: a queue fetch (FOR UPDATE SKIP LOCKED) passes them by, and
+             -- a row the queue took meanwhile is no longer `Pending` here.
+             offered AS (
+                 SELECT j.id, item.worker FROM apalis.jobs j JOIN item ON item.job_id = j.id
+                 WHERE j.id = ANY($2) AND j.status = 'Pending'
+                   AND EXISTS (SELECT 1 FROM apalis.workers w WHERE w.id = item.worker)
+                 FOR UPDATE OF j SKIP LOCKED),
+             claimed AS (
                  UPDATE messages m
                  SET attempt = m.attempt + 1, status = 'streaming',
                      started_at = COALESCE(m.started_at, now())
-                 FROM conversations c
-                 WHERE m.id = ANY($1) AND c.id = m.conversation_id
+                 FROM conversations c, item
+                 WHERE m.id = ANY($1) AND m.id = item.id AND c.id = m.conversation_id
                    AND m.status IN ('queued', 'streaming')
+                   AND (item.job_id IS NULL OR item.job_id IN (SELECT id FROM offered))
                  RETURNING m.id, m.attempt, m.cancel_requested, c.system_prompt,
-                           m.conversation_id, m.created_at)
-             SELECT claimed.id, claimed.attempt, claimed.cancel_requested, claimed.system_prompt,
+                           m.conversation_id, m.created_at, item.job_id),
+             -- Leased as a fetch leaves a row, so a crash is recovered like a queued job's.
+             leased AS (
+                 UPDATE apalis.jobs j SET status = 'Running', lock_by = offered.worker,
+                                          lock_at = now()
+                 FROM offered
+                 WHERE j.id = offered.id AND j.id IN (SELECT job_id FROM claimed)),
+             -- On offer, but the answer is already over: nothing will ever run it.
+             spent AS (
+                 DELETE FROM apalis.jobs
+                 WHERE id IN (SELECT id FROM offered)
+                   AND id NOT IN (SELECT job_id FROM claimed WHERE job_id IS NOT NULL))
+             SELECT item.id, claimed.attempt, claimed.cancel_requested, claimed.system_prompt,
+                    item.job_id IN (SELECT id FROM offered) AS leased,
                     COALESCE(h.roles, '{}') AS history_roles,
                     COALESCE(h.contents, '{}') AS history_contents
-             FROM claimed LEFT JOIN LATERAL (
+             FROM item LEFT JOIN claimed ON claimed.id = item.id LEFT JOIN LATERAL (
                  -- Earlier user messages and finished answers; failed or in-flight answers add
                  -- nothing.
                  SELECT array_agg(t.role ORDER BY t.created_at DESC, t.id DESC) AS roles,
@@ -109,35 +185,53 @@ async fn claim_each(pool: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<Option<Clai
                          AND (role = 'user' OR status IN ('done', 'cancelled'))
                          AND content <> ''
                        ORDER BY created_at DESC, id DESC
-                       LIMIT $2) t
-             ) h ON true",
+                       LIMIT $4) t
+             ) h ON claimed.id IS NOT NULL",
     )
-    .bind(ids)
+    .bind(&ids)
+    .bind(lease(|l| l.job_id.as_str()))
+    .bind(lease(|l| l.worker.as_str()))
     .bind(HISTORY_LIMIT)
     .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|row: ClaimRow| (row.id, row.claim))
-    .collect();
-    Ok(answer_by_id(ids, rows))
+    .await?;
+    let rows = rows.into_iter().map(|row| {
+        let claim = row.attempt.map(|attempt| Claim {
+            attempt,
+            cancel_requested: row.cancel_requested.unwrap_or(false),
+            system_prompt: row.system_prompt,
+            history_roles: row.history_roles,
+            history_contents: row.history_contents,
+        });
+        let leased = row.leased.unwrap_or(false);
+        (row.id, Claimed { claim, leased })
+    });
+    let mut rows: std::collections::HashMap<Uuid, Claimed> = rows.collect();
+    Ok(ids
+        .iter()
+        .map(|id| {
+            rows.remove(id).unwrap_or(Claimed {
+                claim: None,
+                leased: false,
+            })
+        })
+        .collect())
 }
 
+/// A row of the claim statement: one per item, the claim's columns NULL when not claimed.
 #[derive(sqlx::FromRow)]
 struct ClaimRow {
     id: Uuid,
-    #[sqlx(flatten)]
-    claim: Claim,
+    attempt: Option<i32>,
+    cancel_requested: Option<bool>,
+    system_prompt: Option<String>,
+    leased: Option<bool>,
+    history_roles: Vec<String>,
+    history_contents: Vec<String>,
 }
 
 fn has_duplicates(ids: &[Uuid]) -> bool {
     let mut seen = std::collections::HashSet::with_capacity(ids.len());
     !ids.iter().all(|id| seen.insert(id))
-}
-
-/// Each item's row, or `None` where the statement returned none for it.
-fn answer_by_id<T>(ids: &[Uuid], rows: Vec<(Uuid, T)>) -> Vec<Option<T>> {
-    let mut rows: std::collections::HashMap<Uuid, T> = rows.into_iter().collect();
-    ids.iter().map(|id| rows.remove(id)).collect()
 }
 
 /// How an attempt ended.

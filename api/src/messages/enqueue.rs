@@ -2,8 +2,13 @@
 //! message, the queued answer and the chat job. Either all three exist or none does. Sends
 //! arriving together share that statement (`store::InsertPairs`).
 
+use std::time::Duration;
+
 use axum::http::StatusCode;
-use sluice_shared::job::{CHAT_QUEUE, ChatJob};
+use sluice_shared::{
+    handoff::{self, Offer},
+    job::{CHAT_QUEUE, ChatJob},
+};
 use uuid::Uuid;
 
 pub use super::store::Target;
@@ -56,14 +61,21 @@ pub async fn enqueue(
         model: model.to_string(),
         request_id: request_id.clone(),
     };
-    let job = QueuedJob {
+    let window = handoff::offer_window(&state.config);
+    // On offer, the row is not due until well after the window (see `handoff`).
+    let not_due_for = window.map_or(Duration::ZERO, handoff::not_due_for);
+    let queued = QueuedJob {
         id: ulid::Ulid::new().to_string(),
         queue: CHAT_QUEUE,
         payload: serde_json::to_vec(&job)?,
         // One queue attempt more than the worker's own limit: the extra one exists only to
         // mark the answer failed (with an `error` event) if every real attempt crashed.
         max_attempts: state.config.worker.max_attempts as i32 + 1,
-        run_at: due_now() as i64,
+        run_at: (due_now() + not_due_for.as_secs()) as i64,
+    };
+    let offer = Offer {
+        job_id: queued.id.clone(),
+        job,
     };
     let pair = NewPair {
         owner,
@@ -73,14 +85,44 @@ pub async fn enqueue(
         model: model.to_string(),
         first_seq,
         request_id,
-        job,
+        job: queued,
     };
-    state
+    let stored = state
         .enqueues
         .submit(pair)
         .await?
         // Deleted between the caller's check and now.
-        .ok_or_else(|| ApiError::not_found("conversation"))
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    if let Some(window) = window {
+        // Not awaited: the client's stream opens while a worker takes the job.
+        tokio::spawn(offer_to_workers(state.clone(), offer, window));
+    }
+    Ok(stored)
+}
+
+/// Offers the stored job to the workers; if none takes it within `window`, hands it to the
+/// queue (made due, workers woken by NOTIFY).
+async fn offer_to_workers(state: AppState, offer: Offer, window: Duration) {
+    let payload = match serde_json::to_vec(&offer) {
+        Ok(p) => p.into(),
+        Err(e) => {
+            tracing::error!(error = %e, "could not encode a job offer");
+            return;
+        }
+    };
+    let request = state.nats.request(state.subjects.handoff(), payload);
+    let taken = match tokio::time::timeout(window, request).await {
+        Ok(Ok(reply)) => reply.payload.as_ref() == handoff::TAKEN,
+        // No worker listening, NATS down, or nobody answered in time.
+        Ok(Err(_)) | Err(_) => false,
+    };
+    if taken {
+        return;
+    }
+    if let Err(e) = handoff::make_due(&state.pool, &offer.job_id, None).await {
+        // The row still becomes due by itself shortly; a worker's heartbeat fetch finds it.
+        tracing::warn!(error = %e, job_id = %offer.job_id, "could not hand a job to the queue");
+    }
 }
 
 /// A `run_at` (whole seconds, as apalis stores it) that is surely not after our transaction's

@@ -393,8 +393,9 @@ impl StatementCounts {
     }
 
     async fn print(self, chats: usize) -> anyhow::Result<()> {
-        let rows: Vec<(i64, f64, String)> = sqlx::query_as(
-            "SELECT calls, mean_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 80)
+        let rows: Vec<(i64, f64, f64, String)> = sqlx::query_as(
+            "SELECT calls, mean_exec_time, total_plan_time / greatest(calls, 1),
+                    left(regexp_replace(query, '\\s+', ' ', 'g'), 80)
              FROM pg_stat_statements WHERE calls >= 10 ORDER BY calls DESC",
         )
         .fetch_all(&self.0)
@@ -402,15 +403,15 @@ impl StatementCounts {
         println!();
         println!("Postgres statements over the {chats} chats of the rows above:");
         println!();
-        println!("| calls | per chat | mean exec | statement |");
-        println!("|-------|----------|-----------|-----------|");
+        println!("| calls | per chat | mean exec | mean plan | statement |");
+        println!("|-------|----------|-----------|-----------|-----------|");
         let mut total = 0.0;
-        for (calls, mean, query) in rows {
+        for (calls, mean, plan, query) in rows {
             let per_chat = calls as f64 / chats.max(1) as f64;
             total += per_chat;
-            println!("| {calls} | {per_chat:.2} | {mean:.3} ms | `{query}` |");
+            println!("| {calls} | {per_chat:.2} | {mean:.3} ms | {plan:.3} ms | `{query}` |");
         }
-        println!("| | **{total:.2}** | | all statements |");
+        println!("| | **{total:.2}** | | | all statements |");
         Ok(())
     }
 }

@@ -1,0 +1,109 @@
+//! The worker's side of the hand-off (`sluice_shared::handoff`): one queue-group subscription
+//! per process hears the API's job offers; each offer runs like a queued job (`chat_job::run`),
+//! under this process's own concurrency limit. Offers beyond what it can start soon are
+//! declined at once, so the API gives them to the queue instead of waiting.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures::StreamExt;
+use sluice_shared::handoff::{self, Offer};
+use tokio::{sync::Semaphore, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    WorkerState,
+    chat_job::{self, Source},
+    store::Lease,
+};
+
+/// The name of this process's current apalis worker: offered jobs are leased to it, so they
+/// are recovered with its other jobs if its heartbeat stops. Set at each (re)start.
+#[derive(Clone, Default)]
+pub struct QueueWorker(Arc<Mutex<String>>);
+
+impl QueueWorker {
+    pub fn set(&self, name: &str) {
+        *self.0.lock().expect("queue worker lock") = name.to_string();
+    }
+
+    fn get(&self) -> String {
+        self.0.lock().expect("queue worker lock").clone()
+    }
+}
+
+/// Takes offers until `shutdown`; then stops hearing them, lets running jobs finish for
+/// `grace`, and returns. Jobs still running then stay leased and are taken over once the
+/// lease lapses, like the queue's.
+pub async fn serve(
+    state: Arc<WorkerState>,
+    queue_worker: QueueWorker,
+    grace: Duration,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let concurrency = state.config.worker.concurrency;
+    let mut offers = state
+        .nats
+        .queue_subscribe(state.subjects.handoff(), handoff::WORKERS.into())
+        .await?;
+    let running = Arc::new(Semaphore::new(concurrency));
+    // Offers waiting for a free slot; past this many, decline.
+    let waiting = Arc::new(Semaphore::new(concurrency));
+    let mut jobs = JoinSet::new();
+    loop {
+        let message = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(_) = jobs.join_next(), if !jobs.is_empty() => continue,
+            message = offers.next() => match message {
+                Some(m) => m,
+                None => break,
+            },
+        };
+        let Ok(offer) = serde_json::from_slice::<Offer>(&message.payload) else {
+            tracing::warn!("an unreadable job offer; ignored (the queue will run the job)");
+            continue;
+        };
+        let Ok(waiting_slot) = waiting.clone().try_acquire_owned() else {
+            if let Some(reply) = message.reply {
+                let _ = state.nats.publish(reply, handoff::DECLINED.into()).await;
+            }
+            continue;
+        };
+        let (state, running, worker) = (state.clone(), running.clone(), queue_worker.get());
+        jobs.spawn(async move {
+            // Closed at shutdown: an offer not started yet gets no reply, and the API gives it
+            // to the queue when its wait runs out.
+            let Ok(_slot) = running.acquire_owned().await else {
+                return;
+            };
+            drop(waiting_slot);
+            let lease = Lease {
+                job_id: offer.job_id.clone(),
+                worker: worker.clone(),
+            };
+            let source = Source::Offer {
+                lease,
+                reply: message.reply,
+            };
+            if chat_job::run(&state, &offer.job, source).await.is_err() {
+                // Back to the queue, one attempt spent, as apalis does with a failed job.
+                if let Err(e) = handoff::make_due(&state.pool, &offer.job_id, Some(&worker)).await {
+                    tracing::error!(error = %e, job_id = %offer.job_id, "could not return a failed job to the queue; it is retried when its lease lapses");
+                }
+            }
+        });
+    }
+    let _ = offers.unsubscribe().await;
+    running.close();
+    let finished = tokio::time::timeout(grace, async { while jobs.join_next().await.is_some() {} });
+    if finished.await.is_err() {
+        tracing::warn!(
+            running = jobs.len(),
+            "handed-off jobs still running at shutdown; their leases will lapse"
+        );
+        jobs.abort_all();
+    }
+    Ok(())
+}
