@@ -142,13 +142,19 @@ async fn claim_each(pool: &PgPool, items: &[(Uuid, Option<Lease>)]) -> sqlx::Res
     let rows: Vec<ClaimRow> = sqlx::query_as(
         "WITH item AS (
                  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) AS i(id, job_id, worker)),
-             -- Offered rows, locked: a queue fetch (FOR UPDATE SKIP LOCKED) passes them by, and
-             -- a row the queue took meanwhile is no longer `Pending` here.
-             offered AS (
-                 SELECT j.id, item.worker FROM apalis.jobs j JOIN item ON item.job_id = j.id
-                 WHERE j.id = ANY($2) AND j.status = 'Pending'
-                   AND EXISTS (SELECT 1 FROM apalis.workers w WHERE w.id = item.worker)
+             -- The handed-off rows, locked: a queue fetch (FOR UPDATE SKIP LOCKED) passes them
+             -- by. Found by primary key alone: with `status = 'Pending'` here the planner also
+             -- reads the queue's partial fetch index, which holds every job not yet vacuumed.
+             locked AS (
+                 SELECT j.id, j.status, item.worker FROM apalis.jobs j JOIN item ON item.job_id = j.id
+                 WHERE j.id = ANY($2)
                  FOR UPDATE OF j SKIP LOCKED),
+             -- Still on offer (the locked version is the latest: one the queue took meanwhile is
+             -- no longer `Pending`), and leasable to a registered worker.
+             offered AS (
+                 SELECT id, worker FROM locked
+                 WHERE status = 'Pending'
+                   AND EXISTS (SELECT 1 FROM apalis.workers w WHERE w.id = locked.worker)),
              claimed AS (
                  UPDATE messages m
                  SET attempt = m.attempt + 1, status = 'streaming',

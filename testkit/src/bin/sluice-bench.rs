@@ -80,6 +80,13 @@ async fn main() -> anyhow::Result<()> {
     // Warm up first (connections opened, statements prepared, caches filled), so the first row
     // measures the same steady state as the others.
     load(&stack, &token, 16, Duration::from_secs(3)).await?;
+    // A deployment's tables have statistics (autovacuum analyzes them within a minute or so of
+    // filling); the bench's database was created empty seconds ago. Without statistics Postgres
+    // plans the hot statements for empty tables (sequential scans, cached in the connections'
+    // prepared statements), and the rows would measure those scans growing with the table.
+    let db = sqlx::PgPool::connect(&stack.db_url).await?;
+    sqlx::query("ANALYZE").execute(&db).await?;
+    db.close().await;
     let statements = match std::env::var_os("BENCH_PG_STATS") {
         Some(_) => Some(StatementCounts::start(&stack.db_url).await?),
         None => None,
