@@ -98,6 +98,16 @@ impl TestApp {
         Self::spawn_with(Options::default()).await
     }
 
+    /// A stack with no worker: jobs wait in the queue (tests start worker processes, or
+    /// check what happens to a job nobody takes).
+    pub async fn spawn_without_worker() -> Self {
+        Self::spawn_with(Options {
+            in_process_worker: false,
+            ..Options::default()
+        })
+        .await
+    }
+
     pub async fn spawn_with(options: Options) -> Self {
         sluice_shared::telemetry::init();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -2,9 +2,7 @@
 
 use std::time::Duration;
 
-use sluice_testkit::{
-    Options, TestApp, fake_openai::FakeOpenAi, sse::answer_text, with_fake_openai,
-};
+use sluice_testkit::{TestApp, fake_openai::FakeOpenAi, sse::answer_text, with_fake_openai};
 
 #[tokio::test]
 async fn cancel_stops_the_provider_call_and_stores_the_partial_text() {
@@ -41,11 +39,7 @@ async fn cancel_stops_the_provider_call_and_stores_the_partial_text() {
 #[tokio::test]
 async fn cancelling_a_queued_answer_ends_its_stream_and_no_worker_answers_it() {
     // No worker runs: the answer stays queued until cancelled.
-    let app = TestApp::spawn_with(Options {
-        in_process_worker: false,
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_without_worker().await;
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let sent = app.send(&token, conv, "never mind").await;

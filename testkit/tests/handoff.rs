@@ -62,11 +62,7 @@ async fn a_handed_off_job_is_leased_to_the_registered_worker_running_it() {
 
 #[tokio::test]
 async fn a_job_offered_while_no_worker_runs_waits_in_the_queue_for_the_next_worker() {
-    let app = TestApp::spawn_with(Options {
-        in_process_worker: false,
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_without_worker().await;
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let sent = app.send(&token, conv, "anyone there?").await;

@@ -352,11 +352,7 @@ async fn a_stale_attempt_finishing_late_leaves_the_answer_and_queue_row_to_its_s
     use sluice_shared::events::Usage;
     use sluice_worker::store::{Finish, Outcome, Store, Timing};
 
-    let app = TestApp::spawn_with(Options {
-        in_process_worker: false,
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::spawn_without_worker().await;
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let sent = app.send(&token, conv, "who owns this answer?").await;
@@ -421,11 +417,7 @@ async fn a_stale_attempt_finishing_late_leaves_the_answer_and_queue_row_to_its_s
 async fn the_enqueue_statement_writes_the_row_apalis_itself_would() {
     use apalis::prelude::TaskBuilder;
 
-    let app = TestApp::spawn_with(sluice_testkit::Options {
-        in_process_worker: false,
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::spawn_without_worker().await;
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let sent = app.send(&token, conv, "queue me").await;
