@@ -110,8 +110,9 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
         .register(move |restarts| {
             let worker_name = format!("{name}-{restarts}");
             queue_worker.set(&worker_name);
-            // LISTEN/NOTIFY wakes the worker on every enqueue; the heartbeat also fetches, which
-            // covers a notification lost while the listener reconnects.
+            // Jobs no worker took from an offer (`handoff.rs`), and retries: LISTEN/NOTIFY wakes
+            // the worker when one becomes due; the heartbeat also fetches, which covers a
+            // notification lost while the listener reconnects.
             let storage = PostgresStorage::<ChatJob>::new(&pool).with_config(queue.clone());
             let notifications = apalis_postgres::Pubsub::new(pool.clone(), CHAT_QUEUE.to_string());
             let wakeups = StreamStrategy::new(wakeup::WithEcho::new(notifications));

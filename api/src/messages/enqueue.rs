@@ -1,6 +1,7 @@
 //! Sending a message: validate it, then in ONE statement (so one transaction) store the user's
 //! message, the queued answer and the chat job. Either all three exist or none does. Sends
-//! arriving together share that statement (`store::InsertPairs`).
+//! arriving together share that statement (`store::InsertPairs`). Then the job is offered
+//! straight to the workers, and handed to the queue if none takes it (`sluice_shared::handoff`).
 
 use std::time::Duration;
 
