@@ -258,6 +258,14 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// Rows in the job queue (`apalis.jobs`) of this stack's database.
+    pub async fn queue_rows(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM apalis.jobs")
+            .fetch_one(&self.pool)
+            .await
+            .expect("count queue rows")
+    }
+
     pub async fn message(&self, token: &str, id: Uuid) -> Value {
         self.get_json(token, &format!("/api/messages/{id}")).await
     }

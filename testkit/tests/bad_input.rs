@@ -24,13 +24,6 @@ async fn message_count(app: &TestApp) -> i64 {
         .unwrap()
 }
 
-async fn job_count(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM apalis.jobs")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn invalid_messages_are_rejected_and_nothing_is_stored() {
     let app = TestApp::spawn_with(Options {
@@ -91,7 +84,7 @@ async fn invalid_messages_are_rejected_and_nothing_is_stored() {
     error_of(no_type, 415, "unsupported_media_type").await;
 
     assert_eq!(message_count(&app).await, 0, "no message was stored");
-    assert_eq!(job_count(&app).await, 0, "no job was queued");
+    assert_eq!(app.queue_rows().await, 0, "no job was queued");
 }
 
 #[tokio::test]

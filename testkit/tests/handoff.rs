@@ -15,13 +15,6 @@ async fn ask(app: &TestApp, token: &str) -> (Uuid, Vec<sluice_testkit::sse::SseE
     (sent.assistant_message.id, events)
 }
 
-async fn queue_rows(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE job_type = 'chat'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_handed_off_job_is_leased_to_the_registered_worker_running_it() {
     let app = TestApp::spawn_with(Options {
@@ -54,7 +47,7 @@ async fn a_handed_off_job_is_leased_to_the_registered_worker_running_it() {
     let starts = events.iter().filter(|e| e.event == "start").count();
     assert_eq!(starts, 1, "one attempt");
     assert_eq!(
-        queue_rows(&app).await,
+        app.queue_rows().await,
         0,
         "the stored answer's row is spent"
     );
@@ -134,7 +127,7 @@ async fn offers_a_worker_cannot_start_go_to_the_queue_and_each_answer_comes_once
         assert_eq!(stored["content"].as_str().unwrap(), expected);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(queue_rows(&app).await, 0, "no job left behind");
+    assert_eq!(app.queue_rows().await, 0, "no job left behind");
 }
 
 #[tokio::test]

@@ -296,14 +296,8 @@ async fn finished_jobs_leave_the_queue_table_and_dead_ones_stay_a_week() {
         .await
         .collect()
         .await;
-    let jobs = || async {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM apalis.jobs")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap()
-    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while jobs().await > 0 {
+    while app.queue_rows().await > 0 {
         assert!(
             std::time::Instant::now() < deadline,
             "the done job is still in the queue table"

@@ -163,11 +163,7 @@ async fn claim(
         Offered::Finished => (None, handoff::TAKEN),
         Offered::Gone => (None, handoff::DECLINED),
     };
-    if let Some(reply) = reply {
-        // Lost replies are harmless: the API then hands the job to the queue, which finds it
-        // leased (or gone) and leaves it be.
-        let _ = state.nats.publish(reply, answer.into()).await;
-    }
+    crate::handoff::answer(state, reply, answer).await;
     Ok(claim)
 }
 

@@ -8,6 +8,7 @@ use std::{
     time::Duration,
 };
 
+use async_nats::Subject;
 use futures::StreamExt;
 use sluice_shared::handoff::{self, Offer};
 use tokio::{sync::Semaphore, task::JoinSet};
@@ -31,6 +32,15 @@ impl QueueWorker {
 
     fn get(&self) -> String {
         self.0.lock().expect("queue worker lock").clone()
+    }
+}
+
+/// Tells the API whether this worker took an offer (`handoff::TAKEN` / `DECLINED`). A lost
+/// answer is harmless: the API then hands the job to the queue, which finds it leased (or
+/// gone) and leaves it be.
+pub async fn answer(state: &WorkerState, reply: Option<Subject>, answer: &'static [u8]) {
+    if let Some(reply) = reply {
+        let _ = state.nats.publish(reply, answer.into()).await;
     }
 }
 
@@ -66,9 +76,7 @@ pub async fn serve(
             continue;
         };
         let Ok(waiting_slot) = waiting.clone().try_acquire_owned() else {
-            if let Some(reply) = message.reply {
-                let _ = state.nats.publish(reply, handoff::DECLINED.into()).await;
-            }
+            answer(&state, message.reply, handoff::DECLINED).await;
             continue;
         };
         let (state, running, worker) = (state.clone(), running.clone(), queue_worker.get());

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 /// What a worker needs to know once it owns an attempt.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct Claim {
     pub attempt: i32,
     pub cancel_requested: bool,
@@ -61,7 +61,7 @@ impl Store {
         lease: Lease,
     ) -> Result<Offered, BatchError> {
         let claimed = self.claims.submit((message_id, Some(lease))).await?;
-        Ok(match (claimed.claim, claimed.leased) {
+        Ok(match (claimed.claim, claimed.on_offer) {
             (Some(claim), _) => Offered::Claimed(claim),
             (None, true) => Offered::Finished,
             (None, false) => Offered::Gone,
@@ -102,10 +102,12 @@ pub enum Offered {
 }
 
 /// One item's answer from the claim statement.
+#[derive(Default)]
 struct Claimed {
     claim: Option<Claim>,
-    /// For handed-off jobs: whether the row was still on offer (and so is now this worker's).
-    leased: bool,
+    /// For handed-off jobs: whether the row was still on offer (now leased to this worker, or
+    /// deleted because the answer was already over).
+    on_offer: bool,
 }
 
 struct Claims(PgPool);
@@ -177,7 +179,7 @@ async fn claim_each(pool: &PgPool, items: &[(Uuid, Option<Lease>)]) -> sqlx::Res
                  WHERE id IN (SELECT id FROM offered)
                    AND id NOT IN (SELECT job_id FROM claimed WHERE job_id IS NOT NULL))
              SELECT item.id, claimed.attempt, claimed.cancel_requested, claimed.system_prompt,
-                    item.job_id IN (SELECT id FROM offered) AS leased,
+                    item.job_id IN (SELECT id FROM offered) AS on_offer,
                     COALESCE(h.roles, '{}') AS history_roles,
                     COALESCE(h.contents, '{}') AS history_contents
              FROM item LEFT JOIN claimed ON claimed.id = item.id LEFT JOIN LATERAL (
@@ -208,18 +210,14 @@ async fn claim_each(pool: &PgPool, items: &[(Uuid, Option<Lease>)]) -> sqlx::Res
             history_roles: row.history_roles,
             history_contents: row.history_contents,
         });
-        let leased = row.leased.unwrap_or(false);
-        (row.id, Claimed { claim, leased })
+        let on_offer = row.on_offer.unwrap_or(false);
+        (row.id, Claimed { claim, on_offer })
     });
+    // One row per item, in no particular order.
     let mut rows: std::collections::HashMap<Uuid, Claimed> = rows.collect();
     Ok(ids
         .iter()
-        .map(|id| {
-            rows.remove(id).unwrap_or(Claimed {
-                claim: None,
-                leased: false,
-            })
-        })
+        .map(|id| rows.remove(id).unwrap_or_default())
         .collect())
 }
 
@@ -230,7 +228,7 @@ struct ClaimRow {
     attempt: Option<i32>,
     cancel_requested: Option<bool>,
     system_prompt: Option<String>,
-    leased: Option<bool>,
+    on_offer: Option<bool>,
     history_roles: Vec<String>,
     history_contents: Vec<String>,
 }
