@@ -16,7 +16,28 @@ const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 pub struct Services {
     pub pg_port: u16,
     pub nats_port: u16,
-    _dir: PathBuf,
+    dir: PathBuf,
+}
+
+impl Services {
+    /// The Postgres server's own pid (its backends are its children), from `postmaster.pid`.
+    pub fn postgres_pid(&self) -> Option<u32> {
+        first_line_pid(&self.dir.join("pg").join("postmaster.pid"))
+    }
+
+    pub fn nats_pid(&self) -> Option<u32> {
+        first_line_pid(&self.dir.join("nats").join("pid"))
+    }
+}
+
+fn first_line_pid(file: &Path) -> Option<u32> {
+    std::fs::read_to_string(file)
+        .ok()?
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 static SERVICES: OnceCell<Services> = OnceCell::const_new();
@@ -50,7 +71,7 @@ fn start() -> Services {
     Services {
         pg_port,
         nats_port,
-        _dir: dir,
+        dir,
     }
 }
 

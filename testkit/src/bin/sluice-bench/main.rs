@@ -3,6 +3,8 @@
 //! RSS is theirs alone), and the upstream is the fake OpenAI server at 0 ms pacing and 64-token
 //! replies. A target to watch, never a test.
 
+mod cpu;
+
 use std::{
     process::{Child, Command, Stdio},
     sync::Arc,
@@ -65,7 +67,21 @@ async fn main() -> anyhow::Result<()> {
     let seconds: u64 = env_or("BENCH_SECONDS", 10);
     let fake = FakeOpenAi::start(tokens(), Duration::ZERO).await;
     let stack = start_stack(&bin_dir, &fake).await?;
-    let token = guest(&stack).await?;
+    // One guest per client, as real traffic has many users: one user's row shared by every
+    // chat would make each insert's foreign-key check share one row lock (a multixact).
+    let clients = rows().into_iter().max().unwrap_or(1).max(16);
+    let users = join_all((0..clients).map(|_| guest(&stack)))
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let token = users[0].clone();
+    let servers = services::services().await;
+    let processes = cpu::Processes {
+        api: stack.api.id(),
+        worker: stack.worker.id(),
+        postgres: servers.postgres_pid(),
+        nats: servers.nats_pid(),
+    };
 
     println!(
         "\nSluice benchmark — fake upstream: 0 ms pacing, {}-token replies, {seconds} s per row\n",
@@ -79,7 +95,7 @@ async fn main() -> anyhow::Result<()> {
     );
     // Warm up first (connections opened, statements prepared, caches filled), so the first row
     // measures the same steady state as the others.
-    load(&stack, &token, 16, Duration::from_secs(3)).await?;
+    load(&stack, &users, 16, Duration::from_secs(3)).await?;
     // A deployment's tables have statistics (autovacuum analyzes them within a minute or so of
     // filling); the bench's database was created empty seconds ago. Without statistics Postgres
     // plans the hot statements for empty tables (sequential scans, cached in the connections'
@@ -92,20 +108,27 @@ async fn main() -> anyhow::Result<()> {
         None => None,
     };
     let mut phases = Vec::new();
+    let mut cpu_rows = Vec::new();
     let mut chats = 0;
     for c in rows() {
         fake.take_upstream_ttft();
-        let row = load(&stack, &token, c, Duration::from_secs(seconds)).await?;
+        let before = processes.sample();
+        let row = load(&stack, &users, c, Duration::from_secs(seconds)).await?;
+        let cpu = processes.sample().per_chat_ms(&before, row.chats);
         chats += row.chats;
         let upstream = fake.take_upstream_ttft();
         let up50 = percentile(&upstream, 0.50);
         let up99 = percentile(&upstream, 0.99);
         let ttft: Vec<Duration> = row.phases.iter().map(|p| p.first_token).collect();
         let (t50, t99) = (percentile(&ttft, 0.50), percentile(&ttft, 0.99));
+        let jobs_per_s = row.chats as f64 / row.elapsed.as_secs_f64();
+        // Each client's cycle is C / (jobs per second); where in it the first token lands.
+        let share = ms(t50) / (c as f64 * 1000.0 / jobs_per_s);
+        cpu_rows.push((c, cpu, jobs_per_s, share));
         println!(
             "| {c:<2} | {:>5} | {:>6.0} | {:>8.0} | {:>14.0} | {:>12.2} ms | {:>6.2} ms | {:>14.2} ms | {:>9.2} ms | {:>9.2} ms |",
             row.chats,
-            row.chats as f64 / row.elapsed.as_secs_f64(),
+            jobs_per_s,
             row.tokens as f64 / row.elapsed.as_secs_f64(),
             row.events as f64 / row.elapsed.as_secs_f64(),
             ms(t50),
@@ -140,6 +163,7 @@ async fn main() -> anyhow::Result<()> {
             at(|p| p.done, 1.0),
         );
     }
+    print_cpu(&cpu_rows);
     println!();
     println!("| process | peak RSS after load |");
     println!("|---------|---------------------|");
@@ -191,6 +215,8 @@ async fn start_stack(bin_dir: &str, fake: &FakeOpenAi) -> anyhow::Result<Stack> 
         ("SLUICE_DEMO__PACING_MS".into(), "50".into()),
         ("SLUICE_DEMO__REPLY_TOKENS".into(), "64".into()),
         ("SLUICE_WORKER__CONCURRENCY".into(), "128".into()),
+        // The load client signs in one guest per client from one address.
+        ("SLUICE_AUTH_BURST".into(), "1000".into()),
         ("SLUICE_WORKER__BATCH_SIZE".into(), "32".into()),
         (
             "RUST_LOG".into(),
@@ -243,12 +269,13 @@ async fn guest(stack: &Stack) -> anyhow::Result<String> {
         .post(format!("{}/api/auth/guest", stack.base))
         .send()
         .await?
+        .error_for_status()?
         .json()
         .await?;
-    Ok(body["access_token"]
+    body["access_token"]
         .as_str()
-        .unwrap_or_default()
-        .to_string())
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("guest sign-in gave no access token"))
 }
 
 struct Row {
@@ -277,13 +304,39 @@ struct Chat {
     events: usize,
 }
 
-/// C clients, each sending chats back to back for `length`.
-async fn load(stack: &Stack, token: &str, c: usize, length: Duration) -> anyhow::Result<Row> {
+/// CPU per chat by process, and what it implies for time to first token (see `cpu.rs`).
+fn print_cpu(rows: &[(usize, [f64; 5], f64, f64)]) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!();
+    println!(
+        "CPU time per chat, by process (ms). Saturated, TTFT p50 ≈ share × C × all / cores ({cores} here):"
+    );
+    println!();
+    let roles = cpu::ROLES.join(" | ");
+    println!("| C  | {roles} | all | cores busy | share of cycle before the first token |");
+    println!(
+        "|----|{}-----|------------|------|",
+        "-----|".repeat(cpu::ROLES.len())
+    );
+    for (c, per_chat, jobs_per_s, share) in rows {
+        let all: f64 = per_chat.iter().sum();
+        let cells: Vec<String> = per_chat.iter().map(|v| format!("{v:.2}")).collect();
+        println!(
+            "| {c:<2} | {} | {all:.2} | {:.2} | {share:.2} |",
+            cells.join(" | "),
+            all * jobs_per_s / 1000.0,
+        );
+    }
+}
+
+/// C clients, each sending chats back to back for `length`; client i signs in as `users[i]`.
+async fn load(stack: &Stack, users: &[String], c: usize, length: Duration) -> anyhow::Result<Row> {
     let phases = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
     let deadline = started + length;
-    let clients = (0..c).map(|_| {
+    let clients = (0..c).map(|i| {
         let phases = phases.clone();
+        let token = users[i % users.len()].as_str();
         async move {
             let (mut chats, mut tokens, mut events) = (0usize, 0usize, 0usize);
             while Instant::now() < deadline {
