@@ -3,17 +3,31 @@
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use sqlx::{PgPool, postgres::PgPoolOptions};
+use sqlx::{Connection, PgPool, postgres::PgPoolOptions};
 
 use crate::Config;
 
 /// Our own migrations (`migrations/`), recorded in `public._sqlx_migrations`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
+/// A connection idle longer than this is pinged before it is handed out (it may have been cut
+/// by a Postgres restart or a proxy). Busier ones are not: sqlx's default pings on every
+/// acquire, a round trip that doubled the server wake-ups of every hot statement.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 pub async fn connect(config: &Config) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new()
         .max_connections(config.database_max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect(config.database_url.expose_secret())
         .await
 }
