@@ -25,8 +25,22 @@ pub async fn connect(config: &Config) -> Result<PgPool, sqlx::Error> {
     // instead of reusing its generic plan. Every statement here finds rows by key, where the
     // generic plan is the same plan.
     let options = options.options([("plan_cache_mode", "force_generic_plan")]);
+    pool_options(config.database_max_connections)
+        .connect_with(options)
+        .await
+}
+
+/// A pool of one connection, on `pool`'s server, for one batched statement
+/// (`sluice_shared::batch`). Its batcher runs one statement at a time anyway, and meeting the
+/// same server process every time keeps that process's caches warm: from a shared pool each
+/// run woke whichever connection had idled longest.
+pub fn dedicated(pool: &PgPool) -> PgPool {
+    pool_options(1).connect_lazy_with((*pool.connect_options()).clone())
+}
+
+fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
-        .max_connections(config.database_max_connections)
+        .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
@@ -37,8 +51,6 @@ pub async fn connect(config: &Config) -> Result<PgPool, sqlx::Error> {
                 Ok(true)
             })
         })
-        .connect_with(options)
-        .await
 }
 
 /// Applies our migrations, then apalis's. apalis records its history in

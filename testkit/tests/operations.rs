@@ -411,7 +411,13 @@ async fn a_stale_attempt_finishing_late_leaves_the_answer_and_queue_row_to_its_s
 async fn the_enqueue_statement_writes_the_row_apalis_itself_would() {
     use apalis::prelude::TaskBuilder;
 
-    let app = TestApp::spawn_without_worker().await;
+    // No worker and no offer: with an offer nobody takes, the API makes the row due at once
+    // (`handoff::make_due` rewrites `run_at`), and this test pins the row the INSERT wrote.
+    let app = TestApp::spawn_with(Options {
+        in_process_worker: false,
+        configure: Box::new(|c| c.worker.handoff_ms = 0),
+    })
+    .await;
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let sent = app.send(&token, conv, "queue me").await;

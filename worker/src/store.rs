@@ -3,6 +3,7 @@
 
 use sluice_shared::{
     batch::{BatchError, Batcher, Statement},
+    db,
     events::Usage,
     job::CHAT_QUEUE,
 };
@@ -37,9 +38,9 @@ pub struct Store {
 impl Store {
     pub fn new(pool: &PgPool) -> Self {
         Self {
-            claims: Batcher::start(Claims(pool.clone())),
-            finishes: Batcher::start(Finishes(pool.clone())),
-            last_seqs: Batcher::start(LastSeqs(pool.clone())),
+            claims: Batcher::start(Claims(db::dedicated(pool))),
+            finishes: Batcher::start(Finishes(db::dedicated(pool))),
+            last_seqs: Batcher::start(LastSeqs(db::dedicated(pool))),
         }
     }
 
