@@ -22,7 +22,8 @@ pub struct Config {
     /// Postgres connection URL.
     #[serde(serialize_with = "redact")]
     pub database_url: SecretString,
-    /// Postgres pool size per process.
+    /// Postgres pool size per process. Each batched statement has one connection more of its
+    /// own (`db::dedicated`): the API opens 2 beyond this, each worker 3.
     pub database_max_connections: u32,
     /// NATS server URL.
     pub nats_url: String,
