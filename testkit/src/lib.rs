@@ -98,6 +98,15 @@ impl TestApp {
         Self::spawn_with(Options::default()).await
     }
 
+    /// A stack with an in-process worker and `configure` applied to its config.
+    pub async fn spawn_configured(configure: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        Self::spawn_with(Options {
+            configure: Box::new(configure),
+            ..Options::default()
+        })
+        .await
+    }
+
     /// A stack with no worker: jobs wait in the queue (tests start worker processes, or
     /// check what happens to a job nobody takes).
     pub async fn spawn_without_worker() -> Self {

@@ -2,14 +2,10 @@
 //! and act at once, and disabling a user ends every way they had in.
 
 use serde_json::{Value, json};
-use sluice_testkit::{Options, TestApp};
+use sluice_testkit::TestApp;
 
 async fn stack() -> TestApp {
-    TestApp::spawn_with(Options {
-        configure: Box::new(|c| c.admin_emails = vec!["root@example.com".into()]),
-        ..Options::default()
-    })
-    .await
+    TestApp::spawn_configured(|c| c.admin_emails = vec!["root@example.com".into()]).await
 }
 
 fn token(v: &Value) -> &str {

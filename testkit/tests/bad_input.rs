@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sluice_testkit::{Options, TestApp};
+use sluice_testkit::TestApp;
 use uuid::Uuid;
 
 async fn error_of(r: reqwest::Response, status: u16, code: &str) -> Value {
@@ -26,12 +26,9 @@ async fn message_count(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn invalid_messages_are_rejected_and_nothing_is_stored() {
-    let app = TestApp::spawn_with(Options {
-        configure: Box::new(|c| {
-            c.body_limit_bytes = 4096;
-            c.max_message_chars = 100;
-        }),
-        ..Options::default()
+    let app = TestApp::spawn_configured(|c| {
+        c.body_limit_bytes = 4096;
+        c.max_message_chars = 100;
     })
     .await;
     let token = app.guest().await;
@@ -135,11 +132,7 @@ async fn missing_or_bad_tokens_are_401() {
 
 #[tokio::test]
 async fn an_expired_token_is_401() {
-    let app = TestApp::spawn_with(Options {
-        configure: Box::new(|c| c.access_token_ttl_secs = 1),
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_configured(|c| c.access_token_ttl_secs = 1).await;
     let token = app.guest().await;
     // Beyond the 1 s lifetime and the 5 s clock-skew leeway.
     tokio::time::sleep(std::time::Duration::from_secs(7)).await;

@@ -2,7 +2,7 @@
 //! refresh and logout work by cookie, and password sign-in is limited per account.
 
 use serde_json::{Value, json};
-use sluice_testkit::{Options, PASSWORD, TestApp, browser::Browser, client_from};
+use sluice_testkit::{PASSWORD, TestApp, browser::Browser, client_from};
 
 async fn signed_in_browser(app: &TestApp) -> Browser {
     let mut browser = Browser::new(&app.base);
@@ -42,11 +42,7 @@ async fn a_sign_in_sets_httponly_session_cookies_and_a_readable_csrf_cookie() {
 
 #[tokio::test]
 async fn behind_https_the_cookies_are_secure() {
-    let app = TestApp::spawn_with(Options {
-        configure: Box::new(|c| c.public_url = "https://chat.example.com".into()),
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_configured(|c| c.public_url = "https://chat.example.com".into()).await;
     let browser = signed_in_browser(&app).await;
     assert!(
         browser
@@ -143,11 +139,7 @@ async fn refresh_and_logout_work_by_cookie() {
 
 #[tokio::test]
 async fn password_sign_in_is_limited_per_account_from_any_address() {
-    let app = TestApp::spawn_with(Options {
-        configure: Box::new(|c| c.login_attempts_per_account = 3),
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_configured(|c| c.login_attempts_per_account = 3).await;
     app.register("target@example.com").await;
     app.register("bystander@example.com").await;
     let login = |last: u8, email: &'static str, password: &'static str| {

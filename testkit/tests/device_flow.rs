@@ -8,16 +8,12 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sluice_shared::dto::DEVICE_GRANT_TYPE;
-use sluice_testkit::{Options, TestApp, browser::Browser, client_from};
+use sluice_testkit::{TestApp, browser::Browser, client_from};
 
 const ALPHABET: &str = "BCDFGHJKLMNPQRSTVWXZ";
 
 async fn app_with(configure: impl FnOnce(&mut sluice_shared::Config) + Send + 'static) -> TestApp {
-    TestApp::spawn_with(Options {
-        configure: Box::new(configure),
-        ..Options::default()
-    })
-    .await
+    TestApp::spawn_configured(configure).await
 }
 
 /// `POST /api/auth/device/code` as a form, like most device clients send it.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use sluice_testkit::{Options, TestApp, sse::answer_text};
+use sluice_testkit::{TestApp, sse::answer_text};
 use uuid::Uuid;
 
 /// Sends one message in a new conversation and reads its whole stream.
@@ -17,11 +17,7 @@ async fn ask(app: &TestApp, token: &str) -> (Uuid, Vec<sluice_testkit::sse::SseE
 
 #[tokio::test]
 async fn a_handed_off_job_is_leased_to_the_registered_worker_running_it() {
-    let app = TestApp::spawn_with(Options {
-        configure: Box::new(|c| c.demo.pacing_ms = 40),
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_configured(|c| c.demo.pacing_ms = 40).await;
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let sent = app.send(&token, conv, "lease me").await;
@@ -100,12 +96,9 @@ async fn a_job_offered_while_no_worker_runs_waits_in_the_queue_for_the_next_work
 async fn offers_a_worker_cannot_start_go_to_the_queue_and_each_answer_comes_once() {
     // One job at a time, one more waiting: the rest of a burst is declined and goes through
     // the queue (whose own limit is one job too).
-    let app = TestApp::spawn_with(Options {
-        configure: Box::new(|c| {
-            c.worker.concurrency = 1;
-            c.demo.pacing_ms = 10;
-        }),
-        ..Options::default()
+    let app = TestApp::spawn_configured(|c| {
+        c.worker.concurrency = 1;
+        c.demo.pacing_ms = 10;
     })
     .await;
     let token = app.guest().await;
@@ -132,11 +125,7 @@ async fn offers_a_worker_cannot_start_go_to_the_queue_and_each_answer_comes_once
 
 #[tokio::test]
 async fn with_offers_off_every_job_goes_through_the_queue() {
-    let app = TestApp::spawn_with(Options {
-        configure: Box::new(|c| c.worker.handoff_ms = 0),
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_configured(|c| c.worker.handoff_ms = 0).await;
     let token = app.guest().await;
     let (id, events) = ask(&app, &token).await;
     assert_eq!(events.last().unwrap().event, "done");

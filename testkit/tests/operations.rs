@@ -9,11 +9,8 @@ use sluice_testkit::{Options, TestApp, services};
 #[tokio::test]
 async fn readyz_names_nats_when_it_is_down() {
     let (port, store) = services::private_nats();
-    let app = TestApp::spawn_with(Options {
-        configure: Box::new(move |c| c.nats_url = format!("nats://127.0.0.1:{port}")),
-        ..Options::default()
-    })
-    .await;
+    let app =
+        TestApp::spawn_configured(move |c| c.nats_url = format!("nats://127.0.0.1:{port}")).await;
     assert_eq!(
         app.http
             .get(app.url("/healthz"))
@@ -44,11 +41,8 @@ async fn readyz_names_nats_when_it_is_down() {
 #[tokio::test]
 async fn readyz_names_postgres_when_it_is_down() {
     let (port, data) = services::private_postgres();
-    let app = TestApp::spawn_with(Options {
-        configure: Box::new(move |c| {
-            c.database_url = format!("postgres://postgres@127.0.0.1:{port}/postgres").into();
-        }),
-        ..Options::default()
+    let app = TestApp::spawn_configured(move |c| {
+        c.database_url = format!("postgres://postgres@127.0.0.1:{port}/postgres").into();
     })
     .await;
     services::stop_postgres(&data);
@@ -71,12 +65,9 @@ async fn readyz_names_postgres_when_it_is_down() {
 #[tokio::test]
 async fn the_worker_takes_jobs_again_after_a_postgres_restart() {
     let (port, data) = services::private_postgres();
-    let app = TestApp::spawn_with(Options {
-        configure: Box::new(move |c| {
-            c.database_url = format!("postgres://postgres@127.0.0.1:{port}/postgres").into();
-            c.worker.heartbeat_ms = 200;
-        }),
-        ..Options::default()
+    let app = TestApp::spawn_configured(move |c| {
+        c.database_url = format!("postgres://postgres@127.0.0.1:{port}/postgres").into();
+        c.worker.heartbeat_ms = 200;
     })
     .await;
     let token = app.guest().await;
@@ -172,11 +163,7 @@ async fn the_request_id_travels_into_the_job_and_the_nats_headers() {
 
 #[tokio::test]
 async fn idle_streams_get_keep_alive_comments() {
-    let app = TestApp::spawn_with(Options {
-        configure: Box::new(|c| c.keepalive_secs = 1),
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_configured(|c| c.keepalive_secs = 1).await;
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let mut r = app
@@ -192,11 +179,7 @@ async fn idle_streams_get_keep_alive_comments() {
 
 #[tokio::test]
 async fn shutting_the_api_down_ends_open_streams_cleanly() {
-    let app = TestApp::spawn_with(Options {
-        configure: Box::new(|c| c.demo.pacing_ms = 200),
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_configured(|c| c.demo.pacing_ms = 200).await;
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let sent = app.send(&token, conv, "long one").await;
@@ -239,13 +222,10 @@ async fn our_migrations_and_the_queue_s_keep_separate_histories_and_rerun_cleanl
 #[tokio::test]
 async fn an_answer_survives_a_nats_restart_mid_stream() {
     let (port, store) = services::private_nats();
-    let app = TestApp::spawn_with(Options {
-        configure: Box::new(move |c| {
-            c.nats_url = format!("nats://127.0.0.1:{port}");
-            c.demo.pacing_ms = 50;
-            c.demo.reply_tokens = 40;
-        }),
-        ..Options::default()
+    let app = TestApp::spawn_configured(move |c| {
+        c.nats_url = format!("nats://127.0.0.1:{port}");
+        c.demo.pacing_ms = 50;
+        c.demo.reply_tokens = 40;
     })
     .await;
     let token = app.guest().await;

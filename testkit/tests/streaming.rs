@@ -2,7 +2,7 @@
 //! JetStream, clients read it as resumable SSE.
 
 use serde_json::json;
-use sluice_testkit::{Options, TestApp, sse::answer_text};
+use sluice_testkit::{TestApp, sse::answer_text};
 use sluice_worker::providers::demo::demo_reply;
 
 #[tokio::test]
@@ -52,11 +52,7 @@ async fn the_streamed_answer_equals_the_stored_message() {
 
 #[tokio::test]
 async fn resuming_with_last_event_id_mid_stream_has_no_gap_and_no_duplicate() {
-    let app = TestApp::spawn_with(Options {
-        configure: Box::new(|c| c.demo.pacing_ms = 20),
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_configured(|c| c.demo.pacing_ms = 20).await;
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let sent = app.send(&token, conv, "resume me").await;
@@ -93,11 +89,7 @@ async fn resuming_with_last_event_id_mid_stream_has_no_gap_and_no_duplicate() {
 
 #[tokio::test]
 async fn two_subscribers_see_identical_streams() {
-    let app = TestApp::spawn_with(Options {
-        configure: Box::new(|c| c.demo.pacing_ms = 10),
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_configured(|c| c.demo.pacing_ms = 10).await;
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     // A second tab follows the whole conversation before the message is sent.

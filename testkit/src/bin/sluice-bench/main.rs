@@ -67,8 +67,8 @@ async fn main() -> anyhow::Result<()> {
     let seconds: u64 = env_or("BENCH_SECONDS", 10);
     let fake = FakeOpenAi::start(tokens(), Duration::ZERO).await;
     let stack = start_stack(&bin_dir, &fake).await?;
-    // One guest per client, as real traffic has many users: one user's row shared by every
-    // chat would make each insert's foreign-key check share one row lock (a multixact).
+    // One guest per client, as real traffic has many users (measured against one shared user,
+    // it made no difference).
     let clients = rows().into_iter().max().unwrap_or(1).max(16);
     let users = join_all((0..clients).map(|_| guest(&stack)))
         .await
@@ -124,7 +124,12 @@ async fn main() -> anyhow::Result<()> {
         let jobs_per_s = row.chats as f64 / row.elapsed.as_secs_f64();
         // Each client's cycle is C / (jobs per second); where in it the first token lands.
         let share = ms(t50) / (c as f64 * 1000.0 / jobs_per_s);
-        cpu_rows.push((c, cpu, jobs_per_s, share));
+        cpu_rows.push(CpuRow {
+            c,
+            per_chat: cpu,
+            jobs_per_s,
+            share,
+        });
         println!(
             "| {c:<2} | {:>5} | {:>6.0} | {:>8.0} | {:>14.0} | {:>12.2} ms | {:>6.2} ms | {:>14.2} ms | {:>9.2} ms | {:>9.2} ms |",
             row.chats,
@@ -305,8 +310,18 @@ struct Chat {
     events: usize,
 }
 
+/// One load row's CPU figures.
+struct CpuRow {
+    c: usize,
+    /// Milliseconds per chat, by `cpu::ROLES`.
+    per_chat: [f64; 5],
+    jobs_per_s: f64,
+    /// Where in each client's cycle (C / jobs per second) the first token lands, p50.
+    share: f64,
+}
+
 /// CPU per chat by process, and what it implies for time to first token (see `cpu.rs`).
-fn print_cpu(rows: &[(usize, [f64; 5], f64, f64)]) {
+fn print_cpu(rows: &[CpuRow]) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!();
     println!(
@@ -319,7 +334,13 @@ fn print_cpu(rows: &[(usize, [f64; 5], f64, f64)]) {
         "|----|{}-----|------------|------|",
         "-----|".repeat(cpu::ROLES.len())
     );
-    for (c, per_chat, jobs_per_s, share) in rows {
+    for CpuRow {
+        c,
+        per_chat,
+        jobs_per_s,
+        share,
+    } in rows
+    {
         let all: f64 = per_chat.iter().sum();
         let cells: Vec<String> = per_chat.iter().map(|v| format!("{v:.2}")).collect();
         println!(
@@ -369,17 +390,27 @@ async fn load(stack: &Stack, users: &[String], c: usize, length: Duration) -> an
     })
 }
 
+/// `POST /api/chat`: the response is the answer's SSE stream, `meta` first.
+async fn post_chat(
+    stack: &Stack,
+    token: &str,
+    message: &str,
+    model: &str,
+) -> reqwest::Result<reqwest::Response> {
+    stack
+        .http
+        .post(format!("{}/api/chat", stack.base))
+        .bearer_auth(token)
+        .json(&json!({"message": message, "model": model}))
+        .send()
+        .await
+}
+
 /// One `POST /api/chat` read to its end. Checks that the whole answer arrived: the tokens in
 /// the assembled text must equal the upstream's `usage.output_tokens`.
 async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
     let sent = Instant::now();
-    let response = stack
-        .http
-        .post(format!("{}/api/chat", stack.base))
-        .bearer_auth(token)
-        .json(&json!({"message": "benchmark prompt", "model": "fake"}))
-        .send()
-        .await?;
+    let response = post_chat(stack, token, "benchmark prompt", "fake").await?;
     anyhow::ensure!(
         response.status().is_success(),
         "chat failed: {}",
@@ -532,13 +563,7 @@ async fn reattach_at_scale(stack: &Stack, token: &str) -> anyhow::Result<()> {
     let (finished_id, finished_mid) = finished_answer(stack, token).await?;
     let finished = time_reattach(stack, token, &finished_id, finished_mid, 20, true).await?;
     // An in-flight answer (the paced demo model: 64 tokens at 50 ms).
-    let r = stack
-        .http
-        .post(format!("{}/api/chat", stack.base))
-        .bearer_auth(token)
-        .json(&json!({"message": "in flight", "model": "demo"}))
-        .send()
-        .await?;
+    let r = post_chat(stack, token, "in flight", "demo").await?;
     let mut events = SseStream::new(r);
     let meta = events
         .next()
@@ -603,13 +628,7 @@ async fn bulk_load(stack: &Stack, subjects: usize, per_subject: usize) -> anyhow
 
 /// A complete answer, and the id of an event in its middle.
 async fn finished_answer(stack: &Stack, token: &str) -> anyhow::Result<(String, u64)> {
-    let r = stack
-        .http
-        .post(format!("{}/api/chat", stack.base))
-        .bearer_auth(token)
-        .json(&json!({"message": "finish me", "model": "fake"}))
-        .send()
-        .await?;
+    let r = post_chat(stack, token, "finish me", "fake").await?;
     let events = SseStream::new(r).collect().await;
     let id = events[0].data["message_id"]
         .as_str()
