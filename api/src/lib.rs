@@ -11,8 +11,10 @@ mod extract;
 mod health;
 mod html;
 pub mod messages;
+mod middleware;
 pub mod state;
 pub mod stream;
+mod validate;
 
 use std::{sync::Arc, time::Duration};
 
@@ -21,7 +23,7 @@ use axum::serve::ListenerExt;
 use axum::{
     Router,
     extract::DefaultBodyLimit,
-    http::{HeaderName, Request},
+    http::{HeaderName, HeaderValue, Request, header},
 };
 use sluice_shared::{
     Config, batch::Batcher, db, nats, subjects::Subjects, telemetry::REQUEST_ID_HEADER,
@@ -30,6 +32,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
 };
 
@@ -83,6 +86,15 @@ pub fn router(state: AppState) -> Router {
         .merge(stream::router())
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::body::guard,
+        ))
+        .layer(axum::middleware::from_fn(middleware::error_shape::json_errors))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");

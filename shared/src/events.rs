@@ -91,6 +91,17 @@ pub fn payload_kind(payload: &[u8]) -> Option<&'static str> {
     KINDS.into_iter().find(|k| *k == kind.kind)
 }
 
+/// The `Nats-Msg-Id` of an event: `{message_id}:{attempt}:{key}`, where `key` is the token's
+/// `seq` or [`TERMINAL_KEY`]. JetStream drops a second publish with the same id, which is what
+/// lets the API publish an answer's terminal event on a dead worker's behalf without a
+/// second one ever reaching the stream.
+pub fn nats_msg_id(message_id: Uuid, attempt: i32, key: impl std::fmt::Display) -> String {
+    format!("{message_id}:{attempt}:{key}")
+}
+
+/// The `key` of every terminal event in [`nats_msg_id`]: one terminal per attempt.
+pub const TERMINAL_KEY: &str = "end";
+
 /// Whether an event type ends a message's stream.
 pub fn is_terminal_kind(kind: &str) -> bool {
     matches!(kind, "done" | "error" | "cancelled")

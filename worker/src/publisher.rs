@@ -9,7 +9,10 @@ use async_nats::{
     jetstream::{self, context::PublishError, publish::PublishAck},
 };
 use bytes::Bytes;
-use sluice_shared::{events::StreamEvent, telemetry::REQUEST_ID_HEADER};
+use sluice_shared::{
+    events::{StreamEvent, TERMINAL_KEY, nats_msg_id},
+    telemetry::REQUEST_ID_HEADER,
+};
 use uuid::Uuid;
 
 const WINDOW: usize = 256;
@@ -61,7 +64,7 @@ impl EventPublisher {
         let mut headers = HeaderMap::new();
         headers.insert(
             "Nats-Msg-Id",
-            format!("{}:{}:{key}", self.message_id, self.attempt).as_str(),
+            nats_msg_id(self.message_id, self.attempt, key).as_str(),
         );
         if let Some(id) = &self.request_id {
             headers.insert(REQUEST_ID_HEADER, id.as_str());
@@ -87,7 +90,7 @@ impl EventPublisher {
     /// Publishes a terminal event after all earlier events are stored; returns its sequence.
     pub async fn publish_terminal(&mut self, event: &StreamEvent) -> anyhow::Result<u64> {
         self.flush().await?;
-        self.publish("end", event).await?;
+        self.publish(TERMINAL_KEY, event).await?;
         Ok(self.flush().await?.expect("one event was just published"))
     }
 

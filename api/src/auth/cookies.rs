@@ -1,15 +1,24 @@
 //! Browser sessions live in cookies: the access token and the refresh token HttpOnly (script
 //! cannot read them), `SameSite=Lax`, `Secure` when the public URL is https. A third cookie
 //! holds the CSRF token, readable by the page on purpose: a write authenticated by cookie must
-//! echo it in `X-CSRF-Token` (or a form's `csrf_token`), which another site cannot do
-//! (double-submit). Bearer-authenticated calls carry no ambient credential and need no token.
+//! echo it in `X-CSRF-Token` (or a form's `csrf_token`), which another site cannot do.
+//! Bearer-authenticated calls carry no ambient credential and need no token.
+//!
+//! A signed-in browser's CSRF token is an HMAC of its session id ([`csrf_for`]), issued anew at
+//! every sign-in and checked against the session itself, not against the cookie: a cookie
+//! planted by a sibling subdomain or over plain http proves nothing. Only the forms shown to
+//! signed-out visitors (sign in on `/device`) use a random double-submit token.
 
 use axum::{
     http::{HeaderMap, HeaderValue, header},
     response::Response,
 };
+use hmac::{Hmac, Mac};
 use rand::RngCore;
+use secrecy::ExposeSecret;
+use sha2::Sha256;
 use sluice_shared::{Config, dto::TokensOut};
+use uuid::Uuid;
 
 pub const ACCESS: &str = "sluice_access";
 pub const REFRESH: &str = "sluice_refresh";
@@ -51,9 +60,9 @@ pub fn set(config: &Config, name: &str, value: &str, max_age: u64, http_only: bo
     HeaderValue::from_str(&cookie).expect("cookie values are URL-safe ASCII")
 }
 
-/// The cookies of a signed-in browser: tokens, plus a CSRF token if it has none yet.
-pub fn sign_in(config: &Config, request: &HeaderMap, tokens: &TokensOut) -> Vec<HeaderValue> {
-    let mut cookies = vec![
+/// The cookies of a signed-in browser: tokens, and the CSRF token of this session.
+pub fn sign_in(config: &Config, session_id: Uuid, tokens: &TokensOut) -> Vec<HeaderValue> {
+    vec![
         set(
             config,
             ACCESS,
@@ -68,9 +77,28 @@ pub fn sign_in(config: &Config, request: &HeaderMap, tokens: &TokensOut) -> Vec<
             config.refresh_token_ttl_secs,
             true,
         ),
-    ];
-    cookies.extend(ensure_csrf(config, request).1);
-    cookies
+        set(
+            config,
+            CSRF,
+            &csrf_for(config, session_id),
+            config.refresh_token_ttl_secs,
+            false,
+        ),
+    ]
+}
+
+/// The CSRF token of a session: HMAC-SHA256 of its id under the server's secret.
+pub fn csrf_for(config: &Config, session_id: Uuid) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(config.jwt_secret.expose_secret().as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(b"sluice-csrf:");
+    mac.update(session_id.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// True when `presented` is the CSRF token of `session_id`.
+pub fn csrf_valid(config: &Config, session_id: Uuid, presented: Option<&str>) -> bool {
+    presented.is_some_and(|p| constant_time_eq(&csrf_for(config, session_id), p))
 }
 
 /// Deletes the session cookies (the CSRF token may stay: it authorizes nothing alone).
@@ -81,7 +109,7 @@ pub fn sign_out(config: &Config) -> Vec<HeaderValue> {
     ]
 }
 
-/// The browser's CSRF token, and the cookie to set when it has none yet.
+/// A signed-out browser's CSRF token, and the cookie to set when it has none yet.
 pub fn ensure_csrf(config: &Config, request: &HeaderMap) -> (String, Option<HeaderValue>) {
     match get(request, CSRF) {
         Some(token) => (token.to_string(), None),
@@ -95,20 +123,22 @@ pub fn ensure_csrf(config: &Config, request: &HeaderMap) -> (String, Option<Head
     }
 }
 
-/// True when `presented` (header or form field) matches the browser's CSRF cookie.
+/// True when `presented` (a signed-out form's field) matches the browser's CSRF cookie.
 pub fn csrf_matches(request: &HeaderMap, presented: Option<&str>) -> bool {
     match (get(request, CSRF), presented) {
-        (Some(cookie), Some(presented)) => {
-            // Constant-time: the comparison must not reveal how much of a guess was right.
-            cookie.len() == presented.len()
-                && cookie
-                    .bytes()
-                    .zip(presented.bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0
-        }
+        (Some(cookie), Some(presented)) => constant_time_eq(cookie, presented),
         _ => false,
     }
+}
+
+/// The comparison must not reveal how much of a guess was right.
+fn constant_time_eq(expected: &str, presented: &str) -> bool {
+    expected.len() == presented.len()
+        && expected
+            .bytes()
+            .zip(presented.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 /// The `X-CSRF-Token` header of a request.

@@ -72,18 +72,19 @@ impl FromRequestParts<AppState> for AuthUser {
             return from_access_token(state, bearer).await;
         }
         if cookies::get(&parts.headers, cookies::ACCESS).is_some() {
-            if !is_safe(&parts.method)
-                && !cookies::csrf_matches(&parts.headers, cookies::csrf_header(&parts.headers))
-            {
+            let user = from_cookie(state, &parts.headers).await.ok_or_else(|| {
+                ApiError::unauthorized("the session cookie is invalid or expired")
+            })?;
+            let session = user.session_id().expect("cookies carry sessions");
+            let presented = cookies::csrf_header(&parts.headers);
+            if !is_safe(&parts.method) && !cookies::csrf_valid(&state.config, session, presented) {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     "csrf_failed",
                     "a write signed in by cookie must send the sluice_csrf cookie's value in X-CSRF-Token",
                 ));
             }
-            return from_cookie(state, &parts.headers)
-                .await
-                .ok_or_else(|| ApiError::unauthorized("the session cookie is invalid or expired"));
+            return Ok(user);
         }
         Err(ApiError::unauthorized(
             "sign in: send Authorization: Bearer <access token or API key>",

@@ -21,7 +21,7 @@ pub async fn create_guest(
     headers: HeaderMap,
 ) -> ApiResult<SignedIn> {
     let tokens = sign_in_guest(&state, &super::device(&headers, peer)).await?;
-    Ok(SignedIn::new(&state, &headers, tokens).created())
+    Ok(SignedIn::new(&state, tokens).created())
 }
 
 /// A new guest account, signed in (also the approval page's "continue as guest").

@@ -26,6 +26,7 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::ApiJson,
     state::AppState,
+    validate,
 };
 
 const MIN_PASSWORD_CHARS: usize = 10;
@@ -54,7 +55,7 @@ pub async fn register(
 ) -> ApiResult<SignedIn> {
     let device = super::device(&headers, peer);
     let tokens = register_user(&state, input, &device).await?;
-    Ok(SignedIn::new(&state, &headers, tokens).created())
+    Ok(SignedIn::new(&state, tokens).created())
 }
 
 /// A new account with an email and password, signed in (also the approval page's form).
@@ -65,6 +66,11 @@ pub async fn register_user(
 ) -> ApiResult<TokensOut> {
     let email = normalize_email(&input.email)?;
     check_password(&input.password)?;
+    validate::max_chars(
+        "display_name",
+        input.display_name.as_deref(),
+        validate::MAX_DISPLAY_NAME_CHARS,
+    )?;
     let hash = hash_password(input.password).await?;
     let display_name = input
         .display_name
@@ -92,7 +98,7 @@ pub async fn login(
     ApiJson(input): ApiJson<LoginIn>,
 ) -> ApiResult<SignedIn> {
     let tokens = login_user(&state, input, &super::device(&headers, peer)).await?;
-    Ok(SignedIn::new(&state, &headers, tokens))
+    Ok(SignedIn::new(&state, tokens))
 }
 
 /// Checks an email and password and signs in. Every failure is the same 401, and each

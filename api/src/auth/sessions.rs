@@ -69,6 +69,16 @@ fn tokens_out(
     })
 }
 
+/// The cookies that sign a browser in with `tokens` (its CSRF token bound to their session).
+pub fn browser_cookies(state: &AppState, tokens: &TokensOut) -> Vec<HeaderValue> {
+    let session = state
+        .jwt
+        .verify(&tokens.access_token)
+        .map(|claims| claims.sid)
+        .expect("a token this API just issued verifies");
+    cookies::sign_in(&state.config, session, tokens)
+}
+
 /// A sign-in's answer: the tokens as JSON for the CLI and SDKs, and the same session as
 /// HttpOnly cookies for a browser.
 pub struct SignedIn {
@@ -78,10 +88,10 @@ pub struct SignedIn {
 }
 
 impl SignedIn {
-    pub fn new(state: &AppState, request: &HeaderMap, tokens: TokensOut) -> Self {
+    pub fn new(state: &AppState, tokens: TokensOut) -> Self {
         Self {
             status: StatusCode::OK,
-            cookies: cookies::sign_in(&state.config, request, &tokens),
+            cookies: browser_cookies(state, &tokens),
             tokens,
         }
     }
@@ -133,7 +143,10 @@ pub async fn refresh(
     ) {
         (Some(token), _) => token,
         (None, Some(cookie)) => {
-            if !cookies::csrf_matches(&headers, cookies::csrf_header(&headers)) {
+            let session = store::session_of_refresh_token(&state.pool, cookie).await?;
+            let presented = cookies::csrf_header(&headers);
+            // An unknown token is a 401 from `rotate` below; a known one needs its CSRF token.
+            if session.is_some_and(|s| !cookies::csrf_valid(&state.config, s, presented)) {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     "csrf_failed",
@@ -150,7 +163,7 @@ pub async fn refresh(
         }
     };
     let tokens = rotate(&state, &presented, &super::device(&headers, peer)).await?;
-    Ok(SignedIn::new(&state, &headers, tokens))
+    Ok(SignedIn::new(&state, tokens))
 }
 
 /// Spends a refresh token for a fresh pair (also used by pages whose access cookie expired).

@@ -64,6 +64,14 @@ pub enum Refresh {
 
 /// Rotates a refresh token: the presented one is marked replaced, a new one is issued and the
 /// session's expiry slides forward. The row lock serialises concurrent uses of one token.
+/// The session a refresh token (spent or not) belongs to.
+pub async fn session_of_refresh_token(pool: &PgPool, token: &str) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
+        .bind(hash_token(token))
+        .fetch_optional(pool)
+        .await
+}
+
 pub async fn rotate(
     pool: &PgPool,
     presented: &str,

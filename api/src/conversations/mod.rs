@@ -17,6 +17,7 @@ use crate::{
     extract::{ApiJson, Id},
     messages::store as messages,
     state::AppState,
+    validate,
 };
 
 pub fn router() -> Router<AppState> {
@@ -46,6 +47,7 @@ async fn create(
         return Err(ApiError::unknown_model(&model));
     }
     check_title(input.title.as_deref())?;
+    check_system_prompt(input.system_prompt.as_deref())?;
     let row = store::insert(
         &state.pool,
         user.user_id,
@@ -90,6 +92,7 @@ async fn update(
     ApiJson(patch): ApiJson<ConversationPatch>,
 ) -> ApiResult<Json<ConversationOut>> {
     check_title(patch.title.as_deref())?;
+    check_system_prompt(patch.system_prompt.as_deref())?;
     if let Some(model) = patch.model.as_deref()
         && state.config.model(model).is_none()
     {
@@ -109,6 +112,10 @@ fn check_title(title: Option<&str>) -> ApiResult<()> {
         ));
     }
     Ok(())
+}
+
+fn check_system_prompt(prompt: Option<&str>) -> ApiResult<()> {
+    validate::max_chars("system_prompt", prompt, validate::MAX_SYSTEM_PROMPT_CHARS)
 }
 
 async fn remove(

@@ -59,7 +59,11 @@ pub async fn chat(
     let meta = Event::default()
         .event("meta")
         .data(serde_json::to_string(&meta)?);
-    let answer_events = relay::message_events(state.clone(), answer, None).await?;
+    // A new answer has no end yet, so it always has events.
+    let answer_events = match relay::message_events(state.clone(), answer, None).await? {
+        relay::Attach::Events(events) => events,
+        relay::Attach::Ended => stream::empty().boxed(),
+    };
     let events = stream::once(async { meta }).chain(answer_events);
     Ok(relay::sse(&state, events))
 }

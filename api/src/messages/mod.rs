@@ -79,13 +79,13 @@ async fn show(
 }
 
 /// `GET /api/messages/{id}/stream`: replay from the start (or after `Last-Event-ID`), then live,
-/// ending after the terminal event.
+/// ending after the terminal event; `204` when `Last-Event-ID` is already at or past it.
 async fn stream_answer(
     State(state): State<AppState>,
     user: AuthUser,
     Id(id): Id,
     headers: HeaderMap,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<axum::response::Response> {
     let after = stream::last_event_id(&headers)?;
     let row = store::find(&state.pool, user.user_id, id)
         .await?
@@ -96,8 +96,11 @@ async fn stream_answer(
             "only assistant messages have a stream",
         ));
     }
-    let events = stream::message_events(state.clone(), row, after).await?;
-    Ok(stream::sse(&state, events))
+    match stream::message_events(state.clone(), row, after).await? {
+        stream::Attach::Events(events) => Ok(stream::sse(&state, events)),
+        // 204 is what tells an `EventSource` to stop reconnecting.
+        stream::Attach::Ended => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
 }
 
 /// `POST /api/messages/{id}/cancel` → `202` once the stop is requested (the stream then ends
@@ -122,19 +125,15 @@ async fn cancel(
                 .await?;
             Ok(StatusCode::ACCEPTED)
         }
-        CancelOutcome::CancelledWhileQueued { conversation_id } => {
+        CancelOutcome::CancelledWhileQueued {
+            conversation_id,
+            attempt,
+        } => {
             // No worker has it, so the API ends the stream for the clients that wait on it.
             let event = StreamEvent::Cancelled { message_id: id };
-            let subject = state.subjects.message(conversation_id, id);
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert("Nats-Msg-Id", format!("{id}:queued:end").as_str());
-            let payload = serde_json::to_vec(&event)?.into();
-            let ack = state
-                .js
-                .publish_with_headers(subject, headers, payload)
-                .await?
-                .await?;
-            store::set_last_seq(&state.pool, id, ack.sequence).await?;
+            let seq =
+                stream::terminal::publish(&state, conversation_id, id, attempt, &event).await?;
+            store::set_last_seq(&state.pool, id, seq).await?;
             Ok(StatusCode::ACCEPTED)
         }
     }

@@ -118,15 +118,24 @@ pub async fn page(
 
 /// Answers of a conversation still being generated, or finished in the last few seconds (so a
 /// tab that opens just as one ends still gets all of it).
-pub async fn in_flight(pool: &PgPool, conversation_id: Uuid) -> sqlx::Result<Vec<MessageRow>> {
+pub async fn in_flight(
+    pool: &PgPool,
+    conversation_id: Uuid,
+    after: Option<u64>,
+) -> sqlx::Result<Vec<MessageRow>> {
+    // Under way, just finished, or ended after the client's Last-Event-ID (it missed the end).
+    let after = after.map_or(i64::MAX, |a| a.min(i64::MAX as u64) as i64);
     sqlx::query_as(concat!(
         "SELECT ",
         message_columns!(),
         " FROM messages
-         WHERE conversation_id = $1
-           AND (status IN ('queued', 'streaming') OR completed_at > now() - interval '10 seconds')"
+         WHERE conversation_id = $1 AND role = 'assistant'
+           AND (status IN ('queued', 'streaming')
+                OR completed_at > now() - interval '10 seconds'
+                OR last_seq > $2)"
     ))
     .bind(conversation_id)
+    .bind(after)
     .fetch_all(pool)
     .await
 }
@@ -281,7 +290,7 @@ impl Statement for InsertPairs {
 /// What a cancel request found.
 pub enum CancelOutcome {
     /// Never started: cancelled here; the API publishes the `cancelled` event itself.
-    CancelledWhileQueued { conversation_id: Uuid },
+    CancelledWhileQueued { conversation_id: Uuid, attempt: i32 },
     /// A worker is on it: it was asked (flag + control message) to stop.
     Requested,
     /// It had already ended with this status.
@@ -293,7 +302,7 @@ pub async fn request_cancel(
     owner: Uuid,
     id: Uuid,
 ) -> sqlx::Result<Option<CancelOutcome>> {
-    let found: Option<(String, Uuid)> = sqlx::query_as(
+    let found: Option<(String, Uuid, i32)> = sqlx::query_as(
         // The row lock makes `old.status` the latest, even when a worker claims concurrently.
         "WITH old AS (
              SELECT id, status FROM messages
@@ -303,22 +312,40 @@ pub async fn request_cancel(
              status = CASE WHEN old.status = 'queued' THEN 'cancelled' ELSE old.status END,
              completed_at = CASE WHEN old.status = 'queued' THEN now() ELSE m.completed_at END
          FROM old WHERE m.id = old.id
-         RETURNING old.status, m.conversation_id",
+         RETURNING old.status, m.conversation_id, m.attempt",
     )
     .bind(id)
     .bind(owner)
     .fetch_optional(pool)
     .await?;
-    Ok(found.map(|(old, conversation_id)| match old.as_str() {
-        "queued" => CancelOutcome::CancelledWhileQueued { conversation_id },
-        "streaming" => CancelOutcome::Requested,
-        _ => CancelOutcome::AlreadyFinished { status: old },
-    }))
+    Ok(
+        found.map(|(old, conversation_id, attempt)| match old.as_str() {
+            "queued" => CancelOutcome::CancelledWhileQueued {
+                conversation_id,
+                attempt,
+            },
+            "streaming" => CancelOutcome::Requested,
+            _ => CancelOutcome::AlreadyFinished { status: old },
+        }),
+    )
+}
+
+/// A message by id alone, for a stream whose owner was already checked.
+pub async fn reload(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<MessageRow>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM messages WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Remembers where the answer's events end (its terminal event's sequence).
+/// The first sequence recorded wins: every writer records the same terminal event's.
 pub async fn set_last_seq(pool: &PgPool, id: Uuid, seq: u64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE messages SET last_seq = $2 WHERE id = $1")
+    sqlx::query("UPDATE messages SET last_seq = $2 WHERE id = $1 AND last_seq IS NULL")
         .bind(id)
         .bind(seq as i64)
         .execute(pool)

@@ -3,8 +3,6 @@
 //! answers already under way (Direct Get from each one's start, or after `Last-Event-ID`), then
 //! relays live events, skipping per answer what the catch-up already sent.
 
-use std::collections::HashMap;
-
 use axum::{
     Router,
     extract::State,
@@ -40,36 +38,34 @@ async fn conversation_events(
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
     let mut live = state.hub.subscribe(Topic::Conversation(id));
-    let (backlog, mut sent) = catch_up(&state, id, after).await?;
+    // Every event at or below the hub's high-water mark was dispatched before this point, so
+    // the catch-up reads exactly those and the live feed brings exactly the later ones, in
+    // stream order: ids increase over the whole response.
+    let watermark = state.hub.next_seq_lower_bound() - 1;
+    let backlog = catch_up(&state, id, after, watermark).await?;
+    let sent = watermark.max(after.unwrap_or(0));
     let live_events = stream::poll_fn(move |cx| live.events.poll_recv(cx)).filter_map(move |d| {
-        // Already sent by the catch-up (or before the client's Last-Event-ID)?
-        let fresh = d.stored.seq > *sent.get(&d.message_id).unwrap_or(&0);
-        if fresh {
-            sent.insert(d.message_id, d.stored.seq);
-        }
-        std::future::ready(fresh.then(|| d.stored.to_event()))
+        std::future::ready((d.stored.seq > sent).then(|| d.stored.to_event()))
     });
     Ok(sse(&state, stream::iter(backlog).chain(live_events)))
 }
 
-/// Events already published for answers under way (or just finished), in stream order, and
-/// the last sequence sent per answer.
+/// Events up to `watermark` of answers under way (or whose end the client has not seen), in
+/// stream order, after the client's `Last-Event-ID`.
 async fn catch_up(
     state: &AppState,
     conversation_id: Uuid,
     after: Option<u64>,
-) -> Result<(Vec<Event>, HashMap<Uuid, u64>), ApiError> {
+    watermark: u64,
+) -> Result<Vec<Event>, ApiError> {
     let mut found = Vec::new();
-    let mut sent = HashMap::new();
-    for answer in messages::in_flight(&state.pool, conversation_id).await? {
+    for answer in messages::in_flight(&state.pool, conversation_id, after).await? {
         let first = answer.first_seq.unwrap_or(1).max(1) as u64;
-        let mut next = after.map_or(first, |a| first.max(a + 1));
-        sent.insert(answer.id, next - 1);
+        let mut next = after.map_or(first, |a| first.max(a.saturating_add(1)));
         let subject = state.subjects.message(conversation_id, answer.id);
-        loop {
+        while next <= watermark {
             match read_stored(state, &subject, next).await {
-                Ok(Some(stored)) => {
-                    sent.insert(answer.id, stored.seq);
+                Ok(Some(stored)) if stored.seq <= watermark => {
                     next = stored.seq + 1;
                     let end = stored.is_terminal();
                     found.push(stored);
@@ -77,7 +73,7 @@ async fn catch_up(
                         break;
                     }
                 }
-                Ok(None) => break,
+                Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "catch-up read failed");
                     return Err(ApiError::unavailable(
@@ -88,5 +84,5 @@ async fn catch_up(
         }
     }
     found.sort_by_key(|stored| stored.seq);
-    Ok((found.iter().map(Stored::to_event).collect(), sent))
+    Ok(found.iter().map(Stored::to_event).collect())
 }

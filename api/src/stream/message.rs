@@ -3,6 +3,12 @@
 //! the end, then the process-wide live feed (`hub.rs`) takes over. The subscription is made
 //! before the first read, and events are de-duplicated by sequence, so nothing falls between
 //! the two. Answers older than the stream's retention are rebuilt from the stored row.
+//!
+//! The contract clients rely on (README, "Streams"): ids strictly increase over everything one
+//! client receives for an answer, across any number of reconnects, and a reconnect at or past
+//! the terminal event gets no events at all (`Attach::Ended`, answered `204`).
+
+use std::time::Duration;
 
 use axum::response::sse::Event;
 use futures::stream::{self, BoxStream, StreamExt};
@@ -11,27 +17,71 @@ use sluice_shared::events::StreamEvent;
 use super::{
     Stored,
     hub::{Subscription, Topic},
-    read_stored,
+    read_stored, terminal,
 };
-use crate::{error::ApiError, messages::store::MessageRow, state::AppState};
+use crate::{
+    error::ApiError,
+    messages::store::{self as messages, MessageRow},
+    state::AppState,
+};
+
+/// How long a live answer may stay silent before its row is read again: a worker that died
+/// between storing the answer and publishing its end leaves only the row to say it is over.
+const RECHECK: Duration = Duration::from_secs(5);
+
+/// What a client attaching to an answer gets.
+pub enum Attach {
+    /// Events after its `Last-Event-ID`, ending with the terminal event.
+    Events(BoxStream<'static, Event>),
+    /// It already has the terminal event: nothing more will ever come.
+    Ended,
+}
 
 /// The events of one answer after `after` (a `Last-Event-ID`), ending with its terminal event.
 pub async fn message_events(
     state: AppState,
     row: MessageRow,
     after: Option<u64>,
-) -> Result<BoxStream<'static, Event>, ApiError> {
-    let first = row.first_seq.unwrap_or(1).max(1) as u64;
-    let start = after.map_or(first, |a| first.max(a + 1));
-    if row.is_finished()
-        && let (Some(last), Some(after)) = (row.last_seq, after)
-        && after >= last as u64
-    {
-        return Ok(stream::empty().boxed());
+) -> Result<Attach, ApiError> {
+    let first = first_seq(&row);
+    let start = after.map_or(first, |a| first.max(a.saturating_add(1)));
+    // The client may hold text when it saw more than the answer's first event (`start`).
+    let client_has_text = after.is_some_and(|a| a > first);
+    if row.is_finished() {
+        let end = terminal::settle(&state, &row).await?;
+        if after.is_some_and(|a| a >= end.seq) {
+            return Ok(Attach::Ended);
+        }
+        if end.expired {
+            return Ok(Attach::Events(
+                stream::iter(from_row(&row, end.seq, client_has_text)).boxed(),
+            ));
+        }
+        let row = MessageRow {
+            last_seq: Some(end.seq as i64),
+            ..row
+        };
+        return Ok(Attach::Events(answer_events(
+            state,
+            row,
+            start,
+            None,
+            client_has_text,
+        )));
     }
-    // Finished answers need no live feed; live ones subscribe before reading anything.
-    let live = (!row.is_finished()).then(|| state.hub.subscribe(Topic::Message(row.id)));
-    Ok(answer_events(state, row, start, live))
+    // Live answers subscribe before reading anything.
+    let live = state.hub.subscribe(Topic::Message(row.id));
+    Ok(Attach::Events(answer_events(
+        state,
+        row,
+        start,
+        Some(live),
+        client_has_text,
+    )))
+}
+
+fn first_seq(row: &MessageRow) -> u64 {
+    row.first_seq.unwrap_or(1).max(1) as u64
 }
 
 enum Phase {
@@ -46,9 +96,10 @@ struct Cursor {
     subject: String,
     live: Option<Subscription>,
     phase: Phase,
-    /// Sequence of the last event sent; live events at or below it were already replayed.
+    /// Sequence of the last event sent (or the client's `Last-Event-ID`): every later event
+    /// has a higher id.
     sent: u64,
-    /// The client holds part of the answer (sent here, or before its `Last-Event-ID`).
+    /// The client holds text of this answer (a `reset` would have something to clear).
     client_has_text: bool,
 }
 
@@ -57,9 +108,9 @@ fn answer_events(
     row: MessageRow,
     start: u64,
     live: Option<Subscription>,
+    client_has_text: bool,
 ) -> BoxStream<'static, Event> {
     let subject = state.subjects.message(row.conversation_id, row.id);
-    let client_has_text = start > row.first_seq.unwrap_or(1).max(1) as u64;
     let cursor = Cursor {
         state,
         row,
@@ -79,35 +130,36 @@ fn answer_events(
                     Ok(None) => {
                         // Finished, yet its events are gone (retention): answer from the row.
                         c.phase = Phase::Finished;
-                        let events = from_row(&c.row, c.client_has_text);
+                        let end = c.row.last_seq.map_or(c.sent, |s| s as u64).max(c.sent);
+                        let events = from_row(&c.row, end, c.client_has_text);
                         return Some((stream::iter(events), c));
                     }
                     Err(e) => {
+                        // Going on could skip events: end, and let the client resume with
+                        // Last-Event-ID.
                         tracing::warn!(error = %e, message_id = %c.row.id, "replay read failed");
-                        if c.live.is_some() {
-                            // Going live now could skip events: end, and let the client resume
-                            // with Last-Event-ID.
-                            return None;
-                        }
-                        c.phase = Phase::Finished;
-                        let events = from_row(&c.row, c.client_has_text);
-                        return Some((stream::iter(events), c));
+                        return None;
                     }
                 },
                 Phase::Live => {
-                    let delivered = c
-                        .live
-                        .as_mut()
-                        .expect("live phase has a subscription")
-                        .events
-                        .recv()
-                        .await;
+                    let live = c.live.as_mut().expect("live phase has a subscription");
+                    let delivered = match tokio::time::timeout(RECHECK, live.events.recv()).await {
+                        Ok(delivered) => delivered,
+                        Err(_) => {
+                            c.recheck_row().await;
+                            continue;
+                        }
+                    };
                     let Some(d) = delivered else {
                         // Cut off (a stalled client) or shutting down: the client resumes.
                         return None;
                     };
                     if d.stored.seq > c.sent {
                         return Some((c.emit(d.stored), c));
+                    }
+                    if d.stored.is_terminal() {
+                        // The client's Last-Event-ID was past this end: nothing more to send.
+                        return None;
                     }
                 }
             }
@@ -120,7 +172,11 @@ fn answer_events(
 impl Cursor {
     fn emit(&mut self, stored: Stored) -> stream::Iter<std::vec::IntoIter<Event>> {
         self.sent = stored.seq;
-        self.client_has_text = true;
+        match stored.kind {
+            "token" => self.client_has_text = true,
+            "reset" => self.client_has_text = false,
+            _ => {}
+        }
         self.phase = if stored.is_terminal() {
             Phase::Finished
         } else {
@@ -133,12 +189,36 @@ impl Cursor {
         };
         stream::iter(vec![stored.to_event()])
     }
+
+    /// A silent live answer: if its row is finished, make sure its end is on the stream and
+    /// read up to it.
+    async fn recheck_row(&mut self) {
+        let Ok(Some(row)) = messages::reload(&self.state.pool, self.row.id).await else {
+            return;
+        };
+        if !row.is_finished() {
+            return;
+        }
+        match terminal::settle(&self.state, &row).await {
+            Ok(end) => {
+                self.row = MessageRow {
+                    last_seq: Some(end.seq as i64),
+                    ..row
+                };
+                self.live = None;
+                self.phase = Phase::CatchUp {
+                    next: self.sent + 1,
+                };
+            }
+            Err(e) => tracing::warn!(?e, "settling a silent answer's end failed"),
+        }
+    }
 }
 
-/// The stored answer as events, for answers whose events the stream no longer holds. The
-/// `id` is the answer's last sequence, so a reconnect with it gets nothing more.
-fn from_row(row: &MessageRow, client_has_text: bool) -> Vec<Event> {
-    let id = row.last_seq.unwrap_or(0) as u64;
+/// The stored answer as events, for answers whose events the stream no longer holds. Only the
+/// last event carries an id (`end`, the answer's terminal sequence): a client cut off before
+/// it reconnects with its earlier id and gets the whole rebuild again, `reset` first.
+fn from_row(row: &MessageRow, end: u64, client_has_text: bool) -> Vec<Event> {
     let message_id = row.id;
     let mut events = Vec::new();
     if client_has_text {
@@ -154,30 +234,23 @@ fn from_row(row: &MessageRow, client_has_text: bool) -> Vec<Event> {
             delta: row.content.clone(),
         });
     }
-    events.push(match row.status.as_str() {
-        "cancelled" => StreamEvent::Cancelled { message_id },
-        "error" => StreamEvent::Error {
-            message_id,
-            code: row.error_code.clone().unwrap_or_else(|| "error".into()),
-            message: row.error_message.clone().unwrap_or_default(),
-            retryable: false,
-        },
-        _ => StreamEvent::Done {
-            message_id,
-            finish_reason: row.finish_reason.clone().unwrap_or_else(|| "stop".into()),
-            usage: row.usage().unwrap_or_default(),
-        },
-    });
-    events
-        .into_iter()
+    let mut events: Vec<Event> = events
+        .iter()
         .map(|e| {
-            let payload = serde_json::to_vec(&e).expect("events serialize").into();
-            Stored {
-                seq: id,
-                kind: e.kind(),
-                payload,
-            }
-            .to_event()
+            Event::default()
+                .event(e.kind())
+                .data(serde_json::to_string(e).expect("events serialize"))
         })
-        .collect()
+        .collect();
+    let last = terminal::event(row);
+    let payload = serde_json::to_vec(&last).expect("events serialize").into();
+    events.push(
+        Stored {
+            seq: end,
+            kind: last.kind(),
+            payload,
+        }
+        .to_event(),
+    );
+    events
 }

@@ -4,8 +4,11 @@
 mod conversation;
 pub mod hub;
 mod message;
+pub mod terminal;
 
 use async_nats::jetstream::stream::{DirectGetError, DirectGetErrorKind};
+use std::time::Duration;
+
 use axum::response::IntoResponse;
 use axum::{
     http::HeaderMap,
@@ -16,16 +19,22 @@ use futures::{Stream, StreamExt};
 use sluice_shared::events::{is_terminal_kind, payload_kind};
 
 pub use conversation::router;
-pub use message::message_events;
+pub use message::{Attach, message_events};
 
 use crate::{error::ApiError, state::AppState};
 
-/// The SSE response: keep-alive comments while idle, and a clean end on shutdown.
+/// How soon a browser's `EventSource` reconnects after a dropped stream (it defaults to ~3 s).
+const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+
+/// The SSE response: a `retry:` hint first, keep-alive comments while idle, and a clean end on
+/// shutdown.
 pub fn sse(
     state: &AppState,
     events: impl Stream<Item = Event> + Send + 'static,
 ) -> axum::response::Response {
-    let stream = events
+    let retry = Event::default().retry(RECONNECT_AFTER);
+    let stream = futures::stream::once(async { retry })
+        .chain(events)
         .map(Ok::<_, std::convert::Infallible>)
         .take_until(state.shutdown.clone().cancelled_owned());
     let keep_alive = KeepAlive::new()
@@ -40,7 +49,8 @@ pub fn sse(
     response
 }
 
-/// `Last-Event-ID` as a stream sequence. Anything else is a client bug worth a 400.
+/// `Last-Event-ID` as a stream sequence. A number too large for one is past every end; anything
+/// else is a client bug worth a 400.
 pub fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     let Some(value) = headers.get("last-event-id") else {
         return Ok(None);
@@ -49,12 +59,13 @@ pub fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     if text.is_empty() {
         return Ok(None);
     }
-    text.parse::<u64>().map(Some).map_err(|_| {
-        ApiError::bad_request(
-            "invalid_last_event_id",
-            "Last-Event-ID must be an event id this API sent",
-        )
-    })
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(Some(text.parse::<u64>().unwrap_or(u64::MAX)));
+    }
+    Err(ApiError::bad_request(
+        "invalid_last_event_id",
+        "Last-Event-ID must be an event id this API sent",
+    ))
 }
 
 /// One event as the stream stores it: sequence, type and the JSON payload.

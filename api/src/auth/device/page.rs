@@ -27,7 +27,7 @@ use crate::{
         extractor::{Credential, from_cookie},
         guest::sign_in_guest,
         password::{LoginIn, RegisterIn, login_user, register_user},
-        sessions::rotate,
+        sessions::{browser_cookies, rotate},
     },
     error::ApiError,
     html::{Page, escape, query_value},
@@ -45,9 +45,13 @@ pub async fn show(
     headers: HeaderMap,
     Query(query): Query<DeviceQuery>,
 ) -> Page {
-    let (csrf, csrf_cookie) = cookies::ensure_csrf(&state.config, &headers);
     let typed = query.user_code.unwrap_or_default();
     let (user, session_cookies) = browser_user(&state, &headers, peer).await;
+    // Signed in: the session's own token; signed out: a double-submit one for the sign-in form.
+    let (csrf, csrf_cookie) = match user.as_ref().and_then(AuthUser::session_id) {
+        Some(session) => (cookies::csrf_for(&state.config, session), None),
+        None => cookies::ensure_csrf(&state.config, &headers),
+    };
     let page = match user {
         None => sign_in_form(&state, &csrf, &typed, None),
         Some(_) if typed.trim().is_empty() => code_form(&typed, None),
@@ -79,9 +83,8 @@ pub async fn decide_form(
     headers: HeaderMap,
     form: Result<Form<DecisionForm>, FormRejection>,
 ) -> Page {
-    let form = match checked(&headers, form, |f| f.csrf_token.as_deref()) {
-        Ok(form) => form,
-        Err(page) => return page,
+    let Ok(Form(form)) = form else {
+        return bad_form();
     };
     let Some(user) = from_cookie(&state, &headers).await else {
         return Page::message(
@@ -90,6 +93,10 @@ pub async fn decide_form(
             "Your session ended. Open the link from your device again.",
         );
     };
+    let session = user.session_id().expect("cookies carry sessions");
+    if !cookies::csrf_valid(&state.config, session, form.csrf_token.as_deref()) {
+        return csrf_failed();
+    }
     let typed = form.user_code.unwrap_or_default();
     let (approve_for, done) = match form.decision.as_deref() {
         Some("approve") => (Some(user.user_id), "Device approved"),
@@ -151,10 +158,7 @@ pub async fn sign_in(
         Ok(tokens) => {
             let back = format!("/device?user_code={}", query_value(&typed));
             let mut response = Redirect::to(&back).into_response();
-            cookies::attach(
-                &mut response,
-                cookies::sign_in(&state.config, &headers, &tokens),
-            );
+            cookies::attach(&mut response, browser_cookies(&state, &tokens));
             response
         }
         Err(ApiError::Internal(e)) => Page::from(ApiError::Internal(e)).into_response(),
@@ -184,7 +188,7 @@ async fn browser_user(
     match rotate(state, refresh, &crate::auth::device(headers, peer)).await {
         Ok(tokens) => {
             let user = signed_in_user(state, &tokens);
-            (user, cookies::sign_in(&state.config, headers, &tokens))
+            (user, browser_cookies(state, &tokens))
         }
         Err(_) => (None, cookies::sign_out(&state.config)),
     }
@@ -284,7 +288,7 @@ Approve only if you started this yourself, on a device you control.</p>
     )
 }
 
-/// The form, if it was complete and carries this browser's CSRF token.
+/// A signed-out form, if it was complete and carries this browser's CSRF token.
 fn checked<T>(
     headers: &HeaderMap,
     form: Result<Form<T>, FormRejection>,

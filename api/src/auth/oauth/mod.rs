@@ -164,7 +164,7 @@ async fn finish(
     let mut response = Redirect::to(&attempt.next_path).into_response();
     cookies::attach(
         &mut response,
-        cookies::sign_in(&state.config, headers, &tokens),
+        crate::auth::sessions::browser_cookies(&state, &tokens),
     );
     Ok(response)
 }
