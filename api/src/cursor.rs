@@ -38,6 +38,11 @@ fn decode(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
     let bad = || ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued");
     let (micros, id) = cursor.split_once('.').ok_or_else(bad)?;
     let at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?;
+    // Cursors this API issues hold times it stored; anything outside years 1..=9999 would only
+    // reach Postgres to be refused ("timestamp out of range").
+    if !(1..=9999).contains(&chrono::Datelike::year(&at)) {
+        return Err(bad());
+    }
     Ok((at, id.parse().map_err(|_| bad())?))
 }
 
@@ -75,5 +80,10 @@ mod tests {
         };
         assert!(bad.after().is_err());
         assert!(bad.limit().is_err());
+        let ancient = PageQuery {
+            cursor: Some(format!("-1000000000000000000.{}", id.simple())),
+            limit: None,
+        };
+        assert!(ancient.after().is_err());
     }
 }

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod browser;
+pub mod event_source;
 pub mod fake_oauth;
 pub mod fake_openai;
 pub mod proxy;
@@ -179,6 +180,28 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Stops the API (open SSE responses end) and starts a new one on the same address, as a
+    /// deploy would; the worker keeps running.
+    pub async fn restart_api(&mut self) {
+        self.shutdown.cancel();
+        let stopped = (&mut self.api).await;
+        assert!(
+            matches!(stopped, Ok(Ok(()))),
+            "the API stopped cleanly: {stopped:?}"
+        );
+        let addr = self.base.trim_start_matches("http://").to_string();
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .expect("bind the API's address again");
+        self.shutdown = CancellationToken::new();
+        self.api = tokio::spawn(sluice_api::run(
+            self.config.clone(),
+            listener,
+            self.shutdown.clone(),
+        ));
+        self.wait_ready().await;
     }
 
     /// Stops the API (open SSE responses end) and waits for it to exit.

@@ -231,6 +231,8 @@ pub struct SessionOut {
 
 /// `GET /api/auth/sessions`: every device signed in to this account.
 pub async fn list(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Value>> {
+    // Signing in is managed by sessions, not by API keys (as for logout).
+    user.require_session()?;
     let items: Vec<SessionOut> = store::live_sessions(&state.pool, user.user_id)
         .await?
         .into_iter()
@@ -248,6 +250,7 @@ pub async fn remove(
     user: AuthUser,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
+    user.require_session()?;
     if !store::revoke_owned(&state.pool, user.user_id, id).await? {
         return Err(ApiError::not_found("session"));
     }

@@ -1,0 +1,442 @@
+//! The stream contract (README, "Streams"), proven over generated cases: whatever the points at
+//! which a client drops and reconnects — before `start`, mid-tokens, right at the end, after
+//! it — and wherever the worker is between storing the answer, publishing its end and
+//! recording the end's sequence, the client's text equals the stored answer, ids only
+//! increase, and a reconnect after the end gets `204` and no text.
+//!
+//! The test plays the worker itself, step by step (NATS publishes and row writes in the real
+//! worker's order and with its `Nats-Msg-Id`s), so every race window is hit deterministically
+//! by where a connection falls between steps, not by timing.
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use proptest::{prelude::*, sample::Index, test_runner::TestRunner};
+use serde_json::Value;
+use sluice_shared::{
+    events::{StreamEvent, TERMINAL_KEY, Usage, nats_msg_id},
+    subjects::Subjects,
+};
+use sluice_testkit::{
+    TestApp,
+    sse::{SseEvent, SseStream, answer_text},
+};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    Done,
+    Error,
+    Cancelled,
+}
+
+#[derive(Debug, Clone)]
+struct Scenario {
+    /// Tokens of each attempt; attempts after the first begin with `reset`.
+    attempts: Vec<Vec<String>>,
+    ending: Ending,
+    /// Per connection: worker steps to take first, then events to read before dropping.
+    connections: Vec<(usize, usize)>,
+    /// Where the "inside the answer" Last-Event-ID probe lands.
+    inside: Index,
+}
+
+fn scenario() -> impl Strategy<Value = Scenario> {
+    (
+        prop::collection::vec(prop::collection::vec("[a-z ]{1,3}", 0..4), 1..=2),
+        prop_oneof![
+            Just(Ending::Done),
+            Just(Ending::Error),
+            Just(Ending::Cancelled)
+        ],
+        prop::collection::vec((0usize..4, 0usize..4), 1..10),
+        any::<Index>(),
+    )
+        .prop_map(|(attempts, ending, connections, inside)| Scenario {
+            attempts,
+            ending,
+            connections,
+            inside,
+        })
+}
+
+/// One step of the worker, in the real worker's order.
+#[derive(Debug, Clone)]
+enum Step {
+    Claim {
+        attempt: i32,
+    },
+    Publish {
+        attempt: i32,
+        key: String,
+        event: StreamEvent,
+    },
+    StoreAnswer,
+    PublishEnd,
+    RecordEnd,
+}
+
+struct FakeWorker {
+    app_pool: sqlx::PgPool,
+    js: jetstream::Context,
+    subject: String,
+    message_id: Uuid,
+    final_attempt: i32,
+    final_text: String,
+    ending: Ending,
+    /// Sequences of every event on the subject, as the test knows them.
+    published: Vec<u64>,
+    end_seq: Option<u64>,
+    stored: bool,
+}
+
+impl FakeWorker {
+    fn end_event(&self) -> StreamEvent {
+        let message_id = self.message_id;
+        match self.ending {
+            Ending::Done => StreamEvent::Done {
+                message_id,
+                finish_reason: "stop".into(),
+                usage: Usage {
+                    input_tokens: 3,
+                    output_tokens: 5,
+                },
+            },
+            Ending::Error => StreamEvent::Error {
+                message_id,
+                code: "upstream_failed".into(),
+                message: "the provider failed".into(),
+                retryable: false,
+            },
+            Ending::Cancelled => StreamEvent::Cancelled { message_id },
+        }
+    }
+
+    async fn publish(&mut self, attempt: i32, key: &str, event: &StreamEvent) -> u64 {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(
+            "Nats-Msg-Id",
+            nats_msg_id(self.message_id, attempt, key).as_str(),
+        );
+        let payload = serde_json::to_vec(event).unwrap().into();
+        let ack = self
+            .js
+            .publish_with_headers(self.subject.clone(), headers, payload)
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        if !self.published.contains(&ack.sequence) {
+            self.published.push(ack.sequence);
+        }
+        ack.sequence
+    }
+
+    async fn take(&mut self, step: Step) {
+        match step {
+            Step::Claim { attempt } => {
+                sqlx::query("UPDATE messages SET status = 'streaming', attempt = $2 WHERE id = $1")
+                    .bind(self.message_id)
+                    .bind(attempt)
+                    .execute(&self.app_pool)
+                    .await
+                    .unwrap();
+            }
+            Step::Publish {
+                attempt,
+                key,
+                event,
+            } => {
+                self.publish(attempt, &key, &event).await;
+            }
+            Step::StoreAnswer => {
+                let (status, code, message) = match self.ending {
+                    Ending::Done => ("done", None, None),
+                    Ending::Error => (
+                        "error",
+                        Some("upstream_failed"),
+                        Some("the provider failed"),
+                    ),
+                    Ending::Cancelled => ("cancelled", None, None),
+                };
+                sqlx::query(
+                    "UPDATE messages SET status = $2, content = $3, completed_at = now(),
+                         finish_reason = 'stop', input_tokens = 3, output_tokens = 5,
+                         error_code = $4, error_message = $5
+                     WHERE id = $1",
+                )
+                .bind(self.message_id)
+                .bind(status)
+                .bind(&self.final_text)
+                .bind(code)
+                .bind(message)
+                .execute(&self.app_pool)
+                .await
+                .unwrap();
+                self.stored = true;
+            }
+            Step::PublishEnd => {
+                let event = self.end_event();
+                // If the API already published the end for us, this is a duplicate: JetStream
+                // answers with the first one's sequence and stores nothing.
+                let seq = self.publish(self.final_attempt, TERMINAL_KEY, &event).await;
+                if let Some(known) = self.end_seq {
+                    assert_eq!(seq, known, "a second terminal event reached the stream");
+                }
+                self.end_seq = Some(seq);
+            }
+            Step::RecordEnd => {
+                sqlx::query("UPDATE messages SET last_seq = $2 WHERE id = $1 AND last_seq IS NULL")
+                    .bind(self.message_id)
+                    .bind(self.end_seq.expect("published before recorded") as i64)
+                    .execute(&self.app_pool)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+fn steps(s: &Scenario, message_id: Uuid, conversation_id: Uuid) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for (i, tokens) in s.attempts.iter().enumerate() {
+        let attempt = i as i32 + 1;
+        steps.push(Step::Claim { attempt });
+        let mut publish = |key: String, event| {
+            steps.push(Step::Publish {
+                attempt,
+                key,
+                event,
+            })
+        };
+        if attempt > 1 {
+            publish(
+                "reset".into(),
+                StreamEvent::Reset {
+                    message_id,
+                    attempt,
+                },
+            );
+        }
+        publish(
+            "start".into(),
+            StreamEvent::Start {
+                message_id,
+                conversation_id,
+                model: "demo".into(),
+                provider: "demo".into(),
+                attempt,
+            },
+        );
+        for (seq, delta) in tokens.iter().enumerate() {
+            let event = StreamEvent::Token {
+                message_id,
+                seq: seq as u32,
+                delta: delta.clone(),
+            };
+            publish(seq.to_string(), event);
+        }
+    }
+    steps.extend([Step::StoreAnswer, Step::PublishEnd, Step::RecordEnd]);
+    steps
+}
+
+/// Opens the answer's stream as a client holding events up to `last_event_id`.
+async fn open(
+    app: &TestApp,
+    token: &str,
+    id: Uuid,
+    last_event_id: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app
+        .http
+        .get(app.url(&format!("/api/messages/{id}/stream")))
+        .bearer_auth(token);
+    if let Some(last) = last_event_id {
+        request = request.header("Last-Event-ID", last);
+    }
+    request.send().await.unwrap()
+}
+
+async fn read(response: reqwest::Response, n: usize) -> Vec<SseEvent> {
+    assert_eq!(response.status(), 200);
+    let mut stream = SseStream::new(response);
+    let mut events = Vec::new();
+    while events.len() < n {
+        events.push(
+            stream
+                .next()
+                .await
+                .expect("the server sends the events it has"),
+        );
+    }
+    events
+}
+
+fn assert_ids_increase(events: &[SseEvent], after: u64) {
+    let mut last = after;
+    for e in events {
+        let id = e.id.unwrap_or_else(|| panic!("event without id: {e:?}"));
+        assert!(id > last, "id {id} after {last}: {events:?}");
+        last = id;
+    }
+}
+
+async fn run_case(app: &TestApp, token: &str, conversation: Uuid, s: Scenario) {
+    let sent = app.send(token, conversation, "question").await;
+    let message_id = sent.assistant_message.id;
+    let subjects = Subjects::new(&app.config.nats_prefix);
+    let mut worker = FakeWorker {
+        app_pool: app.pool.clone(),
+        js: jetstream::new(app.nats.clone()),
+        subject: subjects.message(conversation, message_id),
+        message_id,
+        final_attempt: s.attempts.len() as i32,
+        final_text: s.attempts.last().unwrap().concat(),
+        ending: s.ending,
+        published: Vec::new(),
+        end_seq: None,
+        stored: false,
+    };
+    let mut steps = steps(&s, message_id, conversation).into_iter();
+    let mut received: Vec<SseEvent> = Vec::new();
+    let mut plan = s.connections.iter().copied().cycle();
+    for _ in 0..100 {
+        let (advance, chunk) = plan.next().unwrap();
+        for step in steps.by_ref().take(advance) {
+            worker.take(step).await;
+        }
+        let last_id = received.last().and_then(|e| e.id);
+        let seen_end = received.iter().any(SseEvent::is_terminal);
+        let last_text = last_id.map(|id| id.to_string());
+        let response = open(app, token, message_id, last_text.as_deref()).await;
+        if seen_end {
+            assert_eq!(response.status(), 204, "a reconnect after the end");
+            assert!(response.bytes().await.unwrap().is_empty());
+            break;
+        }
+        // What the server has for this client: the test's events after its id, and the end
+        // the API publishes itself once the answer is stored.
+        let mut available = worker
+            .published
+            .iter()
+            .filter(|seq| **seq > last_id.unwrap_or(0))
+            .count();
+        if worker.stored && worker.end_seq.is_none() {
+            available += 1;
+        }
+        let all_steps_taken = steps.len() == 0;
+        let chunk = if all_steps_taken { chunk.max(1) } else { chunk };
+        let events = read(response, chunk.min(available)).await;
+        assert_ids_increase(&events, last_id.unwrap_or(0));
+        if let Some(end) = events.iter().find(|e| e.is_terminal()) {
+            // The API published the end for a worker still between its steps.
+            worker.end_seq.get_or_insert(end.id.unwrap());
+            if !worker.published.contains(&end.id.unwrap()) {
+                worker.published.push(end.id.unwrap());
+            }
+        }
+        received.extend(events);
+    }
+    // The worker finishes whatever steps remain (its end may be a duplicate by now).
+    for step in steps {
+        worker.take(step).await;
+    }
+    let ends: Vec<&SseEvent> = received.iter().filter(|e| e.is_terminal()).collect();
+    assert_eq!(ends.len(), 1, "exactly one end: {received:?}");
+    let expected_kind = match s.ending {
+        Ending::Done => "done",
+        Ending::Error => "error",
+        Ending::Cancelled => "cancelled",
+    };
+    assert_eq!(ends[0].event, expected_kind);
+    assert_eq!(ends[0].id, worker.end_seq);
+    assert_ids_increase(&received, 0);
+    let stored = app.message(token, message_id).await;
+    assert_eq!(answer_text(&received), stored["content"].as_str().unwrap());
+    assert_eq!(answer_text(&received), worker.final_text);
+
+    probe_last_event_ids(app, token, message_id, &worker, &s).await;
+}
+
+/// Fresh clients with chosen `Last-Event-ID`s, after the answer ended.
+async fn probe_last_event_ids(
+    app: &TestApp,
+    token: &str,
+    id: Uuid,
+    worker: &FakeWorker,
+    s: &Scenario,
+) {
+    let end = worker.end_seq.unwrap();
+    let first = *worker.published.iter().min().unwrap();
+    // Before the first event (0, or just below it): the whole answer, once.
+    for below in [0, first - 1] {
+        let events = read_all(open(app, token, id, Some(&below.to_string())).await).await;
+        assert_ids_increase(&events, below);
+        assert_eq!(answer_text(&events), worker.final_text);
+        assert!(events.last().unwrap().is_terminal());
+    }
+    // Inside: only later events, ending with the end.
+    let mut inside: Vec<u64> = worker
+        .published
+        .iter()
+        .copied()
+        .filter(|q| *q < end)
+        .collect();
+    inside.sort_unstable();
+    if !inside.is_empty() {
+        let at = inside[s.inside.index(inside.len())];
+        let events = read_all(open(app, token, id, Some(&at.to_string())).await).await;
+        assert_ids_increase(&events, at);
+        assert_eq!(events.last().unwrap().id, Some(end));
+    }
+    // At or past the end, however far: 204, no text, no panic.
+    for past in [
+        end.to_string(),
+        (end + 1).to_string(),
+        u64::MAX.to_string(),
+        "99999999999999999999999999".to_string(),
+    ] {
+        let response = open(app, token, id, Some(&past)).await;
+        assert_eq!(response.status(), 204, "Last-Event-ID {past}");
+    }
+    // Not an id at all: a clear 400.
+    let response = open(app, token, id, Some("abc")).await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_last_event_id");
+}
+
+async fn read_all(response: reqwest::Response) -> Vec<SseEvent> {
+    assert_eq!(response.status(), 200);
+    SseStream::new(response).collect().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_reconnect_pattern_gets_the_stored_answer_once_with_increasing_ids() {
+    let app = TestApp::spawn_without_worker().await;
+    let token = app.guest().await;
+    let conversation = app.create_conversation(&token).await;
+    let handle = tokio::runtime::Handle::current();
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 40,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let result = tokio::task::block_in_place(|| {
+        runner.run(&scenario(), |s| {
+            handle.block_on(async {
+                tokio::time::timeout(
+                    Duration::from_secs(60),
+                    run_case(&app, &token, conversation, s),
+                )
+                .await
+                .expect("a case finishes within a minute");
+            });
+            Ok(())
+        })
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
