@@ -12,9 +12,11 @@ mod health;
 mod html;
 pub mod messages;
 mod middleware;
+mod models;
 pub mod state;
 pub mod stream;
 mod validate;
+pub mod web;
 
 use std::{sync::Arc, time::Duration};
 
@@ -84,6 +86,8 @@ pub fn router(state: AppState) -> Router {
         .merge(conversations::router())
         .merge(messages::router())
         .merge(stream::router())
+        .merge(models::router())
+        .merge(web::router())
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(axum::middleware::from_fn_with_state(

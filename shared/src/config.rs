@@ -182,6 +182,9 @@ pub struct ModelConfig {
     pub context_tokens: u32,
     /// Tokens reserved for the answer.
     pub max_output_tokens: u32,
+    /// The name people see in the model picker (defaults to the key).
+    #[serde(default)]
+    pub display_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,6 +234,7 @@ impl Default for Config {
                 upstream_model: None,
                 context_tokens: 8192,
                 max_output_tokens: 1024,
+                display_name: Some("Demo (no network)".into()),
             },
         );
         Self {

@@ -10,6 +10,7 @@ pub mod fake_openai;
 pub mod proxy;
 pub mod services;
 pub mod sse;
+pub mod webdriver;
 
 use std::{
     process::{Child, Command, Stdio},
@@ -384,6 +385,7 @@ pub fn with_fake_openai(fake: &fake_openai::FakeOpenAi) -> Options {
                     upstream_model: Some("gpt-fake-1".into()),
                     context_tokens: 4096,
                     max_output_tokens: 256,
+                    display_name: Some("Fake GPT".into()),
                 },
             );
             c.default_model = "fake-gpt".into();

@@ -393,3 +393,41 @@ async fn every_response_says_nosniff() {
         assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_last_event_id_far_past_a_running_answer_ends_when_the_answer_does() {
+    let app = TestApp::spawn_configured(|c| c.demo.pacing_ms = 40).await;
+    let token = app.guest().await;
+    let conversation = app.create_conversation(&token).await;
+    let answer = app
+        .send(&token, conversation, "hello")
+        .await
+        .assistant_message
+        .id;
+    let path = format!("/api/messages/{answer}/stream");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app.message(&token, answer).await["status"] != "streaming" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the answer never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // `collect` fails the test if the response stays open 30 s without an event.
+    let events = app.sse(&token, &path, Some(u64::MAX)).await.collect().await;
+    assert!(events.is_empty(), "nothing is past such an id: {events:?}");
+    assert_eq!(app.message(&token, answer).await["status"], "done");
+    let r = app
+        .http
+        .get(app.url(&path))
+        .bearer_auth(&token)
+        .header("Last-Event-ID", u64::MAX.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        204,
+        "once it is over, the same id is told to stop"
+    );
+}

@@ -397,6 +397,9 @@ async fn the_approval_page_signs_in_shows_the_request_and_approves_without_javas
     assert!(html.contains(user_code));
     assert!(html.contains("127.0.0.1"), "from where");
     assert!(html.contains("sluice-cli/0.1 (linux)"));
+    // Signed in, the forms carry the session's own CSRF token, issued with the session.
+    let csrf = Browser::hidden_field(&html, "csrf_token").expect("a csrf field");
+    assert_eq!(browser.cookie("sluice_csrf"), Some(csrf.as_str()));
 
     // Approve with a forged (missing) token: refused, still pending.
     let r = browser

@@ -59,6 +59,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(device::page::show).post(device::page::decide_form),
         )
         .route("/device/login", post(device::page::sign_in))
+        .route("/api/auth/providers", get(oauth::configured))
         .route("/api/auth/{provider}", get(oauth::start))
         .route("/api/auth/{provider}/callback", get(oauth::callback))
         .route("/api/keys/verify", post(keys::verify))

@@ -31,6 +31,20 @@ pub struct StartQuery {
 }
 
 /// `GET /api/auth/{provider}?next=/path`.
+/// `GET /api/auth/providers`: the sign-in providers this server has credentials for, so the
+/// sign-in screen shows only buttons that work.
+pub async fn configured(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
+    let items: Vec<serde_json::Value> = [
+        ("github", "GitHub", &state.config.github),
+        ("google", "Google", &state.config.google),
+    ]
+    .into_iter()
+    .filter(|(_, _, config)| config.enabled())
+    .map(|(id, name, _)| serde_json::json!({ "id": id, "name": name }))
+    .collect();
+    axum::Json(serde_json::json!({ "items": items }))
+}
+
 pub async fn start(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -164,7 +178,7 @@ async fn finish(
     let mut response = Redirect::to(&attempt.next_path).into_response();
     cookies::attach(
         &mut response,
-        crate::auth::sessions::browser_cookies(&state, &tokens),
+        crate::auth::sessions::browser_cookies(state, &tokens),
     );
     Ok(response)
 }

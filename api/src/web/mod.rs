@@ -1,0 +1,99 @@
+//! The web app, served by the API itself: one HTML shell for every app URL (`/`, `/c/{id}`,
+//! `/settings`, `/signin`), and its embedded ES modules and CSS (`assets.rs`). Everything it
+//! shows comes from the JSON API with the browser's cookies.
+
+mod assets;
+
+use axum::{
+    Router,
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+
+use crate::{error::ApiError, state::AppState};
+pub use assets::assets;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(app_page))
+        .route("/c/{id}", get(app_page))
+        .route("/settings", get(app_page))
+        .route("/signin", get(app_page))
+        .route("/assets/{version}/{name}", get(asset))
+}
+
+/// The app's shell. Never cached: it names the current assets' version.
+async fn app_page(State(state): State<AppState>) -> Response {
+    let mut response = (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        assets().index_html.clone(),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    page_security_headers(headers, state.config.public_url.starts_with("https://"));
+    response
+}
+
+/// What every HTML page of Sluice sends: no inline script or handler can run, no site may
+/// frame it, and no URL leaks to other sites.
+pub fn page_security_headers(headers: &mut HeaderMap, https: bool) {
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+             frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+}
+
+/// `GET /assets/{version}/{name}`: gzipped when the browser accepts it; cached for a year when
+/// the version is current (an old page asking for an old version gets today's file, uncached).
+async fn asset(
+    Path((version, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let assets = assets();
+    let asset = assets
+        .get(&name)
+        .ok_or_else(|| ApiError::not_found("asset"))?;
+    let gzip_ok = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("gzip"));
+    let cache = if version == assets.version {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    let mut response = if gzip_ok {
+        (StatusCode::OK, asset.gzip.clone()).into_response()
+    } else {
+        (StatusCode::OK, asset.plain).into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if gzip_ok {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    Ok(response)
+}

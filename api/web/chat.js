@@ -1,0 +1,206 @@
+// The chat view: the conversation's messages, answers rendering as they stream, the composer
+// (Enter sends, Shift+Enter breaks the line), a model picker and Stop.
+
+import { h, announce, copyText } from './dom.js';
+import { get, post, patch, ApiError } from './api.js';
+import { LiveMarkdown, renderMarkdown } from './render.js';
+import { followAnswer, followConversation } from './stream.js';
+
+const RUNNING = ['queued', 'streaming'];
+
+export class ChatView {
+  constructor({ conversationId, models, sidebar, navigate }) {
+    this.conversationId = conversationId;
+    this.models = models;
+    this.sidebar = sidebar;
+    this.navigate = navigate;
+    this.known = new Set();
+    this.running = new Map();
+    this.stopConversation = null;
+    this.sending = false;
+
+    this.messages = h('div.messages', { id: 'messages', role: 'log', 'aria-label': 'Messages' });
+    this.picker = h('select', { id: 'model', 'aria-label': 'Model' },
+      models.map((m) => h('option', { value: m.id, selected: m.default }, `${m.display_name} · ${Math.round(m.context_tokens / 1024)}k`)));
+    this.picker.addEventListener('change', () => {
+      if (this.conversationId) patch(`/api/conversations/${this.conversationId}`, { model: this.picker.value }).catch(() => {});
+    });
+    this.title = h('h1.chat-title', {}, 'New chat');
+    this.indicator = h('span.indicator', { id: 'connection', role: 'status' });
+    this.input = h('textarea', { id: 'composer', rows: 1, placeholder: 'Ask anything', 'aria-label': 'Message' });
+    this.input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.send();
+      }
+    });
+    this.input.addEventListener('input', () => this.grow());
+    this.sendButton = h('button.primary', { type: 'submit', id: 'send' }, 'Send');
+    this.stopButton = h('button.secondary', { type: 'button', id: 'stop', hidden: true }, 'Stop');
+    this.stopButton.addEventListener('click', () => this.stop());
+    this.composerError = h('p.form-error', { id: 'composer-error', role: 'alert' });
+    const composer = h('form.composer', { id: 'composer-form' },
+      this.composerError,
+      h('div.composer-row', {}, this.input, this.stopButton, this.sendButton));
+    composer.addEventListener('submit', (e) => { e.preventDefault(); this.send(); });
+    this.el = h('section.chat', { 'aria-label': 'Chat' },
+      h('header.chat-header', {}, this.title, this.indicator, this.picker),
+      this.messages, composer);
+  }
+
+  async load() {
+    if (!this.conversationId) {
+      this.messages.append(h('p.empty', {}, 'Start a conversation: type below and press Enter.'));
+      return true;
+    }
+    let conversation;
+    try {
+      conversation = await get(`/api/conversations/${this.conversationId}`);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return false;
+      throw err;
+    }
+    this.title.textContent = conversation.title || 'New chat';
+    this.picker.value = conversation.model;
+    await this.refreshMessages();
+    this.stopConversation = followConversation(this.conversationId, (messageId) => {
+      if (!this.known.has(messageId)) this.refreshMessages();
+    });
+    return true;
+  }
+
+  /** Adds the messages this page does not show yet (all of them the first time). */
+  async refreshMessages() {
+    let cursor = '';
+    for (;;) {
+      const page = await get(`/api/conversations/${this.conversationId}/messages?limit=100${cursor}`);
+      for (const m of page.items) {
+        if (!this.known.has(m.id)) this.addMessage(m);
+      }
+      if (!page.next_cursor) break;
+      cursor = `&cursor=${encodeURIComponent(page.next_cursor)}`;
+    }
+    this.scrollToEnd();
+  }
+
+  addMessage(m) {
+    this.known.add(m.id);
+    if (m.role === 'user') {
+      const text = h('div.text', {}, m.content);
+      const copy = h('button.copy', { type: 'button', 'aria-label': 'Copy message' }, 'Copy');
+      copy.addEventListener('click', () => copyText(m.content, copy));
+      this.messages.append(h('article.msg.user', { dataset: { id: m.id } }, text, h('footer', {}, copy)));
+      this.lastUserText = m.content;
+      return;
+    }
+    const body = h('div.text.markdown');
+    const status = h('span.status');
+    const copy = h('button.copy', { type: 'button', 'aria-label': 'Copy answer' }, 'Copy');
+    const article = h('article.msg.assistant', { dataset: { id: m.id, status: m.status } },
+      body, h('footer', {}, status, copy));
+    let text = m.content;
+    copy.addEventListener('click', () => copyText(text, copy));
+    this.messages.append(article);
+    const question = this.lastUserText;
+    const show = (kind, detail) => this.showEnd(article, status, kind, detail, question);
+    if (RUNNING.includes(m.status)) {
+      const live = new LiveMarkdown(body);
+      article.setAttribute('aria-busy', 'true');
+      status.textContent = 'Answering…';
+      const stop = followAnswer(m.id, {
+        onText: (t) => {
+          text = t;
+          live.set(t);
+          this.scrollToEnd();
+        },
+        onState: (state) => this.showConnection(state),
+        onEnd: (kind, data, finalText) => {
+          text = finalText;
+          this.running.delete(m.id);
+          this.updateStop();
+          article.removeAttribute('aria-busy');
+          article.dataset.status = kind;
+          show(kind, data.message);
+          if (kind === 'done') announce(finalText);
+        },
+      });
+      this.running.set(m.id, stop);
+      this.updateStop();
+    } else {
+      body.append(renderMarkdown(m.content));
+      show(m.status === 'done' ? 'done' : m.status, m.error_code);
+    }
+  }
+
+  showEnd(article, status, kind, detail, question) {
+    status.replaceChildren();
+    if (kind === 'cancelled') status.textContent = 'Stopped';
+    if (kind === 'error') {
+      const retry = h('button.link', { type: 'button' }, 'Retry');
+      retry.addEventListener('click', () => { this.input.value = question ?? ''; this.send(); });
+      status.append(h('span.error-text', {}, `Error: ${detail || 'the answer failed'}`), ' ', retry);
+    }
+  }
+
+  showConnection(state) {
+    this.indicator.textContent = state === 'reconnecting' ? 'reconnecting…' : '';
+  }
+
+  updateStop() {
+    this.stopButton.hidden = this.running.size === 0;
+  }
+
+  async send() {
+    const content = this.input.value;
+    if (this.sending || !content.trim()) return;
+    this.sending = true;
+    this.sendButton.disabled = true;
+    this.composerError.textContent = '';
+    try {
+      if (!this.conversationId) {
+        const title = content.trim().split('\n')[0].slice(0, 60);
+        const created = await post('/api/conversations', { title, model: this.picker.value });
+        this.conversationId = created.id;
+        this.title.textContent = created.title;
+        history.replaceState(null, '', `/c/${created.id}`);
+        this.sidebar.upsert(created);
+        this.sidebar.highlight(created.id);
+        this.messages.replaceChildren();
+        this.stopConversation = followConversation(created.id, (id) => {
+          if (!this.known.has(id)) this.refreshMessages();
+        });
+      }
+      const sent = await post(`/api/conversations/${this.conversationId}/messages`, { content, model: this.picker.value });
+      this.input.value = '';
+      this.grow();
+      this.addMessage(sent.user_message);
+      this.addMessage(sent.assistant_message);
+      this.scrollToEnd();
+    } catch (err) {
+      // The typed text stays in the composer.
+      this.composerError.textContent = err.message || 'Sending failed; try again.';
+    } finally {
+      this.sending = false;
+      this.sendButton.disabled = false;
+    }
+  }
+
+  async stop() {
+    await Promise.all([...this.running.keys()].map((id) => post(`/api/messages/${id}/cancel`).catch(() => {})));
+  }
+
+  grow() {
+    this.input.style.height = 'auto';
+    this.input.style.height = `${Math.min(this.input.scrollHeight, 240)}px`;
+  }
+
+  scrollToEnd() {
+    this.messages.scrollTop = this.messages.scrollHeight;
+  }
+
+  destroy() {
+    for (const stop of this.running.values()) stop();
+    this.running.clear();
+    this.stopConversation?.();
+  }
+}

@@ -1,0 +1,229 @@
+//! A headless Chromium driven over W3C WebDriver (Debian's `chromium` + `chromium-driver`),
+//! spoken directly with reqwest: the handful of commands the web app's tests need, and
+//! `wait_until` for conditions with a deadline. Screenshots go to `target/screenshots/`.
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::services::free_port;
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+pub struct Chrome {
+    http: reqwest::Client,
+    base: String,
+    driver: Child,
+}
+
+impl Chrome {
+    /// Starts chromedriver and a headless Chromium window of `width` × `height`.
+    pub async fn start(width: u32, height: u32) -> Self {
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (apt-get install chromium-driver; scripts/test does)");
+        let http = reqwest::Client::new();
+        let server = format!("http://127.0.0.1:{port}");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while http.get(format!("{server}/status")).send().await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "chromedriver did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let profile = std::env::temp_dir().join(format!("sluice-chrome-{port}"));
+        // The flags a closed-network, root-run CI needs (see STACK-NOTES, "Browsers").
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            &format!("--window-size={width},{height}"),
+            &format!("--user-data-dir={}", profile.display()),
+        ];
+        let mut options = json!({ "binary": "/usr/bin/chromium", "args": args });
+        // Headless windows are at least 500 px wide; narrower screens are emulated, as a phone.
+        if width < 500 {
+            options["mobileEmulation"] = json!({ "deviceMetrics": {
+                "width": width, "height": height, "pixelRatio": 1.0, "touch": true,
+            }});
+        }
+        let capabilities = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": options,
+        }}});
+        let r: Value = http
+            .post(format!("{server}/session"))
+            .json(&capabilities)
+            .send()
+            .await
+            .expect("new session")
+            .json()
+            .await
+            .expect("session JSON");
+        let session = r["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {r}"));
+        Self {
+            http,
+            base: format!("{server}/session/{session}"),
+            driver,
+        }
+    }
+
+    async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let r: Value = request
+            .send()
+            .await
+            .expect("WebDriver")
+            .json()
+            .await
+            .expect("JSON");
+        r["value"].clone()
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.command(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await;
+    }
+
+    pub async fn reload(&self) {
+        self.command(reqwest::Method::POST, "/refresh", Some(json!({})))
+            .await;
+    }
+
+    /// Runs `script` (a function body; `arguments[i]` are `args`) and returns its value.
+    pub async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+        let body = json!({ "script": script, "args": args });
+        self.command(reqwest::Method::POST, "/execute/sync", Some(body))
+            .await
+    }
+
+    async fn element(&self, css: &str) -> Option<String> {
+        let body = json!({ "using": "css selector", "value": css });
+        let found = self
+            .command(reqwest::Method::POST, "/element", Some(body))
+            .await;
+        found[ELEMENT].as_str().map(str::to_owned)
+    }
+
+    /// Waits for `css` to match, then clicks it.
+    pub async fn click(&self, css: &str) {
+        let id = self.wait_for_element(css).await;
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    /// Types into `css` as a person would (`\u{E007}` is Enter).
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let id = self.wait_for_element(css).await;
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    pub async fn wait_for_element(&self, css: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(id) = self.element(css).await {
+                return id;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "waited 30 s for {css} to appear"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The text content of the first match of `css` ("" if none).
+    pub async fn text(&self, css: &str) -> String {
+        let script =
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';";
+        self.js(script, vec![json!(css)])
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The open `alert`/`confirm` dialog's text, if any.
+    pub async fn dialog(&self) -> Option<String> {
+        let v = self
+            .command(reqwest::Method::GET, "/alert/text", None)
+            .await;
+        v.as_str().map(str::to_owned)
+    }
+
+    /// Polls `check` until it holds, for up to 30 s.
+    pub async fn wait_until<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !check().await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "waited 30 s for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Saves a PNG of the window to `target/screenshots/{name}.png`.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let data = self
+            .command(reqwest::Method::GET, "/screenshot", None)
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data.as_str().expect("base64"))
+            .expect("a PNG");
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot folder");
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("write screenshot");
+        path
+    }
+}
+
+impl Chrome {
+    /// Closes the browser (its session), then the driver.
+    pub async fn quit(self) {
+        let _ = self.http.delete(&self.base).send().await;
+    }
+}
+
+impl Drop for Chrome {
+    fn drop(&mut self) {
+        // Ending the driver ends its browser.
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
