@@ -71,13 +71,17 @@ impl From<ApiError> for Page {
 
 impl IntoResponse for Page {
     fn into_response(self) -> Response {
+        // The web app's stylesheet, so the device and OAuth pages look like the app.
         let html = format!(
             "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{title} · Sluice</title><style>{STYLE}</style></head>\
-             <body><main><h1>{title}</h1>\n{body}\n</main></body></html>\n",
+             <meta name=\"color-scheme\" content=\"light dark\">\
+             <title>{title} · Sluice</title>\
+             <link rel=\"stylesheet\" href=\"/assets/{version}/style.css\"></head>\
+             <body class=\"page\"><main class=\"card\"><h1>{title}</h1>\n{body}\n</main></body></html>\n",
             title = escape(&self.title),
             body = self.body,
+            version = crate::web::assets().version,
         );
         let mut response = (self.status, Html(html)).into_response();
         crate::auth::cookies::attach(&mut response, self.cookies);
@@ -87,7 +91,7 @@ impl IntoResponse for Page {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+                "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             ),
         );
         headers.insert(
@@ -97,13 +101,6 @@ impl IntoResponse for Page {
         response
     }
 }
-
-const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1b1f24}\
-main{max-width:30rem;margin:3rem auto;padding:2rem;background:#fff;border-radius:8px;box-shadow:0 1px 3px #0002}\
-h1{font-size:1.4rem;margin-top:0}label{display:block;margin:.6rem 0}input{display:block;width:100%;padding:.4rem;font:inherit;box-sizing:border-box}\
-button,.button{display:inline-block;margin:.6rem .4rem 0 0;padding:.45rem 1rem;font:inherit;border:1px solid #8889;border-radius:6px;background:#fff;color:inherit;text-decoration:none;cursor:pointer}\
-button.primary{background:#1f6feb;color:#fff;border-color:#1f6feb}.error{color:#b42318}.code{font:600 1.3rem monospace;letter-spacing:.1em}\
-dt{font-weight:600}dd{margin:0 0 .5rem}";
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(text: &str) -> String {

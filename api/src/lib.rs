@@ -79,6 +79,13 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
 /// Every route, merged in one place, with the request-wide layers.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    // Browsers that reached Sluice over https never try plain http again.
+    let hsts = state.config.public_url.starts_with("https://").then(|| {
+        SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        )
+    });
     Router::new()
         .merge(health::router())
         .merge(auth::router(&state))
@@ -99,6 +106,7 @@ pub fn router(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        .layer(tower::util::option_layer(hsts))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");

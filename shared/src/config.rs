@@ -99,8 +99,21 @@ pub struct WorkerConfig {
 pub struct DemoConfig {
     /// Delay between tokens.
     pub pacing_ms: u64,
-    /// Tokens in each reply.
+    /// Tokens in each `echo` reply.
     pub reply_tokens: u32,
+    /// `guide` (a short markdown text on configuring a real model: what a person trying Sluice
+    /// should read) or `echo` (the last message's words, numbered: what tests and benchmarks
+    /// predict token by token).
+    #[serde(default)]
+    pub reply: DemoReply,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DemoReply {
+    #[default]
+    Guide,
+    Echo,
 }
 
 /// Any OpenAI-compatible server (OpenAI, vLLM, Ollama, LiteLLM...).
@@ -298,6 +311,7 @@ impl Default for Config {
             demo: DemoConfig {
                 pacing_ms: 30,
                 reply_tokens: 48,
+                reply: DemoReply::Guide,
             },
             openai: OpenAiConfig {
                 base_url: "https://api.openai.com/v1".into(),

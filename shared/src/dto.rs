@@ -99,6 +99,19 @@ pub struct MessageOut {
     pub error_code: Option<String>,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// For answers: the user message answered (several answers after regenerate).
+    #[serde(default)]
+    pub reply_to: Option<Uuid>,
+    /// A newer answer to the same question replaced this one; it is no longer in the prompt.
+    #[serde(default)]
+    pub superseded: bool,
+}
+
+/// `202` answer of `POST /api/messages/{id}/regenerate`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegeneratedOut {
+    pub assistant_message: MessageOut,
+    pub stream_url: String,
 }
 
 /// `202` answer of `POST /api/conversations/{id}/messages`.

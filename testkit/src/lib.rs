@@ -88,6 +88,8 @@ pub async fn test_config() -> Config {
     };
     config.demo.pacing_ms = 2;
     config.demo.reply_tokens = 24;
+    // Tests predict every token of the echo reply (the web app's tests read the guide).
+    config.demo.reply = sluice_shared::config::DemoReply::Echo;
     config.worker.heartbeat_ms = 500;
     config.worker.missed_heartbeats = 4;
     config.worker.shutdown_grace_secs = 5;
@@ -347,6 +349,7 @@ impl TestApp {
             .env("SLUICE_JWT_SECRET", c.jwt_secret.expose_secret())
             .env("SLUICE_DEMO__PACING_MS", c.demo.pacing_ms.to_string())
             .env("SLUICE_DEMO__REPLY_TOKENS", c.demo.reply_tokens.to_string())
+            .env("SLUICE_DEMO__REPLY", "echo")
             .env(
                 "SLUICE_WORKER__HEARTBEAT_MS",
                 c.worker.heartbeat_ms.to_string(),

@@ -167,7 +167,12 @@ async fn claim_each(pool: &PgPool, items: &[(Uuid, Option<Lease>)]) -> sqlx::Res
                    AND m.status IN ('queued', 'streaming')
                    AND (item.job_id IS NULL OR item.job_id IN (SELECT id FROM offered))
                  RETURNING m.id, m.attempt, m.cancel_requested, c.system_prompt,
-                           m.conversation_id, m.created_at, item.job_id),
+                           m.conversation_id, item.job_id,
+                           -- History ends with the question: for a regenerated answer, that
+                           -- excludes the earlier answers to it.
+                           COALESCE((SELECT q.created_at + interval '1 microsecond'
+                                     FROM messages q WHERE q.id = m.reply_to),
+                                    m.created_at) AS history_end),
              -- Leased as a fetch leaves a row, so a crash is recovered like a queued job's.
              leased AS (
                  UPDATE apalis.jobs j SET status = 'Running', lock_by = offered.worker,
@@ -190,8 +195,9 @@ async fn claim_each(pool: &PgPool, items: &[(Uuid, Option<Lease>)]) -> sqlx::Res
                         array_agg(t.content ORDER BY t.created_at DESC, t.id DESC) AS contents
                  FROM (SELECT role, content, created_at, id FROM messages
                        WHERE conversation_id = claimed.conversation_id
-                         AND created_at < claimed.created_at
+                         AND created_at < claimed.history_end
                          AND (role = 'user' OR status IN ('done', 'cancelled'))
+                         AND superseded_at IS NULL
                          AND content <> ''
                        ORDER BY created_at DESC, id DESC
                        LIMIT $4) t

@@ -62,22 +62,7 @@ pub async fn enqueue(
         model: model.to_string(),
         request_id: request_id.clone(),
     };
-    let window = handoff::offer_window(&state.config);
-    // On offer, the row is not due until well after the window (see `handoff`).
-    let not_due_for = window.map_or(Duration::ZERO, handoff::not_due_for);
-    let queued = QueuedJob {
-        id: ulid::Ulid::new().to_string(),
-        queue: CHAT_QUEUE,
-        payload: serde_json::to_vec(&job)?,
-        // One queue attempt more than the worker's own limit: the extra one exists only to
-        // mark the answer failed (with an `error` event) if every real attempt crashed.
-        max_attempts: state.config.worker.max_attempts as i32 + 1,
-        run_at: (due_now() + not_due_for.as_secs()) as i64,
-    };
-    let offer = Offer {
-        job_id: queued.id.clone(),
-        job,
-    };
+    let (queued, offer) = queue_row(state, job)?;
     let pair = NewPair {
         owner,
         target,
@@ -94,16 +79,42 @@ pub async fn enqueue(
         .await?
         // Deleted between the caller's check and now.
         .ok_or_else(|| ApiError::not_found("conversation"))?;
-    if let Some(window) = window {
-        // Not awaited: the client's stream opens while a worker takes the job.
-        tokio::spawn(offer_to_workers(state.clone(), offer, window));
-    }
+    offer_to_workers(state, offer);
     Ok(stored)
+}
+
+/// The queue row for `job`, and the offer that hands it to a worker straight away.
+pub fn queue_row(state: &AppState, job: ChatJob) -> Result<(QueuedJob, Offer), ApiError> {
+    let window = handoff::offer_window(&state.config);
+    // On offer, the row is not due until well after the window (see `handoff`).
+    let not_due_for = window.map_or(Duration::ZERO, handoff::not_due_for);
+    let queued = QueuedJob {
+        id: ulid::Ulid::new().to_string(),
+        queue: CHAT_QUEUE,
+        payload: serde_json::to_vec(&job)?,
+        // One queue attempt more than the worker's own limit: the extra one exists only to
+        // mark the answer failed (with an `error` event) if every real attempt crashed.
+        max_attempts: state.config.worker.max_attempts as i32 + 1,
+        run_at: (due_now() + not_due_for.as_secs()) as i64,
+    };
+    let offer = Offer {
+        job_id: queued.id.clone(),
+        job,
+    };
+    Ok((queued, offer))
+}
+
+/// Once the job's row is stored: offers it to the workers, not awaited (the client's stream
+/// opens while a worker takes it). Nothing to do when offers are off.
+pub fn offer_to_workers(state: &AppState, offer: Offer) {
+    if let Some(window) = handoff::offer_window(&state.config) {
+        tokio::spawn(offer_or_queue(state.clone(), offer, window));
+    }
 }
 
 /// Offers the stored job to the workers; if none takes it within `window`, hands it to the
 /// queue (made due, workers woken by NOTIFY).
-async fn offer_to_workers(state: AppState, offer: Offer, window: Duration) {
+async fn offer_or_queue(state: AppState, offer: Offer, window: Duration) {
     let payload = match serde_json::to_vec(&offer) {
         Ok(p) => p.into(),
         Err(e) => {

@@ -3,6 +3,7 @@
 
 mod chat;
 pub mod enqueue;
+mod regenerate;
 pub mod store;
 
 use axum::{
@@ -33,6 +34,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/messages/{id}", get(show))
         .route("/api/messages/{id}/stream", get(stream_answer))
         .route("/api/messages/{id}/cancel", post(cancel))
+        .route(
+            "/api/messages/{id}/regenerate",
+            post(regenerate::regenerate),
+        )
 }
 
 /// `POST /api/conversations/{id}/messages` → `202` with both messages and where to stream.

@@ -28,6 +28,10 @@ pub struct MessageRow {
     pub error_message: Option<String>,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// For answers: the user message answered.
+    pub reply_to: Option<Uuid>,
+    /// A newer answer to the same question replaced this one (regenerate).
+    pub superseded: bool,
 }
 
 impl MessageRow {
@@ -65,6 +69,8 @@ impl From<MessageRow> for MessageOut {
             error_code: r.error_code,
             created_at: r.created_at,
             completed_at: r.completed_at,
+            reply_to: r.reply_to,
+            superseded: r.superseded,
         }
     }
 }
@@ -74,9 +80,10 @@ macro_rules! message_columns {
     () => {
         "id, conversation_id, role, content, status, model, provider, attempt, first_seq,
     last_seq, finish_reason, input_tokens, output_tokens, latency_ms, ttft_ms, error_code,
-    error_message, created_at, completed_at"
+    error_message, created_at, completed_at, reply_to, superseded_at IS NOT NULL AS superseded"
     };
 }
+pub(crate) use message_columns;
 
 pub async fn find(pool: &PgPool, owner: Uuid, id: Uuid) -> sqlx::Result<Option<MessageRow>> {
     sqlx::query_as(concat!(
@@ -242,16 +249,17 @@ impl Statement for InsertPairs {
                         0, ''::hstore, answer_id::text
                  FROM stored)
              INSERT INTO messages (id, conversation_id, user_id, role, content, status, model,
-                                   first_seq, request_id, created_at)
+                                   first_seq, request_id, created_at, reply_to)
              SELECT m.id, stored.conversation_id, stored.owner, m.role, m.content, m.status,
-                    m.model, m.first_seq, stored.request_id, clock_timestamp() + m.later
+                    m.model, m.first_seq, stored.request_id, clock_timestamp() + m.later,
+                    m.reply_to
              FROM stored, LATERAL (VALUES
                  (stored.user_message_id, 'user', stored.content, 'complete', NULL::text,
-                  NULL::bigint, interval '0'),
+                  NULL::bigint, interval '0', NULL::uuid),
                  -- The answer sorts after its question even within one clock tick.
                  (stored.answer_id, 'assistant', '', 'queued', stored.model, stored.first_seq,
-                  interval '1 microsecond')
-             ) AS m (id, role, content, status, model, first_seq, later)
+                  interval '1 microsecond', stored.user_message_id)
+             ) AS m (id, role, content, status, model, first_seq, later, reply_to)
              RETURNING ",
             message_columns!()
         ))

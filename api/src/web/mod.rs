@@ -6,7 +6,7 @@ mod assets;
 
 use axum::{
     Router,
-    extract::{Path, State},
+    extract::Path,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The app's shell. Never cached: it names the current assets' version.
-async fn app_page(State(state): State<AppState>) -> Response {
+async fn app_page() -> Response {
     let mut response = (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
         assets().index_html.clone(),
@@ -33,13 +33,14 @@ async fn app_page(State(state): State<AppState>) -> Response {
         .into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    page_security_headers(headers, state.config.public_url.starts_with("https://"));
+    page_security_headers(headers);
     response
 }
 
-/// What every HTML page of Sluice sends: no inline script or handler can run, no site may
-/// frame it, and no URL leaks to other sites.
-pub fn page_security_headers(headers: &mut HeaderMap, https: bool) {
+/// What the app's page sends: no inline script or handler can run, no site may frame it, and
+/// no URL leaks to other sites. (HSTS, when the public URL is https, is on every response:
+/// `lib.rs`.)
+fn page_security_headers(headers: &mut HeaderMap) {
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -53,12 +54,6 @@ pub fn page_security_headers(headers: &mut HeaderMap, https: bool) {
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
     );
-    if https {
-        headers.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        );
-    }
 }
 
 /// `GET /assets/{version}/{name}`: gzipped when the browser accepts it; cached for a year when

@@ -1,10 +1,15 @@
-//! `demo`: the default provider. No network; a deterministic reply built from the prompt, so
-//! the whole stack runs with no keys and tests can predict every token.
+//! `demo`: the default provider. No network; a deterministic reply, so the whole stack runs
+//! with no keys. By default (`reply = "guide"`) it answers with a short markdown text on
+//! plugging in a real model; `reply = "echo"` numbers the words of the last message instead,
+//! so tests and benchmarks can predict every token.
 
 use std::time::Duration;
 
 use futures::{StreamExt, future::BoxFuture, stream};
-use sluice_shared::{config::DemoConfig, events::Usage};
+use sluice_shared::{
+    config::{DemoConfig, DemoReply},
+    events::Usage,
+};
 
 use super::{ChunkStream, Provider, ProviderChunk, ProviderError, ProviderRequest};
 
@@ -18,7 +23,50 @@ impl Demo {
     }
 }
 
-/// The reply the demo provider gives: the words of the last user message, cycled, numbered.
+/// The `guide` reply: what a person trying Sluice with no model configured should read.
+const GUIDE: &str = "This is **Sluice's demo model**: it runs without a network, so every answer \
+is the same short guide. Your message was received, queued, streamed token by token and stored \
+— reload the page mid-answer and it picks up where it was.
+
+To talk to a real model:
+
+1. Add it to `sluice.toml` (or set the same keys as `SLUICE_…` variables).
+2. Restart the worker: the API needs no change.
+3. Pick the model in the menu above the chat.
+
+```toml
+[openai]
+base_url = \"https://api.openai.com/v1\"  # or Ollama: http://localhost:11434/v1
+api_key = \"sk-…\"
+
+[models.gpt-4o-mini]
+provider = \"openai\"
+context_tokens = 128000
+max_output_tokens = 4096
+```
+
+| You want | Set |
+| --- | --- |
+| answers from a local model | `base_url` of Ollama, vLLM or LM Studio |
+| this model as the default | `default_model = \"gpt-4o-mini\"` |
+
+See the README for every setting.";
+
+/// The `guide` reply cut into tokens the size a model sends: a word with the space before it.
+pub fn guide_reply() -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut current = String::new();
+    for c in GUIDE.chars() {
+        if c.is_whitespace() && !current.trim().is_empty() {
+            tokens.push(std::mem::take(&mut current));
+        }
+        current.push(c);
+    }
+    tokens.push(current);
+    tokens
+}
+
+/// The `echo` reply: the words of the last user message, cycled, numbered.
 pub fn demo_reply(last_user_message: &str, tokens: u32) -> Vec<String> {
     let words: Vec<&str> = last_user_message.split_whitespace().collect();
     (0..tokens)
@@ -58,7 +106,10 @@ impl Provider for Demo {
             .iter()
             .map(|m| crate::prompt::estimate_tokens(&m.content))
             .sum();
-        let tokens = demo_reply(&last_user, self.config.reply_tokens);
+        let tokens = match self.config.reply {
+            DemoReply::Guide => guide_reply(),
+            DemoReply::Echo => demo_reply(&last_user, self.config.reply_tokens),
+        };
         let output_tokens = tokens.len() as u32;
         let pacing = Duration::from_millis(self.config.pacing_ms);
         Box::pin(async move {
@@ -91,5 +142,14 @@ mod tests {
         let r = demo_reply("hello world", 3);
         assert_eq!(r, vec!["hello#0", " world#1", " hello#2"]);
         assert_eq!(demo_reply("", 1), vec!["echo#0"]);
+    }
+
+    #[test]
+    fn the_guide_reads_as_markdown_and_streams_in_word_sized_tokens() {
+        let tokens = guide_reply();
+        assert_eq!(tokens.concat(), GUIDE, "nothing lost in the cutting");
+        assert!(tokens.len() > 100, "paced like a model: {}", tokens.len());
+        assert!(GUIDE.contains("```toml\n[openai]"));
+        assert!(tokens.iter().all(|t| t.split_whitespace().count() <= 1));
     }
 }

@@ -220,6 +220,7 @@ async fn start_stack(bin_dir: &str, fake: &FakeOpenAi) -> anyhow::Result<Stack> 
         ),
         ("SLUICE_DEMO__PACING_MS".into(), "50".into()),
         ("SLUICE_DEMO__REPLY_TOKENS".into(), "64".into()),
+        ("SLUICE_DEMO__REPLY".into(), "echo".into()),
         ("SLUICE_WORKER__CONCURRENCY".into(), "128".into()),
         // The load client signs in one guest per client from one address.
         ("SLUICE_AUTH_BURST".into(), "1000".into()),

@@ -1,0 +1,121 @@
+//! `POST /api/messages/{id}/regenerate`: a new answer to the same question, as a new assistant
+//! message; the earlier answer stays (marked superseded, out of later prompts). Only the
+//! conversation's latest answer, once it has ended, can be regenerated. The new answer goes
+//! through the same queue, hand-off, worker and stream as any other.
+
+use axum::{Json, extract::State, http::StatusCode};
+use sluice_shared::{dto::RegeneratedOut, job::ChatJob};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{
+    enqueue,
+    store::{MessageRow, QueuedJob, message_columns},
+};
+use crate::{
+    auth::AuthUser,
+    error::{ApiError, ApiResult},
+    extract::{Id, RequestId},
+    state::AppState,
+};
+
+pub async fn regenerate(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Id(id): Id,
+    RequestId(request_id): RequestId,
+) -> ApiResult<(StatusCode, Json<RegeneratedOut>)> {
+    let answer_id = Uuid::now_v7();
+    let original = super::store::find(&state.pool, user.user_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    if original.role != "assistant" {
+        return Err(ApiError::bad_request(
+            "not_an_answer",
+            "only answers can be regenerated",
+        ));
+    }
+    let job = ChatJob {
+        message_id: answer_id,
+        conversation_id: original.conversation_id,
+        user_id: user.user_id,
+        model: original
+            .model
+            .clone()
+            .unwrap_or_else(|| state.config.default_model.clone()),
+        request_id: request_id.clone(),
+    };
+    let (queued, offer) = enqueue::queue_row(&state, job)?;
+    let first_seq = state.hub.next_seq_lower_bound();
+    let stored = store(
+        &state.pool,
+        &original,
+        answer_id,
+        first_seq,
+        request_id,
+        &queued,
+    )
+    .await?;
+    let Some(answer) = stored else {
+        return Err(ApiError::conflict(
+            "not_regenerable",
+            "only the conversation's latest answer can be regenerated, once it has ended",
+        ));
+    };
+    enqueue::offer_to_workers(&state, offer);
+    let stream_url = format!("/api/messages/{}/stream", answer.id);
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RegeneratedOut {
+            assistant_message: answer.into(),
+            stream_url,
+        }),
+    ))
+}
+
+/// In one statement: supersede `original` — only if it has ended and no answer came after it —
+/// and store the new answer and its job. `None` when `original` did not qualify.
+async fn store(
+    pool: &PgPool,
+    original: &MessageRow,
+    answer_id: Uuid,
+    first_seq: u64,
+    request_id: Option<String>,
+    job: &QueuedJob,
+) -> sqlx::Result<Option<MessageRow>> {
+    sqlx::query_as(concat!(
+        "WITH superseded AS (
+             UPDATE messages o SET superseded_at = now()
+             WHERE o.id = $1 AND o.superseded_at IS NULL
+               AND o.status IN ('done', 'error', 'cancelled')
+               AND NOT EXISTS (SELECT 1 FROM messages later
+                               WHERE later.conversation_id = o.conversation_id
+                                 AND later.created_at > o.created_at)
+             RETURNING o.conversation_id, o.user_id, o.model, o.reply_to),
+         job AS (
+             INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts,
+                                      run_at, priority, metadata, idempotency_key)
+             SELECT $3, $4, $5, 'Pending', 0, $6, to_timestamp($7), 0, ''::hstore, $2::text
+             FROM superseded),
+         touched AS (
+             UPDATE conversations c SET updated_at = now()
+             FROM superseded WHERE c.id = superseded.conversation_id)
+         INSERT INTO messages (id, conversation_id, user_id, role, content, status, model,
+                               first_seq, request_id, reply_to)
+         SELECT $2, conversation_id, user_id, 'assistant', '', 'queued', model, $8, $9, reply_to
+         FROM superseded
+         RETURNING ",
+        message_columns!()
+    ))
+    .bind(original.id)
+    .bind(answer_id)
+    .bind(&job.id)
+    .bind(job.queue)
+    .bind(&job.payload)
+    .bind(job.max_attempts)
+    .bind(job.run_at)
+    .bind(first_seq as i64)
+    .bind(request_id)
+    .fetch_optional(pool)
+    .await
+}

@@ -1,0 +1,151 @@
+//! Regenerate: a new answer to the same question as a new message, through the same queue and
+//! stream; the earlier answer stays readable but leaves the prompt; only the latest, ended
+//! answer can be regenerated.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::Value;
+use sluice_testkit::{TestApp, fake_openai::FakeOpenAi, sse::answer_text, with_fake_openai};
+
+/// The (role, content) turns of the `n`th prompt the provider received, system prompt dropped.
+fn turns(fake: &FakeOpenAi, n: usize) -> Vec<(String, String)> {
+    fake.prompts()[n]["messages"].as_array().unwrap()[1..]
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap().into(),
+                m["content"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn regenerating_streams_a_second_answer_and_keeps_the_first_out_of_the_prompt() {
+    let fake = FakeOpenAi::start(4, Duration::ZERO).await;
+    let app = TestApp::spawn_with(with_fake_openai(&fake)).await;
+    let token = app.guest().await;
+    let conv = app.create_conversation(&token).await;
+    let first = app.send(&token, conv, "first question").await;
+    app.sse(&token, &first.stream_url, None)
+        .await
+        .collect()
+        .await;
+
+    let r = app
+        .call(
+            &token,
+            Method::POST,
+            &format!("/api/messages/{}/regenerate", first.assistant_message.id),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let regenerated: Value = r.json().await.unwrap();
+    let second_id = regenerated["assistant_message"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(second_id, first.assistant_message.id.to_string());
+    assert_eq!(
+        regenerated["assistant_message"]["reply_to"],
+        first.user_message.id.to_string(),
+        "the same question"
+    );
+    let events = app
+        .sse(&token, regenerated["stream_url"].as_str().unwrap(), None)
+        .await
+        .collect()
+        .await;
+    assert_eq!(answer_text(&events), FakeOpenAi::reply(4));
+    // The regenerated answer's prompt ends with the question, without the first answer.
+    assert_eq!(
+        turns(&fake, 1),
+        [("user".to_string(), "first question".to_string())]
+    );
+
+    // Both answers are listed; the first is marked superseded.
+    let page = app
+        .get_json(&token, &format!("/api/conversations/{conv}/messages"))
+        .await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[1]["superseded"], true);
+    assert_eq!(items[2]["superseded"], false);
+    assert_eq!(items[2]["status"], "done");
+
+    // The next turn's history holds the question once, with the newer answer only.
+    let next = app.send(&token, conv, "second question").await;
+    app.sse(&token, &next.stream_url, None)
+        .await
+        .collect()
+        .await;
+    let reply = FakeOpenAi::reply(4);
+    assert_eq!(
+        turns(&fake, 2),
+        [
+            ("user".to_string(), "first question".to_string()),
+            ("assistant".to_string(), reply),
+            ("user".to_string(), "second question".to_string()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn only_the_latest_ended_answer_can_be_regenerated() {
+    let app = TestApp::spawn_configured(|c| c.demo.pacing_ms = 50).await;
+    let token = app.guest().await;
+    let conv = app.create_conversation(&token).await;
+    let first = app.send(&token, conv, "one").await;
+    let path = |id| format!("/api/messages/{id}/regenerate");
+    // Still running: 409.
+    let r = app
+        .call(
+            &token,
+            Method::POST,
+            &path(first.assistant_message.id),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 409);
+    app.sse(&token, &first.stream_url, None)
+        .await
+        .collect()
+        .await;
+    let second = app.send(&token, conv, "two").await;
+    app.sse(&token, &second.stream_url, None)
+        .await
+        .collect()
+        .await;
+    // Not the latest any more: 409; a question is not an answer: 400; another user's: 404.
+    let r = app
+        .call(
+            &token,
+            Method::POST,
+            &path(first.assistant_message.id),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 409);
+    let r = app
+        .call(&token, Method::POST, &path(second.user_message.id), None)
+        .await;
+    assert_eq!(r.status(), 400);
+    let stranger = app.guest().await;
+    let r = app
+        .call(
+            &stranger,
+            Method::POST,
+            &path(second.assistant_message.id),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 404);
+    let answers: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE role = 'assistant'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(answers, 2, "no answer was added");
+    assert_eq!(app.queue_rows().await, 0, "no job was queued");
+}
