@@ -2,10 +2,11 @@
 // and moving between them with the History API so back/forward and links work.
 
 import { h } from './dom.js';
-import { get, post, del, SignedOut } from './api.js';
+import { get, post, SignedOut } from './api.js';
 import { signInView } from './signin.js';
 import { Sidebar } from './sidebar.js';
 import { ChatView } from './chat.js';
+import { settingsView } from './settings.js';
 
 const root = document.getElementById('app');
 
@@ -67,7 +68,15 @@ async function route() {
   try {
     if (path === '/settings') {
       sidebar.highlight(null);
-      view = await settingsView();
+      view = null;
+      await settingsView(main, {
+        me,
+        signOut,
+        refreshMe: async () => {
+          me = await get('/api/auth/me');
+          route();
+        },
+      });
     } else if (match || path === '/' || path === '/signin') {
       if (path === '/signin') history.replaceState(null, '', '/');
       const id = match ? match[1] : null;
@@ -91,56 +100,6 @@ function notFound(text) {
   const home = h('a.button.primary', { href: '/' }, 'Start a new chat');
   home.addEventListener('click', (e) => { e.preventDefault(); navigate('/'); });
   main.replaceChildren(h('div.notice.not-found', { id: 'not-found' }, h('h1', {}, 'Not found'), h('p', {}, text), home));
-}
-
-async function settingsView() {
-  const sessions = h('ul.rows', { id: 'sessions' });
-  const keys = h('ul.rows', { id: 'keys' });
-  const fresh = h('div', { id: 'new-key', role: 'status' });
-  const loadSessions = async () => {
-    const { items } = await get('/api/auth/sessions');
-    sessions.replaceChildren(...items.map((s) => {
-      const revoke = h('button.secondary', { type: 'button' }, s.current ? 'Sign out' : 'Revoke');
-      revoke.addEventListener('click', async () => {
-        if (s.current) return signOut();
-        await del(`/api/auth/sessions/${s.id}`);
-        loadSessions();
-      });
-      return h('li', {}, h('span', {}, `${s.client ?? s.user_agent ?? 'device'}${s.current ? ' (this browser)' : ''}`),
-        h('span.muted', {}, new Date(s.created_at).toLocaleString()), revoke);
-    }));
-  };
-  const loadKeys = async () => {
-    const { items } = await get('/api/keys');
-    keys.replaceChildren(...items.map((k) => {
-      const remove = h('button.secondary', { type: 'button', 'aria-label': `Delete key ${k.name}` }, 'Delete');
-      remove.addEventListener('click', async () => {
-        if (!confirm(`Delete key “${k.name}”?`)) return;
-        await del(`/api/keys/${k.id}`);
-        loadKeys();
-      });
-      return h('li', { dataset: { id: k.id } }, h('span', {}, k.name), h('code', {}, `${k.prefix}…`),
-        h('span.muted', {}, k.last_used_at ? `used ${new Date(k.last_used_at).toLocaleString()}` : 'never used'), remove);
-    }));
-  };
-  const name = h('input', { id: 'key-name', 'aria-label': 'Key name', placeholder: 'Key name', required: true, maxlength: 100 });
-  const create = h('form.inline', { id: 'create-key' }, name, h('button.primary', { type: 'submit' }, 'Create key'));
-  create.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const key = await post('/api/keys', { name: name.value });
-    name.value = '';
-    fresh.replaceChildren(h('p', {}, 'Copy this key now: it is shown only once.'), h('code.secret', { id: 'fresh-key' }, key.key));
-    loadKeys();
-  });
-  const signOutButton = h('button.secondary', { type: 'button', id: 'sign-out' }, 'Sign out');
-  signOutButton.addEventListener('click', signOut);
-  main.replaceChildren(h('section.settings', {},
-    h('h1', {}, 'Settings'),
-    h('h2', {}, 'Account'), h('p', {}, me.email ? `Signed in as ${me.email}` : `Guest account (${me.display_name})`), signOutButton,
-    h('h2', {}, 'Signed-in devices'), sessions,
-    h('h2', {}, 'API keys'), create, fresh, keys));
-  await Promise.all([loadSessions(), loadKeys()]);
-  return null;
 }
 
 async function signOut() {

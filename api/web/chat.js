@@ -16,6 +16,8 @@ export class ChatView {
     this.navigate = navigate;
     this.known = new Set();
     this.running = new Map();
+    // Answers to the same question (regenerate), oldest first: reply_to → [article].
+    this.alternates = new Map();
     this.stopConversation = null;
     this.sending = false;
 
@@ -96,11 +98,14 @@ export class ChatView {
     const body = h('div.text.markdown');
     const status = h('span.status');
     const copy = h('button.copy', { type: 'button', 'aria-label': 'Copy answer' }, 'Copy');
+    const browse = h('span.alternates');
+    const actions = h('span.actions');
     const article = h('article.msg.assistant', { dataset: { id: m.id, status: m.status } },
-      body, h('footer', {}, status, copy));
+      body, h('footer', {}, browse, status, actions, copy));
     let text = m.content;
     copy.addEventListener('click', () => copyText(text, copy));
     this.messages.append(article);
+    this.addAlternate(m.reply_to, article);
     const question = this.lastUserText;
     const show = (kind, detail) => this.showEnd(article, status, kind, detail, question);
     if (RUNNING.includes(m.status)) {
@@ -121,6 +126,7 @@ export class ChatView {
           article.removeAttribute('aria-busy');
           article.dataset.status = kind;
           show(kind, data.message);
+          this.offerRegenerate();
           if (kind === 'done') announce(finalText);
         },
       });
@@ -130,6 +136,51 @@ export class ChatView {
       body.append(renderMarkdown(m.content));
       show(m.status === 'done' ? 'done' : m.status, m.error_code);
     }
+    this.offerRegenerate();
+  }
+
+  /** Shows the newest answer to a question, with "‹ n/m ›" to browse the earlier ones. */
+  addAlternate(replyTo, article) {
+    if (!replyTo) return;
+    const group = this.alternates.get(replyTo) ?? [];
+    group.push(article);
+    this.alternates.set(replyTo, group);
+    this.showAlternate(group, group.length - 1);
+  }
+
+  showAlternate(group, index) {
+    group.forEach((a, i) => {
+      a.hidden = i !== index;
+      const browse = a.querySelector('.alternates');
+      browse.replaceChildren();
+      if (group.length < 2) return;
+      const previous = h('button.icon.previous', { type: 'button', 'aria-label': 'Previous answer', disabled: i === 0 }, '‹');
+      const next = h('button.icon.next', { type: 'button', 'aria-label': 'Next answer', disabled: i === group.length - 1 }, '›');
+      previous.addEventListener('click', () => this.showAlternate(group, i - 1));
+      next.addEventListener('click', () => this.showAlternate(group, i + 1));
+      browse.append(previous, h('span.position', {}, `${i + 1}/${group.length}`), next);
+    });
+  }
+
+  /** "Regenerate" on the conversation's last answer, once it has ended. */
+  offerRegenerate() {
+    for (const b of this.messages.querySelectorAll('.regenerate')) b.remove();
+    const articles = this.messages.querySelectorAll('article.msg');
+    const last = articles[articles.length - 1];
+    if (!last?.classList.contains('assistant') || RUNNING.includes(last.dataset.status)) return;
+    const button = h('button.link.regenerate', { type: 'button', id: 'regenerate' }, 'Regenerate');
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      try {
+        const { assistant_message: answer } = await post(`/api/messages/${last.dataset.id}/regenerate`);
+        this.addMessage(answer);
+        this.scrollToEnd();
+      } catch (err) {
+        this.composerError.textContent = err.message;
+        button.disabled = false;
+      }
+    });
+    last.querySelector('.actions').append(button);
   }
 
   showEnd(article, status, kind, detail, question) {
@@ -192,6 +243,7 @@ export class ChatView {
   grow() {
     this.input.style.height = 'auto';
     this.input.style.height = `${Math.min(this.input.scrollHeight, 240)}px`;
+    this.input.style.overflowY = this.input.scrollHeight > 240 ? 'auto' : 'hidden';
   }
 
   scrollToEnd() {

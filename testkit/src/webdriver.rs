@@ -173,6 +173,60 @@ impl Chrome {
             .to_string()
     }
 
+    /// Opens a second tab of the same browser (same cookies) and switches to it; returns the
+    /// handle of the tab it left.
+    pub async fn open_tab(&self) -> String {
+        let left = self.command(reqwest::Method::GET, "/window", None).await;
+        let opened = self
+            .command(
+                reqwest::Method::POST,
+                "/window/new",
+                Some(json!({ "type": "tab" })),
+            )
+            .await;
+        self.switch_to(opened["handle"].as_str().expect("a new tab"))
+            .await;
+        left.as_str().expect("a window handle").to_string()
+    }
+
+    pub async fn current_tab(&self) -> String {
+        let handle = self.command(reqwest::Method::GET, "/window", None).await;
+        handle.as_str().expect("a window handle").to_string()
+    }
+
+    pub async fn switch_to(&self, handle: &str) {
+        self.command(
+            reqwest::Method::POST,
+            "/window",
+            Some(json!({ "handle": handle })),
+        )
+        .await;
+    }
+
+    /// Presses Tab and returns what has the focus then (`#id`, or the tag and text).
+    pub async fn tab(&self) -> String {
+        let key = |kind| json!({ "type": kind, "value": "\u{E004}" });
+        let actions = json!({ "actions": [{
+            "type": "key", "id": "keyboard",
+            "actions": [key("keyDown"), key("keyUp")],
+        }]});
+        self.command(reqwest::Method::POST, "/actions", Some(actions))
+            .await;
+        let focused = "const e = document.activeElement; \
+                       return e.id ? '#' + e.id : e.tagName.toLowerCase() + ':' + e.textContent;";
+        self.js(focused, vec![])
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Accepts the open `confirm`/`prompt` dialog.
+    pub async fn accept_dialog(&self) {
+        self.command(reqwest::Method::POST, "/alert/accept", Some(json!({})))
+            .await;
+    }
+
     /// The open `alert`/`confirm` dialog's text, if any.
     pub async fn dialog(&self) -> Option<String> {
         let v = self

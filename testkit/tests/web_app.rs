@@ -251,3 +251,141 @@ async fn an_unknown_conversation_url_shows_an_in_app_not_found() {
     chrome.screenshot("not-found-360px").await;
     chrome.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regenerate_adds_a_second_answer_and_the_first_stays_browsable() {
+    let app = TestApp::spawn().await;
+    let chrome = Chrome::start(1200, 800).await;
+    let page = ChatPage { chrome: &chrome };
+    page.sign_up(&app, "again@example.com").await;
+    page.send("Say it twice").await;
+    page.wait_answer_ends().await;
+    let first_id = chrome
+        .js(
+            "return document.querySelector('.msg.assistant').dataset.id;",
+            vec![],
+        )
+        .await;
+    chrome.click("#regenerate").await;
+    chrome
+        .wait_until("a second answer", || async {
+            chrome.text(".msg.assistant:not([hidden]) .position").await == "2/2"
+        })
+        .await;
+    page.wait_answer_ends().await;
+    let visible = "return document.querySelector('.msg.assistant:not([hidden])').dataset.id;";
+    assert_ne!(
+        chrome.js(visible, vec![]).await,
+        first_id,
+        "the new answer is shown"
+    );
+    chrome.click(".msg.assistant:not([hidden]) .previous").await;
+    assert_eq!(
+        chrome.js(visible, vec![]).await,
+        first_id,
+        "the first is still there"
+    );
+    assert_eq!(
+        chrome.text(".msg.assistant:not([hidden]) .position").await,
+        "1/2"
+    );
+    let conversation = page.conversation_id().await;
+    let stored = stored_answers(&app, conversation).await;
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|(_, status)| status == "done"));
+    chrome.screenshot("regenerated").await;
+    chrome.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_tab_on_the_conversation_shows_the_live_answer() {
+    let app = TestApp::spawn_configured(|c| c.demo.pacing_ms = 60).await;
+    let chrome = Chrome::start(1200, 800).await;
+    let page = ChatPage { chrome: &chrome };
+    page.sign_up(&app, "two-tabs@example.com").await;
+    page.send("first").await;
+    page.wait_answer_ends().await;
+    let conversation = page.conversation_id().await;
+    let first_tab = chrome.open_tab().await;
+    let second_tab = chrome.current_tab().await;
+    chrome.goto(&app.url(&format!("/c/{conversation}"))).await;
+    chrome.wait_for_element(".msg.assistant").await;
+    // Send from the first tab; the second shows the answer while it streams.
+    chrome.switch_to(&first_tab).await;
+    page.send("second").await;
+    chrome.switch_to(&second_tab).await;
+    chrome
+        .wait_until("the new answer in the other tab", || async {
+            chrome
+                .js(
+                    "return document.querySelectorAll('.msg.assistant').length;",
+                    vec![],
+                )
+                .await
+                == json!(2)
+        })
+        .await;
+    assert_eq!(
+        page.answer_status().await,
+        "streaming",
+        "shown while it streams"
+    );
+    page.wait_answer_ends().await;
+    let stored = stored_answers(&app, conversation).await;
+    assert_eq!(
+        page.answer_text()
+            .await
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        stored[1].0.split_whitespace().collect::<Vec<_>>()
+    );
+    chrome.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keyboard_alone_reaches_the_sidebar_the_composer_send_and_stop() {
+    let app = TestApp::spawn_configured(|c| {
+        c.demo.pacing_ms = 100;
+        c.demo.reply_tokens = 100;
+    })
+    .await;
+    let chrome = Chrome::start(1200, 800).await;
+    let page = ChatPage { chrome: &chrome };
+    page.sign_up(&app, "keys@example.com").await;
+    page.send("a long answer please").await;
+    chrome
+        .wait_until("the answer to start", || async {
+            !page.answer_text().await.is_empty()
+        })
+        .await;
+    chrome
+        .js(
+            "document.activeElement.blur(); document.body.focus();",
+            vec![],
+        )
+        .await;
+    let mut reached = Vec::new();
+    for _ in 0..25 {
+        reached.push(chrome.tab().await);
+    }
+    for wanted in [
+        "#new-chat",
+        "#composer",
+        "#stop",
+        "#send",
+        "#model",
+        "#settings-link",
+    ] {
+        assert!(
+            reached.iter().any(|r| r == wanted),
+            "Tab reaches {wanted}: {reached:?}"
+        );
+    }
+    assert!(
+        reached.iter().any(|r| r.starts_with("a:say")
+            || r.starts_with("a:A long")
+            || r.starts_with("a:a long")),
+        "a conversation link: {reached:?}"
+    );
+    chrome.quit().await;
+}
