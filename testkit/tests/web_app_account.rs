@@ -1,0 +1,130 @@
+//! The web app's account screens in a real browser: API keys shown once, a session revoked from
+//! another browser, a guest who adds a password and keeps their conversations.
+
+use serde_json::json;
+use sluice_testkit::{TestApp, webdriver::Chrome};
+
+const PASSWORD: &str = "a long enough password";
+
+async fn sign_up(chrome: &Chrome, app: &TestApp, email: &str) {
+    chrome.goto(&app.url("/")).await;
+    chrome.click("#signin-toggle").await;
+    sign_in_form(chrome, email).await;
+}
+
+async fn sign_in_form(chrome: &Chrome, email: &str) {
+    chrome.type_into("#email", email).await;
+    chrome.type_into("#password", PASSWORD).await;
+    chrome.click("#signin-submit").await;
+    chrome.wait_for_element("#composer").await;
+}
+
+async fn open_settings(chrome: &Chrome) {
+    chrome.click("#settings-link").await;
+    chrome.wait_for_element("#settings").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_is_shown_once_works_as_a_bearer_and_is_gone_after_reload() {
+    let app = TestApp::spawn().await;
+    let chrome = Chrome::start(1200, 900).await;
+    sign_up(&chrome, &app, "keys@example.com").await;
+    open_settings(&chrome).await;
+    chrome.type_into("#key-name", "my script").await;
+    chrome.click("#create-key button").await;
+    chrome.wait_for_element("#fresh-key").await;
+    let key = chrome.text("#fresh-key").await;
+    assert!(key.starts_with("sk-sluice-"), "{key}");
+    chrome.screenshot("api-key-shown-once").await;
+    let me = app.get(&key, "/api/auth/me").await;
+    assert_eq!(me.status(), 200, "the key works as a bearer");
+    chrome.reload().await;
+    chrome.wait_for_element("#keys li").await;
+    assert_eq!(
+        chrome
+            .js("return document.querySelector('#fresh-key');", vec![])
+            .await,
+        json!(null)
+    );
+    let listed = chrome.text("#keys").await;
+    assert!(
+        listed.contains("my script") && !listed.contains(&key),
+        "{listed}"
+    );
+    chrome.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_session_in_one_browser_signs_the_other_out() {
+    let app = TestApp::spawn().await;
+    let laptop = Chrome::start(1200, 900).await;
+    let phone = Chrome::start(1200, 900).await;
+    sign_up(&laptop, &app, "two@example.com").await;
+    phone.goto(&app.url("/")).await;
+    sign_in_form(&phone, "two@example.com").await;
+    open_settings(&laptop).await;
+    laptop
+        .wait_until("both sessions listed", || async {
+            laptop
+                .js(
+                    "return document.querySelectorAll('#sessions li').length;",
+                    vec![],
+                )
+                .await
+                == json!(2)
+        })
+        .await;
+    laptop.click("#sessions button[aria-label^='Revoke']").await;
+    laptop
+        .wait_until("one session left", || async {
+            laptop
+                .js(
+                    "return document.querySelectorAll('#sessions li').length;",
+                    vec![],
+                )
+                .await
+                == json!(1)
+        })
+        .await;
+    // The phone's next step finds its session gone and says so.
+    phone.click("#settings-link").await;
+    phone.wait_for_element("#signin-form").await;
+    let notice = phone.text("#signin-form .form-error").await;
+    assert!(notice.contains("session has ended"), "{notice}");
+    phone.screenshot("signed-out-elsewhere").await;
+    laptop.quit().await;
+    phone.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_who_adds_a_password_keeps_their_conversations() {
+    let app = TestApp::spawn().await;
+    let chrome = Chrome::start(1200, 900).await;
+    chrome.goto(&app.url("/")).await;
+    chrome.click("#guest").await;
+    chrome.type_into("#composer", "remember this\u{E007}").await;
+    chrome.wait_for_element("#conversations li[data-id]").await;
+    open_settings(&chrome).await;
+    chrome.type_into("#upgrade-email", "kept@example.com").await;
+    chrome.type_into("#upgrade-password", PASSWORD).await;
+    chrome.click("#upgrade button").await;
+    chrome
+        .wait_until("the account to show its email", || async {
+            chrome
+                .text("#account-who")
+                .await
+                .contains("kept@example.com")
+        })
+        .await;
+    chrome.click("#sign-out").await;
+    chrome.wait_for_element("#signin-form").await;
+    sign_in_form(&chrome, "kept@example.com").await;
+    chrome.wait_for_element("#conversations li[data-id]").await;
+    assert!(
+        chrome
+            .text("#conversations")
+            .await
+            .contains("remember this")
+    );
+    chrome.quit().await;
+}
