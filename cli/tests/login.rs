@@ -6,34 +6,7 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 
 use serde_json::{Value, json};
-use support::{Home, run, stack};
-use tokio::io::{AsyncBufReadExt, BufReader};
-
-/// Starts `sluice login`, returns the process and the user code it printed.
-async fn start_login(
-    home: &Home,
-    server: &str,
-) -> (
-    tokio::process::Child,
-    String,
-    BufReader<tokio::process::ChildStdout>,
-) {
-    let mut cmd = home.tokio_command(server);
-    cmd.arg("login").arg("--no-browser");
-    let mut child = cmd.spawn().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            out.read_line(&mut line).await.unwrap() > 0,
-            "login printed no code"
-        );
-        if let Some(code) = line.trim().strip_prefix("and enter the code") {
-            return (child, code.trim().to_string(), out);
-        }
-    }
-}
+use support::{Home, rest, run, stack, start_login};
 
 async fn decide(app: &sluice_testkit::TestApp, token: &str, decision: &str, code: &str) {
     let r = app
@@ -45,12 +18,6 @@ async fn decide(app: &sluice_testkit::TestApp, token: &str, decision: &str, code
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-}
-
-async fn rest(mut out: BufReader<tokio::process::ChildStdout>) -> String {
-    let mut text = String::new();
-    while out.read_line(&mut text).await.unwrap() > 0 {}
-    text
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,6 +7,7 @@ use std::{path::PathBuf, process::Stdio};
 
 use serde_json::{Value, json};
 use sluice_testkit::{Options, TestApp};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 pub const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
@@ -128,4 +129,37 @@ pub async fn run(mut command: tokio::process::Command, stdin: Option<&str>) -> R
         ran.stderr
     );
     ran
+}
+
+/// Starts `sluice login`, returns the process and the user code it printed.
+pub async fn start_login(
+    home: &Home,
+    server: &str,
+) -> (
+    tokio::process::Child,
+    String,
+    BufReader<tokio::process::ChildStdout>,
+) {
+    let mut cmd = home.tokio_command(server);
+    cmd.arg("login").arg("--no-browser");
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).await.unwrap() > 0,
+            "login printed no code"
+        );
+        if let Some(code) = line.trim().strip_prefix("and enter the code") {
+            return (child, code.trim().to_string(), out);
+        }
+    }
+}
+
+/// Everything the process prints after what was read already.
+pub async fn rest(mut out: BufReader<tokio::process::ChildStdout>) -> String {
+    let mut text = String::new();
+    while out.read_line(&mut text).await.unwrap() > 0 {}
+    text
 }
