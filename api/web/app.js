@@ -85,7 +85,10 @@ async function route() {
       main.replaceChildren(chat.el);
       view = chat;
       if (!(await chat.load())) notFound('This conversation does not exist, or it was deleted.');
-      else chat.input.focus();
+      else {
+        chat.input.focus();
+        performance.mark('sluice-interactive');
+      }
     } else {
       notFound('There is nothing at this address.');
     }

@@ -29,6 +29,7 @@ export function followAnswer(messageId, { onText, onState, onEnd }) {
   });
   for (const kind of TERMINAL) {
     source.addEventListener(kind, (e) => {
+      performance.mark('sluice-answer-end');
       source.close();
       if (frame) cancelAnimationFrame(frame);
       flush();

@@ -301,8 +301,14 @@ async fn run_case(app: &TestApp, token: &str, conversation: Uuid, s: Scenario) {
     let mut steps = steps(&s, message_id, conversation).into_iter();
     let mut received: Vec<SseEvent> = Vec::new();
     let mut plan = s.connections.iter().copied().cycle();
-    for _ in 0..100 {
+    for round in 0..100 {
         let (advance, chunk) = plan.next().unwrap();
+        // Once the plan has been played through, the worker always moves on.
+        let advance = if round >= s.connections.len() {
+            advance.max(1)
+        } else {
+            advance
+        };
         for step in steps.by_ref().take(advance) {
             worker.take(step).await;
         }
@@ -419,7 +425,11 @@ async fn any_reconnect_pattern_gets_the_stored_answer_once_with_increasing_ids()
     let conversation = app.create_conversation(&token).await;
     let handle = tokio::runtime::Handle::current();
     let mut runner = TestRunner::new(ProptestConfig {
-        cases: 40,
+        // PROPTEST_CASES=1000 for a longer hunt.
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(40),
         failure_persistence: None,
         ..ProptestConfig::default()
     });

@@ -48,6 +48,10 @@ impl Assets {
         self.files.iter().find(|(n, _)| *n == name).map(|(_, a)| a)
     }
 
+    pub fn file_count(&self) -> usize {
+        self.files.len()
+    }
+
     /// Bytes of JS + CSS a browser downloads for the app, compressed.
     pub fn gzip_total(&self) -> usize {
         self.files.iter().map(|(_, a)| a.gzip.len()).sum()
