@@ -18,6 +18,8 @@ export class ChatView {
     this.running = new Map();
     // Answers to the same question (regenerate), oldest first: reply_to → [article].
     this.alternates = new Map();
+    // User messages' text by id, for Retry.
+    this.questions = new Map();
     this.stopConversation = null;
     this.sending = false;
 
@@ -71,28 +73,52 @@ export class ChatView {
     return true;
   }
 
-  /** Adds the messages this page does not show yet (all of them the first time). */
+  /** Adds the newest messages this page does not show yet (the latest page the first time). */
   async refreshMessages() {
-    let cursor = '';
-    for (;;) {
-      const page = await get(`/api/conversations/${this.conversationId}/messages?limit=100${cursor}`);
-      for (const m of page.items) {
-        if (!this.known.has(m.id)) this.addMessage(m);
-      }
-      if (!page.next_cursor) break;
-      cursor = `&cursor=${encodeURIComponent(page.next_cursor)}`;
+    const page = await get(`/api/conversations/${this.conversationId}/messages?order=newest&limit=30`);
+    if (this.olderCursor === undefined) this.olderCursor = page.next_cursor;
+    for (const m of page.items.reverse()) {
+      if (!this.known.has(m.id)) this.addMessage(m);
     }
     this.scrollToEnd();
+    this.watchTop();
   }
 
-  addMessage(m) {
+  /** Older pages load as the reader scrolls up, keeping what is on screen in place. */
+  watchTop() {
+    if (this.topSentinel || !this.olderCursor) return;
+    this.topSentinel = h('div.sentinel', { 'aria-hidden': 'true' });
+    this.messages.prepend(this.topSentinel);
+    new IntersectionObserver(async (entries) => {
+      if (!entries.some((e) => e.isIntersecting) || this.loadingOlder || !this.olderCursor) return;
+      this.loadingOlder = true;
+      try {
+        const cursor = encodeURIComponent(this.olderCursor);
+        const page = await get(`/api/conversations/${this.conversationId}/messages?order=newest&limit=30&cursor=${cursor}`);
+        this.olderCursor = page.next_cursor;
+        const before = this.messages.scrollHeight - this.messages.scrollTop;
+        // Newest first, each placed above the ones shown: the page ends up in order.
+        for (const m of page.items) {
+          if (!this.known.has(m.id)) this.addMessage(m, this.topSentinel.nextSibling);
+        }
+        this.messages.scrollTop = this.messages.scrollHeight - before;
+        if (!this.olderCursor) this.topSentinel.remove();
+      } finally {
+        this.loadingOlder = false;
+      }
+    }, { root: this.messages }).observe(this.topSentinel);
+  }
+
+  /** Shows a message at the end, or before `anchor` (older pages). */
+  addMessage(m, anchor = null) {
     this.known.add(m.id);
+    const place = (el) => this.messages.insertBefore(el, anchor);
     if (m.role === 'user') {
       const text = h('div.text', {}, m.content);
       const copy = h('button.copy', { type: 'button', 'aria-label': 'Copy message' }, 'Copy');
       copy.addEventListener('click', () => copyText(m.content, copy));
-      this.messages.append(h('article.msg.user', { dataset: { id: m.id } }, text, h('footer', {}, copy)));
-      this.lastUserText = m.content;
+      place(h('article.msg.user', { dataset: { id: m.id } }, text, h('footer', {}, copy)));
+      this.questions.set(m.id, m.content);
       return;
     }
     const body = h('div.text.markdown');
@@ -104,9 +130,10 @@ export class ChatView {
       body, h('footer', {}, browse, status, actions, copy));
     let text = m.content;
     copy.addEventListener('click', () => copyText(text, copy));
-    this.messages.append(article);
-    this.addAlternate(m.reply_to, article);
-    const question = this.lastUserText;
+    place(article);
+    this.addAlternate(m.reply_to, article, anchor !== null);
+    // Looked up when needed: on older pages an answer is placed before its question.
+    const question = () => this.questions.get(m.reply_to);
     const show = (kind, detail) => this.showEnd(article, status, kind, detail, question);
     if (RUNNING.includes(m.status)) {
       const live = new LiveMarkdown(body);
@@ -142,10 +169,11 @@ export class ChatView {
   }
 
   /** Shows the newest answer to a question, with "‹ n/m ›" to browse the earlier ones. */
-  addAlternate(replyTo, article) {
+  addAlternate(replyTo, article, older) {
     if (!replyTo) return;
     const group = this.alternates.get(replyTo) ?? [];
-    group.push(article);
+    if (older) group.unshift(article);
+    else group.push(article);
     this.alternates.set(replyTo, group);
     this.showAlternate(group, group.length - 1);
   }
@@ -190,7 +218,7 @@ export class ChatView {
     if (kind === 'cancelled') status.textContent = 'Stopped';
     if (kind === 'error') {
       const retry = h('button.link', { type: 'button' }, 'Retry');
-      retry.addEventListener('click', () => { this.input.value = question ?? ''; this.send(); });
+      retry.addEventListener('click', () => { this.input.value = question() ?? ''; this.send(); });
       status.append(h('span.error-text', {}, `Error: ${detail || 'the answer failed'}`), ' ', retry);
     }
   }
@@ -231,7 +259,9 @@ export class ChatView {
       this.scrollToEnd();
     } catch (err) {
       // The typed text stays in the composer.
-      this.composerError.textContent = err.message || 'Sending failed; try again.';
+      this.composerError.textContent = err instanceof ApiError && err.status === 404
+        ? 'This conversation was deleted (perhaps in another tab). Start a new chat to keep going.'
+        : err.message || 'Sending failed; try again.';
     } finally {
       this.sending = false;
       this.sendButton.disabled = false;

@@ -8,6 +8,7 @@ use axum::{
     http::StatusCode,
     routing::get,
 };
+use serde::Deserialize;
 use sluice_shared::dto::{ConversationIn, ConversationOut, ConversationPatch, MessageOut, Page};
 
 use crate::{
@@ -129,18 +130,36 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Oldest first, so a client can render the transcript page by page.
+#[derive(Deserialize)]
+struct OrderQuery {
+    order: Option<String>,
+}
+
+/// Oldest first, so a client can render the transcript page by page; `?order=newest` pages
+/// backwards from the latest message (a chat view shows the end first, older on scroll up).
 async fn list_messages(
     State(state): State<AppState>,
     user: AuthUser,
     Id(id): Id,
     Query(q): Query<PageQuery>,
+    Query(order): Query<OrderQuery>,
 ) -> ApiResult<Json<Page<MessageOut>>> {
     let limit = q.limit()?;
+    let newest_first = match order.order.as_deref() {
+        None | Some("oldest") => false,
+        Some("newest") => true,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_order",
+                "order is `oldest` (the default) or `newest`",
+            ));
+        }
+    };
     store::find(&state.pool, user.user_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
-    let rows = messages::page(&state.pool, user.user_id, id, q.after()?, limit).await?;
+    let after = q.after()?;
+    let rows = messages::page(&state.pool, user.user_id, id, after, limit, newest_first).await?;
     let next_cursor = cursor::next(&rows, limit, |r| (r.created_at, r.id));
     Ok(Json(Page {
         items: rows.into_iter().map(Into::into).collect(),

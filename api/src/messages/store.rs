@@ -104,23 +104,36 @@ pub async fn page(
     conversation_id: Uuid,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
+    newest_first: bool,
 ) -> sqlx::Result<Vec<MessageRow>> {
     let (at, id) = after.unzip();
-    sqlx::query_as(concat!(
-        "SELECT ",
-        message_columns!(),
-        " FROM messages
-         WHERE conversation_id = $1 AND user_id = $2
-           AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4))
-         ORDER BY created_at, id LIMIT $5"
-    ))
-    .bind(conversation_id)
-    .bind(owner)
-    .bind(at)
-    .bind(id)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+    let query = if newest_first {
+        concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages
+             WHERE conversation_id = $1 AND user_id = $2
+               AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+             ORDER BY created_at DESC, id DESC LIMIT $5"
+        )
+    } else {
+        concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages
+             WHERE conversation_id = $1 AND user_id = $2
+               AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4))
+             ORDER BY created_at, id LIMIT $5"
+        )
+    };
+    sqlx::query_as(query)
+        .bind(conversation_id)
+        .bind(owner)
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
 }
 
 /// Answers of a conversation still being generated, or finished in the last few seconds (so a
