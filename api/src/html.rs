@@ -1,7 +1,9 @@
-//! Server-rendered pages (the device approval page, OAuth outcomes): one plain layout, every
-//! interpolated value escaped, and headers that keep the pages out of frames and caches —
-//! an approval page that can be framed can be clickjacked.
+//! Server-rendered pages (the device approval page, OAuth outcomes): askama templates in
+//! `api/templates/` on one layout (the web app's stylesheet), every value escaped by the
+//! template engine, and headers that keep the pages out of frames and caches — an approval
+//! page that can be framed can be clickjacked.
 
+use askama::Template;
 use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
@@ -9,30 +11,55 @@ use axum::{
 
 use crate::error::ApiError;
 
-/// An HTML page, with the cookies it sets.
+/// An HTML page (rendered from a template in `api/templates/`), with the cookies it sets.
 pub struct Page {
     pub status: StatusCode,
-    pub title: String,
-    /// Already-escaped HTML for inside `<main>`.
-    pub body: String,
+    html: String,
+    /// For pages that only explain a problem: the explanation, as text (a form shown again
+    /// can repeat it).
+    pub message: String,
     pub cookies: Vec<HeaderValue>,
 }
 
+/// The version of the web app's stylesheet the pages link (the layout needs it).
+pub fn assets_version() -> &'static str {
+    &crate::web::assets().version
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    title: &'a str,
+    version: &'a str,
+    message: &'a str,
+}
+
 impl Page {
-    pub fn new(title: &str, body: String) -> Self {
+    /// Renders `template` (which extends `layout.html`); templates escape every value.
+    pub fn render(template: &impl Template) -> Self {
+        let html = template.render().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "a page template failed to render");
+            "<!doctype html><title>Sluice</title><p>Something went wrong.</p>".into()
+        });
         Self {
             status: StatusCode::OK,
-            title: title.to_string(),
-            body,
+            html,
+            message: String::new(),
             cookies: Vec::new(),
         }
     }
 
     /// A page that only explains what went wrong.
     pub fn message(status: StatusCode, title: &str, message: &str) -> Self {
+        let page = MessagePage {
+            title,
+            version: assets_version(),
+            message,
+        };
         Self {
             status,
-            ..Self::new(title, format!("<p>{}</p>", escape(message)))
+            message: message.to_string(),
+            ..Self::render(&page)
         }
     }
 
@@ -71,19 +98,7 @@ impl From<ApiError> for Page {
 
 impl IntoResponse for Page {
     fn into_response(self) -> Response {
-        // The web app's stylesheet, so the device and OAuth pages look like the app.
-        let html = format!(
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <meta name=\"color-scheme\" content=\"light dark\">\
-             <title>{title} · Sluice</title>\
-             <link rel=\"stylesheet\" href=\"/assets/{version}/style.css\"></head>\
-             <body class=\"page\"><main class=\"card\"><h1>{title}</h1>\n{body}\n</main></body></html>\n",
-            title = escape(&self.title),
-            body = self.body,
-            version = crate::web::assets().version,
-        );
-        let mut response = (self.status, Html(html)).into_response();
+        let mut response = (self.status, Html(self.html)).into_response();
         crate::auth::cookies::attach(&mut response, self.cookies);
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -102,22 +117,6 @@ impl IntoResponse for Page {
     }
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Percent-encodes a query-string value.
 pub fn query_value(text: &str) -> String {
     serde_urlencoded::to_string([("", text)])
@@ -130,11 +129,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn markup_is_escaped() {
-        assert_eq!(
-            escape("<script>alert('x') & \"y\"</script>"),
-            "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
+    fn markup_is_escaped_and_values_are_query_encoded() {
+        let page = Page::message(
+            StatusCode::OK,
+            "<b>t</b>",
+            "<script>alert('x') & \"y\"</script>",
         );
+        assert!(
+            page.html
+                .contains("&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;")
+                || page.html.contains("&#60;script&#62;"),
+            "{}",
+            page.html
+        );
+        assert!(!page.html.contains("<script>"));
+        assert!(!page.html.contains("<b>t</b>"));
         assert_eq!(
             query_value("/device?user_code=AB CD&x"),
             "%2Fdevice%3Fuser_code%3DAB+CD%26x"

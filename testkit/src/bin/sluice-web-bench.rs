@@ -39,9 +39,9 @@ async fn main() {
     chrome.wait_for_element("#composer").await;
 
     println!(
-        "| run | tokens | longest task while streaming | end event → final paint | load → interactive |"
+        "| run | tokens | tasks over 50 ms while streaming | longest frame gap | end event → final paint | load → interactive |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     for run in 1..=runs {
         // A fresh page each run, so every run measures its own load.
         chrome.goto(&app.url("/")).await;

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+use askama::Template;
 use axum::{
     Form,
     extract::{ConnectInfo, Query, State, rejection::FormRejection},
@@ -30,7 +31,7 @@ use crate::{
         sessions::{browser_cookies, rotate},
     },
     error::ApiError,
-    html::{Page, escape, query_value},
+    html::{Page, assets_version, query_value},
     state::AppState,
 };
 
@@ -165,7 +166,7 @@ pub async fn sign_in(
         Err(e) => {
             let (csrf, _) = cookies::ensure_csrf(&state.config, &headers);
             let problem = Page::from(e);
-            sign_in_form(&state, &csrf, &typed, Some(&problem.body))
+            sign_in_form(&state, &csrf, &typed, Some(&problem.message))
                 .with_status(problem.status)
                 .into_response()
         }
@@ -202,54 +203,74 @@ fn signed_in_user(state: &AppState, tokens: &TokensOut) -> Option<AuthUser> {
     })
 }
 
+struct ProviderLink {
+    id: &'static str,
+    name: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "device_sign_in.html")]
+struct SignInPage<'a> {
+    title: &'a str,
+    version: &'a str,
+    csrf: &'a str,
+    typed: &'a str,
+    /// Where a provider sign-in returns: this page, with the code (query-encoded).
+    next: String,
+    problem: Option<&'a str>,
+    providers: Vec<ProviderLink>,
+}
+
 fn sign_in_form(state: &AppState, csrf: &str, typed: &str, problem: Option<&str>) -> Page {
-    let next = query_value(&format!("/device?user_code={}", query_value(typed)));
-    let providers: String = [
+    let providers = [
         ("github", "GitHub", &state.config.github),
         ("google", "Google", &state.config.google),
     ]
     .into_iter()
     .filter(|(_, _, config)| config.enabled())
-    .map(|(id, name, _)| {
-        format!("<a class=\"button\" href=\"/api/auth/{id}?next={next}\">Continue with {name}</a>")
-    })
+    .map(|(id, name, _)| ProviderLink { id, name })
     .collect();
-    let problem = problem
-        .map(|p| format!("<div class=\"error\">{p}</div>"))
-        .unwrap_or_default();
-    let (csrf, typed) = (escape(csrf), escape(typed));
-    Page::new(
-        "Sign in to connect a device",
-        format!(
-            "<p>A device asked to sign in to Sluice. Sign in first, then confirm its code.</p>{problem}
-<form method=\"post\" action=\"/device/login\">
-<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\"><input type=\"hidden\" name=\"user_code\" value=\"{typed}\">
-<label>Email <input type=\"email\" name=\"email\" autocomplete=\"username\" required></label>
-<label>Password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label>
-<button class=\"primary\" name=\"action\" value=\"login\">Sign in</button><button name=\"action\" value=\"register\">Create account</button>
-</form>
-<form method=\"post\" action=\"/device/login\">
-<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\"><input type=\"hidden\" name=\"user_code\" value=\"{typed}\">
-<button name=\"action\" value=\"guest\">Continue as a guest</button>{providers}
-</form>"
-        ),
-    )
+    Page::render(&SignInPage {
+        title: "Sign in to connect a device",
+        version: assets_version(),
+        csrf,
+        typed,
+        next: query_value(&format!("/device?user_code={}", query_value(typed))),
+        problem,
+        providers,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "device_code.html")]
+struct CodePage<'a> {
+    title: &'a str,
+    version: &'a str,
+    typed: &'a str,
+    problem: Option<&'a str>,
 }
 
 fn code_form(typed: &str, problem: Option<&str>) -> Page {
-    let problem = problem
-        .map(|p| format!("<p class=\"error\">{}</p>", escape(p)))
-        .unwrap_or_default();
-    Page::new(
-        "Connect a device",
-        format!(
-            "{problem}<form method=\"get\" action=\"/device\">
-<label>Enter the code shown on your device
-<input name=\"user_code\" value=\"{}\" placeholder=\"WDJB-MJHT\" autocomplete=\"off\" autocapitalize=\"characters\" autofocus required></label>
-<button class=\"primary\">Continue</button></form>",
-            escape(typed)
-        ),
-    )
+    Page::render(&CodePage {
+        title: "Connect a device",
+        version: assets_version(),
+        typed,
+        problem,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "device_confirm.html")]
+struct ConfirmPage<'a> {
+    title: &'a str,
+    version: &'a str,
+    client: &'a str,
+    shown: String,
+    requested: String,
+    from: String,
+    minutes_left: i64,
+    csrf: &'a str,
+    code: &'a str,
 }
 
 fn confirm(state: &AppState, csrf: &str, code: &str, pending: &Pending) -> Page {
@@ -259,33 +280,22 @@ fn confirm(state: &AppState, csrf: &str, code: &str, pending: &Pending) -> Page 
         .clients
         .get(&pending.client_id)
         .map_or(pending.client_id.as_str(), |c| c.name.as_str());
-    let minutes_left = (pending.expires_at - Utc::now()).num_minutes().max(0);
     let from = match (&pending.requester_ip, &pending.requester_agent) {
         (Some(ip), Some(agent)) => format!("{ip} ({agent})"),
         (Some(ip), None) => ip.clone(),
         _ => "unknown".into(),
     };
-    Page::new(
-        &format!("Sign in {client}?"),
-        format!(
-            "<p><strong>{client}</strong> asks to sign in to your Sluice account.
-Approve only if you started this yourself, on a device you control.</p>
-<dl><dt>Code</dt><dd class=\"code\">{shown}</dd>
-<dt>Requested</dt><dd>{when} UTC</dd>
-<dt>From</dt><dd>{from}</dd>
-<dt>Expires</dt><dd>in {minutes_left} min</dd></dl>
-<form method=\"post\" action=\"/device\">
-<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\"><input type=\"hidden\" name=\"user_code\" value=\"{code}\">
-<button class=\"primary\" name=\"decision\" value=\"approve\">Approve</button><button name=\"decision\" value=\"deny\">Deny</button>
-</form>",
-            client = escape(client),
-            shown = escape(&user_code::display(code)),
-            when = pending.created_at.format("%Y-%m-%d %H:%M:%S"),
-            from = escape(&from),
-            csrf = escape(csrf),
-            code = escape(code),
-        ),
-    )
+    Page::render(&ConfirmPage {
+        title: &format!("Sign in {client}?"),
+        version: assets_version(),
+        client,
+        shown: user_code::display(code),
+        requested: pending.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        from,
+        minutes_left: (pending.expires_at - Utc::now()).num_minutes().max(0),
+        csrf,
+        code,
+    })
 }
 
 /// A signed-out form, if it was complete and carries this browser's CSRF token.
