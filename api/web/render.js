@@ -167,17 +167,18 @@ function inline(text) {
     if (m[1] !== undefined) out.push(h('code', {}, m[1]));
     else if (m[2] !== undefined || m[3] !== undefined) out.push(h('strong', {}, inline(m[2] ?? m[3])));
     else if (m[4] !== undefined || m[5] !== undefined) out.push(h('em', {}, inline(m[4] ?? m[5])));
-    else out.push(link(m[6], m[7], m[0].startsWith('!')));
+    else out.push(link(m[6], m[7], m[0]));
     last = m.index + m[0].length;
   }
   if (last < text.length) out.push(text.slice(last));
   return out;
 }
 
-function link(label, url, isImage) {
+function link(label, url, source) {
   const href = safeUrl(url);
-  const text = isImage ? `image: ${label || url}` : label || url;
-  if (!href) return text;
+  // Not a link we make (javascript:, data:, relative…): shown exactly as written.
+  if (!href) return source;
+  const text = source.startsWith('!') ? `image: ${label || url}` : label || url;
   return h('a', { href, target: '_blank', rel: 'noopener noreferrer nofollow' }, text);
 }
 

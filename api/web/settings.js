@@ -1,9 +1,9 @@
 // Settings: the account (add a password to a guest, link GitHub / Google), every signed-in
 // device (CLI sessions from the device flow too) with revoke, API keys (create → shown once,
-// disable, rotate, delete) and, for admins, the users.
+// disable, rotate, delete) and, for admins, the users (roles, disable / enable).
 
 import { h, copyText } from './dom.js';
-import { get, post, patch, del } from './api.js';
+import { get, post, put, patch, del } from './api.js';
 
 export async function settingsView(main, { me, signOut, refreshMe }) {
   const sections = [account(me, signOut, refreshMe), await sessions(signOut), await keys()];
@@ -126,7 +126,20 @@ async function users() {
       await post(`/api/admin/users/${u.id}/${disabled ? 'enable' : 'disable'}`);
       toggle.replaceWith(h('span.muted', {}, disabled ? 'enabled' : 'disabled'));
     });
-    return h('li', {}, h('span', {}, u.email ?? u.display_name), h('span.muted', {}, u.roles.join(', ')), toggle);
+    const admin = u.roles.includes('admin');
+    const roles = h('span.muted', {}, u.roles.join(', '));
+    const promote = h('button.secondary', { type: 'button' }, admin ? 'Remove admin' : 'Make admin');
+    promote.addEventListener('click', async () => {
+      const next = admin ? u.roles.filter((r) => r !== 'admin') : [...u.roles, 'admin'];
+      try {
+        const updated = await put(`/api/admin/users/${u.id}/roles`, { roles: next });
+        roles.textContent = (updated.roles ?? next).join(', ');
+        promote.disabled = true;
+      } catch (err) {
+        roles.textContent = err.message;
+      }
+    });
+    return h('li', {}, h('span', {}, u.email ?? u.display_name), roles, promote, toggle);
   }));
   return h('div.section', {}, h('h2', {}, 'Users'), list);
 }

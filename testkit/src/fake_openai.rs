@@ -43,6 +43,8 @@ struct FakeState {
     tokens: AtomicU32,
     pacing_ms: AtomicU64,
     prompts: Mutex<Vec<Value>>,
+    /// A reply of these deltas instead of `tok0 tok1 …`.
+    custom_reply: Mutex<Option<Vec<String>>>,
     upstream_ttft: Mutex<Vec<Duration>>,
 }
 
@@ -77,6 +79,14 @@ impl FakeOpenAi {
     /// The next request gets this fault (faults queue up in order).
     pub fn push_fault(&self, fault: Fault) {
         self.state.faults.lock().expect("lock").push_back(fault);
+    }
+
+    /// Every later reply is `text`, streamed in pieces of a few characters (split inside
+    /// markup, as a model's tokens would be).
+    pub fn set_reply(&self, text: &str) {
+        let chars: Vec<char> = text.chars().collect();
+        let pieces = chars.chunks(3).map(|c| c.iter().collect()).collect();
+        *self.state.custom_reply.lock().expect("lock") = Some(pieces);
     }
 
     pub fn set_pacing(&self, pacing: Duration) {
@@ -158,7 +168,19 @@ async fn completions(State(state): State<Arc<FakeState>>, Json(body): Json<Value
         .and_then(Value::as_str)
         .unwrap_or("fake")
         .to_string();
-    let tokens = state.tokens.load(Ordering::SeqCst);
+    let pieces: Arc<Vec<String>> = Arc::new(
+        state
+            .custom_reply
+            .lock()
+            .expect("lock")
+            .clone()
+            .unwrap_or_else(|| {
+                (0..state.tokens.load(Ordering::SeqCst))
+                    .map(token)
+                    .collect()
+            }),
+    );
+    let tokens = pieces.len() as u32;
     let pacing = Duration::from_millis(state.pacing_ms.load(Ordering::SeqCst));
     let prompt_tokens = body
         .get("messages")
@@ -170,6 +192,7 @@ async fn completions(State(state): State<Arc<FakeState>>, Json(body): Json<Value
     };
     let chunks = stream::unfold((0u32, guard), move |(i, mut guard)| {
         let model = model.clone();
+        let pieces = pieces.clone();
         async move {
             if i > tokens + 1 {
                 return None;
@@ -194,7 +217,7 @@ async fn completions(State(state): State<Arc<FakeState>>, Json(body): Json<Value
             let data = if i < tokens {
                 chunk(
                     &model,
-                    json!({"content": token(i)}),
+                    json!({"content": pieces[i as usize]}),
                     Value::Null,
                     Value::Null,
                 )

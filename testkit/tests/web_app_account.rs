@@ -128,3 +128,40 @@ async fn a_guest_who_adds_a_password_keeps_their_conversations() {
     );
     chrome.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sees_the_users_and_can_make_another_one_admin() {
+    let app = TestApp::spawn_configured(|c| c.admin_emails = vec!["boss@example.com".into()]).await;
+    app.register("staff@example.com").await;
+    let chrome = Chrome::start(1200, 900).await;
+    sign_up(&chrome, &app, "boss@example.com").await;
+    open_settings(&chrome).await;
+    chrome.wait_for_element("#users li").await;
+    let staff_row = chrome
+        .js(
+            "return [...document.querySelectorAll('#users li')].findIndex(li => li.textContent.includes('staff@'));",
+            vec![],
+        )
+        .await;
+    let row = staff_row.as_i64().unwrap() + 1;
+    chrome
+        .click(&format!("#users li:nth-child({row}) button:first-of-type"))
+        .await;
+    chrome
+        .wait_until("the new role", || async {
+            chrome
+                .text(&format!("#users li:nth-child({row}) .muted"))
+                .await
+                .contains("admin")
+        })
+        .await;
+    let roles: Vec<String> = sqlx::query_scalar(
+        "SELECT r.role FROM user_roles r JOIN users u ON u.id = r.user_id WHERE u.email = 'staff@example.com'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert!(roles.contains(&"admin".to_string()), "{roles:?}");
+    chrome.screenshot("admin-users").await;
+    chrome.quit().await;
+}

@@ -1,9 +1,14 @@
 //! The web app at its edges, in a real browser: long conversations load older pages on scroll
 //! up, a double-click sends once, a send into a conversation deleted elsewhere keeps the typed
-//! text and says what happened.
+//! text and says what happened, a model's markup stays text, a failed answer offers Retry.
 
 use serde_json::json;
-use sluice_testkit::{TestApp, webdriver::Chrome};
+use sluice_testkit::{
+    TestApp,
+    fake_openai::{FakeOpenAi, Fault},
+    webdriver::Chrome,
+    with_fake_openai,
+};
 
 async fn sign_up(chrome: &Chrome, app: &TestApp, email: &str) {
     chrome.goto(&app.url("/")).await;
@@ -133,5 +138,104 @@ async fn sending_into_a_conversation_deleted_elsewhere_keeps_the_text_and_says_w
         .await;
     assert_eq!(typed, json!("are you there?"), "the typed text is kept");
     chrome.screenshot("deleted-elsewhere").await;
+    chrome.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markup_in_a_model_reply_renders_as_inert_text() {
+    let fake = FakeOpenAi::start(4, std::time::Duration::from_millis(5)).await;
+    fake.set_reply(
+        "# Title\n\n<img src=x onerror=alert(1)> <script>alert(2)</script>\n\n\
+         [click](javascript:alert(3)) ![pic](https://evil.example/track.png) \
+         <a href=\"javascript:alert(4)\">a</a> [ok](https://example.com)\n\n\
+         | a | b |\n| --- | --- |\n| <b>x</b> | y |\n\n```html\n<script>alert(5)</script>\n```\n",
+    );
+    let app = TestApp::spawn_with(with_fake_openai(&fake)).await;
+    let chrome = Chrome::start(1200, 800).await;
+    sign_up(&chrome, &app, "model-xss@example.com").await;
+    chrome.type_into("#composer", "hello\u{E007}").await;
+    chrome
+        .wait_until("the reply", || async {
+            count(&chrome, ".msg.assistant[data-status='done']").await == 1
+        })
+        .await;
+    assert_eq!(chrome.dialog().await, None, "no dialog opened");
+    let found = chrome
+        .js(
+            "const m = document.querySelector('.msg.assistant .text'); return [
+               m.querySelectorAll('img, script, iframe, b').length,
+               [...m.querySelectorAll('a')].map(a => a.href),
+               m.querySelectorAll('h1, h2, h3, table, pre code').length,
+               window.sluiceCspViolations.length];",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        found[0],
+        json!(0),
+        "no element came from the reply's markup"
+    );
+    // Only http(s) links are links; an image is one too (shown as "image: pic"), never loaded.
+    assert_eq!(
+        found[1],
+        json!(["https://evil.example/track.png", "https://example.com/"]),
+        "javascript: links stay text"
+    );
+    assert_eq!(found[2], json!(3), "heading, table and code block rendered");
+    assert_eq!(found[3], json!(0), "no CSP violation");
+    let text = chrome.text(".msg.assistant .text").await;
+    assert!(
+        text.contains("<img src=x onerror=alert(1)>") && text.contains("<script>alert(5)</script>")
+    );
+    chrome.screenshot("model-xss-inert").await;
+    chrome.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_answer_shows_the_error_and_retry_asks_again() {
+    let fake = FakeOpenAi::start(6, std::time::Duration::ZERO).await;
+    let app = TestApp::spawn_with(with_fake_openai(&fake)).await;
+    let chrome = Chrome::start(1200, 800).await;
+    sign_up(&chrome, &app, "retry@example.com").await;
+    // Every try of the first answer fails (max_retries + 1 = 3 requests).
+    for _ in 0..3 {
+        fake.push_fault(Fault::ServerError);
+    }
+    chrome.type_into("#composer", "are you up?\u{E007}").await;
+    chrome
+        .wait_until("the error", || async {
+            count(&chrome, ".msg.assistant[data-status='error']").await == 1
+        })
+        .await;
+    assert!(
+        chrome
+            .text(".msg.assistant .status")
+            .await
+            .contains("Error")
+    );
+    chrome.screenshot("answer-error").await;
+    chrome.click(".msg.assistant .status button").await;
+    chrome
+        .wait_until("the retried answer", || async {
+            count(&chrome, ".msg.assistant[data-status='done']").await == 1
+        })
+        .await;
+    let users = chrome
+        .js(
+            "return [...document.querySelectorAll('.msg.user .text')].map(e => e.textContent);",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        users,
+        json!(["are you up?", "are you up?"]),
+        "the same question asked again"
+    );
+    assert!(
+        chrome
+            .text(".msg.assistant:last-of-type .text")
+            .await
+            .contains("tok5")
+    );
     chrome.quit().await;
 }
