@@ -4,10 +4,8 @@
 
 mod support;
 
-use std::time::Duration;
-
-use sluice_testkit::webdriver::Chrome;
-use support::{Home, rest, stack, start_login};
+use sluice_testkit::{chat_page::ChatPage, webdriver::Chrome};
+use support::{Home, finish_login, stack, start_login};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_signs_in_when_the_browser_approves_its_code_on_the_device_page() {
@@ -16,17 +14,14 @@ async fn the_cli_signs_in_when_the_browser_approves_its_code_on_the_device_page(
     let (child, code, out) = start_login(&home, &app.base).await;
 
     let chrome = Chrome::start(1200, 900).await;
-    chrome.goto(&app.url("/")).await;
-    chrome.click("#signin-toggle").await;
-    chrome.type_into("#email", "owner@example.com").await;
-    chrome
-        .type_into("#password", "a long enough password")
+    ChatPage { chrome: &chrome }
+        .sign_up(&app, "owner@example.com")
         .await;
-    chrome.click("#signin-submit").await;
-    chrome.wait_for_element("#composer").await;
     chrome
         .goto(&app.url(&format!("/device?user_code={code}")))
         .await;
+    chrome.wait_for_element("button[value='approve']").await;
+    chrome.screenshot("device-confirm").await;
     chrome.click("button[value='approve']").await;
     chrome
         .wait_until("the approval to be confirmed", || async {
@@ -35,13 +30,7 @@ async fn the_cli_signs_in_when_the_browser_approves_its_code_on_the_device_page(
         .await;
     chrome.screenshot("device-approved").await;
 
-    let status = tokio::time::timeout(Duration::from_secs(30), async {
-        let mut child = child;
-        child.wait().await.unwrap()
-    })
-    .await
-    .expect("login finished");
-    let printed = rest(out).await;
+    let (status, printed) = finish_login(child, out).await;
     assert!(status.success(), "{printed}");
     assert!(printed.contains("owner@example.com"), "{printed}");
     chrome.quit().await;

@@ -6,7 +6,7 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 
 use serde_json::{Value, json};
-use support::{Home, rest, run, stack, start_login};
+use support::{Home, finish_login, run, stack, start_login};
 
 async fn decide(app: &sluice_testkit::TestApp, token: &str, decision: &str, code: &str) {
     let r = app
@@ -34,13 +34,7 @@ async fn login_whoami_and_logout_end_to_end() {
         &code,
     )
     .await;
-    let status = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-        let mut child = child;
-        child.wait().await.unwrap()
-    })
-    .await
-    .expect("login finished");
-    let printed = rest(out).await;
+    let (status, printed) = finish_login(child, out).await;
     assert!(status.success(), "{printed}");
     assert!(printed.contains("Signed in to"), "{printed}");
     assert!(printed.contains("cli@example.com"), "{printed}");

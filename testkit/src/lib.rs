@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod browser;
+pub mod chat_page;
 pub mod event_source;
 pub mod fake_oauth;
 pub mod fake_openai;

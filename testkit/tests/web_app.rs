@@ -2,92 +2,12 @@
 //! what a person sees when they sign up, chat, reload mid-answer, stop an answer, or are sent
 //! markup meant to run script. One screenshot per scenario lands in `target/screenshots/`.
 
-use serde_json::{Value, json};
-use sluice_testkit::{TestApp, webdriver::Chrome};
-
-const ENTER: &str = "\u{E007}";
-
-/// The chat page, in a person's steps.
-struct ChatPage<'a> {
-    chrome: &'a Chrome,
-}
-
-impl ChatPage<'_> {
-    async fn sign_up(&self, app: &TestApp, email: &str) {
-        self.chrome.goto(&app.url("/")).await;
-        self.chrome.click("#signin-toggle").await;
-        self.chrome.type_into("#email", email).await;
-        self.chrome
-            .type_into("#password", "a long enough password")
-            .await;
-        self.chrome.click("#signin-submit").await;
-        self.chrome.wait_for_element("#composer").await;
-    }
-
-    async fn send(&self, text: &str) {
-        self.chrome
-            .type_into("#composer", &format!("{text}{ENTER}"))
-            .await;
-        self.chrome.wait_for_element(".msg.assistant").await;
-    }
-
-    async fn answer_text(&self) -> String {
-        let script = "const all = document.querySelectorAll('.msg.assistant .text'); \
-                      return all.length ? all[all.length - 1].textContent : '';";
-        self.chrome
-            .js(script, vec![])
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-
-    async fn answer_status(&self) -> String {
-        let script = "const all = document.querySelectorAll('.msg.assistant'); \
-                      return all.length ? all[all.length - 1].dataset.status : '';";
-        self.chrome
-            .js(script, vec![])
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-
-    async fn wait_answer_ends(&self) {
-        self.chrome
-            .wait_until("the answer to end", || async {
-                ["done", "cancelled", "error"].contains(&self.answer_status().await.as_str())
-            })
-            .await;
-    }
-
-    async fn conversation_id(&self) -> uuid::Uuid {
-        let path = self.chrome.js("return location.pathname;", vec![]).await;
-        path.as_str()
-            .unwrap()
-            .trim_start_matches("/c/")
-            .parse()
-            .expect("/c/{id}")
-    }
-
-    async fn csp_violations(&self) -> Value {
-        self.chrome
-            .js("return window.sluiceCspViolations;", vec![])
-            .await
-    }
-}
-
-/// The stored answers of a conversation, oldest first.
-async fn stored_answers(app: &TestApp, conversation: uuid::Uuid) -> Vec<(String, String)> {
-    sqlx::query_as(
-        "SELECT content, status FROM messages WHERE conversation_id = $1 AND role = 'assistant'
-         ORDER BY created_at",
-    )
-    .bind(conversation)
-    .fetch_all(&app.pool)
-    .await
-    .unwrap()
-}
+use serde_json::json;
+use sluice_testkit::{
+    TestApp,
+    chat_page::{ChatPage, assert_same_words, stored_answers},
+    webdriver::Chrome,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_grows_on_screen_as_it_streams_and_ends_equal_to_the_stored_one() {
@@ -119,13 +39,10 @@ async fn an_answer_grows_on_screen_as_it_streams_and_ends_equal_to_the_stored_on
     let conversation = page.conversation_id().await;
     let stored = stored_answers(&app, conversation).await;
     assert_eq!(stored.len(), 1);
-    assert_eq!(
-        page.answer_text()
-            .await
-            .split_whitespace()
-            .collect::<Vec<_>>(),
-        stored[0].0.split_whitespace().collect::<Vec<_>>(),
-        "screen text = stored text"
+    assert_same_words(
+        &page.answer_text().await,
+        &stored[0].0,
+        "screen text = stored text",
     );
     assert_eq!(page.csp_violations().await, json!([]));
     chrome.screenshot("chat-answer").await;
@@ -150,13 +67,10 @@ async fn reloading_mid_answer_shows_the_answer_once_and_whole() {
     let conversation = page.conversation_id().await;
     let stored = stored_answers(&app, conversation).await;
     assert_eq!(stored[0].1, "done");
-    assert_eq!(
-        page.answer_text()
-            .await
-            .split_whitespace()
-            .collect::<Vec<_>>(),
-        stored[0].0.split_whitespace().collect::<Vec<_>>(),
-        "no text lost or repeated"
+    assert_same_words(
+        &page.answer_text().await,
+        &stored[0].0,
+        "no text lost or repeated",
     );
     chrome.screenshot("reload-mid-answer").await;
     chrome.quit().await;
@@ -173,11 +87,7 @@ async fn stop_cancels_the_answer_on_the_server_and_shows_it_stopped() {
     let page = ChatPage { chrome: &chrome };
     page.sign_up(&app, "stopper@example.com").await;
     page.send("Count slowly").await;
-    chrome
-        .wait_until("the answer to start", || async {
-            !page.answer_text().await.is_empty()
-        })
-        .await;
+    page.wait_answer_starts().await;
     chrome.click("#stop").await;
     page.wait_answer_ends().await;
     assert_eq!(page.answer_status().await, "cancelled");
@@ -191,11 +101,7 @@ async fn stop_cancels_the_answer_on_the_server_and_shows_it_stopped() {
     let stored = stored_answers(&app, conversation).await;
     assert_eq!(stored[0].1, "cancelled");
     let shown = page.answer_text().await;
-    assert_eq!(
-        shown.split_whitespace().collect::<Vec<_>>(),
-        stored[0].0.split_whitespace().collect::<Vec<_>>(),
-        "no more text arrived"
-    );
+    assert_same_words(&shown, &stored[0].0, "no more text arrived");
     chrome.screenshot("stopped").await;
     chrome.quit().await;
 }
@@ -332,12 +238,10 @@ async fn a_second_tab_on_the_conversation_shows_the_live_answer() {
     );
     page.wait_answer_ends().await;
     let stored = stored_answers(&app, conversation).await;
-    assert_eq!(
-        page.answer_text()
-            .await
-            .split_whitespace()
-            .collect::<Vec<_>>(),
-        stored[1].0.split_whitespace().collect::<Vec<_>>()
+    assert_same_words(
+        &page.answer_text().await,
+        &stored[1].0,
+        "screen text = stored text",
     );
     chrome.quit().await;
 }
@@ -353,11 +257,7 @@ async fn the_keyboard_alone_reaches_the_sidebar_the_composer_send_and_stop() {
     let page = ChatPage { chrome: &chrome };
     page.sign_up(&app, "keys@example.com").await;
     page.send("a long answer please").await;
-    chrome
-        .wait_until("the answer to start", || async {
-            !page.answer_text().await.is_empty()
-        })
-        .await;
+    page.wait_answer_starts().await;
     chrome
         .js(
             "document.activeElement.blur(); document.body.focus();",
@@ -387,5 +287,36 @@ async fn the_keyboard_alone_reaches_the_sidebar_the_composer_send_and_stop() {
             || r.starts_with("a:a long")),
         "a conversation link: {reached:?}"
     );
+    chrome.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_model_s_guide_reads_as_formatted_markdown() {
+    let app = TestApp::spawn_configured(|c| {
+        c.demo.reply = sluice_shared::config::DemoReply::Guide;
+        c.demo.pacing_ms = 2;
+    })
+    .await;
+    let chrome = Chrome::start(1200, 900).await;
+    let page = ChatPage { chrome: &chrome };
+    page.sign_up(&app, "newcomer@example.com").await;
+    page.send("How do I use a real model?").await;
+    page.wait_answer_ends().await;
+    let shape = chrome
+        .js(
+            "const m = document.querySelector('.msg.assistant .text'); return [
+               m.querySelectorAll('ol li').length, m.querySelectorAll('table').length,
+               m.querySelector('pre code')?.textContent.includes('[models.gpt-4o-mini]'),
+               m.querySelectorAll('strong').length > 0];",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        shape,
+        json!([3, 1, true, true]),
+        "a list, a table, the config block"
+    );
+    assert_eq!(page.csp_violations().await, json!([]));
+    chrome.screenshot("demo-guide").await;
     chrome.quit().await;
 }

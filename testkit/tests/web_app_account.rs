@@ -2,34 +2,20 @@
 //! another browser, a guest who adds a password and keeps their conversations.
 
 use serde_json::json;
-use sluice_testkit::{TestApp, webdriver::Chrome};
-
-const PASSWORD: &str = "a long enough password";
-
-async fn sign_up(chrome: &Chrome, app: &TestApp, email: &str) {
-    chrome.goto(&app.url("/")).await;
-    chrome.click("#signin-toggle").await;
-    sign_in_form(chrome, email).await;
-}
-
-async fn sign_in_form(chrome: &Chrome, email: &str) {
-    chrome.type_into("#email", email).await;
-    chrome.type_into("#password", PASSWORD).await;
-    chrome.click("#signin-submit").await;
-    chrome.wait_for_element("#composer").await;
-}
-
-async fn open_settings(chrome: &Chrome) {
-    chrome.click("#settings-link").await;
-    chrome.wait_for_element("#settings").await;
-}
+use sluice_testkit::{
+    TestApp,
+    chat_page::{ChatPage, WEB_PASSWORD},
+    webdriver::Chrome,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_key_is_shown_once_works_as_a_bearer_and_is_gone_after_reload() {
     let app = TestApp::spawn().await;
     let chrome = Chrome::start(1200, 900).await;
-    sign_up(&chrome, &app, "keys@example.com").await;
-    open_settings(&chrome).await;
+    ChatPage { chrome: &chrome }
+        .sign_up(&app, "keys@example.com")
+        .await;
+    ChatPage { chrome: &chrome }.open_settings().await;
     chrome.type_into("#key-name", "my script").await;
     chrome.click("#create-key button").await;
     chrome.wait_for_element("#fresh-key").await;
@@ -59,10 +45,12 @@ async fn revoking_a_session_in_one_browser_signs_the_other_out() {
     let app = TestApp::spawn().await;
     let laptop = Chrome::start(1200, 900).await;
     let phone = Chrome::start(1200, 900).await;
-    sign_up(&laptop, &app, "two@example.com").await;
+    ChatPage { chrome: &laptop }
+        .sign_up(&app, "two@example.com")
+        .await;
     phone.goto(&app.url("/")).await;
-    sign_in_form(&phone, "two@example.com").await;
-    open_settings(&laptop).await;
+    ChatPage { chrome: &phone }.sign_in("two@example.com").await;
+    ChatPage { chrome: &laptop }.open_settings().await;
     laptop
         .wait_until("both sessions listed", || async {
             laptop
@@ -104,9 +92,9 @@ async fn a_guest_who_adds_a_password_keeps_their_conversations() {
     chrome.click("#guest").await;
     chrome.type_into("#composer", "remember this\u{E007}").await;
     chrome.wait_for_element("#conversations li[data-id]").await;
-    open_settings(&chrome).await;
+    ChatPage { chrome: &chrome }.open_settings().await;
     chrome.type_into("#upgrade-email", "kept@example.com").await;
-    chrome.type_into("#upgrade-password", PASSWORD).await;
+    chrome.type_into("#upgrade-password", WEB_PASSWORD).await;
     chrome.click("#upgrade button").await;
     chrome
         .wait_until("the account to show its email", || async {
@@ -118,7 +106,9 @@ async fn a_guest_who_adds_a_password_keeps_their_conversations() {
         .await;
     chrome.click("#sign-out").await;
     chrome.wait_for_element("#signin-form").await;
-    sign_in_form(&chrome, "kept@example.com").await;
+    ChatPage { chrome: &chrome }
+        .sign_in("kept@example.com")
+        .await;
     chrome.wait_for_element("#conversations li[data-id]").await;
     assert!(
         chrome
@@ -134,8 +124,10 @@ async fn an_admin_sees_the_users_and_can_make_another_one_admin() {
     let app = TestApp::spawn_configured(|c| c.admin_emails = vec!["boss@example.com".into()]).await;
     app.register("staff@example.com").await;
     let chrome = Chrome::start(1200, 900).await;
-    sign_up(&chrome, &app, "boss@example.com").await;
-    open_settings(&chrome).await;
+    ChatPage { chrome: &chrome }
+        .sign_up(&app, "boss@example.com")
+        .await;
+    ChatPage { chrome: &chrome }.open_settings().await;
     chrome.wait_for_element("#users li").await;
     let staff_row = chrome
         .js(

@@ -5,49 +5,25 @@
 use serde_json::json;
 use sluice_testkit::{
     TestApp,
+    chat_page::ChatPage,
     fake_openai::{FakeOpenAi, Fault},
     webdriver::Chrome,
     with_fake_openai,
 };
 
-async fn sign_up(chrome: &Chrome, app: &TestApp, email: &str) {
-    chrome.goto(&app.url("/")).await;
-    chrome.click("#signin-toggle").await;
-    chrome.type_into("#email", email).await;
-    chrome
-        .type_into("#password", "a long enough password")
-        .await;
-    chrome.click("#signin-submit").await;
-    chrome.wait_for_element("#composer").await;
-}
-
-async fn count(chrome: &Chrome, css: &str) -> u64 {
-    let script = "return document.querySelectorAll(arguments[0]).length;";
-    chrome.js(script, vec![json!(css)]).await.as_u64().unwrap()
-}
-
-/// The conversation this page shows.
-async fn conversation_id(chrome: &Chrome) -> uuid::Uuid {
-    let path = chrome.js("return location.pathname;", vec![]).await;
-    path.as_str()
-        .unwrap()
-        .trim_start_matches("/c/")
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_conversation_shows_its_end_first_and_older_pages_on_scroll_up() {
     let app = TestApp::spawn().await;
     let chrome = Chrome::start(1200, 800).await;
-    sign_up(&chrome, &app, "long@example.com").await;
+    let page = ChatPage { chrome: &chrome };
+    page.sign_up(&app, "long@example.com").await;
     chrome.type_into("#composer", "message 0\u{E007}").await;
     chrome
         .wait_until("the first answer", || async {
-            count(&chrome, ".msg.assistant[data-status='done']").await == 1
+            page.count(".msg.assistant[data-status='done']").await == 1
         })
         .await;
-    let conversation = conversation_id(&chrome).await;
+    let conversation = page.conversation_id().await;
     // 39 more exchanges, written straight to the database (the worker is not what is tested).
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, user_id, role, content, status, created_at, reply_to)
@@ -64,14 +40,14 @@ async fn a_long_conversation_shows_its_end_first_and_older_pages_on_scroll_up() 
     .unwrap();
     chrome.reload().await;
     chrome.wait_for_element(".msg").await;
-    assert_eq!(count(&chrome, ".msg").await, 30, "the latest page first");
+    assert_eq!(page.count(".msg").await, 30, "the latest page first");
     assert!(chrome.text(".msg:last-of-type").await.contains("answer 39"));
     chrome
         .wait_until("every page, scrolling up", || async {
             chrome
                 .js("document.getElementById('messages').scrollTop = 0;", vec![])
                 .await;
-            count(&chrome, ".msg").await == 80
+            page.count(".msg").await == 80
         })
         .await;
     let order = chrome
@@ -89,7 +65,8 @@ async fn a_long_conversation_shows_its_end_first_and_older_pages_on_scroll_up() 
 async fn a_double_click_on_send_sends_once() {
     let app = TestApp::spawn().await;
     let chrome = Chrome::start(1200, 800).await;
-    sign_up(&chrome, &app, "double@example.com").await;
+    let page = ChatPage { chrome: &chrome };
+    page.sign_up(&app, "double@example.com").await;
     chrome.type_into("#composer", "only once").await;
     chrome
         .js(
@@ -99,7 +76,7 @@ async fn a_double_click_on_send_sends_once() {
         .await;
     chrome
         .wait_until("the answer", || async {
-            count(&chrome, ".msg.assistant[data-status='done']").await == 1
+            page.count(".msg.assistant[data-status='done']").await == 1
         })
         .await;
     let sent: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE role = 'user'")
@@ -107,7 +84,7 @@ async fn a_double_click_on_send_sends_once() {
         .await
         .unwrap();
     assert_eq!(sent, 1);
-    assert_eq!(count(&chrome, ".msg.user").await, 1);
+    assert_eq!(page.count(".msg.user").await, 1);
     chrome.quit().await;
 }
 
@@ -115,10 +92,11 @@ async fn a_double_click_on_send_sends_once() {
 async fn sending_into_a_conversation_deleted_elsewhere_keeps_the_text_and_says_why() {
     let app = TestApp::spawn().await;
     let chrome = Chrome::start(1200, 800).await;
-    sign_up(&chrome, &app, "deleted@example.com").await;
+    let page = ChatPage { chrome: &chrome };
+    page.sign_up(&app, "deleted@example.com").await;
     chrome.type_into("#composer", "first\u{E007}").await;
     chrome.wait_for_element(".msg.assistant").await;
-    let conversation = conversation_id(&chrome).await;
+    let conversation = page.conversation_id().await;
     // Another tab deletes it.
     sqlx::query("DELETE FROM conversations WHERE id = $1")
         .bind(conversation)
@@ -152,11 +130,12 @@ async fn markup_in_a_model_reply_renders_as_inert_text() {
     );
     let app = TestApp::spawn_with(with_fake_openai(&fake)).await;
     let chrome = Chrome::start(1200, 800).await;
-    sign_up(&chrome, &app, "model-xss@example.com").await;
+    let page = ChatPage { chrome: &chrome };
+    page.sign_up(&app, "model-xss@example.com").await;
     chrome.type_into("#composer", "hello\u{E007}").await;
     chrome
         .wait_until("the reply", || async {
-            count(&chrome, ".msg.assistant[data-status='done']").await == 1
+            page.count(".msg.assistant[data-status='done']").await == 1
         })
         .await;
     assert_eq!(chrome.dialog().await, None, "no dialog opened");
@@ -196,7 +175,8 @@ async fn a_failed_answer_shows_the_error_and_retry_asks_again() {
     let fake = FakeOpenAi::start(6, std::time::Duration::ZERO).await;
     let app = TestApp::spawn_with(with_fake_openai(&fake)).await;
     let chrome = Chrome::start(1200, 800).await;
-    sign_up(&chrome, &app, "retry@example.com").await;
+    let page = ChatPage { chrome: &chrome };
+    page.sign_up(&app, "retry@example.com").await;
     // Every try of the first answer fails (max_retries + 1 = 3 requests).
     for _ in 0..3 {
         fake.push_fault(Fault::ServerError);
@@ -204,7 +184,7 @@ async fn a_failed_answer_shows_the_error_and_retry_asks_again() {
     chrome.type_into("#composer", "are you up?\u{E007}").await;
     chrome
         .wait_until("the error", || async {
-            count(&chrome, ".msg.assistant[data-status='error']").await == 1
+            page.count(".msg.assistant[data-status='error']").await == 1
         })
         .await;
     assert!(
@@ -217,7 +197,7 @@ async fn a_failed_answer_shows_the_error_and_retry_asks_again() {
     chrome.click(".msg.assistant .status button").await;
     chrome
         .wait_until("the retried answer", || async {
-            count(&chrome, ".msg.assistant[data-status='done']").await == 1
+            page.count(".msg.assistant[data-status='done']").await == 1
         })
         .await;
     let users = chrome

@@ -163,3 +163,15 @@ pub async fn rest(mut out: BufReader<tokio::process::ChildStdout>) -> String {
     while out.read_line(&mut text).await.unwrap() > 0 {}
     text
 }
+
+/// Waits (30 s at most) for a started `sluice login` to exit: its status and what it printed.
+pub async fn finish_login(
+    mut child: tokio::process::Child,
+    out: BufReader<tokio::process::ChildStdout>,
+) -> (std::process::ExitStatus, String) {
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+        .await
+        .expect("login finished")
+        .unwrap();
+    (status, rest(out).await)
+}
