@@ -112,4 +112,9 @@ async function signOut() {
 }
 
 window.addEventListener('popstate', () => { if (main) route(); });
+// A stream found the session over (revoked elsewhere, or past its refresh token's life).
+window.addEventListener('sluice:signed-out', () => {
+  view?.destroy?.();
+  boot('Your session has ended. Please sign in again.');
+});
 boot().catch((err) => root.replaceChildren(h('p.notice', { role: 'alert' }, err.message)));

@@ -224,6 +224,10 @@ export class ChatView {
   }
 
   showConnection(state) {
+    if (state === 'signed-out') {
+      window.dispatchEvent(new CustomEvent('sluice:signed-out'));
+      return;
+    }
     this.indicator.textContent = state === 'reconnecting' ? 'reconnecting…' : '';
   }
 

@@ -2,16 +2,20 @@
 // Last-Event-ID by itself; the server's ids never repeat text (README, "Streams"). Text
 // changes are delivered at most once per animation frame, however fast tokens arrive.
 
+import { refresh } from './api.js';
+
 const TERMINAL = ['done', 'error', 'cancelled'];
 
 /**
  * Streams answer `messageId`. Callbacks: onText(text) per frame, onState('live' |
- * 'reconnecting'), onEnd(kind, data) once. Returns a function that stops following.
+ * 'reconnecting' | 'signed-out'), onEnd(kind, data, text) once. Returns a function that stops
+ * following.
  */
 export function followAnswer(messageId, { onText, onState, onEnd }) {
-  const source = new EventSource(`/api/messages/${messageId}/stream`);
+  let source = null;
   let text = '';
   let frame = 0;
+  let refreshes = 0;
   const flush = () => {
     frame = 0;
     onText(text);
@@ -19,28 +23,46 @@ export function followAnswer(messageId, { onText, onState, onEnd }) {
   const schedule = () => {
     frame ||= requestAnimationFrame(flush);
   };
-  source.addEventListener('token', (e) => {
-    text += JSON.parse(e.data).delta;
-    schedule();
-  });
-  source.addEventListener('reset', () => {
-    text = '';
-    schedule();
-  });
-  for (const kind of TERMINAL) {
-    source.addEventListener(kind, (e) => {
-      performance.mark('sluice-answer-end');
-      source.close();
-      if (frame) cancelAnimationFrame(frame);
-      flush();
-      onEnd(kind, JSON.parse(e.data), text);
+  const connect = () => {
+    source = new EventSource(`/api/messages/${messageId}/stream`);
+    source.addEventListener('token', (e) => {
+      text += JSON.parse(e.data).delta;
+      schedule();
     });
-  }
-  source.addEventListener('open', () => onState('live'));
-  source.addEventListener('error', () => {
-    // CONNECTING: the browser is retrying (after `retry:`); CLOSED: it gave up.
-    onState(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting');
-  });
+    source.addEventListener('reset', () => {
+      text = '';
+      schedule();
+    });
+    for (const kind of TERMINAL) {
+      source.addEventListener(kind, (e) => {
+        performance.mark('sluice-answer-end');
+        source.close();
+        if (frame) cancelAnimationFrame(frame);
+        flush();
+        onEnd(kind, JSON.parse(e.data), text);
+      });
+    }
+    source.addEventListener('open', () => {
+      refreshes = 0;
+      onState('live');
+    });
+    source.addEventListener('error', () => {
+      if (source.readyState !== EventSource.CLOSED) {
+        onState('reconnecting'); // the browser retries after `retry:`, with Last-Event-ID
+        return;
+      }
+      // The browser gave up: an error status, most likely 401 because the access cookie
+      // expired. Refresh it and follow again from the start (the text is rebuilt in full).
+      onState('reconnecting');
+      if (refreshes++ >= 3) return onState('signed-out');
+      refresh().then((ok) => {
+        if (!ok) return onState('signed-out');
+        text = '';
+        connect();
+      });
+    });
+  };
+  connect();
   return () => {
     source.close();
     if (frame) cancelAnimationFrame(frame);
@@ -52,7 +74,15 @@ export function followAnswer(messageId, { onText, onState, onEnd }) {
  * answers this page does not know yet. Returns a function that stops listening.
  */
 export function followConversation(conversationId, onStart) {
-  const source = new EventSource(`/api/conversations/${conversationId}/events`);
-  source.addEventListener('start', (e) => onStart(JSON.parse(e.data).message_id));
+  let source = null;
+  const connect = () => {
+    source = new EventSource(`/api/conversations/${conversationId}/events`);
+    source.addEventListener('start', (e) => onStart(JSON.parse(e.data).message_id));
+    source.addEventListener('error', () => {
+      // Given up (an expired access cookie): refresh it and listen again.
+      if (source.readyState === EventSource.CLOSED) refresh().then((ok) => ok && connect());
+    });
+  };
+  connect();
   return () => source.close();
 }

@@ -320,3 +320,33 @@ async fn the_demo_model_s_guide_reads_as_formatted_markdown() {
     chrome.screenshot("demo-guide").await;
     chrome.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_cut_after_the_access_cookie_expired_resumes_after_a_silent_refresh() {
+    let mut app = TestApp::spawn_configured(|c| {
+        c.access_token_ttl_secs = 2;
+        c.demo.pacing_ms = 150;
+    })
+    .await;
+    let chrome = Chrome::start(1200, 800).await;
+    let page = ChatPage { chrome: &chrome };
+    page.sign_up(&app, "long-lived@example.com").await;
+    page.send("Take your time").await;
+    page.wait_answer_starts().await;
+    // The access cookie lives 2 s; what is waited for here is time itself.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    // A deploy cuts the stream: the browser's reconnect has no access cookie any more.
+    app.restart_api().await;
+    page.wait_answer_ends().await;
+    assert_eq!(page.answer_status().await, "done");
+    let conversation = page.conversation_id().await;
+    let stored = stored_answers(&app, conversation).await;
+    assert_same_words(&page.answer_text().await, &stored[0].0, "whole, once");
+    assert!(
+        chrome
+            .js("return document.getElementById('signin-form');", vec![])
+            .await
+            .is_null()
+    );
+    chrome.quit().await;
+}
