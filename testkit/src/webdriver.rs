@@ -221,6 +221,16 @@ impl Chrome {
             .to_string()
     }
 
+    /// Makes the page see `prefers-color-scheme: dark` (Chrome DevTools, through chromedriver).
+    pub async fn prefer_dark(&self) {
+        let body = json!({
+            "cmd": "Emulation.setEmulatedMedia",
+            "params": { "features": [{ "name": "prefers-color-scheme", "value": "dark" }] },
+        });
+        self.command(reqwest::Method::POST, "/goog/cdp/execute", Some(body))
+            .await;
+    }
+
     /// Accepts the open `confirm`/`prompt` dialog.
     pub async fn accept_dialog(&self) {
         self.command(reqwest::Method::POST, "/alert/accept", Some(json!({})))

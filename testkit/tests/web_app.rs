@@ -318,6 +318,14 @@ async fn the_demo_model_s_guide_reads_as_formatted_markdown() {
     );
     assert_eq!(page.csp_violations().await, json!([]));
     chrome.screenshot("demo-guide").await;
+    // Dark mode follows the system setting.
+    chrome.prefer_dark().await;
+    let background = "return getComputedStyle(document.body).backgroundColor;";
+    assert_eq!(
+        chrome.js(background, vec![]).await,
+        json!("rgb(21, 22, 26)")
+    );
+    chrome.screenshot("demo-guide-dark").await;
     chrome.quit().await;
 }
 
