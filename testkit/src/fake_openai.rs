@@ -40,6 +40,9 @@ struct FakeState {
     requests: AtomicUsize,
     completed: AtomicUsize,
     disconnected: AtomicUsize,
+    /// Streams open now, and the most ever open at once.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
     tokens: AtomicU32,
     pacing_ms: AtomicU64,
     prompts: Mutex<Vec<Value>>,
@@ -109,6 +112,11 @@ impl FakeOpenAi {
         self.state.disconnected.load(Ordering::SeqCst)
     }
 
+    /// The most streams that were ever open at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.max_in_flight.load(Ordering::SeqCst)
+    }
+
     /// Request bodies received, oldest first.
     pub fn prompts(&self) -> Vec<Value> {
         self.state.prompts.lock().expect("lock").clone()
@@ -150,10 +158,7 @@ async fn completions(State(state): State<Arc<FakeState>>, Json(body): Json<Value
             return (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response();
         }
         Some(Fault::Stall) => {
-            let guard = Guard {
-                state: state.clone(),
-                finished: false,
-            };
+            let guard = Guard::new(&state);
             let body = stream::pending::<Result<Bytes, std::io::Error>>().map(move |x| {
                 let _ = &guard;
                 x
@@ -186,10 +191,7 @@ async fn completions(State(state): State<Arc<FakeState>>, Json(body): Json<Value
         .get("messages")
         .map(|m| m.to_string().len() as u32 / 4)
         .unwrap_or(0);
-    let guard = Guard {
-        state: state.clone(),
-        finished: false,
-    };
+    let guard = Guard::new(&state);
     let chunks = stream::unfold((0u32, guard), move |(i, mut guard)| {
         let model = model.clone();
         let pieces = pieces.clone();
@@ -262,13 +264,26 @@ fn sse_response(body: Body) -> Response {
 }
 
 /// Counts a stream dropped before it finished: the client hung up (cancel, time limit).
+/// One open stream: counted in flight from its creation until it is dropped.
 struct Guard {
     state: Arc<FakeState>,
     finished: bool,
 }
 
+impl Guard {
+    fn new(state: &Arc<FakeState>) -> Self {
+        let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        state.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        Self {
+            state: state.clone(),
+            finished: false,
+        }
+    }
+}
+
 impl Drop for Guard {
     fn drop(&mut self) {
+        self.state.in_flight.fetch_sub(1, Ordering::SeqCst);
         if !self.finished {
             self.state.disconnected.fetch_add(1, Ordering::SeqCst);
         }

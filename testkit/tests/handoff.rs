@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use sluice_testkit::{TestApp, sse::answer_text};
+use sluice_testkit::{TestApp, fake_openai::FakeOpenAi, sse::answer_text, with_fake_openai};
 use uuid::Uuid;
 
 /// Sends one message in a new conversation and reads its whole stream.
@@ -135,4 +135,34 @@ async fn with_offers_off_every_job_goes_through_the_queue() {
         (Some("done"), Some(1))
     );
     assert_eq!(stored["content"].as_str().unwrap(), answer_text(&events));
+}
+
+#[tokio::test]
+async fn one_limit_covers_offered_and_queued_jobs_alike() {
+    // A provider slow enough that a burst overlaps: 20 jobs at once, some taken from offers,
+    // the rest declined and fetched from the queue.
+    let fake = FakeOpenAi::start(6, Duration::from_millis(30)).await;
+    let mut options = with_fake_openai(&fake);
+    let configure = options.configure;
+    options.configure = Box::new(move |c| {
+        configure(c);
+        c.worker.concurrency = 2;
+    });
+    let app = TestApp::spawn_with(options).await;
+    let token = app.guest().await;
+    let answers = join_all((0..20).map(|_| ask(&app, &token))).await;
+    for (id, events) in &answers {
+        assert_eq!(
+            events.last().map(|e| e.event.as_str()),
+            Some("done"),
+            "{id}"
+        );
+        assert_eq!(answer_text(events), FakeOpenAi::reply(6));
+    }
+    assert_eq!(fake.completed(), 20, "every answer asked the provider once");
+    assert_eq!(
+        fake.max_in_flight(),
+        2,
+        "never more than worker.concurrency provider streams at once"
+    );
 }

@@ -1,7 +1,8 @@
 //! The worker's side of the hand-off (`sluice_shared::handoff`): one queue-group subscription
 //! per process hears the API's job offers; each offer runs like a queued job (`chat_job::run`),
-//! under this process's own concurrency limit. Offers beyond what it can start soon are
-//! declined at once, so the API gives them to the queue instead of waiting.
+//! under the process's one concurrency limit (`WorkerState::slots`, which the queue's worker
+//! shares). An offer is taken only when a slot is free now; otherwise it is declined at once
+//! and the API hands it to the queue, where a worker with a free slot fetches it.
 
 use std::{
     sync::{Arc, Mutex},
@@ -11,7 +12,7 @@ use std::{
 use async_nats::Subject;
 use futures::StreamExt;
 use sluice_shared::handoff::{self, Offer};
-use tokio::{sync::Semaphore, task::JoinSet};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -53,14 +54,10 @@ pub async fn serve(
     grace: Duration,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let concurrency = state.config.worker.concurrency;
     let mut offers = state
         .nats
         .queue_subscribe(state.subjects.handoff(), handoff::WORKERS.into())
         .await?;
-    let running = Arc::new(Semaphore::new(concurrency));
-    // Offers waiting for a free slot; past this many, decline.
-    let waiting = Arc::new(Semaphore::new(concurrency));
     let mut jobs = JoinSet::new();
     loop {
         let message = tokio::select! {
@@ -75,18 +72,13 @@ pub async fn serve(
             tracing::warn!("an unreadable job offer; ignored (the queue will run the job)");
             continue;
         };
-        let Ok(waiting_slot) = waiting.clone().try_acquire_owned() else {
+        let Ok(slot) = state.slots.clone().try_acquire_owned() else {
             answer(&state, message.reply, handoff::DECLINED).await;
             continue;
         };
-        let (state, running, worker) = (state.clone(), running.clone(), queue_worker.get());
+        let (state, worker) = (state.clone(), queue_worker.get());
         jobs.spawn(async move {
-            // Closed at shutdown: an offer not started yet gets no reply, and the API gives it
-            // to the queue when its wait runs out.
-            let Ok(_slot) = running.acquire_owned().await else {
-                return;
-            };
-            drop(waiting_slot);
+            let _slot = slot;
             let lease = Lease {
                 job_id: offer.job_id.clone(),
                 worker: worker.clone(),
@@ -104,7 +96,6 @@ pub async fn serve(
         });
     }
     let _ = offers.unsubscribe().await;
-    running.close();
     let finished = tokio::time::timeout(grace, async { while jobs.join_next().await.is_some() {} });
     if finished.await.is_err() {
         tracing::warn!(

@@ -28,7 +28,9 @@ use sluice_shared::{
     subjects::Subjects,
 };
 use sqlx::PgPool;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::providers::{Provider, demo::Demo, openai::OpenAi};
 
@@ -41,6 +43,9 @@ pub struct WorkerState {
     pub cancels: cancels::Cancels,
     pub subjects: Subjects,
     pub config: Arc<Config>,
+    /// `worker.concurrency` answers at once, whichever way their jobs came: the queue's
+    /// worker waits for a slot before it fetches, an offer is taken only with a slot free.
+    pub slots: Arc<Semaphore>,
     demo: Demo,
     openai: OpenAi,
 }
@@ -77,6 +82,7 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
         subjects,
         demo: Demo::new(config.demo.clone()),
         openai: OpenAi::new(config.openai.clone()),
+        slots: Arc::new(Semaphore::new(config.worker.concurrency)),
         config: config.clone(),
     });
     let sweeper = tokio::spawn(finished_jobs::sweep_until(
@@ -119,9 +125,12 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
             let backend = PollWith::new(storage, wakeups);
             // A restarted worker takes a new name: jobs the failed one held are re-enqueued
             // once its heartbeat lapses, like a crashed worker's.
+            // The process's one limit (shared with offers): apalis asks its backend for the
+            // next job only once this layer is ready, i.e. a slot is free.
+            let slots = GlobalConcurrencyLimitLayer::with_semaphore(state.slots.clone());
             WorkerBuilder::new(worker_name)
                 .backend(backend)
-                .concurrency(concurrency)
+                .layer(slots)
                 .catch_panic()
                 .enable_tracing()
                 .parallelize(tokio::spawn)
