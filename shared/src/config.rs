@@ -74,7 +74,10 @@ pub struct Config {
 pub struct WorkerConfig {
     /// Jobs run at once per worker process.
     pub concurrency: usize,
-    /// Jobs fetched per queue poll.
+    /// Jobs fetched per queue poll. A worker fetches only with a slot free, but takes the
+    /// whole batch: jobs beyond its free slots then wait on it while another worker may be
+    /// idle. 1 (the default) keeps every queued job free for whichever worker can start it;
+    /// raise it only for a single worker process.
     pub batch_size: usize,
     /// A job running longer than this fails with `timeout`.
     pub job_timeout_secs: u64,
@@ -300,7 +303,7 @@ impl Default for Config {
             system_prompt: "You are a helpful assistant.".into(),
             worker: WorkerConfig {
                 concurrency: 32,
-                batch_size: 10,
+                batch_size: 1,
                 job_timeout_secs: 300,
                 max_attempts: 3,
                 heartbeat_ms: 2000,

@@ -352,6 +352,11 @@ impl TestApp {
             .env("SLUICE_DEMO__REPLY_TOKENS", c.demo.reply_tokens.to_string())
             .env("SLUICE_DEMO__REPLY", "echo")
             .env(
+                "SLUICE_WORKER__CONCURRENCY",
+                c.worker.concurrency.to_string(),
+            )
+            .env("SLUICE_WORKER__BATCH_SIZE", c.worker.batch_size.to_string())
+            .env(
                 "SLUICE_WORKER__HEARTBEAT_MS",
                 c.worker.heartbeat_ms.to_string(),
             )
