@@ -16,6 +16,7 @@ export function followAnswer(messageId, { onText, onState, onEnd }) {
   let text = '';
   let frame = 0;
   let refreshes = 0;
+  let ended = false;
   const flush = () => {
     frame = 0;
     onText(text);
@@ -35,6 +36,7 @@ export function followAnswer(messageId, { onText, onState, onEnd }) {
     });
     for (const kind of TERMINAL) {
       source.addEventListener(kind, (e) => {
+        ended = true;
         performance.mark('sluice-answer-end');
         source.close();
         if (frame) cancelAnimationFrame(frame);
@@ -46,7 +48,10 @@ export function followAnswer(messageId, { onText, onState, onEnd }) {
       refreshes = 0;
       onState('live');
     });
-    source.addEventListener('error', () => {
+    source.addEventListener('error', (e) => {
+      // The answer's own `error` event (a MessageEvent) is handled above; this is about the
+      // connection, and only while the answer is still running.
+      if (e instanceof MessageEvent || ended) return;
       if (source.readyState !== EventSource.CLOSED) {
         onState('reconnecting'); // the browser retries after `retry:`, with Last-Event-ID
         return;
@@ -78,9 +83,11 @@ export function followConversation(conversationId, onStart) {
   const connect = () => {
     source = new EventSource(`/api/conversations/${conversationId}/events`);
     source.addEventListener('start', (e) => onStart(JSON.parse(e.data).message_id));
-    source.addEventListener('error', () => {
-      // Given up (an expired access cookie): refresh it and listen again.
-      if (source.readyState === EventSource.CLOSED) refresh().then((ok) => ok && connect());
+    source.addEventListener('error', (e) => {
+      // Given up (an expired access cookie): refresh it and listen again. (An answer's own
+      // `error` event is a MessageEvent, not about the connection.)
+      if (e instanceof MessageEvent || source.readyState !== EventSource.CLOSED) return;
+      refresh().then((ok) => ok && connect());
     });
   };
   connect();

@@ -67,6 +67,20 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// These options, with `more` applied to the configuration after their own changes.
+    pub fn and(self, more: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        let first = self.configure;
+        Self {
+            configure: Box::new(move |c| {
+                first(c);
+                more(c);
+            }),
+            ..self
+        }
+    }
+}
+
 /// A configuration for a fresh database and NATS prefix on the shared test services.
 pub async fn test_config() -> Config {
     let s = services::services().await;

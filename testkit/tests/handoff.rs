@@ -142,12 +142,7 @@ async fn one_limit_covers_offered_and_queued_jobs_alike() {
     // A provider slow enough that a burst overlaps: 20 jobs at once, some taken from offers,
     // the rest declined and fetched from the queue.
     let fake = FakeOpenAi::start(6, Duration::from_millis(30)).await;
-    let mut options = with_fake_openai(&fake);
-    let configure = options.configure;
-    options.configure = Box::new(move |c| {
-        configure(c);
-        c.worker.concurrency = 2;
-    });
+    let options = with_fake_openai(&fake).and(|c| c.worker.concurrency = 2);
     let app = TestApp::spawn_with(options).await;
     let token = app.guest().await;
     let answers = join_all((0..20).map(|_| ask(&app, &token))).await;

@@ -119,6 +119,12 @@ async fn sending_into_a_conversation_deleted_elsewhere_keeps_the_text_and_says_w
     chrome.quit().await;
 }
 
+/// The fake provider, with a stream timeout a busy box cannot trip (`with_fake_openai` sets
+/// 1 s for the stall tests; a machine running ten browsers can pause that long).
+fn patient(fake: &FakeOpenAi) -> sluice_testkit::Options {
+    with_fake_openai(fake).and(|c| c.openai.idle_timeout_secs = 15)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn markup_in_a_model_reply_renders_as_inert_text() {
     let fake = FakeOpenAi::start(4, std::time::Duration::from_millis(5)).await;
@@ -128,7 +134,7 @@ async fn markup_in_a_model_reply_renders_as_inert_text() {
          <a href=\"javascript:alert(4)\">a</a> [ok](https://example.com)\n\n\
          | a | b |\n| --- | --- |\n| <b>x</b> | y |\n\n```html\n<script>alert(5)</script>\n```\n",
     );
-    let app = TestApp::spawn_with(with_fake_openai(&fake)).await;
+    let app = TestApp::spawn_with(patient(&fake)).await;
     let chrome = Chrome::start(1200, 800).await;
     let page = ChatPage { chrome: &chrome };
     page.sign_up(&app, "model-xss@example.com").await;
@@ -173,7 +179,7 @@ async fn markup_in_a_model_reply_renders_as_inert_text() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_answer_shows_the_error_and_retry_asks_again() {
     let fake = FakeOpenAi::start(6, std::time::Duration::ZERO).await;
-    let app = TestApp::spawn_with(with_fake_openai(&fake)).await;
+    let app = TestApp::spawn_with(patient(&fake)).await;
     let chrome = Chrome::start(1200, 800).await;
     let page = ChatPage { chrome: &chrome };
     page.sign_up(&app, "retry@example.com").await;
