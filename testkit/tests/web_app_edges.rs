@@ -199,6 +199,8 @@ async fn a_failed_answer_shows_the_error_and_retry_asks_again() {
             .await
             .contains("Error")
     );
+    // The answer's `error` event is not a broken connection: nothing reconnects.
+    assert_eq!(chrome.text("#connection").await, "");
     chrome.screenshot("answer-error").await;
     chrome.click(".msg.assistant .status button").await;
     chrome
