@@ -10,8 +10,12 @@ import { settingsView } from './settings.js';
 
 const root = document.getElementById('app');
 
-// Kept for the browser tests: any Content-Security-Policy violation would be a bug.
+// Kept for the browser tests: any Content-Security-Policy violation or uncaught error would
+// be a bug.
 window.sluiceCspViolations = [];
+window.sluiceErrors = [];
+window.addEventListener('error', (e) => window.sluiceErrors.push(String(e.message)));
+window.addEventListener('unhandledrejection', (e) => window.sluiceErrors.push(String(e.reason)));
 document.addEventListener('securitypolicyviolation', (e) => {
   window.sluiceCspViolations.push(`${e.violatedDirective}: ${e.blockedURI}`);
 });

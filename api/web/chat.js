@@ -216,6 +216,7 @@ export class ChatView {
   showEnd(article, status, kind, detail, question) {
     status.replaceChildren();
     if (kind === 'cancelled') status.textContent = 'Stopped';
+    if (kind === 'gone') status.textContent = 'This conversation was deleted.';
     if (kind === 'error') {
       const retry = h('button.link', { type: 'button' }, 'Retry');
       retry.addEventListener('click', () => { this.input.value = question() ?? ''; this.send(); });

@@ -2,7 +2,7 @@
 // Last-Event-ID by itself; the server's ids never repeat text (README, "Streams"). Text
 // changes are delivered at most once per animation frame, however fast tokens arrive.
 
-import { refresh } from './api.js';
+import { ApiError, SignedOut, get } from './api.js';
 
 const TERMINAL = ['done', 'error', 'cancelled'];
 
@@ -15,7 +15,7 @@ export function followAnswer(messageId, { onText, onState, onEnd }) {
   let source = null;
   let text = '';
   let frame = 0;
-  let refreshes = 0;
+  let failures = 0;
   let ended = false;
   const flush = () => {
     frame = 0;
@@ -36,6 +36,8 @@ export function followAnswer(messageId, { onText, onState, onEnd }) {
     });
     for (const kind of TERMINAL) {
       source.addEventListener(kind, (e) => {
+        // `error` is also the name of the connection's own events, which carry no data.
+        if (!(e instanceof MessageEvent)) return;
         ended = true;
         performance.mark('sluice-answer-end');
         source.close();
@@ -45,7 +47,7 @@ export function followAnswer(messageId, { onText, onState, onEnd }) {
       });
     }
     source.addEventListener('open', () => {
-      refreshes = 0;
+      failures = 0;
       onState('live');
     });
     source.addEventListener('error', (e) => {
@@ -56,16 +58,36 @@ export function followAnswer(messageId, { onText, onState, onEnd }) {
         onState('reconnecting'); // the browser retries after `retry:`, with Last-Event-ID
         return;
       }
-      // The browser gave up: an error status, most likely 401 because the access cookie
-      // expired. Refresh it and follow again from the start (the text is rebuilt in full).
+      // The browser gave up on an error status it does not show us: ask the API why.
       onState('reconnecting');
-      if (refreshes++ >= 3) return onState('signed-out');
-      refresh().then((ok) => {
-        if (!ok) return onState('signed-out');
-        text = '';
-        connect();
-      });
+      recover();
     });
+  };
+  // 401 (an expired access cookie): `get` refreshes it; then follow again from the start
+  // (the text is rebuilt in full). 404: the answer is gone (its conversation was deleted).
+  // Ended meanwhile: show the stored answer. A session over for good: signed out.
+  const recover = async () => {
+    try {
+      const row = await get(`/api/messages/${messageId}`);
+      if (['queued', 'streaming'].includes(row.status)) {
+        text = '';
+        // At once the first time; a stream that keeps failing (NATS down: 503) is retried
+        // every second.
+        setTimeout(connect, failures++ ? 1000 : 0);
+        return;
+      }
+      ended = true;
+      text = row.content;
+      flush();
+      onEnd(row.status, { message: row.error_code }, text);
+    } catch (err) {
+      if (err instanceof SignedOut) return onState('signed-out');
+      if (err instanceof ApiError && err.status === 404) {
+        ended = true;
+        return onEnd('gone', {}, text);
+      }
+      setTimeout(recover, 1000); // the API is down: try again shortly
+    }
   };
   connect();
   return () => {
@@ -84,10 +106,13 @@ export function followConversation(conversationId, onStart) {
     source = new EventSource(`/api/conversations/${conversationId}/events`);
     source.addEventListener('start', (e) => onStart(JSON.parse(e.data).message_id));
     source.addEventListener('error', (e) => {
-      // Given up (an expired access cookie): refresh it and listen again. (An answer's own
-      // `error` event is a MessageEvent, not about the connection.)
+      // Given up on an error status: an expired access cookie (`get` refreshes it) or a
+      // conversation deleted meanwhile (then stop). An answer's own `error` event is a
+      // MessageEvent, not about the connection.
       if (e instanceof MessageEvent || source.readyState !== EventSource.CLOSED) return;
-      refresh().then((ok) => ok && connect());
+      get(`/api/conversations/${conversationId}`)
+        .then(() => setTimeout(connect, 1000))
+        .catch(() => {});
     });
   };
   connect();

@@ -98,6 +98,11 @@ impl ChatPage<'_> {
             .await
     }
 
+    /// Uncaught errors and rejected promises the page saw (the app records them).
+    pub async fn uncaught_errors(&self) -> Value {
+        self.chrome.js("return window.sluiceErrors;", vec![]).await
+    }
+
     async fn string(&self, script: &str) -> String {
         let value = self.chrome.js(script, vec![]).await;
         value.as_str().unwrap_or_default().to_string()

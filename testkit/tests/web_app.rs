@@ -45,6 +45,7 @@ async fn an_answer_grows_on_screen_as_it_streams_and_ends_equal_to_the_stored_on
         "screen text = stored text",
     );
     assert_eq!(page.csp_violations().await, json!([]));
+    assert_eq!(page.uncaught_errors().await, json!([]));
     chrome.screenshot("chat-answer").await;
     chrome.quit().await;
 }
@@ -133,6 +134,7 @@ async fn markup_in_messages_and_answers_renders_as_inert_text() {
         "shown as typed: {user_text}"
     );
     assert_eq!(page.csp_violations().await, json!([]));
+    assert_eq!(page.uncaught_errors().await, json!([]));
     chrome.screenshot("xss-inert").await;
     chrome.quit().await;
 }
@@ -317,6 +319,7 @@ async fn the_demo_model_s_guide_reads_as_formatted_markdown() {
         "a list, a table, the config block"
     );
     assert_eq!(page.csp_violations().await, json!([]));
+    assert_eq!(page.uncaught_errors().await, json!([]));
     chrome.screenshot("demo-guide").await;
     // Dark mode follows the system setting.
     chrome.prefer_dark().await;
@@ -350,6 +353,7 @@ async fn a_stream_cut_after_the_access_cookie_expired_resumes_after_a_silent_ref
     let conversation = page.conversation_id().await;
     let stored = stored_answers(&app, conversation).await;
     assert_same_words(&page.answer_text().await, &stored[0].0, "whole, once");
+    assert_eq!(page.uncaught_errors().await, json!([]));
     assert!(
         chrome
             .js("return document.getElementById('signin-form');", vec![])

@@ -90,7 +90,8 @@ async fn a_double_click_on_send_sends_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sending_into_a_conversation_deleted_elsewhere_keeps_the_text_and_says_why() {
-    let app = TestApp::spawn().await;
+    // Slow enough that the first answer is still running when the conversation goes.
+    let app = TestApp::spawn_configured(|c| c.demo.pacing_ms = 200).await;
     let chrome = Chrome::start(1200, 800).await;
     let page = ChatPage { chrome: &chrome };
     page.sign_up(&app, "deleted@example.com").await;
@@ -115,6 +116,18 @@ async fn sending_into_a_conversation_deleted_elsewhere_keeps_the_text_and_says_w
         .js("return document.getElementById('composer').value;", vec![])
         .await;
     assert_eq!(typed, json!("are you there?"), "the typed text is kept");
+    // An answer that was still running when its conversation went says so, instead of
+    // "Answering…" for ever (the stream ends once the row is gone; the reconnect gets 404).
+    chrome
+        .wait_until("the running answer to say it is gone", || async {
+            chrome
+                .text(".msg.assistant .status")
+                .await
+                .contains("deleted")
+        })
+        .await;
+    assert_eq!(page.answer_status().await, "gone");
+    assert_eq!(page.uncaught_errors().await, json!([]), "no uncaught error");
     chrome.screenshot("deleted-elsewhere").await;
     chrome.quit().await;
 }

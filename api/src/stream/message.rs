@@ -191,10 +191,17 @@ impl Cursor {
     }
 
     /// A silent live answer: if its row is finished, make sure its end is on the stream and
-    /// read up to it.
+    /// read up to it; if the row is gone, end.
     async fn recheck_row(&mut self) {
-        let Ok(Some(row)) = messages::reload(&self.state.pool, self.row.id).await else {
-            return;
+        let row = match messages::reload(&self.state.pool, self.row.id).await {
+            Ok(Some(row)) => row,
+            // Deleted with its conversation: it will never end. End the response; the
+            // client's reconnect gets 404.
+            Ok(None) => {
+                self.phase = Phase::Finished;
+                return;
+            }
+            Err(_) => return,
         };
         if !row.is_finished() {
             return;
