@@ -338,6 +338,18 @@ impl TestApp {
         self.call(token, reqwest::Method::POST, &path, None).await
     }
 
+    /// Sends `content` and reads its answer's stream to the end.
+    pub async fn send_answered(&self, token: &str, conversation: Uuid, content: &str) -> SentOut {
+        let sent = self.send(token, conversation, content).await;
+        self.read_to_end(token, &sent.stream_url).await;
+        sent
+    }
+
+    /// Every event of an answer's stream, to its end.
+    pub async fn read_to_end(&self, token: &str, stream_url: &str) -> Vec<sse::SseEvent> {
+        self.sse(token, stream_url, None).await.collect().await
+    }
+
     /// Opens an SSE stream (optionally resuming after `last_event_id`).
     pub async fn sse(&self, token: &str, path: &str, last_event_id: Option<u64>) -> sse::SseStream {
         let mut req = self.http.get(self.url(path)).bearer_auth(token);

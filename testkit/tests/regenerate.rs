@@ -27,11 +27,7 @@ async fn regenerating_streams_a_second_answer_and_keeps_the_first_out_of_the_pro
     let app = TestApp::spawn_with(with_fake_openai(&fake)).await;
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
-    let first = app.send(&token, conv, "first question").await;
-    app.sse(&token, &first.stream_url, None)
-        .await
-        .collect()
-        .await;
+    let first = app.send_answered(&token, conv, "first question").await;
 
     let r = app
         .call(
@@ -53,11 +49,8 @@ async fn regenerating_streams_a_second_answer_and_keeps_the_first_out_of_the_pro
         first.user_message.id.to_string(),
         "the same question"
     );
-    let events = app
-        .sse(&token, regenerated["stream_url"].as_str().unwrap(), None)
-        .await
-        .collect()
-        .await;
+    let stream_url = regenerated["stream_url"].as_str().unwrap();
+    let events = app.read_to_end(&token, stream_url).await;
     assert_eq!(answer_text(&events), FakeOpenAi::reply(4));
     // The regenerated answer's prompt ends with the question, without the first answer.
     assert_eq!(
@@ -76,11 +69,7 @@ async fn regenerating_streams_a_second_answer_and_keeps_the_first_out_of_the_pro
     assert_eq!(items[2]["status"], "done");
 
     // The next turn's history holds the question once, with the newer answer only.
-    let next = app.send(&token, conv, "second question").await;
-    app.sse(&token, &next.stream_url, None)
-        .await
-        .collect()
-        .await;
+    app.send_answered(&token, conv, "second question").await;
     let reply = FakeOpenAi::reply(4);
     assert_eq!(
         turns(&fake, 2),
@@ -109,15 +98,8 @@ async fn only_the_latest_ended_answer_can_be_regenerated() {
         )
         .await;
     assert_eq!(r.status(), 409);
-    app.sse(&token, &first.stream_url, None)
-        .await
-        .collect()
-        .await;
-    let second = app.send(&token, conv, "two").await;
-    app.sse(&token, &second.stream_url, None)
-        .await
-        .collect()
-        .await;
+    app.read_to_end(&token, &first.stream_url).await;
+    let second = app.send_answered(&token, conv, "two").await;
     // Not the latest any more: 409; a question is not an answer: 400; another user's: 404.
     let r = app
         .call(
