@@ -19,6 +19,8 @@ pub struct Chrome {
     http: reqwest::Client,
     base: String,
     driver: Child,
+    /// The browser's own profile folder, removed when it closes.
+    profile: PathBuf,
 }
 
 impl Chrome {
@@ -83,6 +85,7 @@ impl Chrome {
             http,
             base: format!("{server}/session/{session}"),
             driver,
+            profile,
         }
     }
 
@@ -289,5 +292,6 @@ impl Drop for Chrome {
         // Ending the driver ends its browser.
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
