@@ -32,7 +32,7 @@ async function send(method, path, body) {
 let refreshing = null;
 
 /** Spends the refresh cookie for new cookies; concurrent callers share one refresh. */
-export function refresh() {
+function refresh() {
   refreshing ??= send('POST', '/api/auth/refresh').then((r) => r.ok).finally(() => {
     refreshing = null;
   });

@@ -58,7 +58,7 @@ function showSignIn(notice) {
   });
 }
 
-export function navigate(path, { replace = false } = {}) {
+function navigate(path, { replace = false } = {}) {
   if (replace) history.replaceState(null, '', path);
   else history.pushState(null, '', path);
   route();
@@ -85,7 +85,7 @@ async function route() {
       if (path === '/signin') history.replaceState(null, '', '/');
       const id = match ? match[1] : null;
       sidebar.highlight(id);
-      const chat = new ChatView({ conversationId: id, models, sidebar, navigate });
+      const chat = new ChatView({ conversationId: id, models, sidebar });
       main.replaceChildren(chat.el);
       view = chat;
       if (!(await chat.load())) notFound('This conversation does not exist, or it was deleted.');

@@ -9,11 +9,10 @@ import { followAnswer, followConversation } from './stream.js';
 const RUNNING = ['queued', 'streaming'];
 
 export class ChatView {
-  constructor({ conversationId, models, sidebar, navigate }) {
+  constructor({ conversationId, models, sidebar }) {
     this.conversationId = conversationId;
     this.models = models;
     this.sidebar = sidebar;
-    this.navigate = navigate;
     this.known = new Set();
     this.running = new Map();
     // Answers to the same question (regenerate), oldest first: reply_to → [article].
@@ -67,10 +66,15 @@ export class ChatView {
     this.title.textContent = conversation.title || 'New chat';
     this.picker.value = conversation.model;
     await this.refreshMessages();
+    this.listenForOtherTabs();
+    return true;
+  }
+
+  /** Answers started elsewhere (another tab, the CLI) appear here as they stream. */
+  listenForOtherTabs() {
     this.stopConversation = followConversation(this.conversationId, (messageId) => {
       if (!this.known.has(messageId)) this.refreshMessages();
     });
-    return true;
   }
 
   /** Adds the newest messages this page does not show yet (the latest page the first time). */
@@ -252,9 +256,7 @@ export class ChatView {
         this.sidebar.upsert(created);
         this.sidebar.highlight(created.id);
         this.messages.replaceChildren();
-        this.stopConversation = followConversation(created.id, (id) => {
-          if (!this.known.has(id)) this.refreshMessages();
-        });
+        this.listenForOtherTabs();
       }
       const sent = await post(`/api/conversations/${this.conversationId}/messages`, { content, model: this.picker.value });
       this.input.value = '';

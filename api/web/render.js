@@ -183,7 +183,7 @@ function link(label, url, source) {
 }
 
 /** Only absolute http(s) and mailto URLs become links; `javascript:` and the rest stay text. */
-export function safeUrl(url) {
+function safeUrl(url) {
   try {
     const parsed = new URL(url);
     return ['http:', 'https:', 'mailto:'].includes(parsed.protocol) ? parsed.href : null;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::Value;
 use sluice_testkit::{TestApp, fake_openai::FakeOpenAi, sse::answer_text, with_fake_openai};
+use uuid::Uuid;
 
 /// The (role, content) turns of the `n`th prompt the provider received, system prompt dropped.
 fn turns(fake: &FakeOpenAi, n: usize) -> Vec<(String, String)> {
@@ -87,43 +88,37 @@ async fn only_the_latest_ended_answer_can_be_regenerated() {
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let first = app.send(&token, conv, "one").await;
-    let path = |id| format!("/api/messages/{id}/regenerate");
-    // Still running: 409.
-    let r = app
-        .call(
-            &token,
-            Method::POST,
-            &path(first.assistant_message.id),
-            None,
-        )
-        .await;
-    assert_eq!(r.status(), 409);
+    // The status a regenerate request for `id` by `who` gets.
+    let regenerate = |who: String, id: Uuid| {
+        let app = &app;
+        async move {
+            let path = format!("/api/messages/{id}/regenerate");
+            app.call(&who, Method::POST, &path, None).await.status()
+        }
+    };
+    assert_eq!(
+        regenerate(token.clone(), first.assistant_message.id).await,
+        409,
+        "still running"
+    );
     app.read_to_end(&token, &first.stream_url).await;
     let second = app.send_answered(&token, conv, "two").await;
-    // Not the latest any more: 409; a question is not an answer: 400; another user's: 404.
-    let r = app
-        .call(
-            &token,
-            Method::POST,
-            &path(first.assistant_message.id),
-            None,
-        )
-        .await;
-    assert_eq!(r.status(), 409);
-    let r = app
-        .call(&token, Method::POST, &path(second.user_message.id), None)
-        .await;
-    assert_eq!(r.status(), 400);
+    assert_eq!(
+        regenerate(token.clone(), first.assistant_message.id).await,
+        409,
+        "not the latest any more"
+    );
+    assert_eq!(
+        regenerate(token.clone(), second.user_message.id).await,
+        400,
+        "a question is not an answer"
+    );
     let stranger = app.guest().await;
-    let r = app
-        .call(
-            &stranger,
-            Method::POST,
-            &path(second.assistant_message.id),
-            None,
-        )
-        .await;
-    assert_eq!(r.status(), 404);
+    assert_eq!(
+        regenerate(stranger, second.assistant_message.id).await,
+        404,
+        "another user's"
+    );
     let answers: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE role = 'assistant'")
         .fetch_one(&app.pool)
         .await

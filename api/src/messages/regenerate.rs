@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{
     enqueue,
-    store::{MessageRow, QueuedJob, message_columns},
+    store::{MessageRow, QueuedJob, insert_queue_row, message_columns},
 };
 use crate::{
     auth::AuthUser,
@@ -25,7 +25,6 @@ pub async fn regenerate(
     Id(id): Id,
     RequestId(request_id): RequestId,
 ) -> ApiResult<(StatusCode, Json<RegeneratedOut>)> {
-    let answer_id = Uuid::now_v7();
     let original = super::store::find(&state.pool, user.user_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("message"))?;
@@ -35,6 +34,7 @@ pub async fn regenerate(
             "only answers can be regenerated",
         ));
     }
+    let answer_id = Uuid::now_v7();
     let job = ChatJob {
         message_id: answer_id,
         conversation_id: original.conversation_id,
@@ -92,11 +92,9 @@ async fn store(
                                WHERE later.conversation_id = o.conversation_id
                                  AND later.created_at > o.created_at)
              RETURNING o.conversation_id, o.user_id, o.model, o.reply_to),
-         job AS (
-             INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts,
-                                      run_at, priority, metadata, idempotency_key)
-             SELECT $3, $4, $5, 'Pending', 0, $6, to_timestamp($7), 0, ''::hstore, $2::text
-             FROM superseded),
+         job AS (",
+        insert_queue_row!("SELECT $3, $4, $5, $6, $7, $2 FROM superseded"),
+        "),
          touched AS (
              UPDATE conversations c SET updated_at = now()
              FROM superseded WHERE c.id = superseded.conversation_id)

@@ -42,6 +42,11 @@ impl MessageRow {
         )
     }
 
+    /// The stream sequence a replay of this answer starts at: at or before its first event.
+    pub fn replay_start(&self) -> u64 {
+        self.first_seq.unwrap_or(1).max(1) as u64
+    }
+
     pub fn usage(&self) -> Option<Usage> {
         Some(Usage {
             input_tokens: self.input_tokens? as u32,
@@ -84,6 +89,26 @@ macro_rules! message_columns {
     };
 }
 pub(crate) use message_columns;
+
+/// The row of a new job in `apalis.jobs`, as apalis-postgres 1.0's own `push_tasks` writes it
+/// (`Pending`, no attempts yet, no metadata, the answer's id as idempotency key): one text for
+/// every statement that enqueues, pinned by the contract test in `testkit/tests/operations.rs`.
+/// `$source` is a query giving, in order: job id, queue, payload, max attempts, run_at (Unix
+/// seconds) and the answer's id.
+macro_rules! insert_queue_row {
+    ($source:literal) => {
+        concat!(
+            "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts,
+                                      run_at, priority, metadata, idempotency_key)
+             SELECT id, queue, payload, 'Pending', 0, max_attempts, to_timestamp(run_at),
+                    0, ''::hstore, answer_id::text
+             FROM (",
+            $source,
+            ") AS new_job (id, queue, payload, max_attempts, run_at, answer_id)"
+        )
+    };
+}
+pub(crate) use insert_queue_row;
 
 pub async fn find(pool: &PgPool, owner: Uuid, id: Uuid) -> sqlx::Result<Option<MessageRow>> {
     sqlx::query_as(concat!(
@@ -255,12 +280,9 @@ impl Statement for InsertPairs {
              stored AS (
                  SELECT * FROM pair
                  WHERE conversation_id IN (SELECT id FROM created UNION ALL SELECT id FROM touched)),
-             job AS (
-                 INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts,
-                                          run_at, priority, metadata, idempotency_key)
-                 SELECT job_id, queue, payload, 'Pending', 0, max_attempts, to_timestamp(run_at),
-                        0, ''::hstore, answer_id::text
-                 FROM stored)
+             job AS (",
+            insert_queue_row!("SELECT job_id, queue, payload, max_attempts, run_at, answer_id FROM stored"),
+            ")
              INSERT INTO messages (id, conversation_id, user_id, role, content, status, model,
                                    first_seq, request_id, created_at, reply_to)
              SELECT m.id, stored.conversation_id, stored.owner, m.role, m.content, m.status,

@@ -60,7 +60,7 @@ async fn catch_up(
 ) -> Result<Vec<Event>, ApiError> {
     let mut found = Vec::new();
     for answer in messages::in_flight(&state.pool, conversation_id, after).await? {
-        let first = answer.first_seq.unwrap_or(1).max(1) as u64;
+        let first = answer.replay_start();
         let mut next = after.map_or(first, |a| first.max(a.saturating_add(1)));
         let subject = state.subjects.message(conversation_id, answer.id);
         while next <= watermark {

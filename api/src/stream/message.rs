@@ -43,7 +43,7 @@ pub async fn message_events(
     row: MessageRow,
     after: Option<u64>,
 ) -> Result<Attach, ApiError> {
-    let first = first_seq(&row);
+    let first = row.replay_start();
     let start = after.map_or(first, |a| first.max(a.saturating_add(1)));
     // The client may hold text when it saw more than the answer's first event (`start`).
     let client_has_text = after.is_some_and(|a| a > first);
@@ -78,10 +78,6 @@ pub async fn message_events(
         Some(live),
         client_has_text,
     )))
-}
-
-fn first_seq(row: &MessageRow) -> u64 {
-    row.first_seq.unwrap_or(1).max(1) as u64
 }
 
 enum Phase {
@@ -241,23 +237,14 @@ fn from_row(row: &MessageRow, end: u64, client_has_text: bool) -> Vec<Event> {
             delta: row.content.clone(),
         });
     }
-    let mut events: Vec<Event> = events
-        .iter()
-        .map(|e| {
-            Event::default()
-                .event(e.kind())
-                .data(serde_json::to_string(e).expect("events serialize"))
-        })
-        .collect();
-    let last = terminal::event(row);
-    let payload = serde_json::to_vec(&last).expect("events serialize").into();
-    events.push(
-        Stored {
-            seq: end,
-            kind: last.kind(),
-            payload,
-        }
-        .to_event(),
-    );
+    let mut events: Vec<Event> = events.iter().map(unnumbered).collect();
+    events.push(unnumbered(&terminal::event(row)).id(end.to_string()));
     events
+}
+
+/// An event as SSE, without an `id:` (a client keeps its last id).
+fn unnumbered(event: &StreamEvent) -> Event {
+    Event::default()
+        .event(event.kind())
+        .data(serde_json::to_string(event).expect("events serialize"))
 }

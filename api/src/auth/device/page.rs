@@ -27,6 +27,7 @@ use crate::{
         AuthUser, cookies,
         extractor::{Credential, from_cookie},
         guest::sign_in_guest,
+        oauth::provider::Provider,
         password::{LoginIn, RegisterIn, login_user, register_user},
         sessions::{browser_cookies, rotate},
     },
@@ -203,11 +204,6 @@ fn signed_in_user(state: &AppState, tokens: &TokensOut) -> Option<AuthUser> {
     })
 }
 
-struct ProviderLink {
-    id: &'static str,
-    name: &'static str,
-}
-
 #[derive(Template)]
 #[template(path = "device_sign_in.html")]
 struct SignInPage<'a> {
@@ -218,18 +214,10 @@ struct SignInPage<'a> {
     /// Where a provider sign-in returns: this page, with the code (query-encoded).
     next: String,
     problem: Option<&'a str>,
-    providers: Vec<ProviderLink>,
+    providers: Vec<Provider>,
 }
 
 fn sign_in_form(state: &AppState, csrf: &str, typed: &str, problem: Option<&str>) -> Page {
-    let providers = [
-        ("github", "GitHub", &state.config.github),
-        ("google", "Google", &state.config.google),
-    ]
-    .into_iter()
-    .filter(|(_, _, config)| config.enabled())
-    .map(|(id, name, _)| ProviderLink { id, name })
-    .collect();
     Page::render(&SignInPage {
         title: "Sign in to connect a device",
         version: assets_version(),
@@ -237,7 +225,7 @@ fn sign_in_form(state: &AppState, csrf: &str, typed: &str, problem: Option<&str>
         typed,
         next: query_value(&format!("/device?user_code={}", query_value(typed))),
         problem,
-        providers,
+        providers: Provider::configured(&state.config).collect(),
     })
 }
 

@@ -5,7 +5,7 @@
 //! (single use, 10 min) and also held in a cookie, so a callback only completes in the browser
 //! that started it. Anything wrong ends on a page that says what, never a 500.
 
-mod provider;
+pub mod provider;
 mod store;
 
 use std::net::SocketAddr;
@@ -34,14 +34,9 @@ pub struct StartQuery {
 /// `GET /api/auth/providers`: the sign-in providers this server has credentials for, so the
 /// sign-in screen shows only buttons that work.
 pub async fn configured(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
-    let items: Vec<serde_json::Value> = [
-        ("github", "GitHub", &state.config.github),
-        ("google", "Google", &state.config.google),
-    ]
-    .into_iter()
-    .filter(|(_, _, config)| config.enabled())
-    .map(|(id, name, _)| serde_json::json!({ "id": id, "name": name }))
-    .collect();
+    let items: Vec<serde_json::Value> = Provider::configured(&state.config)
+        .map(|p| serde_json::json!({ "id": p.id(), "name": p.name() }))
+        .collect();
     axum::Json(serde_json::json!({ "items": items }))
 }
 

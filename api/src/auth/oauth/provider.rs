@@ -30,6 +30,13 @@ pub struct Profile {
 type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 impl Provider {
+    pub const ALL: [Provider; 2] = [Self::GitHub, Self::Google];
+
+    /// The providers this server has credentials for (their sign-in buttons work).
+    pub fn configured(config: &Config) -> impl Iterator<Item = Provider> + '_ {
+        Self::ALL.into_iter().filter(|p| p.config(config).enabled())
+    }
+
     pub fn from_path(name: &str) -> Option<Self> {
         match name {
             "github" => Some(Self::GitHub),
