@@ -130,8 +130,5 @@ fn database_unreachable(e: &anyhow::Error) -> bool {
         e.downcast_ref::<BatchError>()
             .and_then(BatchError::sqlx_error)
     });
-    matches!(
-        sqlx_error,
-        Some(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
-    )
+    sqlx_error.is_some_and(sluice_shared::db::is_unreachable)
 }

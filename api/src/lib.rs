@@ -58,7 +58,7 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
         hub,
         auth_limiter: auth::rate_limit::limiter(config.auth_rate_per_minute, config.auth_burst),
         login_limiter: auth::rate_limit::account_limiter(config.login_attempts_per_account),
-        enqueues: Batcher::start(messages::store::InsertPairs(db::dedicated(&pool))),
+        enqueues: Batcher::start(messages::enqueue::InsertPairs(db::dedicated(&pool))),
         live_sessions: Batcher::start(auth::extractor::LiveSessions(db::dedicated(&pool))),
         pool,
         nats: nats_client,

@@ -13,7 +13,7 @@ use crate::{
         rate_limit::{AccountLimiter, AuthLimiter},
         tokens::JwtKeys,
     },
-    messages::store::InsertPairs,
+    messages::enqueue::InsertPairs,
     stream::hub::Hub,
 };
 

@@ -2,13 +2,29 @@
 //! for everything submitted while its previous run was in flight. Alone, an item goes out at
 //! once (no added wait); under load, dozens share one round trip and one commit, which is what
 //! Postgres spends most of its time on when every chat costs several small statements.
+//!
+//! During a database outage the batcher fails fast: a run that finds the database unreachable
+//! fails all its items with that error, and for `OUTAGE_PAUSE` after it every run fails at
+//! once the same way, instead of each waiting out a connection attempt. The queue in front of
+//! it is bounded, so callers wait (back-pressure) rather than pile up without limit.
 
-use std::{fmt, future::Future, sync::Arc};
+use std::{
+    fmt,
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::db;
+
 /// Items one run takes at most; more wait for the next run.
 const MAX_BATCH: usize = 64;
+/// Items waiting for a run at most; `submit` waits for room beyond that.
+const MAX_WAITING: usize = 4 * MAX_BATCH;
+/// How long after a run found the database unreachable runs fail without trying it.
+const OUTAGE_PAUSE: Duration = Duration::from_secs(1);
 
 /// One statement that handles many items at once (arrays bound as parameters).
 pub trait Statement: Send + Sync + 'static {
@@ -20,6 +36,11 @@ pub trait Statement: Send + Sync + 'static {
         &self,
         items: &[Self::Item],
     ) -> impl Future<Output = sqlx::Result<Vec<Self::Output>>> + Send;
+}
+
+/// One field of every item, as one array parameter of a batched statement (`unnest($n)`).
+pub fn column<'a, T, U>(items: &'a [T], field: impl FnMut(&'a T) -> U) -> Vec<U> {
+    items.iter().map(field).collect()
 }
 
 /// Why a batched statement gave no answer.
@@ -63,7 +84,7 @@ type Reply<S> = oneshot::Sender<Result<<S as Statement>::Output, BatchError>>;
 
 /// Submits items to one `Statement`; cheap to clone.
 pub struct Batcher<S: Statement> {
-    queue: mpsc::UnboundedSender<(S::Item, Reply<S>)>,
+    queue: mpsc::Sender<(S::Item, Reply<S>)>,
 }
 
 impl<S: Statement> Clone for Batcher<S> {
@@ -77,7 +98,7 @@ impl<S: Statement> Clone for Batcher<S> {
 impl<S: Statement> Batcher<S> {
     /// Starts the task that runs `statement`; it ends when every `Batcher` clone is dropped.
     pub fn start(statement: S) -> Self {
-        let (queue, waiting) = mpsc::unbounded_channel();
+        let (queue, waiting) = mpsc::channel(MAX_WAITING);
         tokio::spawn(run_batches(statement, waiting));
         Self { queue }
     }
@@ -86,20 +107,27 @@ impl<S: Statement> Batcher<S> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send((item, reply))
+            .await
             .map_err(|_| BatchError::Stopped)?;
         answer.await.map_err(|_| BatchError::Stopped)?
     }
 }
 
-async fn run_batches<S: Statement>(
-    statement: S,
-    mut waiting: mpsc::UnboundedReceiver<(S::Item, Reply<S>)>,
-) {
+async fn run_batches<S: Statement>(statement: S, mut waiting: mpsc::Receiver<(S::Item, Reply<S>)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // The last time a run found the database unreachable, and why.
+    let mut outage: Option<(Instant, Arc<sqlx::Error>)> = None;
     while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (items, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+        if let Some((since, error)) = &outage
+            && since.elapsed() < OUTAGE_PAUSE
+        {
+            fail_all(replies, error);
+            continue;
+        }
         match statement.run(&items).await {
             Ok(outputs) if outputs.len() == items.len() => {
+                outage = None;
                 for (reply, output) in replies.into_iter().zip(outputs) {
                     let _ = reply.send(Ok(output));
                 }
@@ -113,6 +141,12 @@ async fn run_batches<S: Statement>(
                 for reply in replies {
                     let _ = reply.send(Err(mismatch()));
                 }
+            }
+            // Unreachable for one item is unreachable for all: no item is tried again.
+            Err(e) if db::is_unreachable(&e) => {
+                let error = Arc::new(e);
+                fail_all(replies, &error);
+                outage = Some((Instant::now(), error));
             }
             // One item's failure (a constraint, a deadlock between batches) must not fail the
             // others: run them again one by one, so only the item at fault gets the error.
@@ -128,6 +162,12 @@ async fn run_batches<S: Statement>(
                 }
             }
         }
+    }
+}
+
+fn fail_all<O>(replies: Vec<oneshot::Sender<Result<O, BatchError>>>, error: &Arc<sqlx::Error>) {
+    for reply in replies {
+        let _ = reply.send(Err(BatchError::Failed(error.clone())));
     }
 }
 
@@ -216,5 +256,49 @@ mod tests {
         assert_eq!(answers[2], Ok(14));
         // One run for the batch, then one per item.
         assert_eq!(*runs.lock().unwrap(), vec![3, 1, 1, 1]);
+    }
+
+    /// Fails every run as an unreachable database would; records each run's size.
+    struct Unreachable {
+        runs: Arc<Mutex<Vec<usize>>>,
+    }
+
+    impl Statement for Unreachable {
+        type Item = u32;
+        type Output = u32;
+
+        async fn run(&self, items: &[u32]) -> sqlx::Result<Vec<u32>> {
+            self.runs.lock().unwrap().push(items.len());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Err(sqlx::Error::PoolTimedOut)
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_database_fails_the_whole_batch_once_and_the_next_ones_at_once() {
+        let runs = Arc::new(Mutex::new(Vec::new()));
+        let batcher = Batcher::start(Unreachable { runs: runs.clone() });
+        let submit = |i| {
+            let b = batcher.clone();
+            tokio::spawn(async move { b.submit(i).await })
+        };
+        let first: Vec<_> = (0..5).map(submit).collect();
+        for h in first {
+            let e = h.await.unwrap().unwrap_err();
+            assert!(
+                matches!(e.sqlx_error(), Some(sqlx::Error::PoolTimedOut)),
+                "{e}"
+            );
+        }
+        // Within the pause, later items fail without another attempt on the database.
+        let started = std::time::Instant::now();
+        let e = submit(6).await.unwrap().unwrap_err();
+        assert!(matches!(e.sqlx_error(), Some(sqlx::Error::PoolTimedOut)));
+        assert!(started.elapsed() < Duration::from_millis(20));
+        assert_eq!(runs.lock().unwrap().iter().sum::<usize>(), 5, "{runs:?}");
+        // After it, the database is tried again.
+        tokio::time::sleep(OUTAGE_PAUSE).await;
+        submit(7).await.unwrap().unwrap_err();
+        assert_eq!(runs.lock().unwrap().iter().sum::<usize>(), 6);
     }
 }

@@ -34,8 +34,28 @@ pub async fn connect(config: &Config) -> Result<PgPool, sqlx::Error> {
 /// (`sluice_shared::batch`). Its batcher runs one statement at a time anyway, and meeting the
 /// same server process every time keeps that process's caches warm: from a shared pool each
 /// run woke whichever connection had idled longest.
+///
+/// Its connection is never shared, so waiting for it only ever means waiting for Postgres:
+/// a short acquire timeout makes an outage answer within a second (`batch` then fails fast).
 pub fn dedicated(pool: &PgPool) -> PgPool {
-    pool_options(1).connect_lazy_with((*pool.connect_options()).clone())
+    pool_options(1)
+        .acquire_timeout(DEDICATED_ACQUIRE_TIMEOUT)
+        .connect_lazy_with((*pool.connect_options()).clone())
+}
+
+const DEDICATED_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Whether `e` says the database cannot be reached (an outage, answered 503), as opposed to a
+/// statement that failed on a working database (a bug or a conflict).
+pub fn is_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        // Class 08: connection exceptions; 57P01–57P03: the server is shutting down or starting.
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
 }
 
 fn pool_options(max_connections: u32) -> PgPoolOptions {

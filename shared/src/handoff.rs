@@ -6,22 +6,20 @@
 //! time to first token on a busy box. So the API also *offers* each new job to the workers
 //! over core NATS (request/reply on a queue group: exactly one worker hears each offer). The
 //! worker that takes it leases the job's queue row in the statement that claims the answer
-//! (`worker/src/store.rs`): `Running`, locked by its apalis worker, exactly as a fetch would
+//! (`worker/src/store/claim.rs`, with `queue::lease`): `Running`, locked by its apalis worker, exactly as a fetch would
 //! leave it. A crash is then recovered like any queued job's: apalis re-enqueues the rows of
 //! a worker whose heartbeat stopped.
 //!
 //! While it is on offer the row is `Pending` but not yet due (`run_at` is past the offer
 //! window), so no fetch races the offer and apalis's insert trigger sends no NOTIFY. When no
 //! worker takes the offer in time (all busy, none running, NATS down), the API calls
-//! `make_due`: the row becomes due and workers are woken by LISTEN/NOTIFY. If the API dies
+//! `queue::make_due`: the row becomes due and workers are woken by LISTEN/NOTIFY. If the API dies
 //! before that, the row becomes due by itself and the next heartbeat fetch finds it.
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
-
 use crate::{Config, job::ChatJob};
+use serde::{Deserialize, Serialize};
 
 /// What the API sends to `Subjects::handoff`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,29 +50,4 @@ pub fn offer_window(config: &Config) -> Option<Duration> {
 /// How long after enqueueing an offered job its queue row becomes due by itself.
 pub fn not_due_for(window: Duration) -> Duration {
     window + MARGIN
-}
-
-/// Puts a job back in the queue and wakes the workers: a `Pending` row that was on offer is
-/// made due; with `leased_by`, a row that worker leased and could not finish is marked
-/// `Failed` (one attempt spent), which apalis fetches again while attempts remain. The NOTIFY
-/// is the one apalis's insert trigger sends. Returns whether a row was put back.
-pub async fn make_due(pool: &PgPool, job_id: &str, leased_by: Option<&str>) -> sqlx::Result<bool> {
-    let put_back: Option<bool> = sqlx::query_scalar(
-        "WITH due AS (
-             UPDATE apalis.jobs
-             SET run_at = now() - interval '1 second', lock_by = NULL, lock_at = NULL,
-                 attempts = CASE WHEN status = 'Pending' THEN attempts ELSE attempts + 1 END,
-                 status = CASE WHEN status = 'Pending' THEN 'Pending' ELSE 'Failed' END
-             WHERE id = $1 AND (status = 'Pending' OR (status = 'Running' AND lock_by = $2))
-             RETURNING id, job_type, run_at)
-         SELECT true FROM due CROSS JOIN LATERAL (
-             SELECT pg_notify('apalis::job::insert',
-                              json_build_object('job_type', job_type, 'id', id, 'run_at', run_at)::text)
-         ) AS woken",
-    )
-    .bind(job_id)
-    .bind(leased_by)
-    .fetch_optional(pool)
-    .await?;
-    Ok(put_back.is_some())
 }

@@ -11,6 +11,7 @@ pub mod events;
 pub mod handoff;
 pub mod job;
 pub mod nats;
+pub mod queue;
 pub mod subjects;
 pub mod telemetry;
 

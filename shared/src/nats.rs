@@ -12,6 +12,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<async_nats::Client> {
         .name("sluice")
         .retry_on_initial_connect()
         .connection_timeout(Duration::from_secs(5))
+        .custom_inbox_prefix(Subjects::new(&config.nats_prefix).inbox_prefix())
         .connect(&config.nats_url)
         .await?;
     Ok(client)

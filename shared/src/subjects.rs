@@ -24,6 +24,13 @@ impl Subjects {
         )
     }
 
+    /// Where this deployment's replies to requests (job offers' answers, JetStream acks) are
+    /// sent: `_INBOX.sluice.…`. Outside the stream's subjects; its own per deployment, so NATS
+    /// permissions can be granted per prefix and tests can watch their own replies.
+    pub fn inbox_prefix(&self) -> String {
+        format!("_INBOX.{}", self.prefix)
+    }
+
     /// All subjects the stream captures: `sluice.conv.>`.
     pub fn stream_filter(&self) -> String {
         format!("{}.conv.>", self.prefix)

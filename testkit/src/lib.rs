@@ -8,9 +8,11 @@ pub mod chat_page;
 pub mod event_source;
 pub mod fake_oauth;
 pub mod fake_openai;
+pub mod handoff_watch;
 pub mod proxy;
 pub mod services;
 pub mod sse;
+pub mod wait;
 pub mod webdriver;
 
 use std::{
@@ -364,6 +366,11 @@ impl TestApp {
     /// Starts a real worker process on this app's database and NATS prefix. Integration
     /// tests pass `env!("CARGO_BIN_EXE_sluice-test-worker")`.
     pub fn worker_process(&self, binary: &str) -> Child {
+        self.worker_process_sized(binary, self.config.worker.concurrency)
+    }
+
+    /// The same, running `concurrency` answers at once.
+    pub fn worker_process_sized(&self, binary: &str, concurrency: usize) -> Child {
         let c = &self.config;
         Command::new(binary)
             .env_clear()
@@ -377,10 +384,7 @@ impl TestApp {
             .env("SLUICE_DEMO__PACING_MS", c.demo.pacing_ms.to_string())
             .env("SLUICE_DEMO__REPLY_TOKENS", c.demo.reply_tokens.to_string())
             .env("SLUICE_DEMO__REPLY", "echo")
-            .env(
-                "SLUICE_WORKER__CONCURRENCY",
-                c.worker.concurrency.to_string(),
-            )
+            .env("SLUICE_WORKER__CONCURRENCY", concurrency.to_string())
             .env("SLUICE_WORKER__BATCH_SIZE", c.worker.batch_size.to_string())
             .env(
                 "SLUICE_WORKER__HEARTBEAT_MS",

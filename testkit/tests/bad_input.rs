@@ -132,11 +132,30 @@ async fn missing_or_bad_tokens_are_401() {
 
 #[tokio::test]
 async fn an_expired_token_is_401() {
-    let app = TestApp::spawn_configured(|c| c.access_token_ttl_secs = 1).await;
+    use base64::Engine;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    use secrecy::ExposeSecret;
+
+    let app = TestApp::spawn().await;
     let token = app.guest().await;
-    // Beyond the 1 s lifetime and the 5 s clock-skew leeway.
-    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
-    let r = app.get(&token, "/api/conversations").await;
+    // The same token, re-signed with its lifetime moved: `ends_in` seconds from now.
+    let payload = token.split('.').nth(1).unwrap();
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    let mut claims: Value = serde_json::from_slice(&payload).unwrap();
+    let key = EncodingKey::from_secret(app.config.jwt_secret.expose_secret().as_bytes());
+    let now = chrono::Utc::now().timestamp();
+    let mut ending_in = |secs: i64| {
+        claims["iat"] = (now - 3600).into();
+        claims["exp"] = (now + secs).into();
+        encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap()
+    };
+    // Still inside the 5 s clock-skew leeway: accepted (so the re-signing itself is sound).
+    let r = app.get(&ending_in(-2), "/api/conversations").await;
+    assert_eq!(r.status(), 200);
+    // Past it: refused.
+    let r = app.get(&ending_in(-10), "/api/conversations").await;
     error_of(r, 401, "unauthorized").await;
 }
 

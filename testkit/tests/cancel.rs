@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use sluice_testkit::{TestApp, fake_openai::FakeOpenAi, sse::answer_text, with_fake_openai};
+use sluice_testkit::{TestApp, fake_openai::FakeOpenAi, sse::answer_text, wait, with_fake_openai};
 
 #[tokio::test]
 async fn cancel_stops_the_provider_call_and_stores_the_partial_text() {
@@ -28,8 +28,13 @@ async fn cancel_stops_the_provider_call_and_stores_the_partial_text() {
         "the stored text is what the client saw"
     );
     assert!(partial.len() < FakeOpenAi::reply(200).len() && partial.starts_with("tok0 tok1 tok2 "));
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(fake.disconnected(), 1, "the upstream call was aborted");
+    wait::until(
+        "the upstream call to be aborted",
+        Duration::from_secs(5),
+        || async { fake.disconnected() },
+        |n| *n == 1,
+    )
+    .await;
     assert_eq!(fake.completed(), 0);
 
     let again = app.cancel(&token, id).await;
@@ -53,10 +58,18 @@ async fn cancelling_a_queued_answer_ends_its_stream_and_no_worker_answers_it() {
         ["cancelled"]
     );
 
-    // A worker that starts later takes the job and leaves the answer alone.
+    // A worker that starts later takes the job (its row leaves the queue once it ran) and
+    // leaves the answer alone.
+    assert_eq!(app.queue_rows().await, 1, "the job waits for a worker");
     let shutdown = tokio_util::sync::CancellationToken::new();
     tokio::spawn(sluice_worker::run(app.config.clone(), shutdown.clone()));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    wait::until(
+        "the worker to run the job",
+        Duration::from_secs(10),
+        || app.queue_rows(),
+        |rows| *rows == 0,
+    )
+    .await;
     let stored = app.message(&token, id).await;
     assert_eq!(stored["status"], "cancelled");
     assert_eq!(stored["content"], "");

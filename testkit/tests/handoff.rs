@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use sluice_testkit::{TestApp, fake_openai::FakeOpenAi, sse::answer_text, with_fake_openai};
+use sluice_testkit::{
+    TestApp, fake_openai::FakeOpenAi, handoff_watch::HandoffWatch, sse::answer_text, wait,
+    with_fake_openai,
+};
 use uuid::Uuid;
 
 /// Sends one message in a new conversation and reads its whole stream.
@@ -15,11 +18,25 @@ async fn ask(app: &TestApp, token: &str) -> (Uuid, Vec<sluice_testkit::sse::SseE
     (sent.assistant_message.id, events)
 }
 
+/// Waits until `n` offers have each been answered, or for 10 s; returns (taken, declined).
+async fn answered_offers(watch: &HandoffWatch, n: usize) -> (usize, usize) {
+    let probe = || async { (watch.offers(), watch.taken(), watch.declined()) };
+    let (_, taken, declined) = wait::until(
+        &format!("{n} offers answered (offers, taken, declined)"),
+        Duration::from_secs(10),
+        probe,
+        |(offers, taken, declined)| *offers == n && taken + declined == n,
+    )
+    .await;
+    (taken, declined)
+}
+
 #[tokio::test]
 async fn a_handed_off_job_is_leased_to_the_registered_worker_running_it() {
     let app = TestApp::spawn_configured(|c| c.demo.pacing_ms = 40).await;
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
+    let watch = app.watch_handoff().await;
     let sent = app.send(&token, conv, "lease me").await;
     let mut stream = app.sse(&token, &sent.stream_url, None).await;
     let mut events = stream.until_tokens(1).await;
@@ -37,6 +54,11 @@ async fn a_handed_off_job_is_leased_to_the_registered_worker_running_it() {
     .unwrap();
     assert_eq!(status, "Running");
     assert!(lock_by.is_some() && registered, "leased to {lock_by:?}");
+    assert_eq!(
+        answered_offers(&watch, 1).await,
+        (1, 0),
+        "taken from the offer"
+    );
 
     events.extend(stream.collect().await);
     assert_eq!(events.last().unwrap().event, "done");
@@ -54,6 +76,7 @@ async fn a_job_offered_while_no_worker_runs_waits_in_the_queue_for_the_next_work
     let app = TestApp::spawn_without_worker().await;
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
+    let watch = app.watch_handoff().await;
     let sent = app.send(&token, conv, "anyone there?").await;
 
     // Nobody takes the offer, so the API makes the row due in the queue at once.
@@ -86,6 +109,11 @@ async fn a_job_offered_while_no_worker_runs_waits_in_the_queue_for_the_next_work
     let _ = worker.kill();
     let _ = worker.wait();
     assert_eq!(events.last().unwrap().event, "done");
+    assert_eq!(
+        (watch.offers(), watch.taken(), watch.declined()),
+        (1, 0, 0),
+        "offered once, answered by nobody: the queue delivered it"
+    );
     let answer = app.message(&token, sent.assistant_message.id).await;
     assert_eq!(answer["status"], "done");
     assert_eq!(answer["attempt"], 1);
@@ -105,6 +133,7 @@ async fn offers_a_worker_cannot_start_go_to_the_queue_and_each_answer_comes_once
     // The demo provider's reply to `ask`'s prompt, read through the normal path first.
     let expected = answer_text(&ask(&app, &token).await.1);
     assert!(expected.starts_with("hello#0 "), "{expected}");
+    let watch = app.watch_handoff().await;
     let answers = join_all((0..5).map(|_| ask(&app, &token))).await;
     for (id, events) in answers {
         let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
@@ -119,16 +148,29 @@ async fn offers_a_worker_cannot_start_go_to_the_queue_and_each_answer_comes_once
         );
         assert_eq!(stored["content"].as_str().unwrap(), expected);
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(app.queue_rows().await, 0, "no job left behind");
+    let (taken, declined) = answered_offers(&watch, 5).await;
+    assert!(taken >= 1, "some offers were taken: {taken}");
+    assert!(
+        declined >= 1,
+        "some were declined, and the queue delivered them: {declined}"
+    );
+    wait::until(
+        "every job to leave the queue",
+        Duration::from_secs(10),
+        || app.queue_rows(),
+        |rows| *rows == 0,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn with_offers_off_every_job_goes_through_the_queue() {
     let app = TestApp::spawn_configured(|c| c.worker.handoff_ms = 0).await;
     let token = app.guest().await;
+    let watch = app.watch_handoff().await;
     let (id, events) = ask(&app, &token).await;
     assert_eq!(events.last().unwrap().event, "done");
+    assert_eq!(watch.offers(), 0, "nothing was offered");
     let stored = app.message(&token, id).await;
     assert_eq!(
         (stored["status"].as_str(), stored["attempt"].as_i64()),
@@ -145,6 +187,7 @@ async fn one_limit_covers_offered_and_queued_jobs_alike() {
     let options = with_fake_openai(&fake).and(|c| c.worker.concurrency = 2);
     let app = TestApp::spawn_with(options).await;
     let token = app.guest().await;
+    let watch = app.watch_handoff().await;
     let answers = join_all((0..20).map(|_| ask(&app, &token))).await;
     for (id, events) in &answers {
         assert_eq!(
@@ -159,5 +202,10 @@ async fn one_limit_covers_offered_and_queued_jobs_alike() {
         fake.max_in_flight(),
         2,
         "never more than worker.concurrency provider streams at once"
+    );
+    let (taken, declined) = answered_offers(&watch, 20).await;
+    assert!(
+        taken >= 1 && declined >= 1,
+        "jobs came both ways: {taken} taken from offers, {declined} declined to the queue"
     );
 }

@@ -1,10 +1,10 @@
 //! Operations: readiness names the dependency that is down, request ids travel into jobs and
 //! NATS headers, SSE keeps idle connections alive and ends cleanly on shutdown.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sluice_testkit::{Options, TestApp, services};
+use sluice_testkit::{TestApp, services, wait};
 
 #[tokio::test]
 async fn readyz_names_nats_when_it_is_down() {
@@ -21,10 +21,18 @@ async fn readyz_names_nats_when_it_is_down() {
         200
     );
     services::stop_nats(&store);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let r = app.http.get(app.url("/readyz")).send().await.unwrap();
-    assert_eq!(r.status(), 503);
-    let body: Value = r.json().await.unwrap();
+    let readyz = || async {
+        let r = app.http.get(app.url("/readyz")).send().await.unwrap();
+        let status = r.status();
+        (status, r.json::<Value>().await.unwrap_or_default())
+    };
+    let (_, body) = wait::until(
+        "/readyz to say NATS is down",
+        Duration::from_secs(10),
+        readyz,
+        |(status, _)| *status == 503,
+    )
+    .await;
     assert_eq!(body["error"]["message"], "unavailable: nats");
     assert_eq!(
         app.http
@@ -62,44 +70,77 @@ async fn readyz_names_postgres_when_it_is_down() {
     assert_eq!(body["error"]["code"], "dependency_down");
 }
 
+/// A Postgres outage longer than the pool's 5 s wait for a connection: every request that
+/// needs the database is refused with 503 `dependency_down` within a second or two (not after
+/// that wait, nor one wait per batched item), nothing piles up or is half stored, and once
+/// Postgres is back the API takes messages again and the worker (whose queue fetch failed
+/// meanwhile) answers them.
 #[tokio::test]
-async fn the_worker_takes_jobs_again_after_a_postgres_restart() {
+async fn a_postgres_outage_is_refused_fast_and_everything_works_again_after_it() {
     let (port, data) = services::private_postgres();
     let app = TestApp::spawn_configured(move |c| {
         c.database_url = format!("postgres://postgres@127.0.0.1:{port}/postgres").into();
-        c.worker.heartbeat_ms = 200;
+        c.worker.heartbeat_ms = 250;
     })
     .await;
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
+    let path = format!("/api/conversations/{conv}/messages");
+    let send = || async {
+        let body = serde_json::json!({"content": "still there?"});
+        app.call(&token, reqwest::Method::POST, &path, Some(body))
+            .await
+    };
     // The test server runs with fsync off: write everything out so the crash loses nothing.
     sqlx::query("CHECKPOINT").execute(&app.pool).await.unwrap();
-    // Down longer than the pool waits for a connection (5 s), so the worker's heartbeat fails.
     services::stop_postgres(&data);
-    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+
+    // The outage's length is the scenario: longer than the pool's connection wait, so the
+    // worker's queue fetch fails too. Meanwhile clients keep sending, 20 at a time.
+    let outage = Instant::now();
+    let mut refused = 0;
+    while outage.elapsed() < Duration::from_secs(6) {
+        let wave = Instant::now();
+        for r in futures::future::join_all((0..20).map(|_| send())).await {
+            assert_eq!(r.status(), 503);
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "dependency_down");
+            refused += 1;
+        }
+        assert!(
+            wave.elapsed() < Duration::from_secs(3),
+            "20 sends refused in {:?}",
+            wave.elapsed()
+        );
+    }
+    assert!(refused >= 40, "{refused}");
     services::restart_postgres(&data, port);
 
-    let mut sent = None;
-    for _ in 0..100 {
-        let path = format!("/api/conversations/{conv}/messages");
-        let body = serde_json::json!({"content": "still there?"});
-        let r = app
-            .call(&token, reqwest::Method::POST, &path, Some(body))
-            .await;
-        if r.status() == 202 {
-            sent = Some(r.json::<sluice_shared::dto::SentOut>().await.unwrap());
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let sent = sent.expect("the API answers again once Postgres is back");
+    let accepted = wait::until(
+        "the API to take messages again",
+        Duration::from_secs(30),
+        || async { send().await },
+        |r| r.status() == 202,
+    )
+    .await;
+    let sent: sluice_shared::dto::SentOut = accepted.json().await.unwrap();
     let events = tokio::time::timeout(
-        std::time::Duration::from_secs(30),
+        Duration::from_secs(30),
         app.sse(&token, &sent.stream_url, None).await.collect(),
     )
     .await
     .expect("the answer is generated: the worker came back with Postgres");
     assert_eq!(events.last().unwrap().event, "done");
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM messages WHERE conversation_id = $1")
+            .bind(conv)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        stored, 2,
+        "only the accepted question and its answer were stored"
+    );
 }
 
 #[tokio::test]
@@ -238,6 +279,7 @@ async fn an_answer_survives_a_nats_restart_mid_stream() {
     let mut stream = app.sse(&token, &sent.stream_url, None).await;
     let mut events = stream.until_tokens(3).await;
     services::stop_nats(&store);
+    // The outage's length (the scenario, not a wait for something).
     tokio::time::sleep(Duration::from_millis(700)).await;
     services::restart_nats(port, &store);
     // The same connection carries on: the worker retries (reset) and the feed reopens.
@@ -268,194 +310,4 @@ async fn processes_starting_together_share_one_events_stream() {
     for result in futures::future::join_all(starts).await {
         assert!(result.is_ok(), "{:?}", result.err());
     }
-}
-
-#[tokio::test]
-async fn finished_jobs_leave_the_queue_table_and_dead_ones_stay_a_week() {
-    let app = TestApp::spawn().await;
-    let token = app.guest().await;
-    let conv = app.create_conversation(&token).await;
-    let sent = app.send(&token, conv, "sweep me").await;
-    app.sse(&token, &sent.stream_url, None)
-        .await
-        .collect()
-        .await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app.queue_rows().await > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the done job is still in the queue table"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        app.message(&token, sent.assistant_message.id).await["status"],
-        "done"
-    );
-
-    // Dead jobs are kept for inspection, for a week; live ones are never touched.
-    for (id, status, age_days) in [
-        ("dead-old", "Killed", 8),
-        ("dead-new", "Killed", 1),
-        ("running", "Running", 8),
-    ] {
-        sqlx::query(
-            "INSERT INTO apalis.jobs (job, id, job_type, status, attempts, max_attempts, done_at)
-             VALUES ('\\x00', $1, 'chat', $2, 3, 3, now() - make_interval(days => $3))",
-        )
-        .bind(id)
-        .bind(status)
-        .bind(age_days)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    }
-    sluice_worker::finished_jobs::sweep(&app.pool, "chat")
-        .await
-        .unwrap();
-    let left: Vec<String> = sqlx::query_scalar("SELECT id FROM apalis.jobs ORDER BY id")
-        .fetch_all(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(left, ["dead-new", "running"]);
-}
-
-/// Two runs of one job (a worker presumed dead, its job handed out again) each get their own
-/// attempt, even when their claims share a statement; the stale one finishing late changes
-/// nothing: not the answer, and not the queue row its successor runs under (losing that row
-/// would leave the answer unfinished if the successor crashed too). The successor's answer is
-/// stored and its queue row goes with it.
-#[tokio::test]
-async fn a_stale_attempt_finishing_late_leaves_the_answer_and_queue_row_to_its_successor() {
-    use sluice_shared::events::Usage;
-    use sluice_worker::store::{Finish, Outcome, Store, Timing};
-
-    let app = TestApp::spawn_without_worker().await;
-    let token = app.guest().await;
-    let conv = app.create_conversation(&token).await;
-    let sent = app.send(&token, conv, "who owns this answer?").await;
-    let id = sent.assistant_message.id;
-    let store = Store::new(&app.pool);
-
-    let (a, b) = tokio::join!(store.claim(id), store.claim(id));
-    let mut attempts = [a.unwrap().unwrap().attempt, b.unwrap().unwrap().attempt];
-    attempts.sort();
-    assert_eq!(attempts, [1, 2]);
-
-    let finish = |attempt, text: &str| Finish {
-        message_id: id,
-        attempt,
-        content: text.into(),
-        outcome: Outcome::Done {
-            finish_reason: "stop".into(),
-            usage: Usage {
-                input_tokens: 3,
-                output_tokens: 1,
-            },
-        },
-        provider: Some("demo"),
-        timing: Timing {
-            latency_ms: 5,
-            ttft_ms: Some(1),
-            start_seq: None,
-        },
-    };
-    let queue_rows = || async {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM apalis.jobs WHERE idempotency_key = $1")
-            .bind(id.to_string())
-            .fetch_one(&app.pool)
-            .await
-            .unwrap()
-    };
-    assert!(!store.finish(finish(1, "stale")).await.unwrap());
-    assert_eq!(queue_rows().await, 1, "the successor's queue row is kept");
-    let answer = app.message(&token, id).await;
-    assert_eq!(
-        (answer["status"].as_str(), answer["content"].as_str()),
-        (Some("streaming"), Some(""))
-    );
-
-    assert!(store.finish(finish(2, "fresh")).await.unwrap());
-    assert_eq!(
-        queue_rows().await,
-        0,
-        "a stored answer's queue row is spent"
-    );
-    let answer = app.message(&token, id).await;
-    assert_eq!(
-        (answer["status"].as_str(), answer["content"].as_str()),
-        (Some("done"), Some("fresh"))
-    );
-}
-
-/// The API writes the answer's job into apalis's table itself, in the statement that stores the
-/// messages. This pins that row to the one apalis's own `push_tasks` writes for the same task,
-/// so an apalis upgrade that changes its table shows up here.
-#[tokio::test]
-async fn the_enqueue_statement_writes_the_row_apalis_itself_would() {
-    use apalis::prelude::TaskBuilder;
-
-    // No worker and no offer: with an offer nobody takes, the API makes the row due at once
-    // (`handoff::make_due` rewrites `run_at`), and this test pins the row the INSERT wrote.
-    let app = TestApp::spawn_with(Options {
-        in_process_worker: false,
-        configure: Box::new(|c| c.worker.handoff_ms = 0),
-    })
-    .await;
-    let token = app.guest().await;
-    let conv = app.create_conversation(&token).await;
-    let sent = app.send(&token, conv, "queue me").await;
-
-    #[derive(sqlx::FromRow, Debug, PartialEq)]
-    struct JobRow {
-        id: String,
-        job_type: String,
-        job: Vec<u8>,
-        status: String,
-        attempts: i32,
-        max_attempts: i32,
-        run_at: chrono::DateTime<chrono::Utc>,
-        priority: Option<i32>,
-        metadata: Option<String>,
-        idempotency_key: Option<String>,
-    }
-    let read = |queue: &'static str| {
-        let pool = app.pool.clone();
-        async move {
-            sqlx::query_as::<_, JobRow>(
-                "SELECT id, job_type, job, status, attempts, max_attempts, run_at, priority,
-                        metadata::text AS metadata, idempotency_key
-                 FROM apalis.jobs WHERE job_type = $1",
-            )
-            .bind(queue)
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-        }
-    };
-    let ours = read("chat").await;
-    let job: serde_json::Value = serde_json::from_slice(&ours.job).unwrap();
-    assert_eq!(job["message_id"], sent.assistant_message.id.to_string());
-    assert_eq!(job["conversation_id"], conv.to_string());
-    assert!(ours.id.parse::<ulid::Ulid>().is_ok(), "{}", ours.id);
-
-    // The same task through apalis's own code path, into another queue.
-    let task = TaskBuilder::new(ours.job.clone())
-        .run_at_timestamp(ours.run_at.timestamp() as u64)
-        .max_attempts(ours.max_attempts as usize)
-        .idempotency_key(ours.idempotency_key.clone().unwrap())
-        .build();
-    let mut conn = app.pool.acquire().await.unwrap();
-    apalis_postgres::queries::push_tasks(&mut *conn, "reference", vec![task])
-        .await
-        .unwrap();
-    let reference = read("reference").await;
-    assert_eq!(
-        JobRow {
-            id: reference.id.clone(),
-            job_type: "reference".into(),
-            ..ours
-        },
-        reference
-    );
 }

@@ -160,8 +160,9 @@ async fn no_secret_reaches_the_logs_or_the_database_in_plain_text() {
         secrets.push(browser.cookie(cookie).unwrap().to_string());
     }
 
-    // Give the last log lines (response spans closing) a moment to be written.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Stopped, the API has finished every request and written every line about them.
+    let pool = app.pool.clone();
+    app.stop_api().await.unwrap();
     let log = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
     assert!(log.contains("/api/auth/login"), "the logs were captured");
     assert!(
@@ -187,7 +188,7 @@ async fn no_secret_reaches_the_logs_or_the_database_in_plain_text() {
     for table in tables {
         let sql = format!("SELECT COALESCE(string_agg(t::text, '\n'), '') FROM {table} t");
         let rows: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .fetch_one(&app.pool)
+            .fetch_one(&pool)
             .await
             .unwrap();
         for secret in &secrets {

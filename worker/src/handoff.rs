@@ -11,7 +11,10 @@ use std::{
 
 use async_nats::Subject;
 use futures::StreamExt;
-use sluice_shared::handoff::{self, Offer};
+use sluice_shared::{
+    handoff::{self, Offer},
+    queue,
+};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -89,7 +92,7 @@ pub async fn serve(
             };
             if chat_job::run(&state, &offer.job, source).await.is_err() {
                 // Back to the queue, one attempt spent, as apalis does with a failed job.
-                if let Err(e) = handoff::make_due(&state.pool, &offer.job_id, Some(&worker)).await {
+                if let Err(e) = queue::make_due(&state.pool, &offer.job_id, Some(&worker)).await {
                     tracing::error!(error = %e, job_id = %offer.job_id, "could not return a failed job to the queue; it is retried when its lease lapses");
                 }
             }

@@ -93,8 +93,9 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
     let w = &config.worker;
     let queue = apalis_postgres::Config::default()
         .queue(CHAT_QUEUE)
-        // `get_jobs` already marks fetched jobs `Running` under this worker; apalis's extra
-        // lock statement per job would change nothing (measured: one wasted UPDATE per job).
+        // `get_jobs` already marks fetched jobs `Queued` under this worker, which apalis's
+        // recovery treats as held; its extra lock statement per job (to `Running`) would cost
+        // one UPDATE per job and change nothing we rely on.
         .lock_tasks(false)
         .batch_size(w.batch_size)
         .heartbeat_interval(Duration::from_millis(w.heartbeat_ms))

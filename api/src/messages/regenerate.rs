@@ -4,13 +4,13 @@
 //! through the same queue, hand-off, worker and stream as any other.
 
 use axum::{Json, extract::State, http::StatusCode};
-use sluice_shared::{dto::RegeneratedOut, job::ChatJob};
+use sluice_shared::{dto::RegeneratedOut, insert_queue_row, job::ChatJob, queue::QueuedJob};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
     enqueue,
-    store::{MessageRow, QueuedJob, insert_queue_row, message_columns},
+    store::{MessageRow, message_columns},
 };
 use crate::{
     auth::AuthUser,

@@ -1,13 +1,21 @@
 //! Running the real `sluice` binary against a test stack: each test gets its own home and
 //! config directory, the file credential store, and no display (so no browser opens).
 
-#![allow(dead_code)] // Each test binary uses a different part of this.
+#![expect(dead_code, reason = "each test binary uses a different part of this")]
 
-use std::{path::PathBuf, process::Stdio};
+use std::{
+    path::PathBuf,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use serde_json::{Value, json};
 use sluice_testkit::{Options, TestApp};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+
+/// How long any one `sluice` run may take before the test fails, showing what it printed.
+const DEADLINE: Duration = Duration::from_secs(60);
 
 pub const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
@@ -103,6 +111,32 @@ pub struct Ran {
     pub stderr: String,
 }
 
+/// Everything a pipe carries, collected as it arrives (so a hung process can still show it).
+#[derive(Clone, Default)]
+struct Collected(Arc<Mutex<Vec<u8>>>);
+
+impl Collected {
+    fn from(
+        mut pipe: impl AsyncRead + Unpin + Send + 'static,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let collected = Self::default();
+        let sink = collected.clone();
+        let reading = tokio::spawn(async move {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut chunk).await {
+                sink.0.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        });
+        (collected, reading)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// Runs `sluice` to its end (feeding it `stdin`). A run that outlasts `DEADLINE` is killed
+/// and fails the test with what it printed so far.
 pub async fn run(mut command: tokio::process::Command, stdin: Option<&str>) -> Ran {
     if stdin.is_some() {
         command.stdin(Stdio::piped());
@@ -114,14 +148,22 @@ pub async fn run(mut command: tokio::process::Command, stdin: Option<&str>) -> R
         pipe.write_all(text.as_bytes()).await.unwrap();
         drop(pipe);
     }
-    let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("sluice finished within 60 s")
-        .unwrap();
+    let (stdout, out_done) = Collected::from(child.stdout.take().unwrap());
+    let (stderr, err_done) = Collected::from(child.stderr.take().unwrap());
+    let Ok(status) = tokio::time::timeout(DEADLINE, child.wait()).await else {
+        let _ = child.kill().await;
+        panic!(
+            "sluice did not finish within {DEADLINE:?}\n--- stdout so far:\n{}\n--- stderr so far:\n{}",
+            stdout.text(),
+            stderr.text()
+        );
+    };
+    let status = status.unwrap();
+    let _ = tokio::join!(out_done, err_done);
     let ran = Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.text(),
+        stderr: stderr.text(),
     };
     assert!(
         !ran.stderr.contains("panicked") && !ran.stderr.contains("RUST_BACKTRACE"),
@@ -144,23 +186,39 @@ pub async fn start_login(
     cmd.arg("login").arg("--no-browser");
     let mut child = cmd.spawn().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            out.read_line(&mut line).await.unwrap() > 0,
-            "login printed no code"
-        );
-        if let Some(code) = line.trim().strip_prefix("and enter the code") {
-            return (child, code.trim().to_string(), out);
+    let mut printed = String::new();
+    let code = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let mut line = String::new();
+            if out.read_line(&mut line).await.unwrap() == 0 {
+                return None;
+            }
+            printed.push_str(&line);
+            if let Some(code) = line.trim().strip_prefix("and enter the code") {
+                return Some(code.trim().to_string());
+            }
         }
+    })
+    .await;
+    match code {
+        Ok(Some(code)) => (child, code, out),
+        Ok(None) => panic!("login ended without printing a code; it printed:\n{printed}"),
+        Err(_) => panic!("login printed no code within {DEADLINE:?}; it printed:\n{printed}"),
     }
 }
 
-/// Everything the process prints after what was read already.
+/// Everything the process prints after what was read already, until it closes its output
+/// (within `DEADLINE`, or the test fails showing what came).
 pub async fn rest(mut out: BufReader<tokio::process::ChildStdout>) -> String {
     let mut text = String::new();
-    while out.read_line(&mut text).await.unwrap() > 0 {}
+    let read = tokio::time::timeout(DEADLINE, async {
+        while out.read_line(&mut text).await.unwrap() > 0 {}
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "output still open after {DEADLINE:?}; so far:\n{text}"
+    );
     text
 }
 
@@ -169,9 +227,12 @@ pub async fn finish_login(
     mut child: tokio::process::Child,
     out: BufReader<tokio::process::ChildStdout>,
 ) -> (std::process::ExitStatus, String) {
-    let status = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
-        .await
-        .expect("login finished")
-        .unwrap();
-    (status, rest(out).await)
+    let Ok(status) = tokio::time::timeout(DEADLINE, child.wait()).await else {
+        let _ = child.kill().await;
+        panic!(
+            "login did not finish within {DEADLINE:?}; it printed:\n{}",
+            rest(out).await
+        );
+    };
+    (status.unwrap(), rest(out).await)
 }

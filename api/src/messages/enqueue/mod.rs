@@ -1,20 +1,24 @@
 //! Sending a message: validate it, then in ONE statement (so one transaction) store the user's
 //! message, the queued answer and the chat job. Either all three exist or none does. Sends
-//! arriving together share that statement (`store::InsertPairs`). Then the job is offered
+//! arriving together share that statement (`insert_pairs.rs`). Then the job is offered
 //! straight to the workers, and handed to the queue if none takes it (`sluice_shared::handoff`).
 
 use std::time::Duration;
 
+mod insert_pairs;
+
 use axum::http::StatusCode;
 use sluice_shared::{
     handoff::{self, Offer},
-    job::{CHAT_QUEUE, ChatJob},
+    job::ChatJob,
+    queue::{self, QueuedJob},
 };
 use uuid::Uuid;
 
-pub use super::store::Target;
-use super::store::{MessageRow, NewPair, PairIds, QueuedJob};
+use super::store::MessageRow;
 use crate::{error::ApiError, state::AppState};
+pub use insert_pairs::{InsertPairs, Target};
+use insert_pairs::{NewPair, PairIds};
 
 /// Checks the text of a user message against the configured limits.
 pub fn validate_content(state: &AppState, content: &str) -> Result<(), ApiError> {
@@ -88,15 +92,10 @@ pub fn queue_row(state: &AppState, job: ChatJob) -> Result<(QueuedJob, Offer), A
     let window = handoff::offer_window(&state.config);
     // On offer, the row is not due until well after the window (see `handoff`).
     let not_due_for = window.map_or(Duration::ZERO, handoff::not_due_for);
-    let queued = QueuedJob {
-        id: ulid::Ulid::new().to_string(),
-        queue: CHAT_QUEUE,
-        payload: serde_json::to_vec(&job)?,
-        // One queue attempt more than the worker's own limit: the extra one exists only to
-        // mark the answer failed (with an `error` event) if every real attempt crashed.
-        max_attempts: state.config.worker.max_attempts as i32 + 1,
-        run_at: (due_now() + not_due_for.as_secs()) as i64,
-    };
+    // One queue attempt more than the worker's own limit: the extra one exists only to mark
+    // the answer failed (with an `error` event) if every real attempt crashed.
+    let max_attempts = state.config.worker.max_attempts as i32 + 1;
+    let queued = QueuedJob::chat(&job, max_attempts, not_due_for)?;
     let offer = Offer {
         job_id: queued.id.clone(),
         job,
@@ -131,20 +130,8 @@ async fn offer_or_queue(state: AppState, offer: Offer, window: Duration) {
     if taken {
         return;
     }
-    if let Err(e) = handoff::make_due(&state.pool, &offer.job_id, None).await {
+    if let Err(e) = queue::make_due(&state.pool, &offer.job_id, None).await {
         // The row still becomes due by itself shortly; a worker's heartbeat fetch finds it.
         tracing::warn!(error = %e, job_id = %offer.job_id, "could not hand a job to the queue");
     }
-}
-
-/// A `run_at` (whole seconds, as apalis stores it) that is surely not after our transaction's
-/// `now()`. apalis's insert trigger only NOTIFYs workers when `run_at <= now()`, and `now()` is
-/// the transaction's start: with the current second, a transaction that straddles a second
-/// boundary enqueued a job no worker heard of until its next heartbeat (seconds later).
-fn due_now() -> u64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    now.saturating_sub(1)
 }

@@ -1,0 +1,325 @@
+//! Layered configuration: compiled-in defaults → optional `sluice.toml` → `SLUICE_*`
+//! environment (nested keys with `__`, e.g. `SLUICE_WORKER__CONCURRENCY=32`). Every key is
+//! documented in `sluice.example.toml`; `Config::load` validates before anything starts.
+//! One file per section, each with its defaults and its checks; this one holds the top-level
+//! keys.
+
+use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
+
+mod models;
+mod providers;
+mod secrets;
+mod sign_in;
+mod worker;
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+pub use models::{ModelConfig, ProviderKind};
+pub use providers::{DemoConfig, DemoReply, OpenAiConfig};
+use secrets::{list_or_commas, redact};
+pub use sign_in::{DeviceClient, DeviceConfig, OAuthProviderConfig};
+pub use worker::WorkerConfig;
+
+/// The whole configuration of API and worker (one file serves both).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the API listens on.
+    pub listen: SocketAddr,
+    /// Public base URL, used in links the API hands out.
+    pub public_url: String,
+    /// Postgres connection URL.
+    #[serde(serialize_with = "redact")]
+    pub database_url: SecretString,
+    /// Postgres pool size per process. Each batched statement has one connection more of its
+    /// own (`db::dedicated`): the API opens 2 beyond this, each worker 3.
+    pub database_max_connections: u32,
+    /// NATS server URL.
+    pub nats_url: String,
+    /// Prefix for every NATS subject and the stream name (`sluice` → `SLUICE_EVENTS`).
+    pub nats_prefix: String,
+    /// How long JetStream keeps token events; older messages are served from Postgres.
+    pub stream_max_age_secs: u64,
+    /// HMAC key for access tokens (at least 32 bytes).
+    #[serde(serialize_with = "redact")]
+    pub jwt_secret: SecretString,
+    /// Access token lifetime.
+    pub access_token_ttl_secs: u64,
+    /// Refresh token lifetime (sliding).
+    pub refresh_token_ttl_secs: u64,
+    /// Requests per minute per client IP on `/api/auth/*` (over it: 429 with Retry-After).
+    pub auth_rate_per_minute: u32,
+    /// Burst allowed above that rate.
+    pub auth_burst: u32,
+    /// Password sign-in attempts per account per 15 minutes, whatever the address.
+    pub login_attempts_per_account: u32,
+    /// Accounts with these (verified) emails become admins when they sign in. In the
+    /// environment a comma-separated list: `SLUICE_ADMIN_EMAILS=ada@example.com,bob@example.com`.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub admin_emails: Vec<String>,
+    pub device: DeviceConfig,
+    pub github: OAuthProviderConfig,
+    pub google: OAuthProviderConfig,
+    /// Largest request body accepted, in bytes (larger → 413).
+    pub body_limit_bytes: usize,
+    /// Longest user message accepted, in characters (longer → 413).
+    pub max_message_chars: usize,
+    /// Seconds between `: keep-alive` comments on SSE responses.
+    pub keepalive_secs: u64,
+    /// Model used when a request names none.
+    pub default_model: String,
+    /// System prompt put before every conversation's history.
+    pub system_prompt: String,
+    pub worker: WorkerConfig,
+    pub demo: DemoConfig,
+    pub openai: OpenAiConfig,
+    /// Models users may pick, by name.
+    pub models: BTreeMap<String, ModelConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".parse().expect("valid literal"),
+            public_url: "http://127.0.0.1:8080".into(),
+            database_url: SecretString::from("postgres://sluice@127.0.0.1:5432/sluice"),
+            database_max_connections: 20,
+            nats_url: "nats://127.0.0.1:4222".into(),
+            nats_prefix: "sluice".into(),
+            stream_max_age_secs: 24 * 3600,
+            jwt_secret: SecretString::from(""),
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 7 * 24 * 3600,
+            auth_rate_per_minute: 30,
+            auth_burst: 20,
+            login_attempts_per_account: 10,
+            admin_emails: Vec::new(),
+            device: DeviceConfig::default(),
+            github: OAuthProviderConfig::github(),
+            google: OAuthProviderConfig::google(),
+            body_limit_bytes: 256 * 1024,
+            max_message_chars: 32_000,
+            keepalive_secs: 15,
+            default_model: "demo".into(),
+            system_prompt: "You are a helpful assistant.".into(),
+            worker: WorkerConfig::default(),
+            demo: DemoConfig::default(),
+            openai: OpenAiConfig::default(),
+            models: models::default_models(),
+        }
+    }
+}
+
+/// Why the configuration cannot be used, in words for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Parse(#[from] Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then `sluice.toml` (or the file named by `SLUICE_CONFIG`), then `SLUICE_*`.
+    pub fn load() -> Result<Self, ConfigError> {
+        let file = std::env::var("SLUICE_CONFIG").unwrap_or_else(|_| "sluice.toml".into());
+        Self::figment(Path::new(&file))
+            .extract::<Config>()
+            .map_err(|e| ConfigError::Parse(Box::new(e)))?
+            .validated()
+    }
+
+    fn figment(file: &Path) -> Figment {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("SLUICE_").split("__").ignore(&["config"]))
+    }
+
+    /// Checks what serde cannot: cross-field rules and sane ranges.
+    pub fn validated(self) -> Result<Self, ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.jwt_secret.expose_secret().len() < 32 {
+            return bad("jwt_secret (SLUICE_JWT_SECRET) must be set to at least 32 bytes".into());
+        }
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            return bad(format!(
+                "public_url must start with http:// or https://, got {:?}",
+                self.public_url
+            ));
+        }
+        if self.nats_prefix.is_empty()
+            || !self
+                .nats_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return bad(format!(
+                "nats_prefix must be letters, digits, '_' or '-', got {:?}",
+                self.nats_prefix
+            ));
+        }
+        models::validate(&self.models, &self.default_model).map_err(ConfigError::Invalid)?;
+        self.worker.validate().map_err(ConfigError::Invalid)?;
+        if self.auth_rate_per_minute == 0
+            || self.auth_burst == 0
+            || self.login_attempts_per_account == 0
+        {
+            return bad(
+                "auth_rate_per_minute, auth_burst and login_attempts_per_account must be above 0"
+                    .into(),
+            );
+        }
+        self.device.validate().map_err(ConfigError::Invalid)?;
+        self.github
+            .validate("github")
+            .map_err(ConfigError::Invalid)?;
+        self.google
+            .validate("google")
+            .map_err(ConfigError::Invalid)?;
+        if self.body_limit_bytes < 1024 || self.max_message_chars == 0 || self.keepalive_secs == 0 {
+            return bad("body_limit_bytes must be at least 1024; max_message_chars and keepalive_secs above 0".into());
+        }
+        Ok(self)
+    }
+
+    pub fn keepalive(&self) -> Duration {
+        Duration::from_secs(self.keepalive_secs)
+    }
+
+    pub fn model(&self, name: &str) -> Option<&ModelConfig> {
+        self.models.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_secret() -> Config {
+        Config {
+            jwt_secret: SecretString::from("x".repeat(32)),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn defaults_need_only_a_jwt_secret() {
+        assert!(Config::default().validated().is_err());
+        assert!(with_secret().validated().is_ok());
+    }
+
+    #[test]
+    fn an_unknown_default_model_is_named_in_the_error() {
+        let c = Config {
+            default_model: "gpt-9".into(),
+            ..with_secret()
+        };
+        let err = c.validated().unwrap_err().to_string();
+        assert!(err.contains("gpt-9"), "{err}");
+    }
+
+    #[test]
+    fn admin_emails_come_as_a_list_or_comma_separated() {
+        let from_env: Config = Figment::from(Serialized::defaults(with_secret()))
+            .merge(("admin_emails", " Ada@Example.com, bob@example.com ,"))
+            .extract()
+            .unwrap();
+        assert_eq!(
+            from_env.admin_emails,
+            ["ada@example.com", "bob@example.com"]
+        );
+        let from_toml: Config = Figment::from(Serialized::defaults(with_secret()))
+            .merge(("admin_emails", vec!["Ada@Example.com"]))
+            .extract()
+            .unwrap();
+        assert_eq!(from_toml.admin_emails, ["ada@example.com"]);
+    }
+
+    #[test]
+    fn a_worker_lease_under_a_second_is_refused() {
+        let mut c = with_secret();
+        c.worker.heartbeat_ms = 200;
+        c.worker.missed_heartbeats = 3;
+        let err = c.validated().unwrap_err().to_string();
+        assert!(err.contains("600 ms"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_serialize() {
+        let json = serde_json::to_string(&with_secret()).unwrap();
+        assert!(!json.contains("xxxxxxxx"), "{json}");
+    }
+}
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+    use serde_json::Value;
+
+    fn example_path() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../sluice.example.toml")
+    }
+
+    /// Every key path with a value (`worker.concurrency`); `null` ones (an unset optional
+    /// key, which TOML cannot write) are left out.
+    fn key_paths(value: &Value, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    key_paths(v, &format!("{prefix}{key}."), out);
+                }
+            }
+            Value::Null => {}
+            _ => {
+                out.insert(prefix.trim_end_matches('.').to_string());
+            }
+        }
+    }
+
+    /// `sluice.example.toml` documents every key with its default: it must parse to exactly
+    /// the compiled-in defaults, so the two cannot drift apart.
+    #[test]
+    fn the_example_file_matches_the_defaults() {
+        let from_file: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(example_path()))
+            .extract()
+            .expect("example parses");
+        let a = serde_json::to_value(&from_file).unwrap();
+        let b = serde_json::to_value(Config::default()).unwrap();
+        assert_eq!(a, b);
+    }
+
+    /// ... and it names every key: a default missing from the file (which the test above cannot
+    /// see, the defaults filling it in) fails here, as does a key the program does not know.
+    #[test]
+    fn the_example_file_names_every_key_and_only_known_ones() {
+        let file: Value = Figment::from(Toml::file(example_path()))
+            .extract()
+            .expect("example parses");
+        let mut in_file = std::collections::BTreeSet::new();
+        key_paths(&file, "", &mut in_file);
+        let mut compiled = std::collections::BTreeSet::new();
+        let defaults = serde_json::to_value(Config::default()).unwrap();
+        key_paths(&defaults, "", &mut compiled);
+        // No default works for it: the file shows it commented out, to be set.
+        const SET_BY_OPERATOR: &[&str] = &["jwt_secret"];
+        let missing: Vec<_> = compiled
+            .difference(&in_file)
+            .filter(|k| !SET_BY_OPERATOR.contains(&k.as_str()))
+            .collect();
+        let unknown: Vec<_> = in_file.difference(&compiled).collect();
+        assert!(
+            missing.is_empty(),
+            "defaults not in sluice.example.toml: {missing:?}"
+        );
+        assert!(
+            unknown.is_empty(),
+            "keys the program does not know: {unknown:?}"
+        );
+    }
+}

@@ -1,0 +1,70 @@
+//! `[demo]` and `[openai]`: the providers a model can name.
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use super::secrets::redact_opt;
+
+/// The built-in `demo` provider: no network, a deterministic reply.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoConfig {
+    /// Delay between tokens.
+    pub pacing_ms: u64,
+    /// Tokens in each `echo` reply.
+    pub reply_tokens: u32,
+    /// `guide` (a short markdown text on configuring a real model: what a person trying Sluice
+    /// should read) or `echo` (the last message's words, numbered: what tests and benchmarks
+    /// predict token by token).
+    #[serde(default)]
+    pub reply: DemoReply,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DemoReply {
+    #[default]
+    Guide,
+    Echo,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            pacing_ms: 30,
+            reply_tokens: 48,
+            reply: DemoReply::Guide,
+        }
+    }
+}
+
+/// Any OpenAI-compatible server (OpenAI, vLLM, Ollama, LiteLLM...).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenAiConfig {
+    /// Base URL up to and including `/v1`.
+    pub base_url: String,
+    #[serde(serialize_with = "redact_opt")]
+    pub api_key: Option<SecretString>,
+    /// Retries on 429, 5xx and connect errors before the first token.
+    pub max_retries: u32,
+    /// First back-off; doubles per retry unless the server sends `Retry-After`.
+    pub retry_base_ms: u64,
+    /// Longest `Retry-After` honoured; longer waits fail the attempt as rate-limited.
+    pub max_retry_after_secs: u64,
+    /// Give up on a stream that sends nothing for this long.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for OpenAiConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "https://api.openai.com/v1".into(),
+            api_key: None,
+            max_retries: 3,
+            retry_base_ms: 500,
+            max_retry_after_secs: 30,
+            idle_timeout_secs: 60,
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! `[worker]`: how a worker process takes and runs jobs.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Jobs run at once per worker process.
+    pub concurrency: usize,
+    /// Jobs fetched per queue poll. A worker fetches only with a slot free, but takes the
+    /// whole batch: jobs beyond its free slots then wait on it while another worker may be
+    /// idle. 1 (the default) keeps every queued job free for whichever worker can start it;
+    /// raise it only for a single worker process.
+    pub batch_size: usize,
+    /// A job running longer than this fails with `timeout`.
+    pub job_timeout_secs: u64,
+    /// Attempts per job (crashed workers and failures count).
+    pub max_attempts: u32,
+    /// Worker heartbeat; a worker silent for `heartbeat_ms × missed_heartbeats` is presumed
+    /// dead and its jobs go to another worker (the lease).
+    pub heartbeat_ms: u64,
+    pub missed_heartbeats: usize,
+    /// On shutdown, in-flight jobs get this long to finish before they are released.
+    pub shutdown_grace_secs: u64,
+    /// The API offers each new job straight to a worker over core NATS and waits this long for
+    /// one to take it; if none does, the job is made due in the queue and workers are woken by
+    /// LISTEN/NOTIFY. 0: no offers, every job goes through the queue's wake-up (see
+    /// `sluice_shared::handoff`).
+    pub handoff_ms: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 32,
+            batch_size: 1,
+            job_timeout_secs: 300,
+            max_attempts: 3,
+            heartbeat_ms: 2000,
+            missed_heartbeats: 3,
+            shutdown_grace_secs: 20,
+            handoff_ms: 1000,
+        }
+    }
+}
+
+impl WorkerConfig {
+    pub(super) fn validate(&self) -> Result<(), String> {
+        if self.concurrency == 0
+            || self.batch_size == 0
+            || self.max_attempts == 0
+            || self.heartbeat_ms == 0
+            || self.missed_heartbeats == 0
+        {
+            return Err("worker.concurrency, batch_size, max_attempts, heartbeat_ms and missed_heartbeats must be above 0".into());
+        }
+        // apalis measures the lease in whole seconds: below one second it rounds to zero, and
+        // every heartbeat would hand every running job (even live workers') to another worker.
+        let lease_ms = self.heartbeat_ms * self.missed_heartbeats as u64;
+        if lease_ms < 1000 {
+            return Err(format!(
+                "worker.heartbeat_ms × missed_heartbeats must be at least 1000 (a worker's lease), got {lease_ms} ms"
+            ));
+        }
+        Ok(())
+    }
+}

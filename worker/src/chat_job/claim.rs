@@ -1,0 +1,31 @@
+//! Step 1: take the next attempt of the job's answer. A job the queue delivered is claimed
+//! outright; an offered one only while its row is still on offer, and the API is told
+//! whether this worker took it.
+
+use sluice_shared::{handoff, job::ChatJob};
+
+use super::Source;
+use crate::{
+    WorkerState,
+    store::{Claim, Offered},
+};
+
+/// Takes the next attempt of the job's answer; `None` when there is nothing for this worker
+/// to do.
+pub(super) async fn claim(
+    state: &WorkerState,
+    job: &ChatJob,
+    source: Source,
+) -> anyhow::Result<Option<Claim>> {
+    let (lease, reply) = match source {
+        Source::Queue => return Ok(state.store.claim(job.message_id).await?),
+        Source::Offer { lease, reply } => (lease, reply),
+    };
+    let (claim, answer) = match state.store.claim_offered(job.message_id, lease).await? {
+        Offered::Claimed(claim) => (Some(claim), handoff::TAKEN),
+        Offered::Finished => (None, handoff::TAKEN),
+        Offered::Gone => (None, handoff::DECLINED),
+    };
+    crate::handoff::answer(state, reply, answer).await;
+    Ok(claim)
+}

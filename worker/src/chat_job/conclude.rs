@@ -1,0 +1,99 @@
+//! Step 4: store the outcome, then publish the terminal event, once.
+
+use std::time::Instant;
+
+use sluice_shared::{
+    events::{StreamEvent, Usage},
+    job::ChatJob,
+};
+
+use super::{End, Generation};
+use crate::{
+    WorkerState, prompt,
+    publisher::EventPublisher,
+    store::{Finish, Outcome, Timing},
+};
+
+/// Stores the answer, then publishes the terminal event — only if this attempt still owns the
+/// message, so a retried or stale attempt never produces a second answer.
+pub(super) async fn conclude(
+    state: &WorkerState,
+    job: &ChatJob,
+    attempt: i32,
+    publisher: &mut EventPublisher,
+    generation: Generation,
+    started: Instant,
+) -> anyhow::Result<()> {
+    // Acks first: `start_seq` must be known before the row records it.
+    publisher.flush().await?;
+    let message_id = job.message_id;
+    let timing = Timing {
+        latency_ms: started.elapsed().as_millis() as i32,
+        ttft_ms: generation.ttft.map(|d| d.as_millis() as i32),
+        start_seq: if attempt == 1 {
+            publisher.first_seq()
+        } else {
+            None
+        },
+    };
+    let text = generation.text;
+    let chars = text.len();
+    let (outcome, event) = match generation.end {
+        End::Finished {
+            finish_reason,
+            usage,
+        } => {
+            let usage = usage.unwrap_or(Usage {
+                input_tokens: 0,
+                output_tokens: prompt::estimate_tokens(&text),
+            });
+            let event = StreamEvent::Done {
+                message_id,
+                finish_reason: finish_reason.clone(),
+                usage,
+            };
+            (
+                Outcome::Done {
+                    finish_reason,
+                    usage,
+                },
+                event,
+            )
+        }
+        End::Cancelled => (Outcome::Cancelled, StreamEvent::Cancelled { message_id }),
+        End::Failed(e) => {
+            let event = StreamEvent::Error {
+                message_id,
+                code: e.code.into(),
+                message: e.message.clone(),
+                retryable: e.retryable,
+            };
+            (
+                Outcome::Error {
+                    code: e.code,
+                    message: e.message,
+                },
+                event,
+            )
+        }
+    };
+    let finish = Finish {
+        message_id,
+        attempt,
+        content: text,
+        outcome,
+        provider: generation.provider,
+        timing,
+    };
+    if !state.store.finish(finish).await? {
+        tracing::warn!(
+            attempt,
+            "another attempt owns this message; dropping this one's result"
+        );
+        return Ok(());
+    }
+    let last_seq = publisher.publish_terminal(&event).await?;
+    state.store.set_last_seq(message_id, last_seq).await?;
+    tracing::info!(attempt, kind = event.kind(), chars, "answer stored");
+    Ok(())
+}

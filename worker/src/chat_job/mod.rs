@@ -1,0 +1,176 @@
+//! The chat job, in four steps, one file each: `claim` the answer's next attempt, `prepare`
+//! the prompt, `relay` the provider's tokens to NATS, `conclude` by storing the result and
+//! publishing its end. Follow a token: provider stream → `relay::stream_tokens` →
+//! `EventPublisher::publish` → JetStream subject `…conv.{conversation}.msg.{message}` → the
+//! API's SSE relay.
+
+mod claim;
+mod conclude;
+mod prepare;
+mod relay;
+
+use std::{
+    panic::AssertUnwindSafe,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use apalis::prelude::{BoxDynError, Data};
+use async_nats::Subject;
+use futures::FutureExt;
+use sluice_shared::{
+    events::{StreamEvent, Usage},
+    job::ChatJob,
+};
+use tracing::Instrument;
+
+use crate::{WorkerState, providers::ProviderError, publisher::EventPublisher, store::Lease};
+use claim::claim;
+use conclude::conclude;
+use prepare::{Prepared, prepare};
+use relay::stream_tokens;
+
+/// The apalis handler, for jobs the queue hands out.
+pub async fn chat_job(job: ChatJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
+    Ok(run(&state, &job, Source::Queue).await?)
+}
+
+/// How this worker came by a job.
+pub enum Source {
+    /// apalis fetched it from the queue, and holds its row.
+    Queue,
+    /// Taken from an offer (`handoff.rs`): the claim must lease the row, and the API hears
+    /// on `reply` whether this worker took it.
+    Offer {
+        lease: Lease,
+        reply: Option<Subject>,
+    },
+}
+
+/// Runs one job. Panics are caught here (not only by apalis's layer) so that the message is
+/// marked failed instead of staying `streaming` forever. An `Err` means the attempt should be
+/// retried by the queue.
+pub async fn run(state: &Arc<WorkerState>, job: &ChatJob, source: Source) -> anyhow::Result<()> {
+    let span = tracing::info_span!(
+        "chat_job",
+        message_id = %job.message_id,
+        conversation_id = %job.conversation_id,
+        request_id = job.request_id.as_deref().unwrap_or("-"),
+    );
+    let run = AssertUnwindSafe(generate(state, job, source)).catch_unwind();
+    match run.instrument(span).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            tracing::error!(message_id = %job.message_id, error = %e, "chat job failed; the queue will retry it");
+            Err(e)
+        }
+        Err(_) => {
+            tracing::error!(message_id = %job.message_id, "chat job panicked");
+            fail_after_panic(state, job).await;
+            Ok(())
+        }
+    }
+}
+
+/// How a generation ended, before it is stored.
+pub(super) enum End {
+    Finished {
+        finish_reason: String,
+        usage: Option<Usage>,
+    },
+    Cancelled,
+    Failed(ProviderError),
+}
+
+pub(super) struct Generation {
+    pub(super) text: String,
+    pub(super) ttft: Option<Duration>,
+    pub(super) end: End,
+    /// The provider that was called, if one was.
+    pub(super) provider: Option<&'static str>,
+}
+
+impl Generation {
+    /// Ended before any text.
+    pub(super) fn ended(end: End) -> Self {
+        Self {
+            text: String::new(),
+            ttft: None,
+            end,
+            provider: None,
+        }
+    }
+}
+
+async fn generate(state: &WorkerState, job: &ChatJob, source: Source) -> anyhow::Result<()> {
+    // Listen for cancel before claiming, so a cancel sent right after the claim is not lost.
+    let cancel = state.cancels.register(job.message_id);
+    let Some(claim) = claim(state, job, source).await? else {
+        tracing::info!("message already finished, or the queue has it; nothing to do");
+        return Ok(());
+    };
+    let subject = state.subjects.message(job.conversation_id, job.message_id);
+    let mut publisher = EventPublisher::new(
+        state.js.clone(),
+        subject,
+        job.message_id,
+        claim.attempt,
+        job.request_id.clone(),
+    );
+    if claim.attempt > 1 {
+        let reset = StreamEvent::Reset {
+            message_id: job.message_id,
+            attempt: claim.attempt,
+        };
+        publisher.publish("reset", &reset).await?;
+    }
+    let started = Instant::now();
+    let generation = match prepare(state, job, &claim, &mut publisher).await? {
+        Prepared::Ready { provider, request } => {
+            let deadline = started + Duration::from_secs(state.config.worker.job_timeout_secs);
+            let deadline = deadline.into();
+            let generation =
+                stream_tokens(provider, job, request, &mut publisher, &cancel, deadline).await?;
+            Generation {
+                provider: Some(provider.name()),
+                ..generation
+            }
+        }
+        Prepared::Ended(end) => Generation::ended(end),
+    };
+    conclude(
+        state,
+        job,
+        claim.attempt,
+        &mut publisher,
+        generation,
+        started,
+    )
+    .await
+}
+
+/// A panic is a bug, not a provider failure: end the message with an error event so clients
+/// stop waiting, and do not retry (it would panic again).
+async fn fail_after_panic(state: &WorkerState, job: &ChatJob) {
+    let result = async {
+        let Some(attempt) = state.store.current_attempt(job.message_id).await? else {
+            return Ok(());
+        };
+        let mut publisher = EventPublisher::new(
+            state.js.clone(),
+            state.subjects.message(job.conversation_id, job.message_id),
+            job.message_id,
+            attempt,
+            job.request_id.clone(),
+        );
+        let failed = Generation::ended(End::Failed(ProviderError::new(
+            "internal",
+            "the worker failed while answering",
+            false,
+        )));
+        conclude(state, job, attempt, &mut publisher, failed, Instant::now()).await
+    };
+    if let Err(e) = result.await {
+        tracing::error!(error = %e, "could not record the panicked job's failure");
+    }
+}

@@ -1,0 +1,78 @@
+//! Step 2: check the attempt and the model, announce `start`, and build the prompt.
+
+use sluice_shared::{events::StreamEvent, job::ChatJob};
+
+use super::End;
+use crate::{
+    WorkerState, prompt,
+    providers::{Provider, ProviderError, ProviderRequest},
+    publisher::EventPublisher,
+    store::Claim,
+};
+
+/// What happens before the provider is called.
+pub(super) enum Prepared<'a> {
+    Ready {
+        provider: &'a dyn Provider,
+        request: ProviderRequest,
+    },
+    /// The attempt ends without calling the provider.
+    Ended(End),
+}
+
+/// Checks the attempt and model, announces `start`, and builds the prompt.
+pub(super) async fn prepare<'a>(
+    state: &'a WorkerState,
+    job: &ChatJob,
+    claim: &Claim,
+    publisher: &mut EventPublisher,
+) -> anyhow::Result<Prepared<'a>> {
+    if claim.attempt as u32 > state.config.worker.max_attempts {
+        let e = ProviderError::new(
+            "too_many_attempts",
+            "the answer failed on every attempt",
+            true,
+        );
+        return Ok(Prepared::Ended(End::Failed(e)));
+    }
+    let Some(model) = state.config.model(&job.model) else {
+        let message = format!("model {:?} is not configured", job.model);
+        return Ok(Prepared::Ended(End::Failed(ProviderError::new(
+            "unknown_model",
+            message,
+            false,
+        ))));
+    };
+    let provider = state.provider(model.provider);
+    let start = StreamEvent::Start {
+        message_id: job.message_id,
+        conversation_id: job.conversation_id,
+        model: job.model.clone(),
+        provider: provider.name().into(),
+        attempt: claim.attempt,
+    };
+    publisher.publish("start", &start).await?;
+    if claim.cancel_requested {
+        return Ok(Prepared::Ended(End::Cancelled));
+    }
+    let system = claim
+        .system_prompt
+        .as_deref()
+        .unwrap_or(&state.config.system_prompt);
+    let budget = model.context_tokens - model.max_output_tokens;
+    let history = claim
+        .history_roles
+        .iter()
+        .zip(&claim.history_contents)
+        .map(|(role, content)| (role.as_str(), content.as_str()));
+    let messages = prompt::fit(system, history, budget);
+    let request = ProviderRequest {
+        model: model
+            .upstream_model
+            .clone()
+            .unwrap_or_else(|| job.model.clone()),
+        messages,
+        max_output_tokens: model.max_output_tokens,
+    };
+    Ok(Prepared::Ready { provider, request })
+}

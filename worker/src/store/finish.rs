@@ -1,0 +1,84 @@
+//! The final write of an attempt: the answer's content, outcome and timing, and its spent
+//! queue row deleted (`sluice_shared::queue::spent`), in one statement for every attempt that
+//! ends at about the same time.
+
+use sluice_shared::{
+    batch::{Statement, column},
+    events::Usage,
+    job::CHAT_QUEUE,
+    queue_delete_finished_jobs,
+};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{Finish, Outcome};
+
+pub(super) struct Finishes(pub(super) PgPool);
+
+impl Statement for Finishes {
+    type Item = Finish;
+    type Output = bool;
+
+    async fn run(&self, finishes: &[Finish]) -> sqlx::Result<Vec<bool>> {
+        let text = |f: fn(&Finish) -> Option<String>| column(finishes, f);
+        let usage = |f: fn(&Usage) -> u32| {
+            column(finishes, |x| match &x.outcome {
+                Outcome::Done { usage, .. } => Some(f(usage) as i32),
+                _ => None,
+            })
+        };
+        let owned: Vec<(Uuid, i32)> = sqlx::query_as(concat!(
+            "WITH finished AS (
+                 UPDATE messages m
+                 SET content = f.content, status = f.status, finish_reason = f.finish_reason,
+                     input_tokens = f.input_tokens, output_tokens = f.output_tokens,
+                     error_code = f.error_code, error_message = f.error_message,
+                     latency_ms = f.latency_ms, ttft_ms = f.ttft_ms, completed_at = now(),
+                     first_seq = CASE WHEN f.attempt = 1 THEN COALESCE(f.first_seq, m.first_seq)
+                                      ELSE m.first_seq END,
+                     provider = COALESCE(f.provider, m.provider)
+                 FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[],
+                             $6::int[], $7::int[], $8::text[], $9::text[], $10::int[],
+                             $11::int[], $12::bigint[], $13::text[])
+                      AS f(id, attempt, content, status, finish_reason, input_tokens,
+                           output_tokens, error_code, error_message, latency_ms, ttft_ms,
+                           first_seq, provider)
+                 -- `= ANY` lets the planner find the rows by primary key; a join on `unnest`
+                 -- alone (estimated at 100 rows) can turn into a scan of the whole table.
+                 WHERE m.id = ANY($1) AND m.id = f.id AND m.attempt = f.attempt
+                   AND m.status = 'streaming'
+                 RETURNING m.id, f.attempt),",
+            queue_delete_finished_jobs!("$14"),
+            "SELECT id, attempt FROM finished"
+        ))
+        .bind(column(finishes, |f| f.message_id))
+        .bind(column(finishes, |f| f.attempt))
+        .bind(column(finishes, |f| f.content.as_str()))
+        .bind(column(finishes, |f| f.outcome.status()))
+        .bind(text(|f| match &f.outcome {
+            Outcome::Done { finish_reason, .. } => Some(finish_reason.clone()),
+            _ => None,
+        }))
+        .bind(usage(|u| u.input_tokens))
+        .bind(usage(|u| u.output_tokens))
+        .bind(text(|f| match &f.outcome {
+            Outcome::Error { code, .. } => Some(code.to_string()),
+            _ => None,
+        }))
+        .bind(text(|f| match &f.outcome {
+            Outcome::Error { message, .. } => Some(message.clone()),
+            _ => None,
+        }))
+        .bind(column(finishes, |f| f.timing.latency_ms))
+        .bind(column(finishes, |f| f.timing.ttft_ms))
+        .bind(column(finishes, |f| f.timing.start_seq.map(|s| s as i64)))
+        .bind(text(|f| f.provider.map(str::to_string)))
+        .bind(CHAT_QUEUE)
+        .fetch_all(&self.0)
+        .await?;
+        Ok(finishes
+            .iter()
+            .map(|f| owned.contains(&(f.message_id, f.attempt)))
+            .collect())
+    }
+}

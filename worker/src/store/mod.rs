@@ -1,0 +1,158 @@
+//! The assistant message row as the worker sees it, one file per statement: `claim` (take an
+//! attempt and read its prompt), `finish` (store the outcome), `last_seq`. Every write is
+//! guarded by the attempt that made it, so a stale attempt (a worker presumed dead that wakes
+//! up) changes nothing.
+
+mod claim;
+mod finish;
+mod last_seq;
+
+use sluice_shared::{
+    batch::{BatchError, Batcher},
+    db,
+    events::Usage,
+};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use claim::Claims;
+use finish::Finishes;
+use last_seq::LastSeqs;
+
+/// What a worker needs to know once it owns an attempt.
+#[derive(Debug)]
+pub struct Claim {
+    pub attempt: i32,
+    pub cancel_requested: bool,
+    pub system_prompt: Option<String>,
+    /// The conversation before this answer, newest first (see `prompt::fit`): the roles and
+    /// contents of user messages and finished answers.
+    pub history_roles: Vec<String>,
+    pub history_contents: Vec<String>,
+}
+
+/// Turns of history read with the claim; older ones would not fit any context window.
+pub const HISTORY_LIMIT: i64 = 500;
+
+/// The message rows a worker writes. Claims and final writes from concurrent jobs share
+/// statements (`batch`): at 64 chats in flight a worker otherwise spends its database's time on
+/// round trips and commits rather than on the rows.
+#[derive(Clone)]
+pub struct Store {
+    claims: Batcher<Claims>,
+    finishes: Batcher<Finishes>,
+    last_seqs: Batcher<LastSeqs>,
+    pool: PgPool,
+}
+
+impl Store {
+    pub fn new(pool: &PgPool) -> Self {
+        Self {
+            claims: Batcher::start(Claims(db::dedicated(pool))),
+            finishes: Batcher::start(Finishes(db::dedicated(pool))),
+            last_seqs: Batcher::start(LastSeqs(db::dedicated(pool))),
+            pool: pool.clone(),
+        }
+    }
+
+    /// Takes the next attempt of a queued or interrupted answer and reads what its prompt
+    /// needs. `None`: the message is already finished (a retried job after success, or
+    /// cancelled while queued), so there is nothing to do.
+    pub async fn claim(&self, message_id: Uuid) -> Result<Option<Claim>, BatchError> {
+        let claimed = self.claims.submit((message_id, None)).await?;
+        Ok(claimed.claim)
+    }
+
+    /// The same for a job handed off over NATS (`sluice_shared::handoff`): the claim also
+    /// leases the job's queue row to `lease.worker`, and happens only if the row is still on
+    /// offer. `Offered::Gone`: the queue has the job now (or the worker is not registered yet),
+    /// so it is not this worker's to run.
+    pub async fn claim_offered(
+        &self,
+        message_id: Uuid,
+        lease: Lease,
+    ) -> Result<Offered, BatchError> {
+        let claimed = self.claims.submit((message_id, Some(lease))).await?;
+        Ok(match (claimed.claim, claimed.on_offer) {
+            (Some(claim), _) => Offered::Claimed(claim),
+            (None, true) => Offered::Finished,
+            (None, false) => Offered::Gone,
+        })
+    }
+
+    /// Writes the final content and status once. Returns false when this attempt no longer
+    /// owns the message (another attempt took over, or it is already final): the caller then
+    /// publishes nothing, so no message ever gets two answers.
+    pub async fn finish(&self, finish: Finish) -> Result<bool, BatchError> {
+        self.finishes.submit(finish).await
+    }
+
+    /// The attempt now streaming the message, if one is (to end it after a panic).
+    pub async fn current_attempt(&self, message_id: Uuid) -> sqlx::Result<Option<i32>> {
+        sqlx::query_scalar("SELECT attempt FROM messages WHERE id = $1 AND status = 'streaming'")
+            .bind(message_id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Remembers where the message's events end, so replays stop without reading past it.
+    pub async fn set_last_seq(&self, message_id: Uuid, seq: u64) -> Result<(), BatchError> {
+        self.last_seqs.submit((message_id, seq as i64)).await
+    }
+}
+
+/// Whose queue row a handed-off job's claim leases.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    /// The job's row in `apalis.jobs`.
+    pub job_id: String,
+    /// The apalis worker (registered in `apalis.workers`) that holds the lease: if its
+    /// heartbeat stops, apalis re-enqueues the job.
+    pub worker: String,
+}
+
+/// What claiming a handed-off job found.
+pub enum Offered {
+    /// This worker runs the attempt.
+    Claimed(Claim),
+    /// The answer was already over (cancelled while queued); its queue row is deleted.
+    Finished,
+    /// The row is no longer on offer: the queue has it.
+    Gone,
+}
+
+/// How an attempt ended.
+pub enum Outcome {
+    Done { finish_reason: String, usage: Usage },
+    Cancelled,
+    Error { code: &'static str, message: String },
+}
+
+/// The measurements stored with the answer.
+pub struct Timing {
+    pub latency_ms: i32,
+    pub ttft_ms: Option<i32>,
+    /// Stream sequence of this attempt's `start` event, stored when it is the first attempt's.
+    pub start_seq: Option<u64>,
+}
+
+/// An attempt's final write.
+pub struct Finish {
+    pub message_id: Uuid,
+    pub attempt: i32,
+    pub content: String,
+    pub outcome: Outcome,
+    /// The provider called, if one was.
+    pub provider: Option<&'static str>,
+    pub timing: Timing,
+}
+
+impl Outcome {
+    pub(super) fn status(&self) -> &'static str {
+        match self {
+            Self::Done { .. } => "done",
+            Self::Cancelled => "cancelled",
+            Self::Error { .. } => "error",
+        }
+    }
+}
