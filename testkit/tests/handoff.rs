@@ -122,10 +122,11 @@ async fn a_job_offered_while_no_worker_runs_waits_in_the_queue_for_the_next_work
 
 #[tokio::test]
 async fn offers_a_worker_cannot_start_go_to_the_queue_and_each_answer_comes_once() {
-    // One job at a time, one more waiting: the rest of a burst is declined and goes through
-    // the queue (whose own limit is one job too).
+    // Two slots, one of them held by the idle queue poll (it reserves its slot before it
+    // fetches): one offer is taken, the rest of the burst is declined and goes through the
+    // queue, under the same limit.
     let app = TestApp::spawn_configured(|c| {
-        c.worker.concurrency = 1;
+        c.worker.concurrency = 2;
         c.demo.pacing_ms = 10;
     })
     .await;

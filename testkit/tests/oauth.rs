@@ -37,8 +37,9 @@ async fn github_sign_in_creates_the_user_once_by_github_id_and_sets_the_browser_
     let (app, fake) = stack().await;
     fake.sign_in_as(FakeUser::new("4242", "Octo@Example.com"));
     let mut browser = Browser::new(&app.base);
-    let (_, url) = sign_in(&mut browser, "github", "/welcome").await;
-    assert_eq!(url, app.url("/welcome"), "back where the sign-in started");
+    let (page, url) = sign_in(&mut browser, "github", "/settings").await;
+    assert_eq!(url, app.url("/settings"), "back where the sign-in started");
+    assert_eq!(page.status(), 200, "a real page of the app");
     let access = browser
         .set_cookie_log
         .iter()

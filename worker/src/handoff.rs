@@ -3,6 +3,10 @@
 //! under the process's one concurrency limit (`WorkerState::slots`, which the queue's worker
 //! shares). An offer is taken only when a slot is free now; otherwise it is declined at once
 //! and the API hands it to the queue, where a worker with a free slot fetches it.
+//!
+//! The queue's worker reserves a slot while it waits for a job (tower's limit is taken in
+//! `poll_ready`, before apalis fetches), so an idle worker takes at most `concurrency − 1`
+//! offers and its last job comes through the queue; with `concurrency = 1` every job does.
 
 use std::{
     sync::{Arc, Mutex},

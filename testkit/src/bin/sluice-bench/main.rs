@@ -175,7 +175,10 @@ async fn spine(bin_dir: &str, seconds: u64) -> anyhow::Result<()> {
     if let Some(statements) = statements {
         statements.print(chats).await?;
     }
-    streams::idle_streams(&stack, &token, 1000).await?;
-    streams::reattach_at_scale(&stack, &token).await?;
+    // `BENCH_STREAMS=0` skips these (when comparing builds by the rows above).
+    if env_or("BENCH_STREAMS", 1) != 0 {
+        streams::idle_streams(&stack, &token, 1000).await?;
+        streams::reattach_at_scale(&stack, &token).await?;
+    }
     Ok(())
 }
