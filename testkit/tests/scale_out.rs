@@ -196,3 +196,47 @@ async fn a_small_and_a_large_worker_each_get_work_for_their_free_slots() {
         "the small worker ran at most 2: {peaks:?}"
     );
 }
+
+/// Every slot busy: jobs start in the order they were sent. Eight clients on four slots,
+/// each sending its next message the moment its answer ends (so a new offer arrives just as a
+/// slot frees, while older jobs wait in the queue), for three rounds: no job starts before one
+/// sent earlier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_every_slot_is_busy_jobs_start_in_the_order_they_were_sent() {
+    let (app, _workers) = stack(&[2, 2]).await;
+    let token = app.guest().await;
+    let client = || async {
+        for _ in 0..3 {
+            let conversation = app.create_conversation(&token).await;
+            let sent = app.send(&token, conversation, "order").await;
+            let events = app.read_to_end(&token, &sent.stream_url).await;
+            assert_eq!(events.last().map(|e| e.event.as_str()), Some("done"));
+        }
+    };
+    join_all((0..8).map(|_| client())).await;
+    // Sent (the answer's row made with the question) and started (its worker's claim).
+    let answers: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as(
+            "SELECT created_at, started_at FROM messages WHERE role = 'assistant'
+             ORDER BY created_at",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(answers.len(), 24);
+    let margin = chrono::Duration::milliseconds(20);
+    let overtaken: Vec<_> = answers
+        .iter()
+        .enumerate()
+        .filter(|(i, (sent, started))| {
+            answers[i + 1..]
+                .iter()
+                .any(|(later, later_start)| *later > *sent + margin && later_start < started)
+        })
+        .map(|(_, a)| a)
+        .collect();
+    assert!(
+        overtaken.is_empty(),
+        "jobs overtaken by later ones: {overtaken:?}"
+    );
+}

@@ -19,6 +19,7 @@ use apalis::prelude::*;
 use apalis_core::backend::ext::poll_strategy::{PollWith, StreamStrategy};
 use apalis_postgres::PostgresStorage;
 use async_nats::jetstream;
+use futures::StreamExt;
 use sluice_shared::{
     Config,
     config::ProviderKind,
@@ -28,7 +29,7 @@ use sluice_shared::{
     subjects::Subjects,
 };
 use sqlx::PgPool;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tower::limit::GlobalConcurrencyLimitLayer;
 
@@ -46,6 +47,9 @@ pub struct WorkerState {
     /// `worker.concurrency` answers at once, whichever way their jobs came: the queue's
     /// worker waits for a slot before it fetches, an offer is taken only with a slot free.
     pub slots: Arc<Semaphore>,
+    /// Told whenever an answer ends: the queue's worker then fetches at once, so a job waiting
+    /// in the queue takes the freed slot (in arrival order) before a newer offer can.
+    pub slot_freed: Arc<Notify>,
     demo: Demo,
     openai: OpenAi,
 }
@@ -83,6 +87,7 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
         demo: Demo::new(config.demo.clone()),
         openai: OpenAi::new(config.openai.clone()),
         slots: Arc::new(Semaphore::new(config.worker.concurrency)),
+        slot_freed: Arc::new(Notify::new()),
         config: config.clone(),
     });
     let sweeper = tokio::spawn(finished_jobs::sweep_until(
@@ -118,11 +123,17 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
             let worker_name = format!("{name}-{restarts}");
             queue_worker.set(&worker_name);
             // Jobs no worker took from an offer (`handoff.rs`), and retries: LISTEN/NOTIFY wakes
-            // the worker when one becomes due; the heartbeat also fetches, which covers a
-            // notification lost while the listener reconnects.
+            // the worker when one becomes due, and so does a slot freeing (a job may be waiting
+            // for one); the heartbeat also fetches, which covers a notification lost while the
+            // listener reconnects.
             let storage = PostgresStorage::<ChatJob>::new(&pool).with_config(queue.clone());
             let notifications = apalis_postgres::Pubsub::new(pool.clone(), CHAT_QUEUE.to_string());
-            let wakeups = StreamStrategy::new(wakeup::WithEcho::new(notifications));
+            let freed = futures::stream::unfold(state.slot_freed.clone(), |freed| async move {
+                freed.notified().await;
+                Some(((), freed))
+            });
+            let wakeups = futures::stream::select(notifications.map(|_| ()), freed.boxed());
+            let wakeups = StreamStrategy::new(wakeup::WithEcho::new(wakeups));
             let backend = PollWith::new(storage, wakeups);
             // A restarted worker takes a new name: jobs the failed one held are re-enqueued
             // once its heartbeat lapses, like a crashed worker's.

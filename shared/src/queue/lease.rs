@@ -8,11 +8,16 @@
 
 /// Step 1, before the claim: the handed-off rows still on offer, locked. Reads CTE `item`
 /// (`job_id`, `worker`; NULL `job_id` for jobs the queue delivered); `$job_ids` is the
-/// placeholder of the same job ids as a `text[]`. Defines `offered (id, worker)`. Ends with a
-/// comma.
+/// placeholder of the same job ids as a `text[]`, `$queue` that of the queue's name. Defines
+/// `offered (id, worker)`. Ends with a comma.
+///
+/// An offer is not taken while older jobs wait in the queue (due rows `get_jobs` would fetch,
+/// enqueued before it):
+/// the worker declines it, the API queues it behind them, and the worker's freed slot fetches
+/// the oldest. So jobs start in arrival order when every slot is busy.
 #[macro_export]
 macro_rules! queue_offered_rows {
-    ($job_ids:literal) => {
+    ($job_ids:literal, $queue:literal) => {
         concat!(
         "-- The handed-off rows, locked: a queue fetch (FOR UPDATE SKIP LOCKED) passes them by.
          -- Found by primary key alone: with `status = 'Pending'` here the planner also reads
@@ -26,7 +31,14 @@ macro_rules! queue_offered_rows {
          offered AS (
              SELECT id, worker FROM locked
              WHERE status = 'Pending'
-               AND EXISTS (SELECT 1 FROM apalis.workers w WHERE w.id = locked.worker)),")
+               AND EXISTS (SELECT 1 FROM apalis.workers w WHERE w.id = locked.worker)
+               -- No older job waiting in the queue (`get_jobs`'s own condition, on its index;
+               -- job ids are ULIDs, so a lower id was enqueued earlier).
+               AND NOT EXISTS (
+                   SELECT 1 FROM apalis.jobs q
+                   WHERE q.job_type = ", $queue, " AND q.run_at <= now() AND q.id < locked.id
+                     AND (q.status = 'Pending'
+                          OR (q.status = 'Failed' AND q.attempts < q.max_attempts)))),")
     };
 }
 

@@ -58,7 +58,9 @@ pub async fn run(state: &Arc<WorkerState>, job: &ChatJob, source: Source) -> any
         request_id = job.request_id.as_deref().unwrap_or("-"),
     );
     let run = AssertUnwindSafe(generate(state, job, source)).catch_unwind();
-    match run.instrument(span).await {
+    let outcome = run.instrument(span).await;
+    state.slot_freed.notify_one();
+    match outcome {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => {
             tracing::error!(message_id = %job.message_id, error = %e, "chat job failed; the queue will retry it");

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use sluice_shared::{
     batch::{Statement, column},
+    job::CHAT_QUEUE,
     queue_lease_claimed_rows, queue_offered_rows,
 };
 use sqlx::PgPool;
@@ -53,7 +54,7 @@ async fn claim_each(pool: &PgPool, items: &[(Uuid, Option<Lease>)]) -> sqlx::Res
     let rows: Vec<ClaimRow> = sqlx::query_as(concat!(
         "WITH item AS (
              SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) AS i(id, job_id, worker)),",
-        queue_offered_rows!("$2"),
+        queue_offered_rows!("$2", "$5"),
         "claimed AS (
              UPDATE messages m
              SET attempt = m.attempt + 1, status = 'streaming',
@@ -93,6 +94,7 @@ async fn claim_each(pool: &PgPool, items: &[(Uuid, Option<Lease>)]) -> sqlx::Res
     .bind(lease(|l| l.job_id.as_str()))
     .bind(lease(|l| l.worker.as_str()))
     .bind(HISTORY_LIMIT)
+    .bind(CHAT_QUEUE)
     .fetch_all(pool)
     .await?;
     let rows = rows.into_iter().map(|row| {
