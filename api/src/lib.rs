@@ -15,6 +15,7 @@ mod middleware;
 mod models;
 pub mod state;
 pub mod stream;
+mod v1;
 mod validate;
 pub mod web;
 
@@ -94,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router())
         .merge(stream::router())
         .merge(models::router())
+        .merge(v1::router())
         .merge(web::router())
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))

@@ -105,6 +105,12 @@ pub struct MessageOut {
     /// A newer answer to the same question replaced this one; it is no longer in the prompt.
     #[serde(default)]
     pub superseded: bool,
+    /// The provider reported no usage: `usage` is Sluice's estimate.
+    #[serde(default)]
+    pub usage_estimated: bool,
+    /// What the answer cost, from the model's price in config (US dollars).
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
 }
 
 /// `202` answer of `POST /api/messages/{id}/regenerate`.

@@ -16,4 +16,29 @@ pub struct ChatJob {
     pub model: String,
     /// The API request id, so worker logs and NATS headers join the request's trace.
     pub request_id: Option<String>,
+    /// Sampling settings the client chose (`/v1/chat/completions`); absent: the model's own.
+    #[serde(default, skip_serializing_if = "GenerationOptions::is_default")]
+    pub options: GenerationOptions,
+}
+
+/// How the provider should sample, as OpenAI's API names it. Every field the provider is
+/// given; `None` leaves it to the provider (or, for `max_tokens`, the model's configured limit).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GenerationOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f32>,
+    /// Up to 4 sequences; generation stops before any of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
+    /// At most this many output tokens (never above the model's `max_output_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+}
+
+impl GenerationOptions {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }

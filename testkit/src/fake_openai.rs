@@ -1,6 +1,10 @@
-//! A local OpenAI-compatible server: `POST /v1/chat/completions` with `stream: true` answers
-//! real `chat.completion.chunk` SSE, `data: [DONE]` and usage. Faults are queued per request:
-//! 429 with `Retry-After`, 500, a stall, or a connection dropped mid-stream.
+//! A local model provider speaking each vendor's real streaming wire format, on one port:
+//! OpenAI's `POST /v1/chat/completions` (`chat.completion.chunk`s, usage, `data: [DONE]`),
+//! Anthropic's `POST /v1/messages` (`message_start` … `message_stop`, with a `ping`) and
+//! Gemini's `POST /v1beta/models/{model}:streamGenerateContent?alt=sse`. Faults are queued per
+//! request, whichever format asks: 429 with `Retry-After`, 500, overloaded (529 for Anthropic,
+//! 503 otherwise), a stall, a connection dropped mid-stream, a malformed event, or the
+//! vendor's own in-stream error event.
 
 use std::{
     collections::VecDeque,
@@ -32,6 +36,21 @@ pub enum Fault {
     Stall,
     /// Sends this many tokens, then breaks the connection (no `[DONE]`).
     DropAfter(usize),
+    /// 529 (Anthropic's "overloaded"), 503 for the others.
+    Overloaded,
+    /// Sends this many tokens, then an event that is not the format's JSON.
+    MalformedAfter(usize),
+    /// Sends this many tokens, then the vendor's in-stream error (Anthropic's
+    /// `overloaded_error`), and ends.
+    ErrorEventAfter(usize),
+}
+
+/// Whose wire format a request asked in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Vendor {
+    OpenAi,
+    Anthropic,
+    Gemini,
 }
 
 #[derive(Default)]
@@ -49,11 +68,14 @@ struct FakeState {
     /// A reply of these deltas instead of `tok0 tok1 …`.
     custom_reply: Mutex<Option<Vec<String>>>,
     upstream_ttft: Mutex<Vec<Duration>>,
+    headers: Mutex<Vec<axum::http::HeaderMap>>,
+    /// Send no usage (as some servers do).
+    omit_usage: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone)]
 pub struct FakeOpenAi {
-    /// Base URL including `/v1`, as `openai.base_url` expects.
+    /// Base URL including `/v1`, as `openai.base_url` and `anthropic.base_url` expect.
     pub base_url: String,
     state: Arc<FakeState>,
 }
@@ -66,7 +88,9 @@ impl FakeOpenAi {
             .pacing_ms
             .store(pacing.as_millis() as u64, Ordering::SeqCst);
         let app = Router::new()
-            .route("/v1/chat/completions", post(completions))
+            .route("/v1/chat/completions", post(openai))
+            .route("/v1/messages", post(anthropic))
+            .route("/v1beta/models/{action}", post(gemini))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -122,6 +146,21 @@ impl FakeOpenAi {
         self.state.prompts.lock().expect("lock").clone()
     }
 
+    /// Answers from now on carry no usage, as some OpenAI-compatible servers send none.
+    pub fn omit_usage(&self) {
+        self.state.omit_usage.store(true, Ordering::SeqCst);
+    }
+
+    /// Base URL for `gemini.base_url` (`…/v1beta`).
+    pub fn gemini_base_url(&self) -> String {
+        format!("{}beta", self.base_url)
+    }
+
+    /// The request headers of every request, in order (to check authentication headers).
+    pub fn headers(&self) -> Vec<axum::http::HeaderMap> {
+        self.state.headers.lock().expect("lock").clone()
+    }
+
     /// Time from each request's arrival to its first chunk (for the benchmark).
     pub fn take_upstream_ttft(&self) -> Vec<Duration> {
         std::mem::take(&mut *self.state.upstream_ttft.lock().expect("lock"))
@@ -137,25 +176,82 @@ fn token(i: u32) -> String {
     format!("tok{i} ")
 }
 
-async fn completions(State(state): State<Arc<FakeState>>, Json(body): Json<Value>) -> Response {
+async fn openai(
+    State(state): State<Arc<FakeState>>,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    answer(state, Vendor::OpenAi, headers, body)
+}
+
+async fn anthropic(
+    State(state): State<Arc<FakeState>>,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    answer(state, Vendor::Anthropic, headers, body)
+}
+
+async fn gemini(
+    State(state): State<Arc<FakeState>>,
+    axum::extract::Path(action): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+    Json(mut body): Json<Value>,
+) -> Response {
+    let Some(model) = action.strip_suffix(":streamGenerateContent") else {
+        return (StatusCode::NOT_FOUND, "only streamGenerateContent").into_response();
+    };
+    // The model is in the path; kept in the recorded body for tests to read.
+    body["model"] = model.into();
+    answer(state, Vendor::Gemini, headers, body)
+}
+
+/// The error body and status a vendor answers an HTTP-level fault with.
+fn refusal(vendor: Vendor, status: StatusCode, message: &str) -> Response {
+    let body = match vendor {
+        Vendor::Anthropic => {
+            json!({"type": "error", "error": {"type": "overloaded_error", "message": message}})
+        }
+        Vendor::Gemini => {
+            json!({"error": {"code": status.as_u16(), "message": message, "status": "UNAVAILABLE"}})
+        }
+        Vendor::OpenAi => json!({"error": {"message": message, "type": "server_error"}}),
+    };
+    (status, Json(body)).into_response()
+}
+
+fn answer(
+    state: Arc<FakeState>,
+    vendor: Vendor,
+    headers: axum::http::HeaderMap,
+    body: Value,
+) -> Response {
     let arrived = Instant::now();
     state.requests.fetch_add(1, Ordering::SeqCst);
     state.prompts.lock().expect("lock").push(body.clone());
+    state.headers.lock().expect("lock").push(headers);
     let fault = state.faults.lock().expect("lock").pop_front();
-    let drop_after = match fault {
+    let (mut drop_after, mut malformed_after, mut error_after) = (None, None, None);
+    match fault {
         Some(Fault::RateLimit { retry_after_secs }) => {
-            let body = json!({"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}});
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, retry_after_secs.to_string())],
-                Json(body),
-            )
-                .into_response();
+            let mut r = refusal(vendor, StatusCode::TOO_MANY_REQUESTS, "Rate limit reached");
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_secs.into());
+            return r;
         }
         Some(Fault::ServerError) => {
-            let body =
-                json!({"error": {"message": "The server had an error", "type": "server_error"}});
-            return (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response();
+            return refusal(
+                vendor,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The server had an error",
+            );
+        }
+        Some(Fault::Overloaded) => {
+            let status = match vendor {
+                Vendor::Anthropic => StatusCode::from_u16(529).expect("529"),
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            return refusal(vendor, status, "Overloaded");
         }
         Some(Fault::Stall) => {
             let guard = Guard::new(&state);
@@ -165,9 +261,11 @@ async fn completions(State(state): State<Arc<FakeState>>, Json(body): Json<Value
             });
             return sse_response(Body::from_stream(body));
         }
-        Some(Fault::DropAfter(n)) => Some(n),
-        None => None,
-    };
+        Some(Fault::DropAfter(n)) => drop_after = Some(n as u32),
+        Some(Fault::MalformedAfter(n)) => malformed_after = Some(n as u32),
+        Some(Fault::ErrorEventAfter(n)) => error_after = Some(n as u32),
+        None => {}
+    }
     let model = body
         .get("model")
         .and_then(Value::as_str)
@@ -187,10 +285,8 @@ async fn completions(State(state): State<Arc<FakeState>>, Json(body): Json<Value
     );
     let tokens = pieces.len() as u32;
     let pacing = Duration::from_millis(state.pacing_ms.load(Ordering::SeqCst));
-    let prompt_tokens = body
-        .get("messages")
-        .map(|m| m.to_string().len() as u32 / 4)
-        .unwrap_or(0);
+    let prompt_tokens = body.to_string().len() as u32 / 4;
+    let omit_usage = state.omit_usage.load(Ordering::SeqCst);
     let guard = Guard::new(&state);
     let chunks = stream::unfold((0u32, guard), move |(i, mut guard)| {
         let model = model.clone();
@@ -202,11 +298,19 @@ async fn completions(State(state): State<Arc<FakeState>>, Json(body): Json<Value
             if i < tokens && !pacing.is_zero() {
                 tokio::time::sleep(pacing).await;
             }
-            if drop_after == Some(i as usize) {
+            if drop_after == Some(i) {
                 return Some((
                     Err(std::io::Error::other("connection dropped by fault")),
                     (u32::MAX - 1, guard),
                 ));
+            }
+            if malformed_after == Some(i) {
+                let data = "data: {this is not json\n\n".to_string();
+                return Some((Ok(Bytes::from(data)), (u32::MAX - 1, guard)));
+            }
+            if error_after == Some(i) {
+                let data = in_stream_error(vendor);
+                return Some((Ok(Bytes::from(data)), (u32::MAX - 1, guard)));
             }
             if i == 0 {
                 guard
@@ -217,18 +321,14 @@ async fn completions(State(state): State<Arc<FakeState>>, Json(body): Json<Value
                     .push(arrived.elapsed());
             }
             let data = if i < tokens {
-                chunk(
-                    &model,
-                    json!({"content": pieces[i as usize]}),
-                    Value::Null,
-                    Value::Null,
-                )
+                let opening = if i == 0 {
+                    opening(vendor, prompt_tokens)
+                } else {
+                    String::new()
+                };
+                opening + &piece(vendor, &model, &pieces[i as usize])
             } else if i == tokens {
-                let usage = json!({"prompt_tokens": prompt_tokens, "completion_tokens": tokens, "total_tokens": prompt_tokens + tokens});
-                format!(
-                    "{}data: [DONE]\n\n",
-                    chunk(&model, json!({}), json!("stop"), usage)
-                )
+                ending(vendor, &model, prompt_tokens, tokens, omit_usage)
             } else {
                 guard.finished = true;
                 guard.state.completed.fetch_add(1, Ordering::SeqCst);
@@ -238,6 +338,93 @@ async fn completions(State(state): State<Arc<FakeState>>, Json(body): Json<Value
         }
     });
     sse_response(Body::from_stream(chunks))
+}
+
+/// What a vendor sends before the first text: Anthropic's `message_start` (with the input
+/// tokens), a `ping` and the text block's start.
+fn opening(vendor: Vendor, prompt_tokens: u32) -> String {
+    match vendor {
+        Vendor::Anthropic => {
+            let start = json!({"type": "message_start", "message": {"id": "msg_fake", "type": "message",
+                "role": "assistant", "content": [], "model": "claude-fake", "stop_reason": null,
+                "usage": {"input_tokens": prompt_tokens, "output_tokens": 1}}});
+            let block = json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}});
+            format!(
+                "event: message_start\ndata: {start}\n\nevent: ping\ndata: {{\"type\": \"ping\"}}\n\nevent: content_block_start\ndata: {block}\n\n"
+            )
+        }
+        _ => String::new(),
+    }
+}
+
+/// One piece of text in the vendor's format.
+fn piece(vendor: Vendor, model: &str, text: &str) -> String {
+    match vendor {
+        Vendor::OpenAi => chunk(model, json!({"content": text}), Value::Null, Value::Null),
+        Vendor::Anthropic => {
+            let delta = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}});
+            format!("event: content_block_delta\ndata: {delta}\n\n")
+        }
+        Vendor::Gemini => {
+            let part = json!({"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}]});
+            format!("data: {part}\n\n")
+        }
+    }
+}
+
+/// The end of an answer in the vendor's format, with its finish reason and usage.
+fn ending(
+    vendor: Vendor,
+    model: &str,
+    prompt_tokens: u32,
+    tokens: u32,
+    omit_usage: bool,
+) -> String {
+    match vendor {
+        Vendor::OpenAi => {
+            let usage = match omit_usage {
+                true => Value::Null,
+                false => {
+                    json!({"prompt_tokens": prompt_tokens, "completion_tokens": tokens, "total_tokens": prompt_tokens + tokens})
+                }
+            };
+            format!(
+                "{}data: [DONE]\n\n",
+                chunk(model, json!({}), json!("stop"), usage)
+            )
+        }
+        Vendor::Anthropic => {
+            let stop = json!({"type": "content_block_stop", "index": 0});
+            let delta = json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": tokens}});
+            format!(
+                "event: content_block_stop\ndata: {stop}\n\nevent: message_delta\ndata: {delta}\n\nevent: message_stop\ndata: {{\"type\": \"message_stop\"}}\n\n"
+            )
+        }
+        Vendor::Gemini => {
+            let last = json!({"candidates": [{"content": {"parts": [{"text": ""}], "role": "model"}, "finishReason": "STOP", "index": 0}],
+                "usageMetadata": {"promptTokenCount": prompt_tokens, "candidatesTokenCount": tokens, "totalTokenCount": prompt_tokens + tokens}});
+            format!("data: {last}\n\n")
+        }
+    }
+}
+
+/// The vendor's own error event, sent mid-stream.
+fn in_stream_error(vendor: Vendor) -> String {
+    match vendor {
+        Vendor::Anthropic => {
+            let e = json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
+            format!("event: error\ndata: {e}\n\n")
+        }
+        Vendor::Gemini => {
+            let e = json!({"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}});
+            format!("data: {e}\n\n")
+        }
+        Vendor::OpenAi => {
+            let e =
+                json!({"error": {"message": "The server had an error", "type": "server_error"}});
+            format!("data: {e}\n\n")
+        }
+    }
 }
 
 fn chunk(model: &str, delta: Value, finish_reason: Value, usage: Value) -> String {

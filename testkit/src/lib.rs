@@ -23,6 +23,7 @@ use std::{
 
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
+use sluice_shared::config::ProviderKind;
 use sluice_shared::{Config, db, dto::SentOut};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -411,20 +412,37 @@ pub fn with_fake_oauth(fake: &fake_oauth::FakeOAuth) -> Options {
 
 /// Options for a stack whose `fake-gpt` model is served by `fake` (an OpenAI-compatible fake).
 pub fn with_fake_openai(fake: &fake_openai::FakeOpenAi) -> Options {
-    let base_url = fake.base_url.clone();
+    with_fake_provider(fake, ProviderKind::Openai)
+}
+
+/// The fake upstream as `provider`'s server (short retries and idle timeout), with one model on
+/// it, `fake-gpt` (the default model), whose upstream name is `gpt-fake-1`.
+pub fn with_fake_provider(fake: &fake_openai::FakeOpenAi, provider: ProviderKind) -> Options {
+    let (base_url, gemini_base_url) = (fake.base_url.clone(), fake.gemini_base_url());
     Options {
         configure: Box::new(move |c| {
-            c.openai.base_url = base_url;
-            c.openai.idle_timeout_secs = 1;
-            c.openai.max_retries = 2;
+            let section = match provider {
+                ProviderKind::Anthropic => &mut c.anthropic,
+                ProviderKind::Gemini => &mut c.gemini,
+                _ => &mut c.openai,
+            };
+            section.base_url = match provider {
+                ProviderKind::Gemini => gemini_base_url,
+                _ => base_url,
+            };
+            section.api_key = Some("fake-key".to_string().into());
+            section.idle_timeout_secs = 1;
+            section.max_retries = 2;
+            section.retry_base_ms = 50;
             c.models.insert(
                 "fake-gpt".into(),
                 sluice_shared::config::ModelConfig {
-                    provider: sluice_shared::config::ProviderKind::Openai,
+                    provider,
                     upstream_model: Some("gpt-fake-1".into()),
                     context_tokens: 4096,
                     max_output_tokens: 256,
                     display_name: Some("Fake GPT".into()),
+                    price: None,
                 },
             );
             c.default_model = "fake-gpt".into();

@@ -217,3 +217,32 @@ async fn a_burst_shares_events_and_a_paced_provider_gets_one_event_per_token() {
     assert_eq!(token_events(&events), (0..10).collect::<Vec<_>>());
     assert_eq!(answer_text(&events), FakeOpenAi::reply(10));
 }
+
+/// Usage is the provider's own count, priced by the model's price in config; where the
+/// provider sends none, Sluice estimates it and says so.
+#[tokio::test]
+async fn usage_is_the_provider_s_or_an_estimate_marked_as_one_and_priced() {
+    let fake = FakeOpenAi::start(10, Duration::ZERO).await;
+    let price = sluice_shared::config::ModelPrice {
+        input_per_mtok: 2.0,
+        output_per_mtok: 8.0,
+    };
+    let options = with_fake_openai(&fake).and(move |c| {
+        c.models.get_mut("fake-gpt").unwrap().price = Some(price);
+    });
+    let app = TestApp::spawn_with(options).await;
+    let (_, stored) = ask(&app, "price me").await;
+    assert_eq!(stored["usage_estimated"], false);
+    let input = stored["usage"]["input_tokens"].as_u64().unwrap();
+    assert_eq!(stored["usage"]["output_tokens"], 10);
+    let cost = stored["cost_usd"].as_f64().unwrap();
+    assert!((cost - price.cost(input as u32, 10)).abs() < 1e-6, "{cost}");
+
+    fake.omit_usage();
+    let (events, stored) = ask(&app, "no usage here").await;
+    assert_eq!(stored["usage_estimated"], true);
+    assert!(stored["usage"]["input_tokens"].as_u64().unwrap() > 0);
+    assert!(stored["usage"]["output_tokens"].as_u64().unwrap() > 0);
+    assert!(stored["cost_usd"].as_f64().unwrap() > 0.0);
+    assert_eq!(events.last().unwrap().event, "done");
+}

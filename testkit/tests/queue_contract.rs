@@ -122,6 +122,7 @@ async fn claim_offered(store: &Store, answer: Uuid, job_id: &str, worker: &str) 
     let lease = Lease {
         job_id: job_id.to_string(),
         worker: worker.to_string(),
+        check_queue: true,
     };
     let claimed = store.claim_offered(answer, lease).await.unwrap();
     assert!(
@@ -318,6 +319,8 @@ async fn a_stale_attempt_finishing_late_leaves_the_answer_and_queue_row_to_its_s
                 input_tokens: 3,
                 output_tokens: 1,
             },
+            usage_estimated: false,
+            cost_usd: None,
         },
         provider: Some("demo"),
         timing: Timing {

@@ -80,6 +80,7 @@ pub async fn serve(
             continue;
         };
         let Ok(slot) = state.slots.clone().try_acquire_owned() else {
+            state.saturation.declined();
             answer(&state, message.reply, handoff::DECLINED).await;
             continue;
         };
@@ -89,6 +90,8 @@ pub async fn serve(
             let lease = Lease {
                 job_id: offer.job_id.clone(),
                 worker: worker.clone(),
+                // Decided by the claim (`chat_job::claim`), which knows if the queue may be busy.
+                check_queue: false,
             };
             let source = Source::Offer {
                 lease,

@@ -10,6 +10,7 @@ pub mod handoff;
 pub mod prompt;
 pub mod providers;
 pub mod publisher;
+pub mod saturation;
 pub mod store;
 pub mod wakeup;
 
@@ -33,7 +34,9 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tower::limit::GlobalConcurrencyLimitLayer;
 
-use crate::providers::{Provider, demo::Demo, openai::OpenAi};
+use crate::providers::{
+    HttpProvider, Provider, anthropic::Anthropic, demo::Demo, gemini::Gemini, openai::OpenAi,
+};
 
 /// Cheap handles every job needs.
 pub struct WorkerState {
@@ -47,11 +50,14 @@ pub struct WorkerState {
     /// `worker.concurrency` answers at once, whichever way their jobs came: the queue's
     /// worker waits for a slot before it fetches, an offer is taken only with a slot free.
     pub slots: Arc<Semaphore>,
-    /// Told whenever an answer ends: the queue's worker then fetches at once, so a job waiting
-    /// in the queue takes the freed slot (in arrival order) before a newer offer can.
+    /// Told when an answer ends while the queue may be busy: the queue's worker then fetches
+    /// at once, so a job waiting there takes the freed slot (in arrival order).
     pub slot_freed: Arc<Notify>,
+    pub saturation: saturation::Saturation,
     demo: Demo,
-    openai: OpenAi,
+    openai: HttpProvider<OpenAi>,
+    anthropic: HttpProvider<Anthropic>,
+    gemini: HttpProvider<Gemini>,
 }
 
 impl WorkerState {
@@ -59,6 +65,8 @@ impl WorkerState {
         match kind {
             ProviderKind::Demo => &self.demo,
             ProviderKind::Openai => &self.openai,
+            ProviderKind::Anthropic => &self.anthropic,
+            ProviderKind::Gemini => &self.gemini,
         }
     }
 }
@@ -85,9 +93,12 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
         js,
         subjects,
         demo: Demo::new(config.demo.clone()),
-        openai: OpenAi::new(config.openai.clone()),
+        openai: HttpProvider::new(config.openai.clone(), OpenAi),
+        anthropic: HttpProvider::new(config.anthropic.clone(), Anthropic),
+        gemini: HttpProvider::new(config.gemini.clone(), Gemini),
         slots: Arc::new(Semaphore::new(config.worker.concurrency)),
         slot_freed: Arc::new(Notify::new()),
+        saturation: saturation::Saturation::default(),
         config: config.clone(),
     });
     let sweeper = tokio::spawn(finished_jobs::sweep_until(

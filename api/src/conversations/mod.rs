@@ -60,13 +60,21 @@ async fn create(
     Ok((StatusCode::CREATED, Json(row.into())))
 }
 
+/// `?origin=api` lists the conversations `/v1/chat/completions` made instead of the app's.
+#[derive(serde::Deserialize)]
+struct OriginQuery {
+    origin: Option<store::Origin>,
+}
+
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     Query(q): Query<PageQuery>,
+    Query(origin): Query<OriginQuery>,
 ) -> ApiResult<Json<Page<ConversationOut>>> {
     let limit = q.limit()?;
-    let rows = store::page(&state.pool, user.user_id, q.after()?, limit).await?;
+    let origin = origin.origin.unwrap_or(store::Origin::App);
+    let rows = store::page(&state.pool, user.user_id, origin, q.after()?, limit).await?;
     let next_cursor = cursor::next(&rows, limit, |r| (r.created_at, r.id));
     Ok(Json(Page {
         items: rows.into_iter().map(Into::into).collect(),

@@ -29,6 +29,25 @@ impl From<ConversationRow> for ConversationOut {
     }
 }
 
+/// Where a conversation was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// The web app, the CLI, the API's own routes.
+    App,
+    /// One `/v1/chat/completions` request.
+    Api,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::App => "app",
+            Self::Api => "api",
+        }
+    }
+}
+
 /// Every column a row type reads, as a literal so queries stay `&'static str`.
 macro_rules! conversation_columns {
     () => {
@@ -92,9 +111,12 @@ pub async fn update(
 }
 
 /// Newest first; `after` is the (created_at, id) of the last row of the previous page.
+/// One page of the owner's conversations of one origin (`app`: made in the app or the API's
+/// own routes; `api`: made by `/v1/chat/completions`), newest first.
 pub async fn page(
     pool: &PgPool,
     owner: Uuid,
+    origin: Origin,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> sqlx::Result<Vec<ConversationRow>> {
@@ -103,13 +125,15 @@ pub async fn page(
         "SELECT ",
         conversation_columns!(),
         " FROM conversations
-         WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+         WHERE user_id = $1 AND origin = $5
+           AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
          ORDER BY created_at DESC, id DESC LIMIT $4"
     ))
     .bind(owner)
     .bind(at)
     .bind(id)
     .bind(limit)
+    .bind(origin.as_str())
     .fetch_all(pool)
     .await
 }

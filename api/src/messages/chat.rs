@@ -49,6 +49,7 @@ pub async fn chat(
         &input.message,
         &model,
         request_id,
+        Default::default(),
     )
     .await?;
     let meta = StreamEvent::Meta {
@@ -61,7 +62,7 @@ pub async fn chat(
         .data(serde_json::to_string(&meta)?);
     // A new answer has no end yet, so it always has events.
     let answer_events = match relay::message_events(state.clone(), answer, None).await? {
-        relay::Attach::Events(events) => events,
+        relay::Attach::Events(events) => relay::as_sse(events).boxed(),
         relay::Attach::Ended => stream::empty().boxed(),
     };
     let events = stream::once(async { meta }).chain(answer_events);

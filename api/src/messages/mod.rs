@@ -61,6 +61,7 @@ pub async fn send(
         &input.content,
         &model,
         request_id,
+        Default::default(),
     )
     .await?;
     let stream_url = format!("/api/messages/{}/stream", answer.id);
@@ -102,7 +103,7 @@ async fn stream_answer(
         ));
     }
     match stream::message_events(state.clone(), row, after).await? {
-        stream::Attach::Events(events) => Ok(stream::sse(&state, events)),
+        stream::Attach::Events(events) => Ok(stream::sse(&state, stream::as_sse(events))),
         // 204 is what tells an `EventSource` to stop reconnecting.
         stream::Attach::Ended => Ok(StatusCode::NO_CONTENT.into_response()),
     }

@@ -30,6 +30,9 @@ pub struct MessageRow {
     pub reply_to: Option<Uuid>,
     /// A newer answer to the same question replaced this one (regenerate).
     pub superseded: bool,
+    /// The provider sent no usage: the counts are Sluice's estimate.
+    pub usage_estimated: bool,
+    pub cost_usd: Option<f64>,
 }
 
 impl MessageRow {
@@ -74,6 +77,8 @@ impl From<MessageRow> for MessageOut {
             completed_at: r.completed_at,
             reply_to: r.reply_to,
             superseded: r.superseded,
+            usage_estimated: r.usage_estimated,
+            cost_usd: r.cost_usd,
         }
     }
 }
@@ -83,7 +88,8 @@ macro_rules! message_columns {
     () => {
         "id, conversation_id, role, content, status, model, provider, attempt, first_seq,
     last_seq, finish_reason, input_tokens, output_tokens, latency_ms, ttft_ms, error_code,
-    error_message, created_at, completed_at, reply_to, superseded_at IS NOT NULL AS superseded"
+    error_message, created_at, completed_at, reply_to, superseded_at IS NOT NULL AS superseded,
+    usage_estimated, cost_usd::float8 AS cost_usd"
     };
 }
 pub(crate) use message_columns;

@@ -1,7 +1,8 @@
 //! Every error answer is JSON in the API's shape — `{"error": {"code", "message"}}`, or RFC
 //! 6749's `{"error", "error_description"}` on the OAuth endpoints — even the ones no handler
 //! wrote: axum's rejections of malformed query strings (text/plain), 405 (empty body), 413.
-//! Pages (HTML) keep their own error pages.
+//! Pages (HTML) keep their own error pages. Under `/v1/` every error is in OpenAI's shape
+//! (`crate::v1::error`), whoever wrote it.
 
 use axum::{
     Json,
@@ -14,6 +15,7 @@ use axum::{
 use serde_json::json;
 
 use super::is_oauth_endpoint;
+use crate::v1;
 
 /// Bodies of other layers' errors are short; anything longer is not read.
 const MAX_ERROR_BODY: usize = 4096;
@@ -23,7 +25,13 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json_or_html(&response) {
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    if path.starts_with("/v1/") && is_json(&response) {
+        return openai_shaped(response).await;
+    }
+    if is_json_or_html(&response) {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -49,6 +57,28 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     Response::from_parts(parts, fresh.into_body())
 }
 
+/// An error the API wrote in its own shape, in OpenAI's (for `/v1/`); one already in
+/// OpenAI's shape passes unchanged.
+async fn openai_shaped(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
+    let ours: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let body = if v1::error::is_openai_shaped(&ours) {
+        ours
+    } else {
+        let status = parts.status;
+        let code = ours["error"]["code"].as_str().unwrap_or(code_for(status));
+        let message = ours["error"]["message"]
+            .as_str()
+            .unwrap_or("error")
+            .to_string();
+        let code = v1::error::openai_code(status, code);
+        v1::error::body(status, &message, None, Some(&code))
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Json(body).into_response().into_body())
+}
+
 /// An error in the shape `path` answers with.
 pub fn error_response(path: &str, status: StatusCode, code: &str, message: &str) -> Response {
     if is_oauth_endpoint(path) {
@@ -60,8 +90,24 @@ pub fn error_response(path: &str, status: StatusCode, code: &str, message: &str)
         let body = json!({ "error": error, "error_description": message });
         return (status, Json(body)).into_response();
     }
+    if path.starts_with("/v1/") {
+        let code = v1::error::openai_code(status, code);
+        return (
+            status,
+            Json(v1::error::body(status, message, None, Some(&code))),
+        )
+            .into_response();
+    }
     let body = json!({ "error": { "code": code, "message": message } });
     (status, Json(body)).into_response()
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"))
 }
 
 fn is_json_or_html(response: &Response) -> bool {

@@ -10,12 +10,11 @@
 
 use std::time::Duration;
 
-use axum::response::sse::Event;
 use futures::stream::{self, BoxStream, StreamExt};
 use sluice_shared::events::StreamEvent;
 
 use super::{
-    Stored,
+    Relayed, Stored,
     hub::{Subscription, Topic},
     read_stored, terminal,
 };
@@ -32,7 +31,7 @@ const RECHECK: Duration = Duration::from_secs(5);
 /// What a client attaching to an answer gets.
 pub enum Attach {
     /// Events after its `Last-Event-ID`, ending with the terminal event.
-    Events(BoxStream<'static, Event>),
+    Events(BoxStream<'static, Relayed>),
     /// It already has the terminal event: nothing more will ever come.
     Ended,
 }
@@ -105,7 +104,7 @@ fn answer_events(
     start: u64,
     live: Option<Subscription>,
     client_has_text: bool,
-) -> BoxStream<'static, Event> {
+) -> BoxStream<'static, Relayed> {
     let subject = state.subjects.message(row.conversation_id, row.id);
     let cursor = Cursor {
         state,
@@ -166,7 +165,7 @@ fn answer_events(
 }
 
 impl Cursor {
-    fn emit(&mut self, stored: Stored) -> stream::Iter<std::vec::IntoIter<Event>> {
+    fn emit(&mut self, stored: Stored) -> stream::Iter<std::vec::IntoIter<Relayed>> {
         self.sent = stored.seq;
         match stored.kind {
             "token" => self.client_has_text = true,
@@ -183,7 +182,7 @@ impl Cursor {
                 _ => Phase::Live,
             }
         };
-        stream::iter(vec![stored.to_event()])
+        stream::iter(vec![Relayed::Stored(stored)])
     }
 
     /// A silent live answer: if its row is finished, make sure its end is on the stream and
@@ -221,7 +220,7 @@ impl Cursor {
 /// The stored answer as events, for answers whose events the stream no longer holds. Only the
 /// last event carries an id (`end`, the answer's terminal sequence): a client cut off before
 /// it reconnects with its earlier id and gets the whole rebuild again, `reset` first.
-fn from_row(row: &MessageRow, end: u64, client_has_text: bool) -> Vec<Event> {
+fn from_row(row: &MessageRow, end: u64, client_has_text: bool) -> Vec<Relayed> {
     let message_id = row.id;
     let mut events = Vec::new();
     if client_has_text {
@@ -237,14 +236,14 @@ fn from_row(row: &MessageRow, end: u64, client_has_text: bool) -> Vec<Event> {
             delta: row.content.clone(),
         });
     }
-    let mut events: Vec<Event> = events.iter().map(unnumbered).collect();
-    events.push(unnumbered(&terminal::event(row)).id(end.to_string()));
+    // Without an `id:`, a client keeps its last id.
+    let mut events: Vec<Relayed> = events
+        .into_iter()
+        .map(|event| Relayed::Rebuilt { event, id: None })
+        .collect();
+    events.push(Relayed::Rebuilt {
+        event: terminal::event(row),
+        id: Some(end),
+    });
     events
-}
-
-/// An event as SSE, without an `id:` (a client keeps its last id).
-fn unnumbered(event: &StreamEvent) -> Event {
-    Event::default()
-        .event(event.kind())
-        .data(serde_json::to_string(event).expect("events serialize"))
 }

@@ -16,10 +16,17 @@ use axum::{
 };
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use sluice_shared::events::{is_terminal_kind, payload_kind};
+use sluice_shared::events::{StreamEvent, is_terminal_kind, payload_kind};
 
 pub use conversation::router;
 pub use message::{Attach, message_events};
+
+/// An answer's relayed events as Server-Sent Events.
+pub fn as_sse(
+    events: impl Stream<Item = Relayed> + Send + 'static,
+) -> impl Stream<Item = Event> + Send + 'static {
+    events.map(|relayed| relayed.to_sse())
+}
 
 use crate::{error::ApiError, state::AppState};
 
@@ -93,6 +100,52 @@ impl Stored {
             .id(self.seq.to_string())
             .event(self.kind)
             .data(String::from_utf8_lossy(&self.payload))
+    }
+}
+
+/// One event of an answer as relayed to a client: as the stream stored it, or rebuilt from the
+/// stored row (answers older than the stream's retention).
+#[derive(Debug, Clone)]
+pub enum Relayed {
+    Stored(Stored),
+    /// Only the terminal one of a rebuild carries an id (its end sequence).
+    Rebuilt {
+        event: StreamEvent,
+        id: Option<u64>,
+    },
+}
+
+impl Relayed {
+    /// As Server-Sent Event: the stored JSON unchanged, `id` = sequence.
+    pub fn to_sse(&self) -> Event {
+        match self {
+            Self::Stored(stored) => stored.to_event(),
+            Self::Rebuilt { event, id } => {
+                let sse = Event::default()
+                    .event(event.kind())
+                    .data(serde_json::to_string(event).expect("events serialize"));
+                match id {
+                    Some(id) => sse.id(id.to_string()),
+                    None => sse,
+                }
+            }
+        }
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        match self {
+            Self::Stored(stored) => stored.is_terminal(),
+            Self::Rebuilt { event, .. } => is_terminal_kind(event.kind()),
+        }
+    }
+
+    /// The event itself, for relays that translate it (`/v1`). `None` for a stored payload
+    /// that does not parse (never published by a worker of this version).
+    pub fn event(&self) -> Option<StreamEvent> {
+        match self {
+            Self::Stored(stored) => serde_json::from_slice(&stored.payload).ok(),
+            Self::Rebuilt { event, .. } => Some(event.clone()),
+        }
     }
 }
 

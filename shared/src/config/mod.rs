@@ -19,8 +19,8 @@ use figment::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-pub use models::{ModelConfig, ProviderKind};
-pub use providers::{DemoConfig, DemoReply, OpenAiConfig};
+pub use models::{ModelConfig, ModelPrice, ProviderKind};
+pub use providers::{DemoConfig, DemoReply, HttpProviderConfig};
 use secrets::{list_or_commas, redact};
 pub use sign_in::{DeviceClient, DeviceConfig, OAuthProviderConfig};
 pub use worker::WorkerConfig;
@@ -77,7 +77,9 @@ pub struct Config {
     pub system_prompt: String,
     pub worker: WorkerConfig,
     pub demo: DemoConfig,
-    pub openai: OpenAiConfig,
+    pub openai: HttpProviderConfig,
+    pub anthropic: HttpProviderConfig,
+    pub gemini: HttpProviderConfig,
     /// Models users may pick, by name.
     pub models: BTreeMap<String, ModelConfig>,
 }
@@ -109,7 +111,9 @@ impl Default for Config {
             system_prompt: "You are a helpful assistant.".into(),
             worker: WorkerConfig::default(),
             demo: DemoConfig::default(),
-            openai: OpenAiConfig::default(),
+            openai: HttpProviderConfig::openai(),
+            anthropic: HttpProviderConfig::anthropic(),
+            gemini: HttpProviderConfig::gemini(),
             models: models::default_models(),
         }
     }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// `demo` or `openai`.
+    /// `demo`, `openai` (or any server speaking its API), `anthropic` or `gemini`.
     pub provider: ProviderKind,
     /// The provider's own model name (defaults to the key).
     #[serde(default)]
@@ -20,6 +20,25 @@ pub struct ModelConfig {
     /// The name people see in the model picker (defaults to the key).
     #[serde(default)]
     pub display_name: Option<String>,
+    /// What the provider charges; each answer's cost is stored with it. None: not priced.
+    #[serde(default)]
+    pub price: Option<ModelPrice>,
+}
+
+/// US dollars per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPrice {
+    pub input_per_mtok: f64,
+    pub output_per_mtok: f64,
+}
+
+impl ModelPrice {
+    /// The cost of an answer with this usage, in US dollars.
+    pub fn cost(&self, input_tokens: u32, output_tokens: u32) -> f64 {
+        (input_tokens as f64 * self.input_per_mtok + output_tokens as f64 * self.output_per_mtok)
+            / 1_000_000.0
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +46,8 @@ pub struct ModelConfig {
 pub enum ProviderKind {
     Demo,
     Openai,
+    Anthropic,
+    Gemini,
 }
 
 /// The one model that works out of the box.
@@ -39,6 +60,7 @@ pub(super) fn default_models() -> BTreeMap<String, ModelConfig> {
             context_tokens: 8192,
             max_output_tokens: 1024,
             display_name: Some("Demo (no network)".into()),
+            price: None,
         },
     )])
 }

@@ -1,4 +1,4 @@
-//! `[demo]` and `[openai]`: the providers a model can name.
+//! `[demo]`, `[openai]`, `[anthropic]`, `[gemini]`: the providers a model can name.
 
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -38,11 +38,13 @@ impl Default for DemoConfig {
     }
 }
 
-/// Any OpenAI-compatible server (OpenAI, vLLM, Ollama, LiteLLM...).
+/// A provider reached over HTTP: OpenAI's Chat Completions (and every server that speaks it:
+/// vLLM, Ollama, LM Studio, LiteLLM), Anthropic's Messages, Google's Gemini.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct OpenAiConfig {
-    /// Base URL up to and including `/v1`.
+pub struct HttpProviderConfig {
+    /// Base URL the API's paths hang off: `https://api.openai.com/v1`,
+    /// `https://api.anthropic.com/v1`, `https://generativelanguage.googleapis.com/v1beta`.
     pub base_url: String,
     #[serde(serialize_with = "redact_opt")]
     pub api_key: Option<SecretString>,
@@ -56,15 +58,28 @@ pub struct OpenAiConfig {
     pub idle_timeout_secs: u64,
 }
 
-impl Default for OpenAiConfig {
-    fn default() -> Self {
+impl HttpProviderConfig {
+    /// The defaults, at `base_url`.
+    fn at(base_url: &str) -> Self {
         Self {
-            base_url: "https://api.openai.com/v1".into(),
+            base_url: base_url.into(),
             api_key: None,
             max_retries: 3,
             retry_base_ms: 500,
             max_retry_after_secs: 30,
             idle_timeout_secs: 60,
         }
+    }
+
+    pub fn openai() -> Self {
+        Self::at("https://api.openai.com/v1")
+    }
+
+    pub fn anthropic() -> Self {
+        Self::at("https://api.anthropic.com/v1")
+    }
+
+    pub fn gemini() -> Self {
+        Self::at("https://generativelanguage.googleapis.com/v1beta")
     }
 }

@@ -14,7 +14,8 @@
 /// An offer is not taken while older jobs wait in the queue (due rows `get_jobs` would fetch,
 /// enqueued before it):
 /// the worker declines it, the API queues it behind them, and the worker's freed slot fetches
-/// the oldest. So jobs start in arrival order when every slot is busy.
+/// the oldest. So jobs start in arrival order when every slot is busy. The check costs an index
+/// probe, so it is made only where the item asks (`check_queue`: the worker was lately full).
 #[macro_export]
 macro_rules! queue_offered_rows {
     ($job_ids:literal, $queue:literal) => {
@@ -23,7 +24,8 @@ macro_rules! queue_offered_rows {
          -- Found by primary key alone: with `status = 'Pending'` here the planner also reads
          -- the queue's partial fetch index, which holds every job not yet vacuumed.
          locked AS (
-             SELECT j.id, j.status, item.worker FROM apalis.jobs j JOIN item ON item.job_id = j.id
+             SELECT j.id, j.status, item.worker, item.check_queue
+             FROM apalis.jobs j JOIN item ON item.job_id = j.id
              WHERE j.id = ANY(", $job_ids, ")
              FOR UPDATE OF j SKIP LOCKED),
          -- Still on offer (the locked version is the latest: one the queue took meanwhile is
@@ -32,13 +34,13 @@ macro_rules! queue_offered_rows {
              SELECT id, worker FROM locked
              WHERE status = 'Pending'
                AND EXISTS (SELECT 1 FROM apalis.workers w WHERE w.id = locked.worker)
-               -- No older job waiting in the queue (`get_jobs`'s own condition, on its index;
-               -- job ids are ULIDs, so a lower id was enqueued earlier).
-               AND NOT EXISTS (
+               -- Unless not asked to look: no older job waiting in the queue (`get_jobs`'s own
+               -- condition, on its index; job ids are ULIDs, so a lower id was enqueued earlier).
+               AND (NOT locked.check_queue OR NOT EXISTS (
                    SELECT 1 FROM apalis.jobs q
                    WHERE q.job_type = ", $queue, " AND q.run_at <= now() AND q.id < locked.id
                      AND (q.status = 'Pending'
-                          OR (q.status = 'Failed' AND q.attempts < q.max_attempts)))),")
+                          OR (q.status = 'Failed' AND q.attempts < q.max_attempts))))),")
     };
 }
 

@@ -7,7 +7,7 @@ use sluice_shared::{handoff, job::ChatJob};
 use super::Source;
 use crate::{
     WorkerState,
-    store::{Claim, Offered},
+    store::{Claim, Lease, Offered},
 };
 
 /// Takes the next attempt of the job's answer; `None` when there is nothing for this worker
@@ -21,10 +21,17 @@ pub(super) async fn claim(
         Source::Queue => return Ok(state.store.claim(job.message_id).await?),
         Source::Offer { lease, reply } => (lease, reply),
     };
+    let lease = Lease {
+        check_queue: state.saturation.queue_may_be_busy(),
+        ..lease
+    };
     let (claim, answer) = match state.store.claim_offered(job.message_id, lease).await? {
         Offered::Claimed(claim) => (Some(claim), handoff::TAKEN),
         Offered::Finished => (None, handoff::TAKEN),
-        Offered::Gone => (None, handoff::DECLINED),
+        Offered::Gone => {
+            state.saturation.declined();
+            (None, handoff::DECLINED)
+        }
     };
     crate::handoff::answer(state, reply, answer).await;
     Ok(claim)

@@ -43,10 +43,22 @@ pub(super) async fn conclude(
             finish_reason,
             usage,
         } => {
-            let usage = usage.unwrap_or(Usage {
-                input_tokens: 0,
-                output_tokens: prompt::estimate_tokens(&text),
-            });
+            // The provider's own numbers; an estimate, said to be one, where it sent none.
+            let (usage, usage_estimated) = match usage {
+                Some(usage) => (usage, false),
+                None => {
+                    let estimate = Usage {
+                        input_tokens: generation.estimated_input,
+                        output_tokens: prompt::estimate_tokens(&text),
+                    };
+                    (estimate, true)
+                }
+            };
+            let cost_usd = state
+                .config
+                .model(&job.model)
+                .and_then(|m| m.price)
+                .map(|p| p.cost(usage.input_tokens, usage.output_tokens));
             let event = StreamEvent::Done {
                 message_id,
                 finish_reason: finish_reason.clone(),
@@ -56,6 +68,8 @@ pub(super) async fn conclude(
                 Outcome::Done {
                     finish_reason,
                     usage,
+                    usage_estimated,
+                    cost_usd,
                 },
                 event,
             )

@@ -24,7 +24,9 @@ use sluice_shared::{
 };
 use tracing::Instrument;
 
-use crate::{WorkerState, providers::ProviderError, publisher::EventPublisher, store::Lease};
+use crate::{
+    WorkerState, prompt, providers::ProviderError, publisher::EventPublisher, store::Lease,
+};
 use claim::claim;
 use conclude::conclude;
 use prepare::{Prepared, prepare};
@@ -59,7 +61,9 @@ pub async fn run(state: &Arc<WorkerState>, job: &ChatJob, source: Source) -> any
     );
     let run = AssertUnwindSafe(generate(state, job, source)).catch_unwind();
     let outcome = run.instrument(span).await;
-    state.slot_freed.notify_one();
+    if state.saturation.queue_may_be_busy() {
+        state.slot_freed.notify_one();
+    }
     match outcome {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => {
@@ -90,6 +94,8 @@ pub(super) struct Generation {
     pub(super) end: End,
     /// The provider that was called, if one was.
     pub(super) provider: Option<&'static str>,
+    /// Sluice's estimate of the prompt's tokens, for a provider that reports no usage.
+    pub(super) estimated_input: u32,
 }
 
 impl Generation {
@@ -100,6 +106,7 @@ impl Generation {
             ttft: None,
             end,
             provider: None,
+            estimated_input: 0,
         }
     }
 }
@@ -129,12 +136,18 @@ async fn generate(state: &WorkerState, job: &ChatJob, source: Source) -> anyhow:
     let started = Instant::now();
     let generation = match prepare(state, job, &claim, &mut publisher).await? {
         Prepared::Ready { provider, request } => {
+            let estimated_input = request
+                .messages
+                .iter()
+                .map(|m| prompt::estimate_tokens(&m.content))
+                .sum();
             let deadline = started + Duration::from_secs(state.config.worker.job_timeout_secs);
             let deadline = deadline.into();
             let generation =
                 stream_tokens(provider, job, request, &mut publisher, &cancel, deadline).await?;
             Generation {
                 provider: Some(provider.name()),
+                estimated_input,
                 ..generation
             }
         }

@@ -66,13 +66,18 @@ pub(super) async fn prepare<'a>(
         .zip(&claim.history_contents)
         .map(|(role, content)| (role.as_str(), content.as_str()));
     let messages = prompt::fit(system, history, budget);
+    let max_output_tokens = job
+        .options
+        .max_tokens
+        .map_or(model.max_output_tokens, |m| m.min(model.max_output_tokens));
     let request = ProviderRequest {
         model: model
             .upstream_model
             .clone()
             .unwrap_or_else(|| job.model.clone()),
         messages,
-        max_output_tokens: model.max_output_tokens,
+        max_output_tokens,
+        options: job.options.clone(),
     };
     Ok(Prepared::Ready { provider, request })
 }

@@ -84,6 +84,7 @@ pub(super) async fn stream_tokens(
         ttft,
         end,
         provider: None,
+        estimated_input: 0,
     })
 }
 

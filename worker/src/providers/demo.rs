@@ -110,6 +110,9 @@ impl Provider for Demo {
             DemoReply::Guide => guide_reply(),
             DemoReply::Echo => demo_reply(&last_user, self.config.reply_tokens),
         };
+        // The limits a real model honours: the length limit, then the stop sequences.
+        let (tokens, finish_reason) =
+            limit(tokens, request.max_output_tokens, &request.options.stop);
         let output_tokens = tokens.len() as u32;
         let pacing = Duration::from_millis(self.config.pacing_ms);
         Box::pin(async move {
@@ -121,7 +124,7 @@ impl Provider for Demo {
             });
             let finished = stream::once(async move {
                 Ok(ProviderChunk::Finished {
-                    finish_reason: "stop".into(),
+                    finish_reason: finish_reason.into(),
                     usage: Some(Usage {
                         input_tokens,
                         output_tokens,
@@ -133,9 +136,48 @@ impl Provider for Demo {
     }
 }
 
+/// The reply cut at `max_tokens` tokens (finish reason `length`) and before the first stop
+/// sequence (`stop`), as a model ends it.
+fn limit(mut tokens: Vec<String>, max_tokens: u32, stop: &[String]) -> (Vec<String>, &'static str) {
+    let mut reason = "stop";
+    if tokens.len() > max_tokens as usize {
+        tokens.truncate(max_tokens as usize);
+        reason = "length";
+    }
+    let text = tokens.concat();
+    let Some(cut) = stop.iter().filter_map(|s| text.find(s.as_str())).min() else {
+        return (tokens, reason);
+    };
+    let mut kept = Vec::new();
+    let mut at = 0;
+    for token in tokens {
+        if at >= cut {
+            break;
+        }
+        let room = cut - at;
+        at += token.len();
+        kept.push(if token.len() > room {
+            token[..room].to_string()
+        } else {
+            token
+        });
+    }
+    (kept, "stop")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_length_limit_and_stop_sequences_end_the_reply_as_a_model_would() {
+        let reply = demo_reply("a b c d", 6);
+        assert_eq!(limit(reply.clone(), 100, &[]), (reply.clone(), "stop"));
+        assert_eq!(limit(reply.clone(), 2, &[]).1, "length");
+        assert_eq!(limit(reply.clone(), 2, &[]).0.len(), 2);
+        let (cut, reason) = limit(reply, 100, &["c#2".to_string()]);
+        assert_eq!((cut.concat().as_str(), reason), ("a#0 b#1 ", "stop"));
+    }
 
     #[test]
     fn the_demo_reply_is_deterministic_and_sized() {

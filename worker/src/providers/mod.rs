@@ -2,11 +2,16 @@
 //! followed by one `Finished`. Dropping the stream aborts the upstream call (that is how
 //! cancellation and time limits stop a generation).
 
+pub mod anthropic;
 pub mod demo;
+pub mod gemini;
+mod http;
 pub mod openai;
 
+pub use http::HttpProvider;
+
 use futures::{future::BoxFuture, stream::BoxStream};
-use sluice_shared::events::Usage;
+use sluice_shared::{events::Usage, job::GenerationOptions};
 
 /// One turn of the prompt, in OpenAI's role vocabulary.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -20,7 +25,11 @@ pub struct ProviderRequest {
     /// The provider's own model name.
     pub model: String,
     pub messages: Vec<PromptMessage>,
+    /// The answer's length limit: the client's `max_tokens`, else the model's.
     pub max_output_tokens: u32,
+    /// Sampling as the client asked (temperature, top_p, stop); `max_tokens` is folded into
+    /// `max_output_tokens`.
+    pub options: GenerationOptions,
 }
 
 #[derive(Debug, Clone, PartialEq)]

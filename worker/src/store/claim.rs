@@ -51,9 +51,11 @@ impl Statement for Claims {
 async fn claim_each(pool: &PgPool, items: &[(Uuid, Option<Lease>)]) -> sqlx::Result<Vec<Claimed>> {
     let ids = column(items, |(id, _)| *id);
     let lease = |f: fn(&Lease) -> &str| column(items, |(_, l)| l.as_ref().map(f));
+    let check_queue = column(items, |(_, l)| l.as_ref().is_some_and(|l| l.check_queue));
     let rows: Vec<ClaimRow> = sqlx::query_as(concat!(
         "WITH item AS (
-             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) AS i(id, job_id, worker)),",
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $6::bool[])
+                 AS i(id, job_id, worker, check_queue)),",
         queue_offered_rows!("$2", "$5"),
         "claimed AS (
              UPDATE messages m
@@ -95,6 +97,7 @@ async fn claim_each(pool: &PgPool, items: &[(Uuid, Option<Lease>)]) -> sqlx::Res
     .bind(lease(|l| l.worker.as_str()))
     .bind(HISTORY_LIMIT)
     .bind(CHAT_QUEUE)
+    .bind(check_queue)
     .fetch_all(pool)
     .await?;
     let rows = rows.into_iter().map(|row| {

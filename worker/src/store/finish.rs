@@ -36,13 +36,15 @@ impl Statement for Finishes {
                      latency_ms = f.latency_ms, ttft_ms = f.ttft_ms, completed_at = now(),
                      first_seq = CASE WHEN f.attempt = 1 THEN COALESCE(f.first_seq, m.first_seq)
                                       ELSE m.first_seq END,
-                     provider = COALESCE(f.provider, m.provider)
+                     provider = COALESCE(f.provider, m.provider),
+                     usage_estimated = f.usage_estimated, cost_usd = f.cost_usd
                  FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[],
                              $6::int[], $7::int[], $8::text[], $9::text[], $10::int[],
-                             $11::int[], $12::bigint[], $13::text[])
+                             $11::int[], $12::bigint[], $13::text[], $15::bool[],
+                             $16::float8[])
                       AS f(id, attempt, content, status, finish_reason, input_tokens,
                            output_tokens, error_code, error_message, latency_ms, ttft_ms,
-                           first_seq, provider)
+                           first_seq, provider, usage_estimated, cost_usd)
                  -- `= ANY` lets the planner find the rows by primary key; a join on `unnest`
                  -- alone (estimated at 100 rows) can turn into a scan of the whole table.
                  WHERE m.id = ANY($1) AND m.id = f.id AND m.attempt = f.attempt
@@ -74,6 +76,19 @@ impl Statement for Finishes {
         .bind(column(finishes, |f| f.timing.start_seq.map(|s| s as i64)))
         .bind(text(|f| f.provider.map(str::to_string)))
         .bind(CHAT_QUEUE)
+        .bind(column(finishes, |f| {
+            matches!(
+                &f.outcome,
+                Outcome::Done {
+                    usage_estimated: true,
+                    ..
+                }
+            )
+        }))
+        .bind(column(finishes, |f| match &f.outcome {
+            Outcome::Done { cost_usd, .. } => *cost_usd,
+            _ => None,
+        }))
         .fetch_all(&self.0)
         .await?;
         Ok(finishes

@@ -67,6 +67,7 @@ impl Store {
     /// leases the job's queue row to `lease.worker`, and happens only if the row is still on
     /// offer. `Offered::Gone`: the queue has the job now (or the worker is not registered yet),
     /// so it is not this worker's to run.
+    /// With `lease.check_queue`, it is also `Gone` while an older job waits in the queue.
     pub async fn claim_offered(
         &self,
         message_id: Uuid,
@@ -109,6 +110,9 @@ pub struct Lease {
     /// The apalis worker (registered in `apalis.workers`) that holds the lease: if its
     /// heartbeat stops, apalis re-enqueues the job.
     pub worker: String,
+    /// Refuse the offer while an older job waits in the queue, so jobs start in arrival order.
+    /// Costs an index probe: asked only when the queue may be busy (`Saturation`).
+    pub check_queue: bool,
 }
 
 /// What claiming a handed-off job found.
@@ -123,9 +127,19 @@ pub enum Offered {
 
 /// How an attempt ended.
 pub enum Outcome {
-    Done { finish_reason: String, usage: Usage },
+    Done {
+        finish_reason: String,
+        usage: Usage,
+        /// The provider sent no usage: `usage` is Sluice's estimate.
+        usage_estimated: bool,
+        /// From the model's price in config.
+        cost_usd: Option<f64>,
+    },
     Cancelled,
-    Error { code: &'static str, message: String },
+    Error {
+        code: &'static str,
+        message: String,
+    },
 }
 
 /// The measurements stored with the answer.

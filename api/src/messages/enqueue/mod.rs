@@ -10,7 +10,7 @@ mod insert_pairs;
 use axum::http::StatusCode;
 use sluice_shared::{
     handoff::{self, Offer},
-    job::ChatJob,
+    job::{ChatJob, GenerationOptions},
     queue::{self, QueuedJob},
 };
 use uuid::Uuid;
@@ -54,6 +54,7 @@ pub async fn enqueue(
     content: &str,
     model: &str,
     request_id: Option<String>,
+    options: GenerationOptions,
 ) -> Result<(MessageRow, MessageRow), ApiError> {
     // Taken before the job exists, so every event of the answer lands above it: re-attaching
     // starts here instead of scanning the stream.
@@ -65,6 +66,7 @@ pub async fn enqueue(
         user_id: owner,
         model: model.to_string(),
         request_id: request_id.clone(),
+        options,
     };
     let (queued, offer) = queue_row(state, job)?;
     let pair = NewPair {
