@@ -443,6 +443,7 @@ pub fn with_fake_provider(fake: &fake_openai::FakeOpenAi, provider: ProviderKind
                     max_output_tokens: 256,
                     display_name: Some("Fake GPT".into()),
                     price: None,
+                    fallbacks: Vec::new(),
                 },
             );
             c.default_model = "fake-gpt".into();

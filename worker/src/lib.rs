@@ -22,9 +22,7 @@ use apalis_postgres::PostgresStorage;
 use async_nats::jetstream;
 use futures::StreamExt;
 use sluice_shared::{
-    Config,
-    config::ProviderKind,
-    db,
+    Config, db,
     job::{CHAT_QUEUE, ChatJob},
     nats,
     subjects::Subjects,
@@ -33,10 +31,6 @@ use sqlx::PgPool;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tower::limit::GlobalConcurrencyLimitLayer;
-
-use crate::providers::{
-    HttpProvider, Provider, anthropic::Anthropic, demo::Demo, gemini::Gemini, openai::OpenAi,
-};
 
 /// Cheap handles every job needs.
 pub struct WorkerState {
@@ -54,21 +48,8 @@ pub struct WorkerState {
     /// at once, so a job waiting there takes the freed slot (in arrival order).
     pub slot_freed: Arc<Notify>,
     pub saturation: saturation::Saturation,
-    demo: Demo,
-    openai: HttpProvider<OpenAi>,
-    anthropic: HttpProvider<Anthropic>,
-    gemini: HttpProvider<Gemini>,
-}
-
-impl WorkerState {
-    pub fn provider(&self, kind: ProviderKind) -> &dyn Provider {
-        match kind {
-            ProviderKind::Demo => &self.demo,
-            ProviderKind::Openai => &self.openai,
-            ProviderKind::Anthropic => &self.anthropic,
-            ProviderKind::Gemini => &self.gemini,
-        }
-    }
+    /// Where each model is served (its deployments, in order).
+    pub routes: providers::routes::Routes,
 }
 
 /// Runs one worker process until `shutdown` fires; then stops fetching, lets in-flight jobs
@@ -92,10 +73,7 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
         cancels: cancels::Cancels::start(&nats_client, subjects.control_all()).await?,
         js,
         subjects,
-        demo: Demo::new(config.demo.clone()),
-        openai: HttpProvider::new(config.openai.clone(), OpenAi),
-        anthropic: HttpProvider::new(config.anthropic.clone(), Anthropic),
-        gemini: HttpProvider::new(config.gemini.clone(), Gemini),
+        routes: providers::routes::Routes::build(&config)?,
         slots: Arc::new(Semaphore::new(config.worker.concurrency)),
         slot_freed: Arc::new(Notify::new()),
         saturation: saturation::Saturation::default(),

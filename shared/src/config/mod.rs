@@ -19,7 +19,7 @@ use figment::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-pub use models::{ModelConfig, ModelPrice, ProviderKind};
+pub use models::{Deployment, ModelConfig, ModelPrice, ProviderKind};
 pub use providers::{DemoConfig, DemoReply, HttpProviderConfig};
 use secrets::{list_or_commas, redact};
 pub use sign_in::{DeviceClient, DeviceConfig, OAuthProviderConfig};

@@ -23,6 +23,26 @@ pub struct ModelConfig {
     /// What the provider charges; each answer's cost is stored with it. None: not priced.
     #[serde(default)]
     pub price: Option<ModelPrice>,
+    /// Deployments tried in order when the one above fails: before its first token (after its
+    /// own retries), or mid-answer (the answer starts over on the next, after a `reset`).
+    #[serde(default)]
+    pub fallbacks: Vec<Deployment>,
+}
+
+/// One place a model is served.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    pub provider: ProviderKind,
+    /// The provider's own model name (defaults to the model's key).
+    #[serde(default)]
+    pub upstream_model: Option<String>,
+    /// Instead of the provider section's `base_url`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The environment variable holding this deployment's key, instead of the section's key.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
 }
 
 /// US dollars per million tokens.
@@ -61,6 +81,7 @@ pub(super) fn default_models() -> BTreeMap<String, ModelConfig> {
             max_output_tokens: 1024,
             display_name: Some("Demo (no network)".into()),
             price: None,
+            fallbacks: Vec::new(),
         },
     )])
 }

@@ -27,6 +27,10 @@ pub struct WorkerConfig {
     /// LISTEN/NOTIFY. 0: no offers, every job goes through the queue's wake-up (see
     /// `sluice_shared::handoff`).
     pub handoff_ms: u64,
+    /// A model deployment that fails this many times in a row rests (is tried only after the
+    /// model's other deployments) for `breaker_cooldown_secs`, then is tried again.
+    pub breaker_failures: u32,
+    pub breaker_cooldown_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -40,6 +44,8 @@ impl Default for WorkerConfig {
             missed_heartbeats: 3,
             shutdown_grace_secs: 20,
             handoff_ms: 1000,
+            breaker_failures: 3,
+            breaker_cooldown_secs: 30,
         }
     }
 }
@@ -51,8 +57,9 @@ impl WorkerConfig {
             || self.max_attempts == 0
             || self.heartbeat_ms == 0
             || self.missed_heartbeats == 0
+            || self.breaker_failures == 0
         {
-            return Err("worker.concurrency, batch_size, max_attempts, heartbeat_ms and missed_heartbeats must be above 0".into());
+            return Err("worker.concurrency, batch_size, max_attempts, heartbeat_ms, missed_heartbeats and breaker_failures must be above 0".into());
         }
         // apalis measures the lease in whole seconds: below one second it rounds to zero, and
         // every heartbeat would hand every running job (even live workers') to another worker.

@@ -1,6 +1,6 @@
 //! The chat job, in four steps, one file each: `claim` the answer's next attempt, `prepare`
 //! the prompt, `relay` the provider's tokens to NATS, `conclude` by storing the result and
-//! publishing its end. Follow a token: provider stream → `relay::stream_tokens` →
+//! publishing its end. Follow a token: provider stream → `relay::stream_with_failover` →
 //! `EventPublisher::publish` → JetStream subject `…conv.{conversation}.msg.{message}` → the
 //! API's SSE relay.
 
@@ -30,7 +30,7 @@ use crate::{
 use claim::claim;
 use conclude::conclude;
 use prepare::{Prepared, prepare};
-use relay::stream_tokens;
+use relay::stream_with_failover;
 
 /// The apalis handler, for jobs the queue hands out.
 pub async fn chat_job(job: ChatJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
@@ -135,7 +135,7 @@ async fn generate(state: &WorkerState, job: &ChatJob, source: Source) -> anyhow:
     }
     let started = Instant::now();
     let generation = match prepare(state, job, &claim, &mut publisher).await? {
-        Prepared::Ready { provider, request } => {
+        Prepared::Ready { routes, request } => {
             let estimated_input = request
                 .messages
                 .iter()
@@ -143,10 +143,17 @@ async fn generate(state: &WorkerState, job: &ChatJob, source: Source) -> anyhow:
                 .sum();
             let deadline = started + Duration::from_secs(state.config.worker.job_timeout_secs);
             let deadline = deadline.into();
-            let generation =
-                stream_tokens(provider, job, request, &mut publisher, &cancel, deadline).await?;
+            let generation = stream_with_failover(
+                &routes,
+                job,
+                claim.attempt,
+                request,
+                &mut publisher,
+                &cancel,
+                deadline,
+            )
+            .await?;
             Generation {
-                provider: Some(provider.name()),
                 estimated_input,
                 ..generation
             }

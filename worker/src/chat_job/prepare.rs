@@ -1,19 +1,22 @@
 //! Step 2: check the attempt and the model, announce `start`, and build the prompt.
 
+use std::sync::Arc;
+
 use sluice_shared::{events::StreamEvent, job::ChatJob};
 
 use super::End;
 use crate::{
     WorkerState, prompt,
-    providers::{Provider, ProviderError, ProviderRequest},
+    providers::{ProviderError, ProviderRequest, routes::Route},
     publisher::EventPublisher,
     store::Claim,
 };
 
 /// What happens before the provider is called.
-pub(super) enum Prepared<'a> {
+pub(super) enum Prepared {
     Ready {
-        provider: &'a dyn Provider,
+        /// The model's deployments, in the order to try them.
+        routes: Vec<Arc<Route>>,
         request: ProviderRequest,
     },
     /// The attempt ends without calling the provider.
@@ -21,12 +24,12 @@ pub(super) enum Prepared<'a> {
 }
 
 /// Checks the attempt and model, announces `start`, and builds the prompt.
-pub(super) async fn prepare<'a>(
-    state: &'a WorkerState,
+pub(super) async fn prepare(
+    state: &WorkerState,
     job: &ChatJob,
     claim: &Claim,
     publisher: &mut EventPublisher,
-) -> anyhow::Result<Prepared<'a>> {
+) -> anyhow::Result<Prepared> {
     if claim.attempt as u32 > state.config.worker.max_attempts {
         let e = ProviderError::new(
             "too_many_attempts",
@@ -35,7 +38,8 @@ pub(super) async fn prepare<'a>(
         );
         return Ok(Prepared::Ended(End::Failed(e)));
     }
-    let Some(model) = state.config.model(&job.model) else {
+    let routes = state.routes.for_model(&job.model);
+    let (Some(model), Some(first)) = (state.config.model(&job.model), routes.first()) else {
         let message = format!("model {:?} is not configured", job.model);
         return Ok(Prepared::Ended(End::Failed(ProviderError::new(
             "unknown_model",
@@ -43,12 +47,11 @@ pub(super) async fn prepare<'a>(
             false,
         ))));
     };
-    let provider = state.provider(model.provider);
     let start = StreamEvent::Start {
         message_id: job.message_id,
         conversation_id: job.conversation_id,
         model: job.model.clone(),
-        provider: provider.name().into(),
+        provider: first.provider.name().into(),
         attempt: claim.attempt,
     };
     publisher.publish("start", &start).await?;
@@ -79,5 +82,5 @@ pub(super) async fn prepare<'a>(
         max_output_tokens,
         options: job.options.clone(),
     };
-    Ok(Prepared::Ready { provider, request })
+    Ok(Prepared::Ready { routes, request })
 }

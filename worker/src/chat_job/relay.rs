@@ -1,6 +1,7 @@
-//! Step 3: relay the provider's deltas as `token` events, in order, coalescing bursts.
+//! Step 3: relay the provider's deltas as `token` events, in order, coalescing bursts, from
+//! the first of the model's deployments that answers.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use futures::StreamExt;
 use sluice_shared::{events::StreamEvent, job::ChatJob};
@@ -9,17 +10,70 @@ use tokio::time::sleep_until;
 use super::{End, Generation};
 use crate::{
     cancels::CancelSignal,
-    providers::{Provider, ProviderChunk, ProviderError, ProviderRequest},
+    providers::{Provider, ProviderChunk, ProviderError, ProviderRequest, routes::Route},
     publisher::EventPublisher,
 };
 
-/// Relays provider deltas as `token` events until the provider finishes, the client cancels
-/// or the job's time limit passes. Dropping the provider stream aborts the upstream call.
-pub(super) async fn stream_tokens(
-    provider: &dyn Provider,
+/// Streams the answer from the model's deployments in order (`providers::routes`): the first
+/// that answers serves. One that fails before its first token (after its own retries) hands
+/// over to the next; one that fails after it does too, with a `reset` first, so the client
+/// drops the partial text and still sees exactly one answer. Each outcome feeds the
+/// deployment's breaker. The last deployment's failure is the answer's.
+pub(super) async fn stream_with_failover(
+    routes: &[Arc<Route>],
     job: &ChatJob,
-    request: ProviderRequest,
+    attempt: i32,
+    mut request: ProviderRequest,
     publisher: &mut EventPublisher,
+    cancel: &CancelSignal,
+    deadline: tokio::time::Instant,
+) -> anyhow::Result<Generation> {
+    let mut relay = TokenRelay::new(job.message_id, publisher);
+    let mut handovers = 0;
+    for (i, route) in routes.iter().enumerate() {
+        request.model = route.upstream_model.clone();
+        let generation = stream_tokens(
+            route.provider.as_ref(),
+            request.clone(),
+            &mut relay,
+            cancel,
+            deadline,
+        )
+        .await?;
+        let generation = Generation {
+            provider: Some(route.provider.name()),
+            ..generation
+        };
+        let failed = match &generation.end {
+            End::Finished { .. } => {
+                route.breaker.succeeded();
+                return Ok(generation);
+            }
+            End::Failed(e) if e.code != "timeout" => {
+                route.breaker.failed();
+                e
+            }
+            // Cancelled, or out of time: no deployment would do better.
+            _ => return Ok(generation),
+        };
+        let Some(next) = routes.get(i + 1).filter(|_| failed.retryable) else {
+            return Ok(generation);
+        };
+        tracing::warn!(from = %route.label, to = %next.label, error = %failed, "deployment failed; failing over");
+        if relay.has_text() {
+            handovers += 1;
+            relay.restart(attempt, handovers).await?;
+        }
+    }
+    unreachable!("a model has at least one deployment")
+}
+
+/// Relays one deployment's deltas as `token` events until it finishes, the client cancels or
+/// the job's time limit passes. Dropping the provider stream aborts the upstream call.
+async fn stream_tokens(
+    provider: &dyn Provider,
+    request: ProviderRequest,
+    relay: &mut TokenRelay<'_>,
     cancel: &CancelSignal,
     deadline: tokio::time::Instant,
 ) -> anyhow::Result<Generation> {
@@ -39,7 +93,6 @@ pub(super) async fn stream_tokens(
         _ = cancel.cancelled() => return Ok(Generation::ended(End::Cancelled)),
         _ = sleep_until(deadline) => return Ok(Generation::ended(End::Failed(timed_out()))),
     };
-    let mut relay = TokenRelay::new(job.message_id, publisher);
     let mut ttft = None;
     let end = loop {
         let chunk = tokio::select! {
@@ -78,9 +131,8 @@ pub(super) async fn stream_tokens(
     };
     // Text received but held back still goes out, before the end and into the stored answer.
     relay.send_held().await?;
-    let text = relay.text;
     Ok(Generation {
-        text,
+        text: relay.text.clone(),
         ttft,
         end,
         provider: None,
@@ -127,6 +179,25 @@ impl<'a> TokenRelay<'a> {
             self.send_held().await?;
         }
         Ok(())
+    }
+
+    fn has_text(&self) -> bool {
+        !self.text.is_empty() || !self.held.is_empty()
+    }
+
+    /// Starts the answer over (another deployment takes it): `reset`, so clients drop the text
+    /// so far, which the stored answer drops too. `seq` goes on, so every event keeps its own
+    /// `Nats-Msg-Id`.
+    async fn restart(&mut self, attempt: i32, handover: u32) -> anyhow::Result<()> {
+        self.held.clear();
+        self.text.clear();
+        let reset = StreamEvent::Reset {
+            message_id: self.message_id,
+            attempt,
+        };
+        self.publisher
+            .publish(format!("reset-{handover}"), &reset)
+            .await
     }
 
     async fn send_held(&mut self) -> anyhow::Result<()> {

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod gemini;
 mod http;
 pub mod openai;
+pub mod routes;
 
 pub use http::HttpProvider;
 
