@@ -1,4 +1,5 @@
-//! `GET /api/models`: the models a user may choose, for the web app's model picker.
+//! `GET /api/models`: the models a user may choose, for the web app's model picker and the
+//! CLI's `/model`.
 
 use axum::{Json, Router, extract::State, routing::get};
 use serde::Serialize;
@@ -13,7 +14,10 @@ pub fn router() -> Router<AppState> {
 struct ModelOut {
     id: String,
     display_name: String,
+    /// The first deployment's provider: `demo`, `openai`, `anthropic` or `gemini`.
+    provider: sluice_shared::config::ProviderKind,
     context_tokens: u32,
+    max_output_tokens: u32,
     /// The model new conversations use unless another is chosen.
     default: bool,
 }
@@ -26,7 +30,9 @@ async fn list(State(state): State<AppState>, _user: AuthUser) -> Json<serde_json
         .map(|(id, m)| ModelOut {
             id: id.clone(),
             display_name: m.display_name.clone().unwrap_or_else(|| id.clone()),
+            provider: m.provider,
             context_tokens: m.context_tokens,
+            max_output_tokens: m.max_output_tokens,
             default: *id == state.config.default_model,
         })
         .collect();

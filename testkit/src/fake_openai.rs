@@ -34,6 +34,8 @@ pub enum Fault {
     ServerError,
     /// 200 and SSE headers, then nothing, ever.
     Stall,
+    /// No response at all, not even headers.
+    NoResponse,
     /// Sends this many tokens, then breaks the connection (no `[DONE]`).
     DropAfter(usize),
     /// 529 (Anthropic's "overloaded"), 503 for the others.
@@ -181,7 +183,7 @@ async fn openai(
     headers: axum::http::HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    answer(state, Vendor::OpenAi, headers, body)
+    answer(state, Vendor::OpenAi, headers, body).await
 }
 
 async fn anthropic(
@@ -189,7 +191,7 @@ async fn anthropic(
     headers: axum::http::HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    answer(state, Vendor::Anthropic, headers, body)
+    answer(state, Vendor::Anthropic, headers, body).await
 }
 
 async fn gemini(
@@ -203,7 +205,7 @@ async fn gemini(
     };
     // The model is in the path; kept in the recorded body for tests to read.
     body["model"] = model.into();
-    answer(state, Vendor::Gemini, headers, body)
+    answer(state, Vendor::Gemini, headers, body).await
 }
 
 /// The error body and status a vendor answers an HTTP-level fault with.
@@ -220,7 +222,7 @@ fn refusal(vendor: Vendor, status: StatusCode, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn answer(
+async fn answer(
     state: Arc<FakeState>,
     vendor: Vendor,
     headers: axum::http::HeaderMap,
@@ -260,6 +262,10 @@ fn answer(
                 x
             });
             return sse_response(Body::from_stream(body));
+        }
+        Some(Fault::NoResponse) => {
+            let _guard = Guard::new(&state);
+            return std::future::pending().await;
         }
         Some(Fault::DropAfter(n)) => drop_after = Some(n as u32),
         Some(Fault::MalformedAfter(n)) => malformed_after = Some(n as u32),

@@ -174,3 +174,21 @@ async fn a_stalled_stream_times_out() {
     assert_eq!(last.data["code"], "upstream_timeout");
     assert_eq!(last.data["retryable"], true);
 }
+
+/// A request whose response does not even begin is given up after `first_byte_timeout_secs`
+/// and retried.
+#[tokio::test]
+async fn a_response_that_never_begins_is_retried_after_the_first_byte_timeout() {
+    let fake = FakeOpenAi::start(4, Duration::ZERO).await;
+    let options = with_fake_provider(&fake, ProviderKind::Anthropic)
+        .and(|c| c.anthropic.first_byte_timeout_secs = 1);
+    let app = TestApp::spawn_with(options).await;
+    fake.push_fault(Fault::NoResponse);
+    let token = app.guest().await;
+    let conv = app.create_conversation(&token).await;
+    let sent = app.send(&token, conv, "hello?").await;
+    let events = app.read_to_end(&token, &sent.stream_url).await;
+    assert_eq!(events.last().unwrap().event, "done");
+    assert_eq!(answer_text(&events), FakeOpenAi::reply(4));
+    assert_eq!(fake.requests(), 2);
+}

@@ -56,6 +56,8 @@ pub struct HttpProviderConfig {
     pub max_retry_after_secs: u64,
     /// Give up on a stream that sends nothing for this long.
     pub idle_timeout_secs: u64,
+    /// Give up on a request whose response has not begun after this long (retried like a 5xx).
+    pub first_byte_timeout_secs: u64,
 }
 
 impl HttpProviderConfig {
@@ -68,6 +70,7 @@ impl HttpProviderConfig {
             retry_base_ms: 500,
             max_retry_after_secs: 30,
             idle_timeout_secs: 60,
+            first_byte_timeout_secs: 30,
         }
     }
 

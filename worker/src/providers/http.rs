@@ -1,6 +1,7 @@
 //! What every HTTP streaming provider shares, whatever its wire format: before the first token
 //! it retries 429 (honouring `Retry-After`, capped), 5xx (and Anthropic's 529), connect errors,
-//! silent streams and in-stream overload errors with exponential back-off; after the first token
+//! responses that do not begin within `first_byte_timeout_secs`, silent streams and in-stream
+//! overload errors with jittered exponential back-off; after the first token
 //! a failure ends the attempt (replaying tokens already shown would duplicate text). A stream
 //! that goes quiet for `idle_timeout_secs` fails; one that ends before its format's end fails.
 //!
@@ -129,9 +130,18 @@ impl<W: WireFormat> Provider for HttpProvider<W> {
 impl<W: WireFormat> HttpProvider<W> {
     async fn open(&self, request: &ProviderRequest) -> Opened {
         let call = self.format.request(&self.http, &self.config, request);
-        let response = match call.send().await {
-            Ok(r) => r,
-            Err(e) => {
+        let first_byte = Duration::from_secs(self.config.first_byte_timeout_secs);
+        let response = match tokio::time::timeout(first_byte, call.send()).await {
+            Ok(Ok(r)) => r,
+            Err(_) => {
+                let why = ProviderError::new(
+                    "upstream_timeout",
+                    "the model provider did not begin to answer in time",
+                    true,
+                );
+                return Opened::Retry { after: None, why };
+            }
+            Ok(Err(e)) => {
                 let why = ProviderError::new(
                     "upstream_unreachable",
                     "could not reach the model provider",

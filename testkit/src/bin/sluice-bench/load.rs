@@ -13,6 +13,11 @@ use tokio::sync::Mutex;
 
 use crate::stack::Stack;
 
+/// `BENCH_ROUTE=v1`: chats through the OpenAI-compatible `POST /v1/chat/completions` instead
+/// of `POST /api/chat`, to compare the two doors.
+static V1: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| std::env::var("BENCH_ROUTE").is_ok_and(|r| r == "v1"));
+
 /// `BENCH_TRACE`: print the events of every chat slower than 300 ms (to find stalls).
 static TRACE: std::sync::LazyLock<bool> =
     std::sync::LazyLock::new(|| std::env::var("BENCH_TRACE").is_ok());
@@ -107,6 +112,9 @@ pub async fn post_chat(
 /// One `POST /api/chat` read to its end. Checks that the whole answer arrived: the tokens in
 /// the assembled text must equal the upstream's `usage.output_tokens`.
 pub async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
+    if *V1 {
+        return one_v1_chat(stack, token).await;
+    }
     let sent = Instant::now();
     let response = post_chat(stack, token, "benchmark prompt", "fake").await?;
     anyhow::ensure!(
@@ -168,6 +176,73 @@ pub async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
     Ok(Chat {
         phases,
         tokens: text.split_whitespace().count(),
+        events: count,
+    })
+}
+
+/// One streaming `POST /v1/chat/completions`, read to `[DONE]`, checked whole as `one_chat`
+/// checks its answer. Its phases: the first chunk (the role) stands for `meta`, the first text
+/// for the first token.
+async fn one_v1_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
+    let sent = Instant::now();
+    let response = stack
+        .http
+        .post(format!("{}/v1/chat/completions", stack.base))
+        .bearer_auth(token)
+        .json(&json!({
+            "model": "fake",
+            "stream": true,
+            "stream_options": {"include_usage": true},
+            "messages": [{"role": "user", "content": "benchmark prompt"}]
+        }))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "chat failed: {}",
+        response.status()
+    );
+    let mut events = SseStream::new(response);
+    let mut phases = Phases {
+        sent,
+        meta: Duration::ZERO,
+        start: Duration::ZERO,
+        first_token: Duration::ZERO,
+        done: Duration::ZERO,
+    };
+    let (mut count, mut text, mut reported) = (0, String::new(), None);
+    while let Some(e) = events.next().await {
+        let at = sent.elapsed();
+        if e.data == "[DONE]" {
+            phases.done = at;
+            break;
+        }
+        anyhow::ensure!(e.data.get("error").is_none(), "answer failed: {}", e.data);
+        if phases.meta.is_zero() {
+            phases.meta = at;
+            phases.start = at;
+        }
+        if let Some(u) = e.data["usage"]["completion_tokens"].as_u64() {
+            reported = Some(u as usize);
+        }
+        if let Some(delta) = e.data["choices"][0]["delta"]["content"].as_str()
+            && !delta.is_empty()
+        {
+            if phases.first_token.is_zero() {
+                phases.first_token = at;
+            }
+            count += 1;
+            text.push_str(delta);
+        }
+    }
+    let tokens = text.split_whitespace().count();
+    anyhow::ensure!(
+        Some(tokens) == reported,
+        "received {tokens} tokens of {reported:?}"
+    );
+    Ok(Chat {
+        phases,
+        tokens,
         events: count,
     })
 }
