@@ -36,7 +36,11 @@ pub async fn chat(
             (enqueue::Target::Existing(id), conversation.model)
         }
         None => (
-            enqueue::Target::New { title },
+            enqueue::Target::New(enqueue::NewConversation {
+                title,
+                system_prompt: None,
+                origin: conversations::Origin::App,
+            }),
             state.config.default_model.clone(),
         ),
     };

@@ -47,13 +47,25 @@ pub async fn create(
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Response, Response> {
     let request = request::parse(body, &state.config).map_err(fail)?;
-    let conversation = store::create_conversation(&state.pool, user.user_id, &request)
-        .await
-        .map_err(|e| fail(crate::error::ApiError::from(e)))?;
+    // A question alone goes in with its conversation in one (batched) statement; earlier
+    // turns are stored first, by a statement of their own.
+    let (target, made) = if request.history.is_empty() {
+        let new = enqueue::NewConversation {
+            title: store::title(&request),
+            system_prompt: Some(request.system.clone()),
+            origin: conversations::Origin::Api,
+        };
+        (enqueue::Target::New(new), None)
+    } else {
+        let id = store::create_conversation(&state.pool, user.user_id, &request)
+            .await
+            .map_err(|e| fail(crate::error::ApiError::from(e)))?;
+        (enqueue::Target::Existing(id), Some(id))
+    };
     let sent = enqueue::enqueue(
         &state,
         user.user_id,
-        enqueue::Target::Existing(conversation),
+        target,
         &request.question,
         &request.model,
         request_id,
@@ -64,7 +76,9 @@ pub async fn create(
         Ok((_, answer)) => answer,
         Err(e) => {
             // Nothing is left half stored: the conversation goes with the failed send.
-            let _ = conversations::delete(&state.pool, user.user_id, conversation).await;
+            if let Some(id) = made {
+                let _ = conversations::delete(&state.pool, user.user_id, id).await;
+            }
             return Err(fail(e));
         }
     };

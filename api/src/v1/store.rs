@@ -1,6 +1,7 @@
 //! Where a `/v1` request's conversation is kept: a conversation of origin `api` holding the
 //! request's system prompt and earlier turns. The question and its answer then go in through
-//! the normal send path, so they are stored, queued and offered like any other message.
+//! the normal send path, so they are stored, queued and offered like any other message (a
+//! request with no earlier turns makes its conversation in that same statement).
 
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -10,6 +11,11 @@ use super::request::ChatRequest;
 /// Conversation titles are the question's first characters, as in the app.
 const TITLE_CHARS: usize = 60;
 
+/// The conversation's title: the question's first characters.
+pub fn title(request: &ChatRequest) -> String {
+    request.question.trim().chars().take(TITLE_CHARS).collect()
+}
+
 /// Stores the conversation and its earlier turns in one statement; returns its id.
 pub async fn create_conversation(
     pool: &PgPool,
@@ -17,7 +23,6 @@ pub async fn create_conversation(
     request: &ChatRequest,
 ) -> sqlx::Result<Uuid> {
     let id = Uuid::now_v7();
-    let title: String = request.question.trim().chars().take(TITLE_CHARS).collect();
     // Ids in turn order (v7 ids increase), which also orders turns stored in the same instant.
     let ids: Vec<Uuid> = request.history.iter().map(|_| Uuid::now_v7()).collect();
     let roles: Vec<&str> = request.history.iter().map(|t| t.role).collect();
@@ -37,7 +42,7 @@ pub async fn create_conversation(
     )
     .bind(id)
     .bind(owner)
-    .bind(title)
+    .bind(title(request))
     .bind(&request.model)
     // Empty, not NULL: the request's own system prompt, even none, never the server's default.
     .bind(&request.system)

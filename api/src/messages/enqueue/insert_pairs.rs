@@ -7,14 +7,25 @@ use sluice_shared::{batch::Statement, insert_queue_row, queue::QueuedJob};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::messages::store::{MessageRow, message_columns};
+use crate::{
+    conversations::store::Origin,
+    messages::store::{MessageRow, message_columns},
+};
 
 /// Where a new pair of messages goes.
 pub enum Target {
     /// An existing conversation (already checked to be the owner's); it moves to the top.
     Existing(Uuid),
-    /// A new conversation with this title, made by the same statement.
-    New { title: String },
+    /// A new conversation, made by the same statement.
+    New(NewConversation),
+}
+
+/// A conversation made with its first message.
+pub struct NewConversation {
+    pub title: String,
+    /// `None`: the server's default system prompt.
+    pub system_prompt: Option<String>,
+    pub origin: Origin,
 }
 
 /// The ids of what `insert_pair` creates, chosen before it runs (the job's payload names them).
@@ -28,7 +39,7 @@ impl PairIds {
     pub fn new(target: &Target) -> Self {
         let conversation = match target {
             Target::Existing(id) => *id,
-            Target::New { .. } => Uuid::now_v7(),
+            Target::New(_) => Uuid::now_v7(),
         };
         Self {
             conversation,
@@ -73,13 +84,13 @@ impl Statement for InsertPairs {
                  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
                                       $6::text[], $7::uuid[], $8::uuid[], $9::bigint[],
                                       $10::text[], $11::text[], $12::bytea[], $13::int[],
-                                      $14::bigint[])
+                                      $14::bigint[], $15::text[], $16::text[])
                  AS p (conversation_id, owner, new_title, model, content, request_id,
                        user_message_id, answer_id, first_seq,
-                       job_id, queue, payload, max_attempts, run_at)),
+                       job_id, queue, payload, max_attempts, run_at, system_prompt, origin)),
              created AS (
-                 INSERT INTO conversations (id, user_id, title, model)
-                 SELECT conversation_id, owner, new_title, model FROM pair
+                 INSERT INTO conversations (id, user_id, title, model, system_prompt, origin)
+                 SELECT conversation_id, owner, new_title, model, system_prompt, origin FROM pair
                  WHERE new_title IS NOT NULL
                  RETURNING id),
              touched AS (
@@ -114,7 +125,7 @@ impl Statement for InsertPairs {
         .bind(pairs.iter().map(|p| p.ids.conversation).collect::<Vec<_>>())
         .bind(pairs.iter().map(|p| p.owner).collect::<Vec<_>>())
         .bind(column(|p| match &p.target {
-            Target::New { title } => Some(title.as_str()),
+            Target::New(new) => Some(new.title.as_str()),
             Target::Existing(_) => None,
         }))
         .bind(column(|p| Some(p.model.as_str())))
@@ -128,6 +139,14 @@ impl Statement for InsertPairs {
         .bind(pairs.iter().map(|p| p.job.payload.as_slice()).collect::<Vec<_>>())
         .bind(pairs.iter().map(|p| p.job.max_attempts).collect::<Vec<_>>())
         .bind(pairs.iter().map(|p| p.job.run_at).collect::<Vec<_>>())
+        .bind(column(|p| match &p.target {
+            Target::New(new) => new.system_prompt.as_deref(),
+            Target::Existing(_) => None,
+        }))
+        .bind(column(|p| match &p.target {
+            Target::New(new) => Some(new.origin.as_str()),
+            Target::Existing(_) => None,
+        }))
         .fetch_all(&self.0)
         .await?;
         let mut rows: HashMap<Uuid, MessageRow> = rows.into_iter().map(|r| (r.id, r)).collect();

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::store::MessageRow;
 use crate::{error::ApiError, state::AppState};
-pub use insert_pairs::{InsertPairs, Target};
+pub use insert_pairs::{InsertPairs, NewConversation, Target};
 use insert_pairs::{NewPair, PairIds};
 
 /// Checks the text of a user message against the configured limits.
