@@ -28,13 +28,7 @@ async fn cancel_stops_the_provider_call_and_stores_the_partial_text() {
         "the stored text is what the client saw"
     );
     assert!(partial.len() < FakeOpenAi::reply(200).len() && partial.starts_with("tok0 tok1 tok2 "));
-    wait::until(
-        "the upstream call to be aborted",
-        Duration::from_secs(5),
-        || async { fake.disconnected() },
-        |n| *n == 1,
-    )
-    .await;
+    fake.wait_for_disconnected(1).await;
     assert_eq!(fake.completed(), 0);
 
     let again = app.cancel(&token, id).await;

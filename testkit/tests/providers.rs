@@ -7,7 +7,7 @@ use sluice_testkit::{
     TestApp,
     fake_openai::{FakeOpenAi, Fault},
     sse::answer_text,
-    wait, with_fake_openai,
+    with_fake_openai,
 };
 
 async fn ask(app: &TestApp, prompt: &str) -> (Vec<sluice_testkit::SseEvent>, serde_json::Value) {
@@ -179,13 +179,7 @@ async fn an_answer_over_the_time_limit_ends_with_a_timeout_and_frees_the_upstrea
         !stored["content"].as_str().unwrap().is_empty(),
         "the partial answer is kept"
     );
-    wait::until(
-        "the upstream call to be aborted",
-        Duration::from_secs(5),
-        || async { fake.disconnected() },
-        |n| *n == 1,
-    )
-    .await;
+    fake.wait_for_disconnected(1).await;
 }
 
 #[tokio::test]

@@ -122,9 +122,8 @@ async fn claim_offered(store: &Store, answer: Uuid, job_id: &str, worker: &str) 
     let lease = Lease {
         job_id: job_id.to_string(),
         worker: worker.to_string(),
-        check_queue: true,
     };
-    let claimed = store.claim_offered(answer, lease).await.unwrap();
+    let claimed = store.claim_offered(answer, lease, true).await.unwrap();
     assert!(
         matches!(claimed, Offered::Claimed(_)),
         "the offer was claimed"

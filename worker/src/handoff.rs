@@ -90,8 +90,6 @@ pub async fn serve(
             let lease = Lease {
                 job_id: offer.job_id.clone(),
                 worker: worker.clone(),
-                // Decided by the claim (`chat_job::claim`), which knows if the queue may be busy.
-                check_queue: false,
             };
             let source = Source::Offer {
                 lease,

@@ -40,6 +40,11 @@ fn fail(e: impl IntoResponse) -> Response {
     e.into_response()
 }
 
+/// A database error as the API answers one (503 when unreachable, else a bare 500).
+fn database(e: sqlx::Error) -> Response {
+    fail(crate::error::ApiError::from(e))
+}
+
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -59,7 +64,7 @@ pub async fn create(
     } else {
         let id = store::create_conversation(&state.pool, user.user_id, &request)
             .await
-            .map_err(|e| fail(crate::error::ApiError::from(e)))?;
+            .map_err(database)?;
         (enqueue::Target::Existing(id), Some(id))
     };
     let sent = enqueue::enqueue(
@@ -143,7 +148,7 @@ async fn wait_for_answer(
     }
     let row = messages::reload(&state.pool, id)
         .await
-        .map_err(|e| fail(crate::error::ApiError::from(e)))?
+        .map_err(database)?
         .ok_or_else(|| {
             fail(V1Error::new(
                 StatusCode::NOT_FOUND,
@@ -172,7 +177,7 @@ pub async fn show(
     let answer = chunks::answer_id(&id).ok_or_else(not_found)?;
     let row = messages::find(&state.pool, user.user_id, answer)
         .await
-        .map_err(|e| fail(crate::error::ApiError::from(e)))?
+        .map_err(database)?
         .filter(|row| row.role == "assistant")
         .ok_or_else(not_found)?;
     let model = row.model.clone().unwrap_or_default();

@@ -7,7 +7,7 @@ use sluice_shared::{handoff, job::ChatJob};
 use super::Source;
 use crate::{
     WorkerState,
-    store::{Claim, Lease, Offered},
+    store::{Claim, Offered},
 };
 
 /// Takes the next attempt of the job's answer; `None` when there is nothing for this worker
@@ -21,11 +21,11 @@ pub(super) async fn claim(
         Source::Queue => return Ok(state.store.claim(job.message_id).await?),
         Source::Offer { lease, reply } => (lease, reply),
     };
-    let lease = Lease {
-        check_queue: state.saturation.queue_may_be_busy(),
-        ..lease
-    };
-    let (claim, answer) = match state.store.claim_offered(job.message_id, lease).await? {
+    let check_queue = state.saturation.queue_may_be_busy();
+    let offered = state
+        .store
+        .claim_offered(job.message_id, lease, check_queue);
+    let (claim, answer) = match offered.await? {
         Offered::Claimed(claim) => (Some(claim), handoff::TAKEN),
         Offered::Finished => (None, handoff::TAKEN),
         Offered::Gone => {

@@ -9,7 +9,7 @@ mod http;
 pub mod openai;
 pub mod routes;
 
-pub use http::HttpProvider;
+pub use http::{HttpProvider, WireFormat};
 
 use futures::{future::BoxFuture, stream::BoxStream};
 use sluice_shared::{events::Usage, job::GenerationOptions};

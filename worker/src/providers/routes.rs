@@ -16,7 +16,8 @@ use sluice_shared::{
 };
 
 use super::{
-    HttpProvider, Provider, anthropic::Anthropic, demo::Demo, gemini::Gemini, openai::OpenAi,
+    HttpProvider, Provider, WireFormat, anthropic::Anthropic, demo::Demo, gemini::Gemini,
+    openai::OpenAi,
 };
 
 /// One deployment of a model.
@@ -100,22 +101,16 @@ fn provider(config: &Config, d: &Deployment) -> anyhow::Result<(Box<dyn Provider
     };
     Ok(match d.provider {
         ProviderKind::Demo => (Box::new(Demo::new(config.demo.clone())), "local".into()),
-        ProviderKind::Openai => {
-            let s = section(&config.openai)?;
-            let at = s.base_url.clone();
-            (Box::new(HttpProvider::new(s, OpenAi)), at)
-        }
-        ProviderKind::Anthropic => {
-            let s = section(&config.anthropic)?;
-            let at = s.base_url.clone();
-            (Box::new(HttpProvider::new(s, Anthropic)), at)
-        }
-        ProviderKind::Gemini => {
-            let s = section(&config.gemini)?;
-            let at = s.base_url.clone();
-            (Box::new(HttpProvider::new(s, Gemini)), at)
-        }
+        ProviderKind::Openai => http(section(&config.openai)?, OpenAi),
+        ProviderKind::Anthropic => http(section(&config.anthropic)?, Anthropic),
+        ProviderKind::Gemini => http(section(&config.gemini)?, Gemini),
     })
+}
+
+/// An HTTP provider speaking `format`, and its base URL.
+fn http<W: WireFormat>(section: HttpProviderConfig, format: W) -> (Box<dyn Provider>, String) {
+    let at = section.base_url.clone();
+    (Box::new(HttpProvider::new(section, format)), at)
 }
 
 /// Rests a deployment for `cooldown` after `failures` failures in a row, then lets it try

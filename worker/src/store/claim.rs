@@ -17,6 +17,12 @@ use uuid::Uuid;
 
 use super::{Claim, HISTORY_LIMIT, Lease};
 
+/// A handed-off job's part of a claim: whose lease, and whether to check the queue first.
+pub(super) struct OfferedItem {
+    pub(super) lease: Lease,
+    pub(super) check_queue: bool,
+}
+
 /// One item's answer from the claim statement.
 #[derive(Default)]
 pub(super) struct Claimed {
@@ -29,10 +35,10 @@ pub(super) struct Claimed {
 pub(super) struct Claims(pub(super) PgPool);
 
 impl Statement for Claims {
-    type Item = (Uuid, Option<Lease>);
+    type Item = (Uuid, Option<OfferedItem>);
     type Output = Claimed;
 
-    async fn run(&self, items: &[(Uuid, Option<Lease>)]) -> sqlx::Result<Vec<Claimed>> {
+    async fn run(&self, items: &[(Uuid, Option<OfferedItem>)]) -> sqlx::Result<Vec<Claimed>> {
         // One UPDATE changes a row once, so two jobs for the same message in one batch would
         // both get its single new attempt: claim repeats one at a time instead.
         if has_duplicates(&column(items, |(id, _)| *id)) {
@@ -48,10 +54,13 @@ impl Statement for Claims {
 
 /// Claims distinct messages in one statement; handed-off ones only while their queue row is
 /// on offer, leasing it in the same statement (so a queue fetch can never take it as well).
-async fn claim_each(pool: &PgPool, items: &[(Uuid, Option<Lease>)]) -> sqlx::Result<Vec<Claimed>> {
+async fn claim_each(
+    pool: &PgPool,
+    items: &[(Uuid, Option<OfferedItem>)],
+) -> sqlx::Result<Vec<Claimed>> {
     let ids = column(items, |(id, _)| *id);
-    let lease = |f: fn(&Lease) -> &str| column(items, |(_, l)| l.as_ref().map(f));
-    let check_queue = column(items, |(_, l)| l.as_ref().is_some_and(|l| l.check_queue));
+    let lease = |f: fn(&Lease) -> &str| column(items, |(_, o)| o.as_ref().map(|o| f(&o.lease)));
+    let check_queue = column(items, |(_, o)| o.as_ref().is_some_and(|o| o.check_queue));
     let rows: Vec<ClaimRow> = sqlx::query_as(concat!(
         "WITH item AS (
              SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $6::bool[])

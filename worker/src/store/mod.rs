@@ -15,7 +15,7 @@ use sluice_shared::{
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use claim::Claims;
+use claim::{Claims, OfferedItem};
 use finish::Finishes;
 use last_seq::LastSeqs;
 
@@ -67,13 +67,18 @@ impl Store {
     /// leases the job's queue row to `lease.worker`, and happens only if the row is still on
     /// offer. `Offered::Gone`: the queue has the job now (or the worker is not registered yet),
     /// so it is not this worker's to run.
-    /// With `lease.check_queue`, it is also `Gone` while an older job waits in the queue.
+    ///
+    /// With `check_queue`, it is also `Gone` while an older job waits in the queue, so jobs
+    /// start in arrival order. That costs an index probe: asked only when the queue may be busy
+    /// (`Saturation`).
     pub async fn claim_offered(
         &self,
         message_id: Uuid,
         lease: Lease,
+        check_queue: bool,
     ) -> Result<Offered, BatchError> {
-        let claimed = self.claims.submit((message_id, Some(lease))).await?;
+        let offer = OfferedItem { lease, check_queue };
+        let claimed = self.claims.submit((message_id, Some(offer))).await?;
         Ok(match (claimed.claim, claimed.on_offer) {
             (Some(claim), _) => Offered::Claimed(claim),
             (None, true) => Offered::Finished,
@@ -110,9 +115,6 @@ pub struct Lease {
     /// The apalis worker (registered in `apalis.workers`) that holds the lease: if its
     /// heartbeat stops, apalis re-enqueues the job.
     pub worker: String,
-    /// Refuse the offer while an older job waits in the queue, so jobs start in arrival order.
-    /// Costs an index probe: asked only when the queue may be busy (`Saturation`).
-    pub check_queue: bool,
 }
 
 /// What claiming a handed-off job found.

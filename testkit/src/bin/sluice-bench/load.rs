@@ -42,6 +42,19 @@ pub struct Phases {
     pub done: Duration,
 }
 
+impl Phases {
+    /// A chat sent at `sent`, nothing arrived yet.
+    fn sent_at(sent: Instant) -> Self {
+        Self {
+            sent,
+            meta: Duration::ZERO,
+            start: Duration::ZERO,
+            first_token: Duration::ZERO,
+            done: Duration::ZERO,
+        }
+    }
+}
+
 /// What one client saw of one chat.
 pub struct Chat {
     pub phases: Phases,
@@ -126,13 +139,7 @@ pub async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
     let (mut first, mut count, mut text) = (None, 0, String::new());
     // Only kept when tracing: the load client shares the CPU with what it measures.
     let mut marks = Vec::new();
-    let mut phases = Phases {
-        sent,
-        meta: Duration::ZERO,
-        start: Duration::ZERO,
-        first_token: Duration::ZERO,
-        done: Duration::ZERO,
-    };
+    let mut phases = Phases::sent_at(sent);
     while let Some(e) = events.next().await {
         let at = sent.elapsed();
         match e.event.as_str() {
@@ -203,13 +210,7 @@ async fn one_v1_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
         response.status()
     );
     let mut events = SseStream::new(response);
-    let mut phases = Phases {
-        sent,
-        meta: Duration::ZERO,
-        start: Duration::ZERO,
-        first_token: Duration::ZERO,
-        done: Duration::ZERO,
-    };
+    let mut phases = Phases::sent_at(sent);
     let (mut count, mut text, mut reported) = (0, String::new(), None);
     while let Some(e) = events.next().await {
         let at = sent.elapsed();

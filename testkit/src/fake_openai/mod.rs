@@ -6,6 +6,8 @@
 //! 503 otherwise), a stall, a connection dropped mid-stream, a malformed event, or the
 //! vendor's own in-stream error event.
 
+mod wire;
+
 use std::{
     collections::VecDeque,
     sync::{
@@ -24,7 +26,9 @@ use axum::{
     routing::post,
 };
 use futures::{StreamExt, stream};
-use serde_json::{Value, json};
+use serde_json::Value;
+
+use wire::{Vendor, ending, in_stream_error, opening, piece, refusal};
 
 #[derive(Debug, Clone)]
 pub enum Fault {
@@ -45,14 +49,6 @@ pub enum Fault {
     /// Sends this many tokens, then the vendor's in-stream error (Anthropic's
     /// `overloaded_error`), and ends.
     ErrorEventAfter(usize),
-}
-
-/// Whose wire format a request asked in.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Vendor {
-    OpenAi,
-    Anthropic,
-    Gemini,
 }
 
 #[derive(Default)]
@@ -138,6 +134,18 @@ impl FakeOpenAi {
         self.state.disconnected.load(Ordering::SeqCst)
     }
 
+    /// Waits (5 s at most) until `n` streams were dropped by the client (an aborted call).
+    pub async fn wait_for_disconnected(&self, n: usize) {
+        let dropped = || async { self.disconnected() };
+        crate::wait::until(
+            "the upstream call to be aborted",
+            Duration::from_secs(5),
+            dropped,
+            |d| *d == n,
+        )
+        .await;
+    }
+
     /// The most streams that were ever open at once.
     pub fn max_in_flight(&self) -> usize {
         self.state.max_in_flight.load(Ordering::SeqCst)
@@ -206,20 +214,6 @@ async fn gemini(
     // The model is in the path; kept in the recorded body for tests to read.
     body["model"] = model.into();
     answer(state, Vendor::Gemini, headers, body).await
-}
-
-/// The error body and status a vendor answers an HTTP-level fault with.
-fn refusal(vendor: Vendor, status: StatusCode, message: &str) -> Response {
-    let body = match vendor {
-        Vendor::Anthropic => {
-            json!({"type": "error", "error": {"type": "overloaded_error", "message": message}})
-        }
-        Vendor::Gemini => {
-            json!({"error": {"code": status.as_u16(), "message": message, "status": "UNAVAILABLE"}})
-        }
-        Vendor::OpenAi => json!({"error": {"message": message, "type": "server_error"}}),
-    };
-    (status, Json(body)).into_response()
 }
 
 async fn answer(
@@ -344,105 +338,6 @@ async fn answer(
         }
     });
     sse_response(Body::from_stream(chunks))
-}
-
-/// What a vendor sends before the first text: Anthropic's `message_start` (with the input
-/// tokens), a `ping` and the text block's start.
-fn opening(vendor: Vendor, prompt_tokens: u32) -> String {
-    match vendor {
-        Vendor::Anthropic => {
-            let start = json!({"type": "message_start", "message": {"id": "msg_fake", "type": "message",
-                "role": "assistant", "content": [], "model": "claude-fake", "stop_reason": null,
-                "usage": {"input_tokens": prompt_tokens, "output_tokens": 1}}});
-            let block = json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}});
-            format!(
-                "event: message_start\ndata: {start}\n\nevent: ping\ndata: {{\"type\": \"ping\"}}\n\nevent: content_block_start\ndata: {block}\n\n"
-            )
-        }
-        _ => String::new(),
-    }
-}
-
-/// One piece of text in the vendor's format.
-fn piece(vendor: Vendor, model: &str, text: &str) -> String {
-    match vendor {
-        Vendor::OpenAi => chunk(model, json!({"content": text}), Value::Null, Value::Null),
-        Vendor::Anthropic => {
-            let delta = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}});
-            format!("event: content_block_delta\ndata: {delta}\n\n")
-        }
-        Vendor::Gemini => {
-            let part = json!({"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}]});
-            format!("data: {part}\n\n")
-        }
-    }
-}
-
-/// The end of an answer in the vendor's format, with its finish reason and usage.
-fn ending(
-    vendor: Vendor,
-    model: &str,
-    prompt_tokens: u32,
-    tokens: u32,
-    omit_usage: bool,
-) -> String {
-    match vendor {
-        Vendor::OpenAi => {
-            let usage = match omit_usage {
-                true => Value::Null,
-                false => {
-                    json!({"prompt_tokens": prompt_tokens, "completion_tokens": tokens, "total_tokens": prompt_tokens + tokens})
-                }
-            };
-            format!(
-                "{}data: [DONE]\n\n",
-                chunk(model, json!({}), json!("stop"), usage)
-            )
-        }
-        Vendor::Anthropic => {
-            let stop = json!({"type": "content_block_stop", "index": 0});
-            let delta = json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": tokens}});
-            format!(
-                "event: content_block_stop\ndata: {stop}\n\nevent: message_delta\ndata: {delta}\n\nevent: message_stop\ndata: {{\"type\": \"message_stop\"}}\n\n"
-            )
-        }
-        Vendor::Gemini => {
-            let last = json!({"candidates": [{"content": {"parts": [{"text": ""}], "role": "model"}, "finishReason": "STOP", "index": 0}],
-                "usageMetadata": {"promptTokenCount": prompt_tokens, "candidatesTokenCount": tokens, "totalTokenCount": prompt_tokens + tokens}});
-            format!("data: {last}\n\n")
-        }
-    }
-}
-
-/// The vendor's own error event, sent mid-stream.
-fn in_stream_error(vendor: Vendor) -> String {
-    match vendor {
-        Vendor::Anthropic => {
-            let e = json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
-            format!("event: error\ndata: {e}\n\n")
-        }
-        Vendor::Gemini => {
-            let e = json!({"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}});
-            format!("data: {e}\n\n")
-        }
-        Vendor::OpenAi => {
-            let e =
-                json!({"error": {"message": "The server had an error", "type": "server_error"}});
-            format!("data: {e}\n\n")
-        }
-    }
-}
-
-fn chunk(model: &str, delta: Value, finish_reason: Value, usage: Value) -> String {
-    let body = json!({
-        "id": "chatcmpl-fake",
-        "object": "chat.completion.chunk",
-        "created": 0,
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-        "usage": usage,
-    });
-    format!("data: {body}\n\n")
 }
 
 fn sse_response(body: Body) -> Response {
