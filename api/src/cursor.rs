@@ -6,9 +6,12 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Items per page, 1 to 100 (default 20).
     pub limit: Option<i64>,
 }
 

@@ -13,6 +13,7 @@ mod html;
 pub mod messages;
 mod middleware;
 mod models;
+mod openapi;
 pub mod state;
 pub mod stream;
 mod v1;
@@ -87,7 +88,7 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         )
     });
-    Router::new()
+    let routes = openapi::collector()
         .merge(health::router())
         .merge(auth::router(&state))
         .merge(admin::router())
@@ -96,7 +97,8 @@ pub fn router(state: AppState) -> Router {
         .merge(stream::router())
         .merge(models::router())
         .merge(v1::router())
-        .merge(web::router())
+        .merge(web::router());
+    openapi::finish(routes)
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(axum::middleware::from_fn_with_state(

@@ -1,16 +1,23 @@
 //! `GET /api/models`: the models a user may choose, for the web app's model picker and the
 //! CLI's `/model`.
 
-use axum::{Json, Router, extract::State, routing::get};
+use axum::{Json, extract::State};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{auth::AuthUser, state::AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/models", get(list))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+struct ModelsOut {
+    items: Vec<ModelOut>,
+}
+
+#[derive(Serialize, ToSchema)]
 struct ModelOut {
     id: String,
     display_name: String,
@@ -22,7 +29,9 @@ struct ModelOut {
     default: bool,
 }
 
-async fn list(State(state): State<AppState>, _user: AuthUser) -> Json<serde_json::Value> {
+/// The configured models.
+#[utoipa::path(get, path = "/api/models", tag = "models", responses((status = 200, body = ModelsOut)))]
+async fn list(State(state): State<AppState>, _user: AuthUser) -> Json<ModelsOut> {
     let items: Vec<ModelOut> = state
         .config
         .models
@@ -36,5 +45,5 @@ async fn list(State(state): State<AppState>, _user: AuthUser) -> Json<serde_json
             default: *id == state.config.default_model,
         })
         .collect();
-    Json(serde_json::json!({ "items": items }))
+    Json(ModelsOut { items })
 }

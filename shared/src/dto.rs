@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::events::Usage;
 
-#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct UserOut {
     pub id: Uuid,
     pub display_name: String,
@@ -19,7 +19,7 @@ pub struct UserOut {
 }
 
 /// What every sign-in endpoint answers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokensOut {
     pub access_token: String,
     pub token_type: String,
@@ -28,7 +28,7 @@ pub struct TokensOut {
     pub user: UserOut,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationIn {
     pub title: Option<String>,
@@ -37,7 +37,7 @@ pub struct ConversationIn {
 }
 
 /// `PATCH /api/conversations/{id}`: only the fields sent change.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -48,7 +48,7 @@ pub struct ConversationPatch {
     pub system_prompt: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConversationOut {
     pub id: Uuid,
     pub title: Option<String>,
@@ -59,13 +59,13 @@ pub struct ConversationOut {
 }
 
 /// One page of a list; pass `next_cursor` back as `?cursor=` for the next page.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageIn {
     pub content: String,
@@ -73,7 +73,7 @@ pub struct MessageIn {
 }
 
 /// `POST /api/chat`: send a message and stream the answer in one request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatIn {
     pub message: String,
@@ -81,7 +81,7 @@ pub struct ChatIn {
     pub model: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessageOut {
     pub id: Uuid,
     pub conversation_id: Uuid,
@@ -114,14 +114,14 @@ pub struct MessageOut {
 }
 
 /// `202` answer of `POST /api/messages/{id}/regenerate`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RegeneratedOut {
     pub assistant_message: MessageOut,
     pub stream_url: String,
 }
 
 /// `202` answer of `POST /api/conversations/{id}/messages`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SentOut {
     pub user_message: MessageOut,
     pub assistant_message: MessageOut,
@@ -129,7 +129,7 @@ pub struct SentOut {
 }
 
 /// `POST /api/auth/device/code` (RFC 8628 §3.2).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceCodeOut {
     pub device_code: String,
     /// As shown to the user: `WDJB-MJHT`.

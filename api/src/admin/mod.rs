@@ -5,10 +5,9 @@
 mod store;
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Query, State},
     http::StatusCode,
-    routing::{get, post, put},
 };
 use serde::Deserialize;
 use sluice_shared::dto::Page;
@@ -18,19 +17,26 @@ use crate::{
     cursor::{self, PageQuery},
     error::{ApiError, ApiResult},
     extract::{ApiJson, Id},
+    openapi::ErrorBody,
     state::AppState,
 };
 use store::AdminUserOut;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/users", get(list_users))
-        .route("/api/admin/users/{id}/roles", put(set_roles))
-        .route("/api/admin/users/{id}/disable", post(disable))
-        .route("/api/admin/users/{id}/enable", post(enable))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users))
+        .routes(routes!(set_roles))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
 }
 
-/// `GET /api/admin/users?cursor&limit`: every account, newest first.
+/// Every account, newest first.
+#[utoipa::path(get, path = "/api/admin/users", tag = "admin", params(PageQuery),
+    responses(
+        (status = 200, body = Page<AdminUserOut>),
+        (status = 403, description = "The caller lacks `users.read`", body = ErrorBody),
+    ))]
 async fn list_users(
     State(state): State<AppState>,
     user: AuthUser,
@@ -43,13 +49,22 @@ async fn list_users(
     Ok(Json(Page { items, next_cursor }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RolesIn {
     roles: Vec<String>,
 }
 
-/// `PUT /api/admin/users/{id}/roles` `{roles: ["user", "admin"]}`.
+/// Replaces a user's roles: `{roles: ["user", "admin"]}`.
+#[utoipa::path(put, path = "/api/admin/users/{id}/roles", tag = "admin",
+    params(("id" = Uuid, Path, description = "The user")), request_body = RolesIn,
+    responses(
+        (status = 200, body = AdminUserOut),
+        (status = 403, description = "The caller lacks `users.write`", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "`own_admin_role`: an admin cannot drop their own", body = ErrorBody),
+        (status = 422, description = "`unknown_role`", body = ErrorBody),
+    ))]
 async fn set_roles(
     State(state): State<AppState>,
     user: AuthUser,
@@ -76,7 +91,14 @@ async fn set_roles(
     found(&state, id).await
 }
 
-/// `POST /api/admin/users/{id}/disable`: the user's tokens and keys stop working at once.
+/// Disables a user: their tokens and keys stop working at once.
+#[utoipa::path(post, path = "/api/admin/users/{id}/disable", tag = "admin",
+    params(("id" = Uuid, Path, description = "The user")),
+    responses(
+        (status = 200, body = AdminUserOut),
+        (status = 403, description = "The caller lacks `users.write`", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+    ))]
 async fn disable(
     State(state): State<AppState>,
     user: AuthUser,
@@ -96,7 +118,14 @@ async fn disable(
     found(&state, id).await
 }
 
-/// `POST /api/admin/users/{id}/enable`: the user may sign in again.
+/// Enables a user again: they may sign in.
+#[utoipa::path(post, path = "/api/admin/users/{id}/enable", tag = "admin",
+    params(("id" = Uuid, Path, description = "The user")),
+    responses(
+        (status = 200, body = AdminUserOut),
+        (status = 403, description = "The caller lacks `users.write`", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+    ))]
 async fn enable(
     State(state): State<AppState>,
     user: AuthUser,

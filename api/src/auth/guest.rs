@@ -15,6 +15,12 @@ use super::{
 };
 use crate::{error::ApiResult, state::AppState};
 
+/// A new guest account, signed in: the tokens as JSON, and as cookies for a browser.
+#[utoipa::path(post, path = "/api/auth/guest", tag = "auth", security(()),
+    responses(
+        (status = 201, body = sluice_shared::dto::TokensOut),
+        (status = 429, description = "`rate_limited` (per address), with `Retry-After`", body = crate::openapi::ErrorBody),
+    ))]
 pub async fn create_guest(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -20,49 +20,40 @@ pub mod tokens;
 
 use std::net::SocketAddr;
 
-use axum::{
-    Router,
-    http::{HeaderMap, header},
-    routing::{delete, get, patch, post},
-};
+use axum::http::{HeaderMap, header};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use extractor::AuthUser;
 
 use crate::state::AppState;
 
 /// Every sign-in route, the device page and key verification sit behind the per-IP limit.
-pub fn router(state: &AppState) -> Router<AppState> {
+pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
     let limited = axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit);
-    let unlimited = Router::new()
-        .route("/api/keys", get(keys::list).post(keys::create))
-        .route("/api/keys/{id}", patch(keys::update).delete(keys::remove))
-        .route("/api/keys/{id}/rotate", post(keys::rotate));
-    Router::new()
-        .route("/api/auth/guest", post(guest::create_guest))
-        .route("/api/auth/register", post(password::register))
-        .route("/api/auth/login", post(password::login))
-        .route("/api/auth/password", post(password::add_password))
-        .route("/api/auth/refresh", post(sessions::refresh))
-        .route("/api/auth/logout", post(sessions::logout))
-        .route("/api/auth/me", get(sessions::me))
-        .route("/api/auth/session", get(sessions::session))
-        .route("/api/auth/sessions", get(sessions::list))
-        .route("/api/auth/sessions/{id}", delete(sessions::remove))
-        .route("/api/auth/device/code", post(device::grant::request_code))
-        .route("/api/auth/device/token", post(device::grant::poll_token))
-        .route(
-            "/api/auth/device/{decision}",
-            post(device::approve::decide_by_api),
-        )
-        .route(
-            "/device",
-            get(device::page::show).post(device::page::decide_form),
-        )
-        .route("/device/login", post(device::page::sign_in))
-        .route("/api/auth/providers", get(oauth::configured))
-        .route("/api/auth/{provider}", get(oauth::start))
-        .route("/api/auth/{provider}/callback", get(oauth::callback))
-        .route("/api/keys/verify", post(keys::verify))
+    let unlimited = OpenApiRouter::new()
+        .routes(routes!(keys::list, keys::create))
+        .routes(routes!(keys::update, keys::remove))
+        .routes(routes!(keys::rotate));
+    OpenApiRouter::new()
+        .routes(routes!(guest::create_guest))
+        .routes(routes!(password::register))
+        .routes(routes!(password::login))
+        .routes(routes!(password::add_password))
+        .routes(routes!(sessions::refresh))
+        .routes(routes!(sessions::logout))
+        .routes(routes!(sessions::me))
+        .routes(routes!(sessions::session))
+        .routes(routes!(sessions::list))
+        .routes(routes!(sessions::remove))
+        .routes(routes!(device::grant::request_code))
+        .routes(routes!(device::grant::poll_token))
+        .routes(routes!(device::approve::decide_by_api))
+        .routes(routes!(device::page::show, device::page::decide_form))
+        .routes(routes!(device::page::sign_in))
+        .routes(routes!(oauth::configured))
+        .routes(routes!(oauth::start))
+        .routes(routes!(oauth::callback))
+        .routes(routes!(keys::verify))
         .route_layer(limited)
         .merge(unlimited)
 }

@@ -25,6 +25,7 @@ use super::{
 use crate::{
     error::{ApiError, ApiResult},
     extract::ApiJson,
+    openapi::ErrorBody,
     state::AppState,
     validate,
 };
@@ -32,7 +33,7 @@ use crate::{
 const MIN_PASSWORD_CHARS: usize = 10;
 const MAX_PASSWORD_CHARS: usize = 128;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterIn {
     pub email: String,
@@ -40,13 +41,22 @@ pub struct RegisterIn {
     pub display_name: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginIn {
     pub email: String,
     pub password: String,
 }
 
+/// A new account with an email and a password (10 to 128 characters), signed in.
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", security(()),
+    request_body = RegisterIn,
+    responses(
+        (status = 201, body = TokensOut),
+        (status = 400, description = "`invalid_email`, `weak_password`, bad JSON", body = ErrorBody),
+        (status = 409, description = "`email_taken`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
+    ))]
 pub async fn register(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -91,6 +101,14 @@ pub async fn register_user(
     open_session(state, tx, user_id, device).await
 }
 
+/// Signs in with an email and password; any mistake is the same 401.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", security(()),
+    request_body = LoginIn,
+    responses(
+        (status = 200, body = TokensOut),
+        (status = 401, description = "`unauthorized`: invalid email or password", body = ErrorBody),
+        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
+    ))]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -126,15 +144,21 @@ pub async fn login_user(
     open_session(state, state.pool.begin().await?, user_id, device).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddPasswordIn {
     email: String,
     password: String,
 }
 
-/// `POST /api/auth/password`: a guest adds an email and password and becomes a full account,
-/// keeping its conversations. Accounts that already have a password get 409.
+/// A guest adds an email and password and becomes a full account, keeping its conversations.
+/// Accounts that already have a password get 409.
+#[utoipa::path(post, path = "/api/auth/password", tag = "auth", request_body = AddPasswordIn,
+    responses(
+        (status = 200, body = UserOut),
+        (status = 400, description = "`invalid_email`, `weak_password`, bad JSON", body = ErrorBody),
+        (status = 409, description = "`has_password`, `email_taken`", body = ErrorBody),
+    ))]
 pub async fn add_password(
     State(state): State<AppState>,
     user: AuthUser,

@@ -72,6 +72,14 @@ impl<E: Into<ApiError>> From<E> for OAuthError {
     }
 }
 
+/// RFC 6749 §5.2's error body: `authorization_pending`, `slow_down`, `access_denied`,
+/// `expired_token`, `invalid_request`, `invalid_client`, `unsupported_grant_type`, …
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct OAuthErrorBody {
+    error: String,
+    error_description: String,
+}
+
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let mut response = match self {

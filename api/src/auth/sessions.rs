@@ -10,7 +10,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use sluice_shared::dto::{TokensOut, UserOut};
 use uuid::Uuid;
 
@@ -21,6 +20,7 @@ use super::{
 use crate::{
     error::{ApiError, ApiResult},
     extract::{Id, parse_json},
+    openapi::ErrorBody,
     state::AppState,
 };
 
@@ -116,16 +116,23 @@ impl IntoResponse for SignedIn {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshIn {
     refresh_token: Option<String>,
 }
 
-/// `POST /api/auth/refresh`: a new access token and a new refresh token; the old one is spent.
+/// A new access token and a new refresh token; the old one is spent.
+///
 /// The token comes in the body (CLI, SDKs) or, for browsers, in the `sluice_refresh` cookie —
 /// then with the CSRF token, like every cookie-authenticated write.
 /// Presenting a spent token ends the session: whoever holds the newer one loses it too.
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", security(()),
+    request_body(content = Option<RefreshIn>, description = "Empty for a browser's cookie"),
+    responses(
+        (status = 200, body = TokensOut),
+        (status = 401, description = "`unauthorized`: unknown, spent or expired", body = ErrorBody),
+    ))]
 pub async fn refresh(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -194,8 +201,14 @@ pub async fn rotate(
     }
 }
 
-/// `POST /api/auth/logout`: ends the current session at once (its access token stops working).
+/// Ends the current session at once (its access token stops working).
+///
 /// Browsers also get their session cookies deleted.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+    ))]
 pub async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<Response> {
     let session_id = user.require_session()?;
     store::revoke_owned(&state.pool, user.user_id, session_id).await?;
@@ -204,24 +217,49 @@ pub async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<
     Ok(response)
 }
 
-/// `GET /api/auth/me`.
+/// The signed-in user.
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth",
+    responses(
+        (status = 200, body = UserOut),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+    ))]
 pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<UserOut>> {
     Ok(Json(
         store::user(&mut *state.pool.acquire().await?, user.user_id).await?,
     ))
 }
 
-/// `GET /api/auth/session`: the user and the session this token belongs to.
-pub async fn session(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Value>> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CurrentSessionOut {
+    user: UserOut,
+    /// Null when the caller used an API key.
+    session: Option<SessionRow>,
+}
+
+/// The user and the session this token belongs to.
+#[utoipa::path(get, path = "/api/auth/session", tag = "auth",
+    responses(
+        (status = 200, body = CurrentSessionOut),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+    ))]
+pub async fn session(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<Json<CurrentSessionOut>> {
     let sessions = store::live_sessions(&state.pool, user.user_id).await?;
-    let current = sessions
+    let session = sessions
         .into_iter()
         .find(|s| Some(s.id) == user.session_id());
     let me = store::user(&mut *state.pool.acquire().await?, user.user_id).await?;
-    Ok(Json(json!({ "user": me, "session": current })))
+    Ok(Json(CurrentSessionOut { user: me, session }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SessionsOut {
+    items: Vec<SessionOut>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SessionOut {
     #[serde(flatten)]
     session: SessionRow,
@@ -229,8 +267,14 @@ pub struct SessionOut {
     current: bool,
 }
 
-/// `GET /api/auth/sessions`: every device signed in to this account.
-pub async fn list(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Value>> {
+/// Every device signed in to this account.
+#[utoipa::path(get, path = "/api/auth/sessions", tag = "auth",
+    responses(
+        (status = 200, body = SessionsOut),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`session_required`: an API key cannot manage sessions", body = ErrorBody),
+    ))]
+pub async fn list(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<SessionsOut>> {
     // Signing in is managed by sessions, not by API keys (as for logout).
     user.require_session()?;
     let items: Vec<SessionOut> = store::live_sessions(&state.pool, user.user_id)
@@ -241,10 +285,17 @@ pub async fn list(State(state): State<AppState>, user: AuthUser) -> ApiResult<Js
             session,
         })
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(SessionsOut { items }))
 }
 
-/// `DELETE /api/auth/sessions/{id}`: signs one device out.
+/// Signs one device out.
+#[utoipa::path(delete, path = "/api/auth/sessions/{id}", tag = "auth",
+    params(("id" = Uuid, Path, description = "The session")),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 403, description = "`session_required`", body = ErrorBody),
+        (status = 404, description = "No such session of the caller's", body = ErrorBody),
+    ))]
 pub async fn remove(
     State(state): State<AppState>,
     user: AuthUser,

@@ -144,7 +144,7 @@ pub async fn revoke_owned(pool: &PgPool, user_id: Uuid, session_id: Uuid) -> sql
     Ok(done.rows_affected() == 1)
 }
 
-#[derive(Debug, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct SessionRow {
     pub id: Uuid,
     pub user_agent: Option<String>,

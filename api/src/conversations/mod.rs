@@ -3,10 +3,9 @@
 pub mod store;
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Query, State},
     http::StatusCode,
-    routing::get,
 };
 use serde::Deserialize;
 use sluice_shared::dto::{ConversationIn, ConversationOut, ConversationPatch, MessageOut, Page};
@@ -17,25 +16,29 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::{ApiJson, Id},
     messages::store as messages,
+    openapi::ErrorBody,
     state::AppState,
     validate,
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/conversations", get(list).post(create))
-        .route(
-            "/api/conversations/{id}",
-            get(show).patch(update).delete(remove),
-        )
-        .route(
-            "/api/conversations/{id}/messages",
-            get(list_messages).post(crate::messages::send),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(list_messages, crate::messages::send))
 }
 
 const MAX_TITLE_CHARS: usize = 200;
 
+/// Starts a conversation (the model defaults to the server's default model).
+#[utoipa::path(post, path = "/api/conversations", tag = "conversations",
+    request_body = ConversationIn,
+    responses(
+        (status = 201, body = ConversationOut),
+        (status = 400, description = "`title_too_long`, `system_prompt_too_long`, bad JSON", body = ErrorBody),
+        (status = 422, description = "`unknown_model`", body = ErrorBody),
+    ))]
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -60,12 +63,20 @@ async fn create(
     Ok((StatusCode::CREATED, Json(row.into())))
 }
 
-/// `?origin=api` lists the conversations `/v1/chat/completions` made instead of the app's.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct OriginQuery {
+    /// `app` (the default) or `api`: the conversations `/v1/chat/completions` made.
     origin: Option<store::Origin>,
 }
 
+/// The caller's conversations, newest first.
+#[utoipa::path(get, path = "/api/conversations", tag = "conversations",
+    params(PageQuery, OriginQuery),
+    responses(
+        (status = 200, body = Page<ConversationOut>),
+        (status = 400, description = "`invalid_cursor`, `invalid_limit`", body = ErrorBody),
+    ))]
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -82,6 +93,13 @@ async fn list(
     }))
 }
 
+/// One conversation.
+#[utoipa::path(get, path = "/api/conversations/{id}", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation")),
+    responses(
+        (status = 200, body = ConversationOut),
+        (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
+    ))]
 async fn show(
     State(state): State<AppState>,
     user: AuthUser,
@@ -93,7 +111,16 @@ async fn show(
     Ok(Json(row.into()))
 }
 
-/// `PATCH /api/conversations/{id}` `{title?, model?, system_prompt?}`.
+/// Changes the fields sent: `{title?, model?, system_prompt?}`.
+#[utoipa::path(patch, path = "/api/conversations/{id}", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation")),
+    request_body = ConversationPatch,
+    responses(
+        (status = 200, body = ConversationOut),
+        (status = 400, description = "`title_too_long`, `system_prompt_too_long`, bad JSON", body = ErrorBody),
+        (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
+        (status = 422, description = "`unknown_model`", body = ErrorBody),
+    ))]
 async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -127,6 +154,13 @@ fn check_system_prompt(prompt: Option<&str>) -> ApiResult<()> {
     validate::max_chars("system_prompt", prompt, validate::MAX_SYSTEM_PROMPT_CHARS)
 }
 
+/// Deletes a conversation and its messages.
+#[utoipa::path(delete, path = "/api/conversations/{id}", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
+    ))]
 async fn remove(
     State(state): State<AppState>,
     user: AuthUser,
@@ -138,13 +172,23 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct OrderQuery {
+    /// `oldest` (the default) or `newest`.
     order: Option<String>,
 }
 
-/// Oldest first, so a client can render the transcript page by page; `?order=newest` pages
-/// backwards from the latest message (a chat view shows the end first, older on scroll up).
+/// A conversation's messages, oldest first, so a client can render the transcript page by
+/// page; `?order=newest` pages backwards from the latest message (a chat view shows the end
+/// first, older on scroll up).
+#[utoipa::path(get, path = "/api/conversations/{id}/messages", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation"), PageQuery, OrderQuery),
+    responses(
+        (status = 200, body = Page<MessageOut>),
+        (status = 400, description = "`invalid_order`, `invalid_cursor`, `invalid_limit`", body = ErrorBody),
+        (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
+    ))]
 async fn list_messages(
     State(state): State<AppState>,
     user: AuthUser,

@@ -30,7 +30,7 @@ impl From<ConversationRow> for ConversationOut {
 }
 
 /// Where a conversation was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Origin {
     /// The web app, the CLI, the API's own routes.

@@ -14,12 +14,25 @@ use crate::{
     conversations::store as conversations,
     error::{ApiError, ApiResult},
     extract::{ApiJson, RequestId},
+    openapi::ErrorBody,
     state::AppState,
     stream as relay,
 };
 
 const TITLE_CHARS: usize = 60;
 
+/// Sends a message (to a new conversation unless `conversation_id` is given) and streams the
+/// answer in the same response: first a `meta` event with the ids to resume with on
+/// `GET /api/messages/{id}/stream`, then the answer's events.
+#[utoipa::path(post, path = "/api/chat", tag = "messages", request_body = ChatIn,
+    responses(
+        (status = 200, content_type = "text/event-stream", body = StreamEvent,
+            description = "Server-Sent Events: `meta`, then the answer's events"),
+        (status = 400, description = "`empty_content`, bad JSON", body = ErrorBody),
+        (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
+        (status = 413, description = "`content_too_large`", body = ErrorBody),
+        (status = 422, description = "`unknown_model`", body = ErrorBody),
+    ))]
 pub async fn chat(
     State(state): State<AppState>,
     user: AuthUser,

@@ -7,11 +7,10 @@ mod regenerate;
 pub mod store;
 
 use axum::{
-    Json, Router,
+    Json,
     extract::State,
     http::{HeaderMap, StatusCode},
     response::IntoResponse,
-    routing::{get, post},
 };
 use sluice_shared::{
     dto::{MessageIn, MessageOut, SentOut},
@@ -23,24 +22,34 @@ use crate::{
     conversations::store as conversations,
     error::{ApiError, ApiResult},
     extract::{ApiJson, Id, RequestId},
+    openapi::ErrorBody,
     state::AppState,
     stream,
 };
 use store::CancelOutcome;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/chat", post(chat::chat))
-        .route("/api/messages/{id}", get(show))
-        .route("/api/messages/{id}/stream", get(stream_answer))
-        .route("/api/messages/{id}/cancel", post(cancel))
-        .route(
-            "/api/messages/{id}/regenerate",
-            post(regenerate::regenerate),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(chat::chat))
+        .routes(routes!(show))
+        .routes(routes!(stream_answer))
+        .routes(routes!(cancel))
+        .routes(routes!(regenerate::regenerate))
 }
 
-/// `POST /api/conversations/{id}/messages` → `202` with both messages and where to stream.
+/// Sends a message: `202` with it, its queued answer, and where to stream the answer.
+#[utoipa::path(post, path = "/api/conversations/{id}/messages", tag = "messages",
+    params(("id" = Uuid, Path, description = "The conversation")),
+    request_body = MessageIn,
+    responses(
+        (status = 202, body = SentOut),
+        (status = 400, description = "`empty_content`, bad JSON", body = ErrorBody),
+        (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
+        (status = 413, description = "`content_too_large`", body = ErrorBody),
+        (status = 422, description = "`unknown_model`", body = ErrorBody),
+        (status = 503, description = "`dependency_down`: nothing was stored", body = ErrorBody),
+    ))]
 pub async fn send(
     State(state): State<AppState>,
     user: AuthUser,
@@ -73,6 +82,13 @@ pub async fn send(
     Ok((StatusCode::ACCEPTED, Json(out)))
 }
 
+/// One message (a question, or an answer with its status, usage and cost).
+#[utoipa::path(get, path = "/api/messages/{id}", tag = "messages",
+    params(("id" = Uuid, Path, description = "The message")),
+    responses(
+        (status = 200, body = MessageOut),
+        (status = 404, description = "No such message of the caller's", body = ErrorBody),
+    ))]
 async fn show(
     State(state): State<AppState>,
     user: AuthUser,
@@ -84,8 +100,22 @@ async fn show(
     Ok(Json(row.into()))
 }
 
-/// `GET /api/messages/{id}/stream`: replay from the start (or after `Last-Event-ID`), then live,
-/// ending after the terminal event; `204` when `Last-Event-ID` is already at or past it.
+/// An answer's events: replayed from the start (or after `Last-Event-ID`), then live, ending
+/// after the terminal event (`done`, `error` or `cancelled`); `204` when `Last-Event-ID` is
+/// already at or past it.
+#[utoipa::path(get, path = "/api/messages/{id}/stream", tag = "streams",
+    params(
+        ("id" = Uuid, Path, description = "The answer (an assistant message)"),
+        ("Last-Event-ID" = Option<String>, Header, description = "The `id` of the last event seen"),
+    ),
+    responses(
+        (status = 200, content_type = "text/event-stream", body = StreamEvent,
+            description = "Server-Sent Events: `id` the stream sequence, `event` the type, \
+                `data` the event as JSON"),
+        (status = 204, description = "The answer ended at or before `Last-Event-ID`"),
+        (status = 400, description = "`not_an_answer`, `invalid_last_event_id`", body = ErrorBody),
+        (status = 404, description = "No such message of the caller's", body = ErrorBody),
+    ))]
 async fn stream_answer(
     State(state): State<AppState>,
     user: AuthUser,
@@ -109,8 +139,15 @@ async fn stream_answer(
     }
 }
 
-/// `POST /api/messages/{id}/cancel` → `202` once the stop is requested (the stream then ends
-/// with `cancelled`); `409` when the answer had already finished.
+/// Stops an answer: `202` once the stop is requested (its stream then ends with `cancelled`);
+/// `409` when the answer had already finished.
+#[utoipa::path(post, path = "/api/messages/{id}/cancel", tag = "messages",
+    params(("id" = Uuid, Path, description = "The answer")),
+    responses(
+        (status = 202, description = "Stopping"),
+        (status = 404, description = "No such message of the caller's", body = ErrorBody),
+        (status = 409, description = "`already_finished`", body = ErrorBody),
+    ))]
 async fn cancel(
     State(state): State<AppState>,
     user: AuthUser,

@@ -16,9 +16,19 @@ use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
     extract::{Id, RequestId},
+    openapi::ErrorBody,
     state::AppState,
 };
 
+/// A new answer to the same question; the earlier one stays, marked superseded.
+#[utoipa::path(post, path = "/api/messages/{id}/regenerate", tag = "messages",
+    params(("id" = Uuid, Path, description = "The conversation's latest answer")),
+    responses(
+        (status = 202, body = RegeneratedOut),
+        (status = 400, description = "`not_an_answer`", body = ErrorBody),
+        (status = 404, description = "No such message of the caller's", body = ErrorBody),
+        (status = 409, description = "`not_regenerable`: not the latest, or not ended", body = ErrorBody),
+    ))]
 pub async fn regenerate(
     State(state): State<AppState>,
     user: AuthUser,

@@ -4,11 +4,9 @@
 //! relays live events, skipping per answer what the catch-up already sent.
 
 use axum::{
-    Router,
     extract::State,
     http::HeaderMap,
     response::{IntoResponse, sse::Event},
-    routing::get,
 };
 use futures::stream::{self, StreamExt};
 use uuid::Uuid;
@@ -20,13 +18,30 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::Id,
     messages::store as messages,
+    openapi::ErrorBody,
     state::AppState,
 };
+use sluice_shared::events::StreamEvent;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/conversations/{id}/events", get(conversation_events))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(conversation_events))
 }
 
+/// Every answer of a conversation as it is generated (a second tab sees the same tokens):
+/// answers under way are caught up first, then live events follow. It does not end.
+#[utoipa::path(get, path = "/api/conversations/{id}/events", tag = "streams",
+    params(
+        ("id" = Uuid, Path, description = "The conversation"),
+        ("Last-Event-ID" = Option<String>, Header, description = "The `id` of the last event seen"),
+    ),
+    responses(
+        (status = 200, content_type = "text/event-stream", body = StreamEvent,
+            description = "Server-Sent Events of every answer: `id` the stream sequence, \
+                `event` the type, `data` the event as JSON"),
+        (status = 400, description = "`invalid_last_event_id`", body = ErrorBody),
+        (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
+    ))]
 async fn conversation_events(
     State(state): State<AppState>,
     user: AuthUser,

@@ -21,7 +21,7 @@ use super::{
     chunks::{self, Chunks},
     error::V1Error,
     request::{self, ChatRequest},
-    store,
+    schema, store,
 };
 use crate::{
     auth::AuthUser,
@@ -45,6 +45,25 @@ fn database(e: sqlx::Error) -> Response {
     fail(crate::error::ApiError::from(e))
 }
 
+/// Answers a chat as OpenAI's Chat Completions API does, through Sluice's durable path: with
+/// `stream`, `chat.completion.chunk`s then `data: [DONE]`; without, one `chat.completion` once
+/// the answer has ended. `x-sluice-message-id` names the stored answer (resume its native
+/// stream, cancel it, or fetch it later).
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai",
+    request_body = schema::ChatCompletionRequest,
+    responses(
+        (status = 200, description = "The answer",
+            headers(("x-sluice-message-id" = String, description = "The stored answer's id")),
+            content(
+                (schema::ChatCompletion = "application/json"),
+                (schema::ChatCompletionChunk = "text/event-stream"),
+            )),
+        (status = 400, description = "A field this server cannot honour, or a malformed one", body = schema::ErrorResponse),
+        (status = 401, description = "`invalid_api_key`", body = schema::ErrorResponse),
+        (status = 404, description = "`model_not_found`", body = schema::ErrorResponse),
+        (status = 413, description = "`content_too_large`", body = schema::ErrorResponse),
+        (status = 502, description = "The provider failed (no `stream`)", body = schema::ErrorResponse),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -161,7 +180,15 @@ async fn wait_for_answer(
         .map_err(fail)
 }
 
-/// `GET /v1/chat/completions/{id}`: a stored answer, as OpenAI returns a stored completion.
+/// A stored answer, as OpenAI returns a stored completion.
+#[utoipa::path(get, path = "/v1/chat/completions/{id}", tag = "openai",
+    params(("id" = String, Path, description = "`chatcmpl-…`")),
+    responses(
+        (status = 200, body = schema::ChatCompletion),
+        (status = 404, description = "`not_found`", body = schema::ErrorResponse),
+        (status = 409, description = "`not_finished` or `cancelled`", body = schema::ErrorResponse),
+        (status = 502, description = "The answer failed: the provider's error code", body = schema::ErrorResponse),
+    ))]
 pub async fn show(
     State(state): State<AppState>,
     user: AuthUser,

@@ -10,19 +10,17 @@ mod completions;
 pub mod error;
 mod models;
 mod request;
+mod schema;
 mod store;
 
-use axum::{
-    Router,
-    routing::{get, post},
-};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/chat/completions", post(completions::create))
-        .route("/v1/chat/completions/{id}", get(completions::show))
-        .route("/v1/models", get(models::list))
-        .route("/v1/models/{id}", get(models::show))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(completions::create))
+        .routes(routes!(completions::show))
+        .routes(routes!(models::list))
+        .routes(routes!(models::show))
 }

@@ -5,27 +5,57 @@
 mod assets;
 
 use axum::{
-    Router,
     extract::Path,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{error::ApiError, state::AppState};
+use crate::{error::ApiError, openapi::ErrorBody, state::AppState};
 pub use assets::assets;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(app_page))
-        .route("/c/{id}", get(app_page))
-        .route("/settings", get(app_page))
-        .route("/signin", get(app_page))
-        .route("/assets/{version}/{name}", get(asset))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(home))
+        .routes(routes!(conversation))
+        .routes(routes!(settings))
+        .routes(routes!(sign_in))
+        .routes(routes!(asset))
+}
+
+// One handler per app URL, so each is its own documented route; the page is the same.
+
+/// The web app.
+#[utoipa::path(get, path = "/", tag = "web", security(()),
+    responses((status = 200, content_type = "text/html", description = "The app's page")))]
+async fn home() -> Response {
+    app_page()
+}
+
+/// The web app, opened on a conversation.
+#[utoipa::path(get, path = "/c/{id}", tag = "web", security(()),
+    params(("id" = String, Path, description = "The conversation")),
+    responses((status = 200, content_type = "text/html", description = "The app's page")))]
+async fn conversation() -> Response {
+    app_page()
+}
+
+/// The web app's settings: account, sessions, API keys.
+#[utoipa::path(get, path = "/settings", tag = "web", security(()),
+    responses((status = 200, content_type = "text/html", description = "The app's page")))]
+async fn settings() -> Response {
+    app_page()
+}
+
+/// The web app's sign-in page.
+#[utoipa::path(get, path = "/signin", tag = "web", security(()),
+    responses((status = 200, content_type = "text/html", description = "The app's page")))]
+async fn sign_in() -> Response {
+    app_page()
 }
 
 /// The app's shell. Never cached: it names the current assets' version.
-async fn app_page() -> Response {
+fn app_page() -> Response {
     let mut response = (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
         assets().index_html.clone(),
@@ -56,8 +86,17 @@ fn page_security_headers(headers: &mut HeaderMap) {
     );
 }
 
-/// `GET /assets/{version}/{name}`: gzipped when the browser accepts it; cached for a year when
+/// The app's scripts and styles: gzipped when the browser accepts it; cached for a year when
 /// the version is current (an old page asking for an old version gets today's file, uncached).
+#[utoipa::path(get, path = "/assets/{version}/{name}", tag = "web", security(()),
+    params(
+        ("version" = String, Path, description = "The assets' version, as the page names it"),
+        ("name" = String, Path, description = "The file: `app.js`, `app.css`, …"),
+    ),
+    responses(
+        (status = 200, description = "The file, with its content type"),
+        (status = 404, description = "No such file", body = ErrorBody),
+    ))]
 async fn asset(
     Path((version, name)): Path<(String, String)>,
     headers: HeaderMap,

@@ -9,7 +9,6 @@ use axum::{
     extract::{ConnectInfo, Path, State},
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
@@ -20,23 +19,40 @@ use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
     extract::ApiJson,
+    openapi::ErrorBody,
     state::AppState,
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionIn {
     user_code: String,
 }
 
-/// `POST /api/auth/device/{decision}` with `decision` = `approve` or `deny`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct DecisionOut {
+    /// `approved` or `denied`
+    status: &'static str,
+}
+
+/// Approves or denies the device request a user code names (RFC 8628 §3.3, as an API).
+#[utoipa::path(post, path = "/api/auth/device/{decision}", tag = "auth",
+    params(("decision" = String, Path, description = "`approve` or `deny`")),
+    request_body = DecisionIn,
+    responses(
+        (status = 200, body = DecisionOut),
+        (status = 400, description = "`invalid_user_code`, `expired_token`", body = ErrorBody),
+        (status = 403, description = "`session_required`", body = ErrorBody),
+        (status = 404, description = "Neither `approve` nor `deny`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many wrong codes", body = ErrorBody),
+    ))]
 pub async fn decide_by_api(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(decision): Path<String>,
     user: AuthUser,
     ApiJson(input): ApiJson<DecisionIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DecisionOut>> {
     user.require_session()?;
     let (approve_for, status) = match decision.as_str() {
         "approve" => (Some(user.user_id), "approved"),
@@ -44,7 +60,7 @@ pub async fn decide_by_api(
         _ => return Err(ApiError::not_found("route")),
     };
     decide(&state, peer, &input.user_code, approve_for).await?;
-    Ok(Json(json!({ "status": status })))
+    Ok(Json(DecisionOut { status }))
 }
 
 /// Approves for `approve_for`, or denies (`None`), the request a typed code names — within

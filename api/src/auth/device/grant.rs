@@ -16,20 +16,30 @@ use sluice_shared::dto::{DEVICE_GRANT_TYPE, DeviceCodeOut};
 use super::{store, user_code};
 use crate::{
     auth::{
-        rfc6749::{OAuthBody, OAuthError, no_store},
+        rfc6749::{OAuthBody, OAuthError, OAuthErrorBody, no_store},
         sessions::open_session,
         store::Device,
     },
     state::AppState,
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DeviceCodeIn {
     client_id: Option<String>,
     scope: Option<String>,
 }
 
-/// `POST /api/auth/device/code`.
+/// RFC 8628 §3.1–3.2: a device asks for codes (form-encoded or JSON).
+#[utoipa::path(post, path = "/api/auth/device/code", tag = "auth", security(()),
+    request_body(content(
+        (DeviceCodeIn = "application/x-www-form-urlencoded"),
+        (DeviceCodeIn = "application/json"),
+    )),
+    responses(
+        (status = 200, body = DeviceCodeOut),
+        (status = 400, description = "`invalid_client`, `invalid_request`", body = OAuthErrorBody),
+        (status = 429, description = "`rate_limited`, with `Retry-After`", body = crate::openapi::ErrorBody),
+    ))]
 pub async fn request_code(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -69,15 +79,24 @@ pub async fn request_code(
     Ok(response)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DeviceTokenIn {
     grant_type: Option<String>,
     device_code: Option<String>,
     client_id: Option<String>,
 }
 
-/// `POST /api/auth/device/token`: tokens once the user approved; until then the RFC's
+/// RFC 8628 §3.4–3.5: tokens once the user approved; until then the RFC's
 /// `authorization_pending`, `slow_down`, `access_denied`, `expired_token`.
+#[utoipa::path(post, path = "/api/auth/device/token", tag = "auth", security(()),
+    request_body(content(
+        (DeviceTokenIn = "application/x-www-form-urlencoded"),
+        (DeviceTokenIn = "application/json"),
+    )),
+    responses(
+        (status = 200, body = sluice_shared::dto::TokensOut),
+        (status = 400, description = "Not yet, or never: the RFC's error codes", body = OAuthErrorBody),
+    ))]
 pub async fn poll_token(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

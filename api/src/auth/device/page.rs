@@ -36,11 +36,16 @@ use crate::{
     state::AppState,
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeviceQuery {
+    /// Filled in from `verification_uri_complete`.
     user_code: Option<String>,
 }
 
+/// The page where a person approves a device (RFC 8628 §3.3's verification URI).
+#[utoipa::path(get, path = "/device", tag = "auth", security(()), params(DeviceQuery),
+    responses((status = 200, content_type = "text/html", description = "The approval page")))]
 pub async fn show(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -71,14 +76,20 @@ pub async fn show(
     page.with_cookies(csrf_cookie).with_cookies(session_cookies)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DecisionForm {
     csrf_token: Option<String>,
     user_code: Option<String>,
     decision: Option<String>,
 }
 
-/// `POST /device`: the Approve or Deny button.
+/// The approval page's Approve or Deny button (session cookie and CSRF token).
+#[utoipa::path(post, path = "/device", tag = "auth", security(("session_cookie" = [])),
+    request_body(content = DecisionForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, content_type = "text/html", description = "What was decided"),
+        (status = 400, content_type = "text/html", description = "A wrong or expired code"),
+        (status = 401, content_type = "text/html", description = "Signed out"),
+        (status = 403, content_type = "text/html", description = "A missing or wrong CSRF token")))]
 pub async fn decide_form(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -120,7 +131,7 @@ pub async fn decide_form(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SignInForm {
     csrf_token: Option<String>,
     user_code: Option<String>,
@@ -129,7 +140,13 @@ pub struct SignInForm {
     password: Option<String>,
 }
 
-/// `POST /device/login`: sign in, register or continue as a guest, then back to the code.
+/// The approval page's sign-in forms: sign in, register or continue as a guest, then back to
+/// the code.
+#[utoipa::path(post, path = "/device/login", tag = "auth", security(()),
+    request_body(content = SignInForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "Signed in: back to `/device`"),
+        (status = 400, content_type = "text/html", description = "The form, with what was wrong"),
+        (status = 401, content_type = "text/html", description = "Invalid email or password")))]
 pub async fn sign_in(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -6,12 +6,13 @@ pub mod store;
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use uuid::Uuid;
 
 use super::AuthUser;
 use crate::{
     error::{ApiError, ApiResult},
     extract::{ApiJson, Id},
+    openapi::ErrorBody,
     state::AppState,
 };
 use store::KeyRow;
@@ -20,13 +21,13 @@ use store::KeyRow;
 pub const KEY_PREFIX: &str = "sk-sluice-";
 const MAX_NAME_CHARS: usize = 100;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyIn {
     name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyPatch {
     name: Option<String>,
@@ -34,21 +35,37 @@ pub struct KeyPatch {
 }
 
 /// A key with its secret: the answer to create and rotate, and the only time it is shown.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct NewKeyOut {
     #[serde(flatten)]
     row: KeyRow,
     key: String,
 }
 
-/// `GET /api/keys`.
-pub async fn list(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Value>> {
-    user.require_session()?;
-    let items = store::list(&state.pool, user.user_id).await?;
-    Ok(Json(json!({ "items": items })))
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct KeysOut {
+    items: Vec<KeyRow>,
 }
 
-/// `POST /api/keys` `{name}` → 201 with the key, once.
+/// The caller's API keys (their secrets are never shown again).
+#[utoipa::path(get, path = "/api/keys", tag = "keys",
+    responses(
+        (status = 200, body = KeysOut),
+        (status = 403, description = "`session_required`: keys are managed signed in", body = ErrorBody),
+    ))]
+pub async fn list(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<KeysOut>> {
+    user.require_session()?;
+    let items = store::list(&state.pool, user.user_id).await?;
+    Ok(Json(KeysOut { items }))
+}
+
+/// A new key `{name}`: 201 with its secret, shown this once.
+#[utoipa::path(post, path = "/api/keys", tag = "keys", request_body = KeyIn,
+    responses(
+        (status = 201, body = NewKeyOut),
+        (status = 400, description = "`invalid_name`, bad JSON", body = ErrorBody),
+        (status = 403, description = "`session_required`", body = ErrorBody),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -60,7 +77,15 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(NewKeyOut { row, key })))
 }
 
-/// `PATCH /api/keys/{id}` `{name?, enabled?}`: rename, disable or enable again.
+/// Renames a key, disables it or enables it again: `{name?, enabled?}`.
+#[utoipa::path(patch, path = "/api/keys/{id}", tag = "keys",
+    params(("id" = Uuid, Path, description = "The key")), request_body = KeyPatch,
+    responses(
+        (status = 200, body = KeyRow),
+        (status = 400, description = "`invalid_name`, bad JSON", body = ErrorBody),
+        (status = 403, description = "`session_required`", body = ErrorBody),
+        (status = 404, description = "No such key of the caller's", body = ErrorBody),
+    ))]
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -75,7 +100,14 @@ pub async fn update(
         .ok_or_else(|| ApiError::not_found("API key"))
 }
 
-/// `POST /api/keys/{id}/rotate`: a new secret for the same key; the old one stops at once.
+/// A new secret for the same key; the old one stops at once.
+#[utoipa::path(post, path = "/api/keys/{id}/rotate", tag = "keys",
+    params(("id" = Uuid, Path, description = "The key")),
+    responses(
+        (status = 200, body = NewKeyOut),
+        (status = 403, description = "`session_required`", body = ErrorBody),
+        (status = 404, description = "No such key of the caller's", body = ErrorBody),
+    ))]
 pub async fn rotate(
     State(state): State<AppState>,
     user: AuthUser,
@@ -88,7 +120,14 @@ pub async fn rotate(
     Ok(Json(NewKeyOut { row, key }))
 }
 
-/// `DELETE /api/keys/{id}`.
+/// Deletes a key; it stops working at once.
+#[utoipa::path(delete, path = "/api/keys/{id}", tag = "keys",
+    params(("id" = Uuid, Path, description = "The key")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "`session_required`", body = ErrorBody),
+        (status = 404, description = "No such key of the caller's", body = ErrorBody),
+    ))]
 pub async fn remove(
     State(state): State<AppState>,
     user: AuthUser,
@@ -101,27 +140,50 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyIn {
     key: String,
 }
 
-/// `POST /api/keys/verify` `{key}`: whether a key would be accepted, and which one it is.
-/// Needs no sign-in, so it sits behind the per-IP limit of the auth routes.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct VerifyOut {
+    valid: bool,
+    /// The key's owner, when valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<Uuid>,
+    /// Which key it is, when valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<KeyRow>,
+}
+
+/// Whether a key `{key}` would be accepted, and which one it is. Needs no sign-in, so it sits
+/// behind the per-address limit of the auth routes.
+#[utoipa::path(post, path = "/api/keys/verify", tag = "keys", security(()), request_body = VerifyIn,
+    responses(
+        (status = 200, body = VerifyOut),
+        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
+    ))]
 pub async fn verify(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<VerifyIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<VerifyOut>> {
+    let invalid = VerifyOut {
+        valid: false,
+        user_id: None,
+        key: None,
+    };
     if !input.key.starts_with(KEY_PREFIX) {
-        return Ok(Json(json!({ "valid": false })));
+        return Ok(Json(invalid));
     }
     let Some(used) = store::use_key(&state.pool, &input.key).await? else {
-        return Ok(Json(json!({ "valid": false })));
+        return Ok(Json(invalid));
     };
-    Ok(Json(
-        json!({ "valid": true, "user_id": used.user_id, "key": used.row }),
-    ))
+    Ok(Json(VerifyOut {
+        valid: true,
+        user_id: Some(used.user_id),
+        key: Some(used.row),
+    }))
 }
 
 fn check_name(name: &str) -> Result<&str, ApiError> {

@@ -13,7 +13,7 @@ use crate::auth::{AuthUser, extractor::Credential, tokens::hash_token};
 /// Characters of a key kept in clear: `sk-sluice-` and 6 more.
 const SHOWN_CHARS: usize = KEY_PREFIX.len() + 6;
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct KeyRow {
     pub id: Uuid,
     pub name: String,

@@ -25,21 +25,47 @@ use crate::{
     state::AppState,
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StartQuery {
+    /// Where in the app to land after signing in (a local path).
     next: Option<String>,
 }
 
-/// `GET /api/auth/{provider}?next=/path`.
-/// `GET /api/auth/providers`: the sign-in providers this server has credentials for, so the
-/// sign-in screen shows only buttons that work.
-pub async fn configured(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
-    let items: Vec<serde_json::Value> = Provider::configured(&state.config)
-        .map(|p| serde_json::json!({ "id": p.id(), "name": p.name() }))
-        .collect();
-    axum::Json(serde_json::json!({ "items": items }))
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ProvidersOut {
+    items: Vec<ProviderOut>,
 }
 
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ProviderOut {
+    /// `github` or `google`: the `{provider}` of the sign-in routes.
+    id: &'static str,
+    name: &'static str,
+}
+
+/// The sign-in providers this server has credentials for, so the sign-in screen shows only
+/// buttons that work.
+#[utoipa::path(get, path = "/api/auth/providers", tag = "auth", security(()),
+    responses((status = 200, body = ProvidersOut)))]
+pub async fn configured(State(state): State<AppState>) -> axum::Json<ProvidersOut> {
+    let items = Provider::configured(&state.config)
+        .map(|p| ProviderOut {
+            id: p.id(),
+            name: p.name(),
+        })
+        .collect();
+    axum::Json(ProvidersOut { items })
+}
+
+/// Starts signing in with GitHub or Google: a redirect to the provider (PKCE and `state`).
+#[utoipa::path(get, path = "/api/auth/{provider}", tag = "auth", security(()),
+    params(("provider" = String, Path, description = "`github` or `google`"), StartQuery),
+    responses(
+        (status = 303, description = "To the provider's consent page"),
+        (status = 404, description = "No such provider", body = crate::openapi::ErrorBody),
+        (status = 503, content_type = "text/html", description = "The provider is not configured"),
+    ))]
 pub async fn start(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -75,14 +101,24 @@ pub async fn start(
     response
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
+    /// Set instead of `code` when the user said no.
     error: Option<String>,
 }
 
-/// `GET /api/auth/{provider}/callback?code&state` (or `?error=` when the user said no).
+/// Where the provider sends the user back: signs in (or links the provider to the signed-in
+/// account) and redirects into the app.
+#[utoipa::path(get, path = "/api/auth/{provider}/callback", tag = "auth", security(()),
+    params(("provider" = String, Path, description = "`github` or `google`"), CallbackQuery),
+    responses(
+        (status = 303, description = "Signed in: into the app, with the session cookies"),
+        (status = 400, content_type = "text/html", description = "A failed or refused sign-in"),
+        (status = 404, description = "No such provider", body = crate::openapi::ErrorBody),
+    ))]
 pub async fn callback(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
