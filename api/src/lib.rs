@@ -11,6 +11,7 @@ mod extract;
 mod health;
 mod html;
 pub mod messages;
+mod metrics;
 mod middleware;
 mod models;
 mod openapi;
@@ -44,8 +45,11 @@ use crate::{auth::tokens::JwtKeys, error::ApiError, state::AppState, stream::hub
 
 /// Connects to Postgres and NATS and builds the state (the stream is created if missing).
 pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<AppState> {
-    let pool = db::connect(&config).await?;
-    let nats_client = nats::connect(&config).await?;
+    let metrics = metrics::ApiMetrics::new();
+    let opened = (metrics.registry).counter("sluice_postgres_connections_opened_total", &[]);
+    let pool = db::connect_counting(&config, opened).await?;
+    let reconnects = (metrics.registry).counter("sluice_nats_reconnects_total", &[]);
+    let nats_client = nats::connect_counting(&config, reconnects).await?;
     let js = jetstream::new(nats_client.clone());
     let subjects = Subjects::new(&config.nats_prefix);
     let events = nats::ensure_stream(
@@ -73,6 +77,7 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(15))
             .build()?,
+        metrics,
         config,
         shutdown,
     })
@@ -99,6 +104,10 @@ pub fn router(state: AppState) -> Router {
         .merge(v1::router())
         .merge(web::router());
     openapi::finish(routes)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track_requests,
+        ))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(axum::middleware::from_fn_with_state(
@@ -127,6 +136,14 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let state = connect(config, shutdown.clone()).await?;
+    if let Some(addr) = state.config.metrics_listen {
+        let sample = state.metrics.sampler(state.pool.clone());
+        state
+            .metrics
+            .registry
+            .serve(addr, Some(sample), shutdown.clone())
+            .await?;
+    }
     tracing::info!(addr = %listener.local_addr()?, "api listening");
     // Tokens are tiny writes: without TCP_NODELAY, Nagle + delayed ACK hold each ~40 ms.
     let listener = listener.tap_io(|tcp| {

@@ -19,6 +19,15 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 pub async fn connect(config: &Config) -> Result<PgPool, sqlx::Error> {
+    connect_counting(config, metrics::Counter::noop()).await
+}
+
+/// `connect`, counting every connection the pool opens in `opened` (after the first ones, each
+/// is a reconnect: the pool opens connections as it needs them, and again after an outage).
+pub async fn connect_counting(
+    config: &Config,
+    opened: metrics::Counter,
+) -> Result<PgPool, sqlx::Error> {
     let options: PgConnectOptions = config.database_url.expose_secret().parse()?;
     // Our hot statements bind arrays (one element per batched item). For those Postgres keeps
     // re-planning a custom plan per call (0.1–0.2 ms, more than some of them take to run)
@@ -26,6 +35,10 @@ pub async fn connect(config: &Config) -> Result<PgPool, sqlx::Error> {
     // generic plan is the same plan.
     let options = options.options([("plan_cache_mode", "force_generic_plan")]);
     pool_options(config.database_max_connections)
+        .after_connect(move |_, _| {
+            opened.increment(1);
+            Box::pin(async { Ok(()) })
+        })
         .connect_with(options)
         .await
 }

@@ -10,6 +10,7 @@ pub mod dto;
 pub mod events;
 pub mod handoff;
 pub mod job;
+pub mod metrics;
 pub mod nats;
 pub mod queue;
 pub mod subjects;

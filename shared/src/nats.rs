@@ -1,6 +1,12 @@
 //! The NATS connection and the one JetStream stream all token events live in.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering::Relaxed},
+    },
+    time::Duration,
+};
 
 use async_nats::jetstream::{self, stream};
 
@@ -8,8 +14,26 @@ use crate::{Config, subjects::Subjects};
 
 /// Connects to NATS, retrying the initial connect for a few seconds (start-up order).
 pub async fn connect(config: &Config) -> anyhow::Result<async_nats::Client> {
+    connect_counting(config, metrics::Counter::noop()).await
+}
+
+/// `connect`, counting each connection made again after a loss in `reconnects`.
+pub async fn connect_counting(
+    config: &Config,
+    reconnects: metrics::Counter,
+) -> anyhow::Result<async_nats::Client> {
+    // The client says `Connected` at its first connection too.
+    let first = Arc::new(AtomicBool::new(true));
     let client = async_nats::ConnectOptions::new()
         .name("sluice")
+        .event_callback(move |event| {
+            let (first, reconnects) = (first.clone(), reconnects.clone());
+            async move {
+                if matches!(event, async_nats::Event::Connected) && !first.swap(false, Relaxed) {
+                    reconnects.increment(1);
+                }
+            }
+        })
         .retry_on_initial_connect()
         .connection_timeout(Duration::from_secs(5))
         .custom_inbox_prefix(Subjects::new(&config.nats_prefix).inbox_prefix())

@@ -47,6 +47,11 @@ impl QueueWorker {
 /// answer is harmless: the API then hands the job to the queue, which finds it leased (or
 /// gone) and leaves it be.
 pub async fn answer(state: &WorkerState, reply: Option<Subject>, answer: &'static [u8]) {
+    if answer == handoff::TAKEN {
+        state.metrics.offers_taken.increment(1);
+    } else {
+        state.metrics.offers_declined.increment(1);
+    }
     if let Some(reply) = reply {
         let _ = state.nats.publish(reply, answer.into()).await;
     }

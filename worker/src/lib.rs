@@ -7,6 +7,7 @@ pub mod chat_job;
 pub mod cli;
 pub mod finished_jobs;
 pub mod handoff;
+pub mod metrics;
 pub mod prompt;
 pub mod providers;
 pub mod publisher;
@@ -50,14 +51,20 @@ pub struct WorkerState {
     pub saturation: saturation::Saturation,
     /// Where each model is served (its deployments, in order).
     pub routes: providers::routes::Routes,
+    /// What `/metrics` on `worker.metrics_listen` shows.
+    pub metrics: Arc<metrics::WorkerMetrics>,
 }
 
 /// Runs one worker process until `shutdown` fires; then stops fetching, lets in-flight jobs
 /// finish for `worker.shutdown_grace_secs`, and returns. Jobs still running after that stay
 /// leased to this worker and are taken over by another once the lease lapses.
 pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let pool = db::connect(&config).await?;
-    let nats_client = nats::connect(&config).await?;
+    let metrics = metrics::WorkerMetrics::new();
+    let pool = db::connect_counting(&config, metrics.postgres_connections.clone()).await?;
+    let nats_client = nats::connect_counting(&config, metrics.nats_reconnects.clone()).await?;
+    if let Some(addr) = config.worker.metrics_listen {
+        metrics.registry.serve(addr, None, shutdown.clone()).await?;
+    }
     let js = jetstream::new(nats_client.clone());
     let subjects = Subjects::new(&config.nats_prefix);
     nats::ensure_stream(
@@ -73,7 +80,8 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
         cancels: cancels::Cancels::start(&nats_client, subjects.control_all()).await?,
         js,
         subjects,
-        routes: providers::routes::Routes::build(&config)?,
+        routes: providers::routes::Routes::build(&config, &metrics)?,
+        metrics,
         slots: Arc::new(Semaphore::new(config.worker.concurrency)),
         slot_freed: Arc::new(Notify::new()),
         saturation: saturation::Saturation::default(),

@@ -42,6 +42,15 @@ pub async fn message_events(
     row: MessageRow,
     after: Option<u64>,
 ) -> Result<Attach, ApiError> {
+    // An answer not started yet is seen from its enqueue: its first token and end are timed.
+    let fresh = after.is_none() && row.status == "queued";
+    let enqueued = row.created_at;
+    let observe = |events| {
+        state
+            .metrics
+            .observe_answer(events, fresh, enqueued)
+            .boxed()
+    };
     let first = row.replay_start();
     let start = after.map_or(first, |a| first.max(a.saturating_add(1)));
     // The client may hold text when it saw more than the answer's first event (`start`).
@@ -52,31 +61,31 @@ pub async fn message_events(
             return Ok(Attach::Ended);
         }
         if end.expired {
-            return Ok(Attach::Events(
+            return Ok(Attach::Events(observe(
                 stream::iter(from_row(&row, end.seq, client_has_text)).boxed(),
-            ));
+            )));
         }
         let row = MessageRow {
             last_seq: Some(end.seq as i64),
             ..row
         };
-        return Ok(Attach::Events(answer_events(
-            state,
+        return Ok(Attach::Events(observe(answer_events(
+            state.clone(),
             row,
             start,
             None,
             client_has_text,
-        )));
+        ))));
     }
     // Live answers subscribe before reading anything.
     let live = state.hub.subscribe(Topic::Message(row.id));
-    Ok(Attach::Events(answer_events(
-        state,
+    Ok(Attach::Events(observe(answer_events(
+        state.clone(),
         row,
         start,
         Some(live),
         client_has_text,
-    )))
+    ))))
 }
 
 enum Phase {

@@ -40,8 +40,13 @@ pub fn sse(
     events: impl Stream<Item = Event> + Send + 'static,
 ) -> axum::response::Response {
     let retry = Event::default().retry(RECONNECT_AFTER);
+    let open = state.metrics.stream_opened();
     let stream = futures::stream::once(async { retry })
         .chain(events)
+        // The stream holds the guard: it is counted open until the response is dropped.
+        .inspect(move |_| {
+            let _ = &open;
+        })
         .map(Ok::<_, std::convert::Infallible>)
         .take_until(state.shutdown.clone().cancelled_owned());
     let keep_alive = KeepAlive::new()
@@ -129,6 +134,14 @@ impl Relayed {
                     None => sse,
                 }
             }
+        }
+    }
+
+    /// The event's type: `token`, `done`, …
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Stored(stored) => stored.kind,
+            Self::Rebuilt { event, .. } => event.kind(),
         }
     }
 

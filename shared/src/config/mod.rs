@@ -31,6 +31,10 @@ pub use worker::WorkerConfig;
 pub struct Config {
     /// Address the API listens on.
     pub listen: SocketAddr,
+    /// Where the API serves `GET /metrics` (Prometheus). Unset: no metrics, and never on the
+    /// public `listen` address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Public base URL, used in links the API hands out.
     pub public_url: String,
     /// Postgres connection URL.
@@ -88,6 +92,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".parse().expect("valid literal"),
+            metrics_listen: None,
             public_url: "http://127.0.0.1:8080".into(),
             database_url: SecretString::from("postgres://sluice@127.0.0.1:5432/sluice"),
             database_max_connections: 20,
@@ -165,6 +170,13 @@ impl Config {
             return bad(format!(
                 "nats_prefix must be letters, digits, '_' or '-', got {:?}",
                 self.nats_prefix
+            ));
+        }
+        if self.metrics_listen == Some(self.listen) {
+            return bad(format!(
+                "metrics_listen must not be the public listen address {}: metrics are for \
+                 operators, not the internet",
+                self.listen
             ));
         }
         models::validate(&self.models, &self.default_model).map_err(ConfigError::Invalid)?;

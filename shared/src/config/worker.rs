@@ -31,6 +31,10 @@ pub struct WorkerConfig {
     /// model's other deployments) for `breaker_cooldown_secs`, then is tried again.
     pub breaker_failures: u32,
     pub breaker_cooldown_secs: u64,
+    /// Where this worker serves `GET /metrics` (Prometheus). Unset: no metrics. Each worker
+    /// process needs its own address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for WorkerConfig {
@@ -46,6 +50,7 @@ impl Default for WorkerConfig {
             handoff_ms: 1000,
             breaker_failures: 3,
             breaker_cooldown_secs: 30,
+            metrics_listen: None,
         }
     }
 }

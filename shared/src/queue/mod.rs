@@ -26,12 +26,14 @@
 //! Each of these is pinned by a test in `testkit/tests/queue_contract.rs` that fails if apalis
 //! changes under it.
 
+mod depth;
 mod enqueue;
 mod lease;
 mod make_due;
 mod spent;
 mod sweep;
 
+pub use depth::depth;
 pub use enqueue::QueuedJob;
 pub use make_due::make_due;
 pub use sweep::{DEAD_JOBS_KEPT, sweep};

@@ -118,6 +118,7 @@ async fn generate(state: &WorkerState, job: &ChatJob, source: Source) -> anyhow:
         tracing::info!("message already finished, or the queue has it; nothing to do");
         return Ok(());
     };
+    let _in_flight = state.metrics.answer_started();
     let subject = state.subjects.message(job.conversation_id, job.message_id);
     let mut publisher = EventPublisher::new(
         state.js.clone(),
@@ -132,6 +133,7 @@ async fn generate(state: &WorkerState, job: &ChatJob, source: Source) -> anyhow:
             attempt: claim.attempt,
         };
         publisher.publish("reset", &reset).await?;
+        state.metrics.resets.increment(1);
     }
     let started = Instant::now();
     let generation = match prepare(state, job, &claim, &mut publisher).await? {
@@ -160,6 +162,18 @@ async fn generate(state: &WorkerState, job: &ChatJob, source: Source) -> anyhow:
         }
         Prepared::Ended(end) => Generation::ended(end),
     };
+    let outcome = match &generation.end {
+        End::Finished { usage, .. } => {
+            if let (Some(provider), Some(usage)) = (generation.provider, usage) {
+                state
+                    .metrics
+                    .tokens_generated(provider, usage.output_tokens);
+            }
+            "done"
+        }
+        End::Cancelled => "cancelled",
+        End::Failed(_) => "error",
+    };
     conclude(
         state,
         job,
@@ -168,7 +182,9 @@ async fn generate(state: &WorkerState, job: &ChatJob, source: Source) -> anyhow:
         generation,
         started,
     )
-    .await
+    .await?;
+    state.metrics.attempt_ended(outcome);
+    Ok(())
 }
 
 /// A panic is a bug, not a provider failure: end the message with an error event so clients

@@ -32,6 +32,8 @@ pub(super) async fn stream_with_failover(
     let mut handovers = 0;
     for (i, route) in routes.iter().enumerate() {
         request.model = route.upstream_model.clone();
+        let metrics = &route.metrics;
+        metrics.provider_called(route.provider.name());
         let generation = stream_tokens(
             route.provider.as_ref(),
             request.clone(),
@@ -51,6 +53,7 @@ pub(super) async fn stream_with_failover(
             }
             End::Failed(e) if e.code != "timeout" => {
                 route.breaker.failed();
+                metrics.provider_failed(route.provider.name(), e.code);
                 e
             }
             // Cancelled, or out of time: no deployment would do better.
@@ -60,9 +63,11 @@ pub(super) async fn stream_with_failover(
             return Ok(generation);
         };
         tracing::warn!(from = %route.label, to = %next.label, error = %failed, "deployment failed; failing over");
+        metrics.failovers.increment(1);
         if relay.has_text() {
             handovers += 1;
             relay.restart(attempt, handovers).await?;
+            metrics.resets.increment(1);
         }
     }
     unreachable!("a model has at least one deployment")

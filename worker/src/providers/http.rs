@@ -60,10 +60,12 @@ pub struct HttpProvider<W> {
     http: reqwest::Client,
     config: HttpProviderConfig,
     format: Arc<W>,
+    /// Counts each retry (`sluice_provider_retries_total`).
+    retries: metrics::Counter,
 }
 
 impl<W: WireFormat> HttpProvider<W> {
-    pub fn new(config: HttpProviderConfig, format: W) -> Self {
+    pub fn new(config: HttpProviderConfig, format: W, retries: metrics::Counter) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .build()
@@ -72,6 +74,7 @@ impl<W: WireFormat> HttpProvider<W> {
             http,
             config,
             format: Arc::new(format),
+            retries,
         }
     }
 
@@ -120,6 +123,7 @@ impl<W: WireFormat> Provider for HttpProvider<W> {
                 let wait = after.unwrap_or_else(|| self.backoff(retry));
                 tracing::warn!(provider = self.name(), retry, wait_ms = wait.as_millis() as u64, error = %why, "provider retry");
                 tokio::time::sleep(wait).await;
+                self.retries.increment(1);
                 retry += 1;
             }
         }

@@ -19,6 +19,7 @@ use super::{
     HttpProvider, Provider, WireFormat, anthropic::Anthropic, demo::Demo, gemini::Gemini,
     openai::OpenAi,
 };
+use crate::metrics::WorkerMetrics;
 
 /// One deployment of a model.
 pub struct Route {
@@ -28,6 +29,8 @@ pub struct Route {
     /// For logs: `anthropic:claude-x@https://…`.
     pub label: String,
     pub breaker: Breaker,
+    /// Where its calls, errors and fail-overs are counted.
+    pub metrics: Arc<WorkerMetrics>,
 }
 
 /// Every model's deployments.
@@ -37,7 +40,7 @@ pub struct Routes {
 
 impl Routes {
     /// Fails when a deployment names a key variable that is not set.
-    pub fn build(config: &Config) -> anyhow::Result<Self> {
+    pub fn build(config: &Config, metrics: &Arc<WorkerMetrics>) -> anyhow::Result<Self> {
         let w = &config.worker;
         let breaker = || {
             Breaker::new(
@@ -59,12 +62,13 @@ impl Routes {
                     .upstream_model
                     .clone()
                     .unwrap_or_else(|| name.clone());
-                let (provider, at) = provider(config, deployment)?;
+                let (provider, at) = provider(config, deployment, metrics)?;
                 routes.push(Arc::new(Route {
                     label: format!("{}:{upstream_model}@{at}", provider.name()),
                     provider,
                     upstream_model,
                     breaker: breaker(),
+                    metrics: metrics.clone(),
                 }));
             }
             models.insert(name.clone(), routes);
@@ -85,7 +89,11 @@ impl Routes {
 }
 
 /// The provider of one deployment, and where it is (for the label).
-fn provider(config: &Config, d: &Deployment) -> anyhow::Result<(Box<dyn Provider>, String)> {
+fn provider(
+    config: &Config,
+    d: &Deployment,
+    metrics: &WorkerMetrics,
+) -> anyhow::Result<(Box<dyn Provider>, String)> {
     let section = |base: &HttpProviderConfig| -> anyhow::Result<HttpProviderConfig> {
         let mut section = base.clone();
         if let Some(url) = &d.base_url {
@@ -101,16 +109,21 @@ fn provider(config: &Config, d: &Deployment) -> anyhow::Result<(Box<dyn Provider
     };
     Ok(match d.provider {
         ProviderKind::Demo => (Box::new(Demo::new(config.demo.clone())), "local".into()),
-        ProviderKind::Openai => http(section(&config.openai)?, OpenAi),
-        ProviderKind::Anthropic => http(section(&config.anthropic)?, Anthropic),
-        ProviderKind::Gemini => http(section(&config.gemini)?, Gemini),
+        ProviderKind::Openai => http(section(&config.openai)?, OpenAi, metrics),
+        ProviderKind::Anthropic => http(section(&config.anthropic)?, Anthropic, metrics),
+        ProviderKind::Gemini => http(section(&config.gemini)?, Gemini, metrics),
     })
 }
 
 /// An HTTP provider speaking `format`, and its base URL.
-fn http<W: WireFormat>(section: HttpProviderConfig, format: W) -> (Box<dyn Provider>, String) {
+fn http<W: WireFormat>(
+    section: HttpProviderConfig,
+    format: W,
+    metrics: &WorkerMetrics,
+) -> (Box<dyn Provider>, String) {
     let at = section.base_url.clone();
-    (Box::new(HttpProvider::new(section, format)), at)
+    let retries = metrics.provider_retries(format.name());
+    (Box::new(HttpProvider::new(section, format, retries)), at)
 }
 
 /// Rests a deployment for `cooldown` after `failures` failures in a row, then lets it try
