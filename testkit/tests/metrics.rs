@@ -9,6 +9,12 @@ use sluice_testkit::{
     with_fake_openai,
 };
 
+/// The metrics the API and the worker describe (their `# HELP` lists).
+const DESCRIBED: [&str; 2] = [
+    include_str!("../../api/src/metrics.rs"),
+    include_str!("../../worker/src/metrics.rs"),
+];
+
 /// A loopback address no one listens on now.
 fn free_addr() -> SocketAddr {
     let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -123,6 +129,36 @@ async fn counters_move_by_what_the_chats_did() {
         value(&worker, "sluice_postgres_connections_opened_total") >= 1.0,
         "{worker}"
     );
+
+    // Every metric the Grafana dashboard plots is one these processes serve.
+    let dashboard = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../deploy/grafana/dashboards/sluice.json"),
+    )
+    .unwrap();
+    let plotted: std::collections::BTreeSet<&str> = dashboard
+        .match_indices("sluice_")
+        .map(|(at, _)| {
+            let rest = &dashboard[at..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .filter(|name| name.len() > "sluice_".len())
+        .collect();
+    assert!(plotted.len() > 15, "{plotted:?}");
+    for name in plotted {
+        let family = name.trim_end_matches("_bucket");
+        // Series with run-time labels appear only once something happened (no provider
+        // errors here), so the names are checked against what each process describes.
+        assert!(
+            DESCRIBED
+                .iter()
+                .any(|source| source.contains(&format!("\"{family}\""))),
+            "the dashboard plots {name}, which nothing serves"
+        );
+    }
 
     // Not on the public address.
     let public = app.http.get(app.url("/metrics")).send().await.unwrap();

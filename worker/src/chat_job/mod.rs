@@ -6,6 +6,7 @@
 
 mod claim;
 mod conclude;
+mod early;
 mod prepare;
 mod relay;
 
@@ -29,8 +30,9 @@ use crate::{
 };
 use claim::claim;
 use conclude::conclude;
+use early::EarlyCall;
 use prepare::{Prepared, prepare};
-use relay::stream_with_failover;
+use relay::{Call, stream_with_failover};
 
 /// The apalis handler, for jobs the queue hands out.
 pub async fn chat_job(job: ChatJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
@@ -111,9 +113,11 @@ impl Generation {
     }
 }
 
-async fn generate(state: &WorkerState, job: &ChatJob, source: Source) -> anyhow::Result<()> {
+async fn generate(state: &Arc<WorkerState>, job: &ChatJob, source: Source) -> anyhow::Result<()> {
     // Listen for cancel before claiming, so a cancel sent right after the claim is not lost.
     let cancel = state.cancels.register(job.message_id);
+    // The provider call opens beside the claim (`early.rs`); it is aborted if unused.
+    let early = EarlyCall::start(state, job);
     let Some(claim) = claim(state, job, source).await? else {
         tracing::info!("message already finished, or the queue has it; nothing to do");
         return Ok(());
@@ -145,16 +149,17 @@ async fn generate(state: &WorkerState, job: &ChatJob, source: Source) -> anyhow:
                 .sum();
             let deadline = started + Duration::from_secs(state.config.worker.job_timeout_secs);
             let deadline = deadline.into();
-            let generation = stream_with_failover(
-                &routes,
-                job,
-                claim.attempt,
+            let opened_early = routes
+                .first()
+                .map(|first| early.take(&claim.prompt, first.clone()).boxed());
+            let call = Call {
+                routes,
                 request,
-                &mut publisher,
-                &cancel,
-                deadline,
-            )
-            .await?;
+                opened_early,
+            };
+            let generation =
+                stream_with_failover(call, job, claim.attempt, &mut publisher, &cancel, deadline)
+                    .await?;
             Generation {
                 estimated_input,
                 ..generation

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use sluice_shared::{events::StreamEvent, job::ChatJob};
+use sluice_shared::{config::ModelConfig, events::StreamEvent, job::ChatJob};
 
 use super::End;
 use crate::{
     WorkerState, prompt,
     providers::{ProviderError, ProviderRequest, routes::Route},
     publisher::EventPublisher,
-    store::Claim,
+    store::{Claim, Prompt},
 };
 
 /// What happens before the provider is called.
@@ -58,22 +58,34 @@ pub(super) async fn prepare(
     if claim.cancel_requested {
         return Ok(Prepared::Ended(End::Cancelled));
     }
-    let system = claim
+    let request = request_for(state, job, model, &claim.prompt);
+    Ok(Prepared::Ready { routes, request })
+}
+
+/// The provider request for `job` with `prompt`: the system prompt, then as much of the
+/// history as fits the model's context beside its longest answer.
+pub(super) fn request_for(
+    state: &WorkerState,
+    job: &ChatJob,
+    model: &ModelConfig,
+    prompt: &Prompt,
+) -> ProviderRequest {
+    let system = prompt
         .system_prompt
         .as_deref()
         .unwrap_or(&state.config.system_prompt);
     let budget = model.context_tokens - model.max_output_tokens;
-    let history = claim
+    let history = prompt
         .history_roles
         .iter()
-        .zip(&claim.history_contents)
+        .zip(&prompt.history_contents)
         .map(|(role, content)| (role.as_str(), content.as_str()));
     let messages = prompt::fit(system, history, budget);
     let max_output_tokens = job
         .options
         .max_tokens
         .map_or(model.max_output_tokens, |m| m.min(model.max_output_tokens));
-    let request = ProviderRequest {
+    ProviderRequest {
         model: model
             .upstream_model
             .clone()
@@ -81,6 +93,5 @@ pub(super) async fn prepare(
         messages,
         max_output_tokens,
         options: job.options.clone(),
-    };
-    Ok(Prepared::Ready { routes, request })
+    }
 }

@@ -3,16 +3,24 @@
 
 use std::{sync::Arc, time::Instant};
 
-use futures::StreamExt;
+use futures::{StreamExt, future::BoxFuture};
 use sluice_shared::{events::StreamEvent, job::ChatJob};
 use tokio::time::sleep_until;
 
 use super::{End, Generation};
 use crate::{
     cancels::CancelSignal,
-    providers::{Provider, ProviderChunk, ProviderError, ProviderRequest, routes::Route},
+    providers::{ChunkStream, ProviderChunk, ProviderError, ProviderRequest, routes::Route},
     publisher::EventPublisher,
 };
+
+/// What to call: the model's deployments in order, the request, and the first deployment's
+/// call if it was opened while the claim ran (`early.rs`).
+pub(super) struct Call<'a> {
+    pub(super) routes: Vec<Arc<Route>>,
+    pub(super) request: ProviderRequest,
+    pub(super) opened_early: Option<BoxFuture<'a, Option<Result<ChunkStream, ProviderError>>>>,
+}
 
 /// Streams the answer from the model's deployments in order (`providers::routes`): the first
 /// that answers serves. One that fails before its first token (after its own retries) hands
@@ -20,28 +28,35 @@ use crate::{
 /// drops the partial text and still sees exactly one answer. Each outcome feeds the
 /// deployment's breaker. The last deployment's failure is the answer's.
 pub(super) async fn stream_with_failover(
-    routes: &[Arc<Route>],
+    call: Call<'_>,
     job: &ChatJob,
     attempt: i32,
-    mut request: ProviderRequest,
     publisher: &mut EventPublisher,
     cancel: &CancelSignal,
     deadline: tokio::time::Instant,
 ) -> anyhow::Result<Generation> {
+    let Call {
+        routes,
+        mut request,
+        mut opened_early,
+    } = call;
     let mut relay = TokenRelay::new(job.message_id, publisher);
     let mut handovers = 0;
     for (i, route) in routes.iter().enumerate() {
         request.model = route.upstream_model.clone();
         let metrics = &route.metrics;
         metrics.provider_called(route.provider.name());
-        let generation = stream_tokens(
-            route.provider.as_ref(),
-            request.clone(),
-            &mut relay,
-            cancel,
-            deadline,
-        )
-        .await?;
+        let early = opened_early.take();
+        let (provider, request) = (route.provider.as_ref(), request.clone());
+        let open = async move {
+            if let Some(early) = early
+                && let Some(opened) = early.await
+            {
+                return opened;
+            }
+            provider.stream(request).await
+        };
+        let generation = stream_tokens(open, &mut relay, cancel, deadline).await?;
         let generation = Generation {
             provider: Some(route.provider.name()),
             ..generation
@@ -76,8 +91,7 @@ pub(super) async fn stream_with_failover(
 /// Relays one deployment's deltas as `token` events until it finishes, the client cancels or
 /// the job's time limit passes. Dropping the provider stream aborts the upstream call.
 async fn stream_tokens(
-    provider: &dyn Provider,
-    request: ProviderRequest,
+    open: impl Future<Output = Result<ChunkStream, ProviderError>>,
     relay: &mut TokenRelay<'_>,
     cancel: &CancelSignal,
     deadline: tokio::time::Instant,
@@ -91,7 +105,7 @@ async fn stream_tokens(
         )
     };
     let mut chunks = tokio::select! {
-        opened = provider.stream(request) => match opened {
+        opened = open => match opened {
             Ok(chunks) => chunks,
             Err(e) => return Ok(Generation::ended(End::Failed(e))),
         },

@@ -12,10 +12,12 @@ use sluice_shared::{
     job::CHAT_QUEUE,
     queue_lease_claimed_rows, queue_offered_rows,
 };
+
+use crate::history_of;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Claim, HISTORY_LIMIT, Lease};
+use super::{Claim, HISTORY_LIMIT, Lease, Prompt};
 
 /// A handed-off job's part of a claim: whose lease, and whether to check the queue first.
 pub(super) struct OfferedItem {
@@ -86,20 +88,9 @@ async fn claim_each(
                 item.job_id IN (SELECT id FROM offered) AS on_offer,
                 COALESCE(h.roles, '{}') AS history_roles,
                 COALESCE(h.contents, '{}') AS history_contents
-         FROM item LEFT JOIN claimed ON claimed.id = item.id LEFT JOIN LATERAL (
-             -- Earlier user messages and finished answers; failed or in-flight answers add
-             -- nothing.
-             SELECT array_agg(t.role ORDER BY t.created_at DESC, t.id DESC) AS roles,
-                    array_agg(t.content ORDER BY t.created_at DESC, t.id DESC) AS contents
-             FROM (SELECT role, content, created_at, id FROM messages
-                   WHERE conversation_id = claimed.conversation_id
-                     AND created_at < claimed.history_end
-                     AND (role = 'user' OR status IN ('done', 'cancelled'))
-                     AND superseded_at IS NULL
-                     AND content <> ''
-                   ORDER BY created_at DESC, id DESC
-                   LIMIT $4) t
-         ) h ON claimed.id IS NOT NULL"
+         FROM item LEFT JOIN claimed ON claimed.id = item.id LEFT JOIN LATERAL (",
+        history_of!("claimed.conversation_id", "claimed.history_end", "$4"),
+        ") h ON claimed.id IS NOT NULL"
     ))
     .bind(&ids)
     .bind(lease(|l| l.job_id.as_str()))
@@ -113,9 +104,11 @@ async fn claim_each(
         let claim = row.attempt.map(|attempt| Claim {
             attempt,
             cancel_requested: row.cancel_requested.unwrap_or(false),
-            system_prompt: row.system_prompt,
-            history_roles: row.history_roles,
-            history_contents: row.history_contents,
+            prompt: Prompt {
+                system_prompt: row.system_prompt,
+                history_roles: row.history_roles,
+                history_contents: row.history_contents,
+            },
         });
         let on_offer = row.on_offer.unwrap_or(false);
         (row.id, Claimed { claim, on_offer })

@@ -1,11 +1,13 @@
 //! The assistant message row as the worker sees it, one file per statement: `claim` (take an
-//! attempt and read its prompt), `finish` (store the outcome), `last_seq`. Every write is
+//! attempt and read its prompt), `prompt` (read the prompt alone, while the claim runs),
+//! `finish` (store the outcome), `last_seq`. Every write is
 //! guarded by the attempt that made it, so a stale attempt (a worker presumed dead that wakes
 //! up) changes nothing.
 
 mod claim;
 mod finish;
 mod last_seq;
+mod prompt;
 
 use sluice_shared::{
     batch::{BatchError, Batcher},
@@ -18,17 +20,52 @@ use uuid::Uuid;
 use claim::{Claims, OfferedItem};
 use finish::Finishes;
 use last_seq::LastSeqs;
+use prompt::Prompts;
 
 /// What a worker needs to know once it owns an attempt.
 #[derive(Debug)]
 pub struct Claim {
     pub attempt: i32,
     pub cancel_requested: bool,
+    pub prompt: Prompt,
+}
+
+/// What an answer's prompt is made of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    /// The conversation's own, if it has one.
     pub system_prompt: Option<String>,
     /// The conversation before this answer, newest first (see `prompt::fit`): the roles and
     /// contents of user messages and finished answers.
     pub history_roles: Vec<String>,
     pub history_contents: Vec<String>,
+}
+
+/// The history of a prompt, as a lateral subquery both statements that read one splice in:
+/// earlier user messages and finished answers of conversation `$conversation`, created
+/// before `$end`, newest first, at most `$limit`; failed or in-flight answers add nothing.
+#[macro_export]
+macro_rules! history_of {
+    ($conversation:literal, $end:literal, $limit:literal) => {
+        concat!(
+            "SELECT array_agg(t.role ORDER BY t.created_at DESC, t.id DESC) AS roles,
+                    array_agg(t.content ORDER BY t.created_at DESC, t.id DESC) AS contents
+             FROM (SELECT role, content, created_at, id FROM messages
+                   WHERE conversation_id = ",
+            $conversation,
+            "
+                     AND created_at < ",
+            $end,
+            "
+                     AND (role = 'user' OR status IN ('done', 'cancelled'))
+                     AND superseded_at IS NULL
+                     AND content <> ''
+                   ORDER BY created_at DESC, id DESC
+                   LIMIT ",
+            $limit,
+            ") t"
+        )
+    };
 }
 
 /// Turns of history read with the claim; older ones would not fit any context window.
@@ -40,6 +77,7 @@ pub const HISTORY_LIMIT: i64 = 500;
 #[derive(Clone)]
 pub struct Store {
     claims: Batcher<Claims>,
+    prompts: Batcher<Prompts>,
     finishes: Batcher<Finishes>,
     last_seqs: Batcher<LastSeqs>,
     pool: PgPool,
@@ -49,6 +87,7 @@ impl Store {
     pub fn new(pool: &PgPool) -> Self {
         Self {
             claims: Batcher::start(Claims(db::dedicated(pool))),
+            prompts: Batcher::start(Prompts(db::dedicated(pool))),
             finishes: Batcher::start(Finishes(db::dedicated(pool))),
             last_seqs: Batcher::start(LastSeqs(db::dedicated(pool))),
             pool: pool.clone(),
@@ -84,6 +123,12 @@ impl Store {
             (None, true) => Offered::Finished,
             (None, false) => Offered::Gone,
         })
+    }
+
+    /// Reads what the prompt of an answer not yet over would be, without claiming it (to open
+    /// the provider while the claim runs; the claim's own reading is the one that counts).
+    pub async fn read_prompt(&self, message_id: Uuid) -> Result<Option<Prompt>, BatchError> {
+        self.prompts.submit(message_id).await
     }
 
     /// Writes the final content and status once. Returns false when this attempt no longer

@@ -1,0 +1,68 @@
+//! A faster first token: the first deployment's request opens while the claim runs.
+//!
+//! The claim is a write that commits; the provider's first token takes 200–800 ms with a real
+//! model. Waiting for one before starting the other added the claim's time to every answer.
+//! So the prompt is read (a read-only statement) and the call opened in a task of its own,
+//! beside the claim. Exactly-once holds: nothing is published until the claim succeeds, and
+//! the early call is used only if the claim's own prompt and first deployment are the ones it
+//! was opened with. Otherwise it is dropped, which aborts the upstream request: a lost race
+//! costs one cancelled call.
+
+use std::sync::Arc;
+
+use sluice_shared::job::ChatJob;
+use tokio::task::JoinHandle;
+
+use super::prepare::request_for;
+use crate::{
+    WorkerState,
+    providers::{ChunkStream, ProviderError, routes::Route},
+    store::Prompt,
+};
+
+/// The early call, running; dropped, it is aborted.
+pub(super) struct EarlyCall(JoinHandle<Option<Opened>>);
+
+/// What the early call opened, and with what.
+struct Opened {
+    prompt: Prompt,
+    route: Arc<Route>,
+    stream: Result<ChunkStream, ProviderError>,
+}
+
+impl EarlyCall {
+    pub(super) fn start(state: &Arc<WorkerState>, job: &ChatJob) -> Self {
+        Self(tokio::spawn(open(state.clone(), job.clone())))
+    }
+
+    /// The opened stream, if it was opened for this `prompt` on this `route` (else it is
+    /// dropped, aborting the call).
+    pub(super) async fn take(
+        mut self,
+        prompt: &Prompt,
+        route: Arc<Route>,
+    ) -> Option<Result<ChunkStream, ProviderError>> {
+        let opened = (&mut self.0).await.ok()??;
+        (opened.prompt == *prompt && Arc::ptr_eq(&opened.route, &route)).then_some(opened.stream)
+    }
+}
+
+impl Drop for EarlyCall {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn open(state: Arc<WorkerState>, job: ChatJob) -> Option<Opened> {
+    let prompt = state.store.read_prompt(job.message_id).await.ok()??;
+    let model = state.config.model(&job.model)?;
+    let route = state.routes.for_model(&job.model).into_iter().next()?;
+    let mut request = request_for(&state, &job, model, &prompt);
+    request.model = route.upstream_model.clone();
+    let stream = route.provider.stream(request).await;
+    Some(Opened {
+        prompt,
+        route,
+        stream,
+    })
+}
