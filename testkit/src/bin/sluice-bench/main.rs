@@ -56,7 +56,9 @@ async fn main() -> anyhow::Result<()> {
 
 /// Chats through one worker with room for all, against a 0 ms upstream: what each chat costs.
 async fn spine(bin_dir: &str, seconds: u64) -> anyhow::Result<()> {
-    let fake = FakeOpenAi::start(tokens(), Duration::ZERO).await;
+    // BENCH_PACING_MS paces the upstream like a model (its first token too); 0 by default.
+    let pacing = Duration::from_millis(env_or("BENCH_PACING_MS", 0));
+    let fake = FakeOpenAi::start(tokens(), pacing).await;
     let stack = stack::start(bin_dir, &fake, &Workers::one_large()).await?;
     // One guest per client, as real traffic has many users (measured against one shared user,
     // it made no difference).
@@ -75,7 +77,8 @@ async fn spine(bin_dir: &str, seconds: u64) -> anyhow::Result<()> {
     };
 
     println!(
-        "\nSluice benchmark — fake upstream: 0 ms pacing, {}-token replies, {seconds} s per row\n",
+        "\nSluice benchmark — fake upstream: {} ms pacing, {}-token replies, {seconds} s per row\n",
+        pacing.as_millis(),
         tokens()
     );
     println!(
