@@ -60,6 +60,15 @@ pub struct Chat {
     pub phases: Phases,
     pub tokens: usize,
     pub events: usize,
+    /// Time between consecutive token events as the client received them.
+    pub gaps: Vec<Duration>,
+}
+
+/// Records a token event received at `at`: its gap from the previous one.
+fn token_at(at: Duration, last: &mut Option<Duration>, gaps: &mut Vec<Duration>) {
+    if let Some(previous) = last.replace(at) {
+        gaps.push(at.saturating_sub(previous));
+    }
 }
 
 /// C clients, each sending chats back to back for `length`; client i signs in as `users[i]`.
@@ -140,6 +149,7 @@ pub async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
     // Only kept when tracing: the load client shares the CPU with what it measures.
     let mut marks = Vec::new();
     let mut phases = Phases::sent_at(sent);
+    let (mut last, mut gaps) = (None, Vec::new());
     while let Some(e) = events.next().await {
         let at = sent.elapsed();
         match e.event.as_str() {
@@ -148,6 +158,7 @@ pub async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
             "done" => phases.done = at,
             "token" => {
                 first.get_or_insert(at);
+                token_at(at, &mut last, &mut gaps);
                 count += 1;
                 text.push_str(e.data["delta"].as_str().unwrap_or_default());
             }
@@ -184,6 +195,7 @@ pub async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
         phases,
         tokens: text.split_whitespace().count(),
         events: count,
+        gaps,
     })
 }
 
@@ -212,6 +224,7 @@ async fn one_v1_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
     let mut events = SseStream::new(response);
     let mut phases = Phases::sent_at(sent);
     let (mut count, mut text, mut reported) = (0, String::new(), None);
+    let (mut last, mut gaps) = (None, Vec::new());
     while let Some(e) = events.next().await {
         let at = sent.elapsed();
         if e.data == "[DONE]" {
@@ -232,6 +245,7 @@ async fn one_v1_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
             if phases.first_token.is_zero() {
                 phases.first_token = at;
             }
+            token_at(at, &mut last, &mut gaps);
             count += 1;
             text.push_str(delta);
         }
@@ -245,5 +259,6 @@ async fn one_v1_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
         phases,
         tokens,
         events: count,
+        gaps,
     })
 }

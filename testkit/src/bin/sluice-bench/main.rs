@@ -5,6 +5,7 @@
 
 mod cpu;
 mod load;
+mod open_loop;
 mod report;
 mod scale_out;
 mod stack;
@@ -40,8 +41,9 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// `sluice-bench BIN_DIR [spine|scale-out]`: the load rows on one worker (the default), or
-/// the scale-out rows (1, 2 and 4 workers of equal total capacity, a paced upstream).
+/// `sluice-bench BIN_DIR [spine|scale-out|open-loop]`: the closed-loop rows on one worker (the
+/// default), the scale-out rows (1, 2 and 4 workers of equal total capacity, a paced upstream),
+/// or the open-loop rows (Poisson arrivals at fixed rates, a paced upstream).
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -50,7 +52,8 @@ async fn main() -> anyhow::Result<()> {
     match args.next().as_deref() {
         None | Some("spine") => spine(&bin_dir, seconds).await,
         Some("scale-out") => scale_out::run(&bin_dir, seconds).await,
-        Some(other) => anyhow::bail!("unknown scenario {other:?}: spine or scale-out"),
+        Some("open-loop") => open_loop::run(&bin_dir, seconds).await,
+        Some(other) => anyhow::bail!("unknown scenario {other:?}: spine, scale-out or open-loop"),
     }
 }
 
