@@ -7,7 +7,6 @@ use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init();
     let config = match Config::load() {
         Ok(c) => Arc::new(c),
         Err(e) => {
@@ -15,6 +14,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    telemetry::init(config.log_format);
     let result = match std::env::args().nth(1).as_deref() {
         None | Some("serve") => serve(config).await,
         Some("migrate") => migrate(&config).await,

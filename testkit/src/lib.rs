@@ -140,7 +140,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(options: Options) -> Self {
-        sluice_shared::telemetry::init();
+        sluice_shared::telemetry::init(sluice_shared::config::LogFormat::Text);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind api");

@@ -14,7 +14,6 @@ pub fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     runtime.block_on(async {
-        telemetry::init();
         let config = match Config::load() {
             Ok(c) => Arc::new(c),
             Err(e) => {
@@ -22,6 +21,7 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        telemetry::init(config.log_format);
         let shutdown = CancellationToken::new();
         tokio::spawn(telemetry::cancel_on_signal(shutdown.clone()));
         match crate::run(config, shutdown).await {

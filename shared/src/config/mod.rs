@@ -31,6 +31,8 @@ pub use worker::WorkerConfig;
 pub struct Config {
     /// Address the API listens on.
     pub listen: SocketAddr,
+    /// `text` (human lines) or `json` (one object per line, for log collectors).
+    pub log_format: LogFormat,
     /// Where the API serves `GET /metrics` (Prometheus). Unset: no metrics, and never on the
     /// public `listen` address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,6 +94,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".parse().expect("valid literal"),
+            log_format: LogFormat::Text,
             metrics_listen: None,
             public_url: "http://127.0.0.1:8080".into(),
             database_url: SecretString::from("postgres://sluice@127.0.0.1:5432/sluice"),
@@ -122,6 +125,14 @@ impl Default for Config {
             models: models::default_models(),
         }
     }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Why the configuration cannot be used, in words for the operator.

@@ -199,17 +199,29 @@ pub async fn one_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
     })
 }
 
-/// One streaming `POST /v1/chat/completions`, read to `[DONE]`, checked whole as `one_chat`
-/// checks its answer. Its phases: the first chunk (the role) stands for `meta`, the first text
-/// for the first token.
+/// One streaming chat through Sluice's `POST /v1/chat/completions`.
 async fn one_v1_chat(stack: &Stack, token: &str) -> anyhow::Result<Chat> {
+    let endpoint = format!("{}/v1/chat/completions", stack.base);
+    openai_chat(&stack.http, &endpoint, Some(token), "fake").await
+}
+
+/// One streaming chat at any OpenAI-compatible `endpoint` (`…/chat/completions`), read to
+/// `[DONE]`, checked whole as `one_chat` checks its answer. Its phases: the first chunk (the
+/// role) stands for `meta`, the first text for the first token.
+pub async fn openai_chat(
+    http: &reqwest::Client,
+    endpoint: &str,
+    key: Option<&str>,
+    model: &str,
+) -> anyhow::Result<Chat> {
     let sent = Instant::now();
-    let response = stack
-        .http
-        .post(format!("{}/v1/chat/completions", stack.base))
-        .bearer_auth(token)
+    let mut request = http.post(endpoint);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    let response = request
         .json(&json!({
-            "model": "fake",
+            "model": model,
             "stream": true,
             "stream_options": {"include_usage": true},
             "messages": [{"role": "user", "content": "benchmark prompt"}]

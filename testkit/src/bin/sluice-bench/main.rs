@@ -41,9 +41,10 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// `sluice-bench BIN_DIR [spine|scale-out|open-loop]`: the closed-loop rows on one worker (the
-/// default), the scale-out rows (1, 2 and 4 workers of equal total capacity, a paced upstream),
-/// or the open-loop rows (Poisson arrivals at fixed rates, a paced upstream).
+/// `sluice-bench BIN_DIR [spine|scale-out|open-loop|compare URL…]`: the closed-loop rows on one
+/// worker (the default), the scale-out rows (1, 2 and 4 workers of equal total capacity, a
+/// paced upstream), the open-loop rows (Poisson arrivals at fixed rates, a paced upstream), or
+/// one streaming load against the upstream, Sluice's `/v1` and any other endpoints given.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -53,7 +54,10 @@ async fn main() -> anyhow::Result<()> {
         None | Some("spine") => spine(&bin_dir, seconds).await,
         Some("scale-out") => scale_out::run(&bin_dir, seconds).await,
         Some("open-loop") => open_loop::run(&bin_dir, seconds).await,
-        Some(other) => anyhow::bail!("unknown scenario {other:?}: spine, scale-out or open-loop"),
+        Some("compare") => open_loop::compare(&bin_dir, seconds, args.collect()).await,
+        Some(other) => {
+            anyhow::bail!("unknown scenario {other:?}: spine, scale-out, open-loop or compare")
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use sluice_testkit::{fake_openai::FakeOpenAi, services};
 
 use crate::{
     cpu, env_or, guest,
-    load::{Chat, one_chat},
+    load::{Chat, one_chat, openai_chat},
     ms, percentile,
     stack::{self, Workers},
 };
@@ -77,7 +77,8 @@ pub async fn run(bin_dir: &str, seconds: u64) -> anyhow::Result<()> {
     // Warm up at the lowest rate (connections, prepared statements), then give the planner
     // statistics, as the closed loop does.
     let lowest = rates().into_iter().fold(f64::MAX, f64::min);
-    row(&stack, &users, lowest, Duration::from_secs(3)).await?;
+    let chat = |i: usize| one_chat(&stack, &users[i % users.len()]);
+    row(lowest, Duration::from_secs(3), chat).await?;
     let db = sqlx::PgPool::connect(&stack.db_url).await?;
     sqlx::query("ANALYZE").execute(&db).await?;
     db.close().await;
@@ -85,7 +86,7 @@ pub async fn run(bin_dir: &str, seconds: u64) -> anyhow::Result<()> {
         fake.take_upstream_ttft();
         let before = processes.sample();
         let started = Instant::now();
-        let chats = row(&stack, &users, rate, Duration::from_secs(seconds)).await?;
+        let chats = row(rate, Duration::from_secs(seconds), chat).await?;
         let elapsed = started.elapsed();
         let cpu = processes.sample().per_chat_ms(&before, chats.len());
         let upstream = fake.take_upstream_ttft();
@@ -122,13 +123,12 @@ pub async fn run(bin_dir: &str, seconds: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Sends chats at `rate` per second for `length`, whatever the answers do, and waits for every
-/// answer; fails if any chat fails.
-async fn row(
-    stack: &stack::Stack,
-    users: &[String],
+/// Sends chats (`chat(i)` makes the i-th) at `rate` per second for `length`, whatever the
+/// answers do, and waits for every answer; fails if any chat fails.
+async fn row<F: Future<Output = anyhow::Result<Chat>>>(
     rate: f64,
     length: Duration,
+    chat: impl Fn(usize) -> F,
 ) -> anyhow::Result<Vec<Chat>> {
     let mut arrivals = Arrivals {
         state: 0x9E37_79B9_7F4A_7C15,
@@ -142,7 +142,7 @@ async fn row(
     while next < end {
         tokio::select! {
             _ = tokio::time::sleep_until(next.into()) => {
-                in_flight.push(one_chat(stack, &users[sent % users.len()]));
+                in_flight.push(chat(sent));
                 sent += 1;
                 next += arrivals.next_gap();
             }
@@ -153,4 +153,75 @@ async fn row(
         done.push(chat?);
     }
     Ok(done)
+}
+
+/// `scripts/bench compare [URL…]`: the same streaming load, at `BENCH_RATE` chats per second
+/// (default 100), against the paced fake upstream directly, through Sluice's
+/// `/v1/chat/completions`, and at each OpenAI-compatible endpoint given (`…/chat/completions`
+/// on loopback; `BENCH_TARGET_KEY` is sent as its bearer key, `BENCH_TARGET_MODEL` as the
+/// model). One table: what each door adds to the upstream's own first token and gaps.
+pub async fn compare(bin_dir: &str, seconds: u64, targets: Vec<String>) -> anyhow::Result<()> {
+    for target in &targets {
+        let host = reqwest::Url::parse(target)?
+            .host_str()
+            .unwrap_or_default()
+            .to_string();
+        anyhow::ensure!(
+            matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]"),
+            "the bench only loads endpoints on this machine (loopback), not {target}"
+        );
+    }
+    let pacing = Duration::from_millis(env_or("BENCH_PACING_MS", 20));
+    let tokens: u32 = env_or("BENCH_TOKENS", 10);
+    let rate: f64 = env_or("BENCH_RATE", 100.0);
+    let fake = FakeOpenAi::start(tokens, pacing).await;
+    let stack = stack::start(bin_dir, &fake, &Workers::one_large()).await?;
+    let token = guest(&stack).await?;
+    let http = reqwest::Client::new();
+    let key = std::env::var("BENCH_TARGET_KEY").ok();
+    let model = std::env::var("BENCH_TARGET_MODEL").unwrap_or_else(|_| "fake".into());
+    let mut doors = vec![
+        (
+            "fake upstream, direct".to_string(),
+            format!("{}/chat/completions", fake.base_url),
+            None,
+        ),
+        (
+            "Sluice /v1".to_string(),
+            format!("{}/v1/chat/completions", stack.base),
+            Some(token),
+        ),
+    ];
+    doors.extend(targets.into_iter().map(|t| (t.clone(), t, key.clone())));
+    println!(
+        "\nOne streaming load, three doors — {rate} chats/s (Poisson), upstream {} ms before each of {tokens} tokens, {seconds} s each\n",
+        pacing.as_millis()
+    );
+    println!(
+        "| door | chats | TTFT p50 | p99 | upstream TTFT p50 | added p50 | added p99 | gap p99 |"
+    );
+    println!(
+        "|------|-------|----------|-----|-------------------|-----------|-----------|---------|"
+    );
+    for (name, endpoint, key) in doors {
+        let chat = |_| openai_chat(&http, &endpoint, key.as_deref(), &model);
+        row(rate, Duration::from_secs(2), chat).await?;
+        fake.take_upstream_ttft();
+        let chats = row(rate, Duration::from_secs(seconds), chat).await?;
+        let upstream = percentile(&fake.take_upstream_ttft(), 0.5);
+        let ttft: Vec<Duration> = chats.iter().map(|c| c.phases.first_token).collect();
+        let added: Vec<Duration> = ttft.iter().map(|t| t.saturating_sub(upstream)).collect();
+        let gaps: Vec<Duration> = chats.iter().flat_map(|c| c.gaps.clone()).collect();
+        println!(
+            "| {name} | {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms |",
+            chats.len(),
+            ms(percentile(&ttft, 0.5)),
+            ms(percentile(&ttft, 0.99)),
+            ms(upstream),
+            ms(percentile(&added, 0.5)),
+            ms(percentile(&added, 0.99)),
+            ms(percentile(&gaps, 0.99)),
+        );
+    }
+    Ok(())
 }
