@@ -194,7 +194,7 @@ pub async fn compare(bin_dir: &str, seconds: u64, targets: Vec<String>) -> anyho
     ];
     doors.extend(targets.into_iter().map(|t| (t.clone(), t, key.clone())));
     println!(
-        "\nOne streaming load, three doors — {rate} chats/s (Poisson), upstream {} ms before each of {tokens} tokens, {seconds} s each\n",
+        "\nOne streaming load through each door — {rate} chats/s (Poisson), upstream {} ms before each of {tokens} tokens, {seconds} s each\n",
         pacing.as_millis()
     );
     println!(
