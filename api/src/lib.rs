@@ -122,8 +122,12 @@ pub fn router(state: AppState) -> Router {
         .layer(tower::util::option_layer(hsts))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+            let id = header(REQUEST_ID_HEADER).unwrap_or("-");
+            let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id);
+            // A client that sends its own `traceparent` gets the answer in its trace.
+            sluice_shared::telemetry::continue_trace(&span, header("traceparent"));
+            span
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)

@@ -14,7 +14,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.log_format);
+    let _telemetry = telemetry::init(
+        config.log_format,
+        config.otel_endpoint.as_deref(),
+        "sluice-api",
+    );
     let result = match std::env::args().nth(1).as_deref() {
         None | Some("serve") => serve(config).await,
         Some("migrate") => migrate(&config).await,

@@ -19,6 +19,10 @@ pub struct ChatJob {
     /// Sampling settings the client chose (`/v1/chat/completions`); absent: the model's own.
     #[serde(default, skip_serializing_if = "GenerationOptions::is_default")]
     pub options: GenerationOptions,
+    /// The W3C `traceparent` of the request that enqueued it, so the worker's spans join that
+    /// request's trace (`telemetry`); absent when traces are off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 /// How the provider should sample, as OpenAI's API names it. Every field the provider is

@@ -1,32 +1,113 @@
-//! Logging on stderr: `RUST_LOG` filters (default `info`); `log_format` picks human lines
-//! (`text`) or one JSON object per line (`json`), for log collectors.
+//! Logs and traces. Logs go to stderr: `RUST_LOG` filters (default `info`); `log_format` picks
+//! human lines (`text`) or one JSON object per line (`json`), for log collectors.
+//!
+//! Traces: with `otel_endpoint` set, every span is exported over OTLP (HTTP/protobuf), and one
+//! answer is one trace: the API's request span, the worker's `chat_job` and each
+//! `provider_call` are linked by the W3C `traceparent`, which travels in the job's payload, in
+//! the provider request's headers and in the headers of the answer's NATS messages.
 
+use std::collections::HashMap;
+
+use opentelemetry::{propagation::TextMapPropagator, trace::TracerProvider as _};
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::{propagation::TraceContextPropagator, trace::SdkTracerProvider};
 use tracing::Subscriber;
-use tracing_subscriber::{EnvFilter, fmt::MakeWriter};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::{EnvFilter, Registry, fmt::MakeWriter, layer::SubscriberExt};
 
 use crate::config::LogFormat;
 
-pub fn init(format: LogFormat) {
-    // `set_global_default` fails when one is set: tests start many servers in one process, and
-    // only the first installs it.
-    let _ = tracing::subscriber::set_global_default(subscriber(format, std::io::stderr));
+/// Keeps the trace exporter running; dropping it sends the spans not yet exported.
+pub struct Telemetry(Option<SdkTracerProvider>);
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(provider) = self.0.take() {
+            let _ = provider.shutdown();
+        }
+    }
 }
 
-/// The subscriber `init` installs, writing to `writer`.
-pub fn subscriber<W>(format: LogFormat, writer: W) -> Box<dyn Subscriber + Send + Sync>
+/// Installs logging, and trace export to `otel_endpoint` (an OTLP/HTTP collector such as
+/// `http://127.0.0.1:4318/v1/traces`) when set, naming this process `service`.
+pub fn init(format: LogFormat, otel_endpoint: Option<&str>, service: &'static str) -> Telemetry {
+    let provider = otel_endpoint.and_then(|endpoint| match tracer_provider(endpoint, service) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!("{service}: traces are off: {e}");
+            None
+        }
+    });
+    let tracer = provider.as_ref().map(|p| p.tracer(service));
+    // `set_global_default` fails when one is set: tests start many servers in one process, and
+    // only the first installs it.
+    let _ = tracing::subscriber::set_global_default(subscriber(format, std::io::stderr, tracer));
+    Telemetry(provider)
+}
+
+fn tracer_provider(endpoint: &str, service: &'static str) -> anyhow::Result<SdkTracerProvider> {
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(endpoint)
+        .build()?;
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(service)
+        .build();
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build())
+}
+
+/// The subscriber `init` installs, writing logs to `writer` and spans to `tracer` if given.
+pub fn subscriber<W>(
+    format: LogFormat,
+    writer: W,
+    tracer: Option<opentelemetry_sdk::trace::Tracer>,
+) -> Box<dyn Subscriber + Send + Sync>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,apalis=warn,async_nats=warn"));
-    let fmt = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    match format {
-        LogFormat::Text => Box::new(fmt.finish()),
+    let (text, json) = match format {
+        LogFormat::Text => (
+            Some(tracing_subscriber::fmt::layer().with_writer(writer)),
+            None,
+        ),
         // Span fields (message, conversation and request ids) go on every line.
-        LogFormat::Json => Box::new(fmt.json().with_current_span(true).finish()),
-    }
+        LogFormat::Json => {
+            let json = tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(true)
+                .with_writer(writer);
+            (None, Some(json))
+        }
+    };
+    let traces = tracer.map(|t| tracing_opentelemetry::layer().with_tracer(t));
+    Box::new(
+        Registry::default()
+            .with(filter)
+            .with(text)
+            .with(json)
+            .with(traces),
+    )
+}
+
+/// The current span's place in its trace, as a W3C `traceparent`; `None` when traces are off.
+pub fn current_traceparent() -> Option<String> {
+    let mut carrier = HashMap::new();
+    TraceContextPropagator::new().inject_context(&tracing::Span::current().context(), &mut carrier);
+    carrier.remove("traceparent")
+}
+
+/// Makes `span` a child of the span `traceparent` names (from a request, a job or a message).
+pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
+    let Some(traceparent) = traceparent else {
+        return;
+    };
+    let carrier = HashMap::from([("traceparent".to_string(), traceparent.to_string())]);
+    let _ = span.set_parent(TraceContextPropagator::new().extract(&carrier));
 }
 
 /// The header carrying the request id from the API into the job and NATS messages.
@@ -77,7 +158,7 @@ mod tests {
     fn json_logs_are_one_object_per_line_with_the_span_fields() {
         let lines = Lines::default();
         let out = lines.clone();
-        let subscriber = subscriber(LogFormat::Json, move || out.clone());
+        let subscriber = subscriber(LogFormat::Json, move || out.clone(), None);
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("chat_job", message_id = "m-1", request_id = "r-9");
             let _entered = span.enter();

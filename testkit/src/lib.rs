@@ -140,7 +140,8 @@ impl TestApp {
     }
 
     pub async fn spawn_with(options: Options) -> Self {
-        sluice_shared::telemetry::init(sluice_shared::config::LogFormat::Text);
+        let text = sluice_shared::config::LogFormat::Text;
+        std::mem::forget(sluice_shared::telemetry::init(text, None, "sluice-test"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind api");

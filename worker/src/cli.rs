@@ -21,7 +21,11 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        telemetry::init(config.log_format);
+        let _telemetry = telemetry::init(
+            config.log_format,
+            config.otel_endpoint.as_deref(),
+            "sluice-worker",
+        );
         let shutdown = CancellationToken::new();
         tokio::spawn(telemetry::cancel_on_signal(shutdown.clone()));
         match crate::run(config, shutdown).await {

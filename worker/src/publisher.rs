@@ -28,6 +28,8 @@ pub struct EventPublisher {
     message_id: Uuid,
     attempt: i32,
     request_id: Option<String>,
+    /// The job's span in its trace, on every message (`telemetry`).
+    traceparent: Option<String>,
     pending: VecDeque<PendingAck>,
     first_seq: Option<u64>,
 }
@@ -46,6 +48,7 @@ impl EventPublisher {
             message_id,
             attempt,
             request_id,
+            traceparent: sluice_shared::telemetry::current_traceparent(),
             pending: VecDeque::new(),
             first_seq: None,
         }
@@ -68,6 +71,9 @@ impl EventPublisher {
         );
         if let Some(id) = &self.request_id {
             headers.insert(REQUEST_ID_HEADER, id.as_str());
+        }
+        if let Some(traceparent) = &self.traceparent {
+            headers.insert("traceparent", traceparent.as_str());
         }
         let payload = Bytes::from(serde_json::to_vec(event)?);
         let ack = self

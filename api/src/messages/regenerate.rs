@@ -55,6 +55,7 @@ pub async fn regenerate(
             .unwrap_or_else(|| state.config.default_model.clone()),
         request_id: request_id.clone(),
         options: Default::default(),
+        traceparent: sluice_shared::telemetry::current_traceparent(),
     };
     let (queued, offer) = enqueue::queue_row(&state, job)?;
     let first_seq = state.hub.next_seq_lower_bound();

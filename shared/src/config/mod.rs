@@ -33,6 +33,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `text` (human lines) or `json` (one object per line, for log collectors).
     pub log_format: LogFormat,
+    /// An OTLP/HTTP collector for traces (`http://127.0.0.1:4318/v1/traces`). Unset: no traces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otel_endpoint: Option<String>,
     /// Where the API serves `GET /metrics` (Prometheus). Unset: no metrics, and never on the
     /// public `listen` address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,6 +98,7 @@ impl Default for Config {
         Self {
             listen: "127.0.0.1:8080".parse().expect("valid literal"),
             log_format: LogFormat::Text,
+            otel_endpoint: None,
             metrics_listen: None,
             public_url: "http://127.0.0.1:8080".into(),
             database_url: SecretString::from("postgres://sluice@127.0.0.1:5432/sluice"),

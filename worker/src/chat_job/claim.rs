@@ -12,6 +12,7 @@ use crate::{
 
 /// Takes the next attempt of the job's answer; `None` when there is nothing for this worker
 /// to do.
+#[tracing::instrument(name = "claim", skip_all)]
 pub(super) async fn claim(
     state: &WorkerState,
     job: &ChatJob,

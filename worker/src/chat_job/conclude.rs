@@ -16,6 +16,7 @@ use crate::{
 
 /// Stores the answer, then publishes the terminal event — only if this attempt still owns the
 /// message, so a retried or stale attempt never produces a second answer.
+#[tracing::instrument(name = "conclude", skip_all)]
 pub(super) async fn conclude(
     state: &WorkerState,
     job: &ChatJob,

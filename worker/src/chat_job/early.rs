@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use sluice_shared::job::ChatJob;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use super::prepare::request_for;
 use crate::{
@@ -32,7 +33,11 @@ struct Opened {
 
 impl EarlyCall {
     pub(super) fn start(state: &Arc<WorkerState>, job: &ChatJob) -> Self {
-        Self(tokio::spawn(open(state.clone(), job.clone())))
+        // Its own span in the answer's trace (a child of the job's), as the call it may become.
+        let span = tracing::info_span!("provider_call", early = true);
+        Self(tokio::spawn(
+            open(state.clone(), job.clone()).instrument(span),
+        ))
     }
 
     /// The opened stream, if it was opened for this `prompt` on this `route` (else it is

@@ -61,6 +61,7 @@ pub async fn run(state: &Arc<WorkerState>, job: &ChatJob, source: Source) -> any
         conversation_id = %job.conversation_id,
         request_id = job.request_id.as_deref().unwrap_or("-"),
     );
+    sluice_shared::telemetry::continue_trace(&span, job.traceparent.as_deref());
     let run = AssertUnwindSafe(generate(state, job, source)).catch_unwind();
     let outcome = run.instrument(span).await;
     if state.saturation.queue_may_be_busy() {

@@ -24,6 +24,7 @@ pub(super) enum Prepared {
 }
 
 /// Checks the attempt and model, announces `start`, and builds the prompt.
+#[tracing::instrument(name = "prepare", skip_all)]
 pub(super) async fn prepare(
     state: &WorkerState,
     job: &ChatJob,

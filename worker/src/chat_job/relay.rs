@@ -6,6 +6,7 @@ use std::{sync::Arc, time::Instant};
 use futures::{StreamExt, future::BoxFuture};
 use sluice_shared::{events::StreamEvent, job::ChatJob};
 use tokio::time::sleep_until;
+use tracing::Instrument;
 
 use super::{End, Generation};
 use crate::{
@@ -56,7 +57,10 @@ pub(super) async fn stream_with_failover(
             }
             provider.stream(request).await
         };
-        let generation = stream_tokens(open, &mut relay, cancel, deadline).await?;
+        let span = tracing::info_span!("provider_call", deployment = %route.label);
+        let generation = stream_tokens(open, &mut relay, cancel, deadline)
+            .instrument(span)
+            .await?;
         let generation = Generation {
             provider: Some(route.provider.name()),
             ..generation

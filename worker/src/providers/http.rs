@@ -133,7 +133,12 @@ impl<W: WireFormat> Provider for HttpProvider<W> {
 
 impl<W: WireFormat> HttpProvider<W> {
     async fn open(&self, request: &ProviderRequest) -> Opened {
-        let call = self.format.request(&self.http, &self.config, request);
+        let mut call = self.format.request(&self.http, &self.config, request);
+        // The provider call's place in the answer's trace, for providers (and proxies) that
+        // record it.
+        if let Some(traceparent) = sluice_shared::telemetry::current_traceparent() {
+            call = call.header("traceparent", traceparent);
+        }
         let first_byte = Duration::from_secs(self.config.first_byte_timeout_secs);
         let response = match tokio::time::timeout(first_byte, call.send()).await {
             Ok(Ok(r)) => r,

@@ -67,6 +67,7 @@ pub async fn enqueue(
         model: model.to_string(),
         request_id: request_id.clone(),
         options,
+        traceparent: sluice_shared::telemetry::current_traceparent(),
     };
     let (queued, offer) = queue_row(state, job)?;
     let pair = NewPair {
