@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod browser;
+pub mod chaos;
 pub mod chat_page;
 pub mod event_source;
 pub mod fake_oauth;
@@ -373,8 +374,29 @@ impl TestApp {
 
     /// The same, running `concurrency` answers at once.
     pub fn worker_process_sized(&self, binary: &str, concurrency: usize) -> Child {
+        self.process(binary)
+            .env("SLUICE_WORKER__CONCURRENCY", concurrency.to_string())
+            .spawn()
+            .expect("start worker process")
+    }
+
+    /// Starts a real API process on this app's database and NATS prefix, listening on `port`,
+    /// reached by clients at `public_url` (every API behind one address must share it: it is
+    /// the issuer of the tokens they accept from each other). Integration tests pass
+    /// `env!("CARGO_BIN_EXE_sluice-test-api")`.
+    pub fn api_process(&self, binary: &str, port: u16, public_url: &str) -> Child {
+        self.process(binary)
+            .env("SLUICE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("SLUICE_PUBLIC_URL", public_url)
+            .spawn()
+            .expect("start API process")
+    }
+
+    /// A process of the stack (`binary`), configured like this app.
+    fn process(&self, binary: &str) -> Command {
         let c = &self.config;
-        Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("RUST_LOG", "warn")
@@ -386,7 +408,6 @@ impl TestApp {
             .env("SLUICE_DEMO__PACING_MS", c.demo.pacing_ms.to_string())
             .env("SLUICE_DEMO__REPLY_TOKENS", c.demo.reply_tokens.to_string())
             .env("SLUICE_DEMO__REPLY", "echo")
-            .env("SLUICE_WORKER__CONCURRENCY", concurrency.to_string())
             .env("SLUICE_WORKER__BATCH_SIZE", c.worker.batch_size.to_string())
             .env(
                 "SLUICE_WORKER__HEARTBEAT_MS",
@@ -396,9 +417,13 @@ impl TestApp {
                 "SLUICE_WORKER__MISSED_HEARTBEATS",
                 c.worker.missed_heartbeats.to_string(),
             )
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start worker process")
+            .env("SLUICE_AUTH_BURST", c.auth_burst.to_string())
+            .env(
+                "SLUICE_AUTH_RATE_PER_MINUTE",
+                c.auth_rate_per_minute.to_string(),
+            )
+            .stdin(Stdio::null());
+        command
     }
 }
 

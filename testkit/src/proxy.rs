@@ -46,3 +46,39 @@ impl CuttableProxy {
         *token = CancellationToken::new();
     }
 }
+
+/// One public address in front of several APIs, as a load balancer is: each new connection goes
+/// to the next API in turn, and to the one after it if that one does not answer (it was killed).
+pub struct BalancingProxy {
+    /// `http://127.0.0.1:{port}`.
+    pub base: String,
+}
+
+impl BalancingProxy {
+    pub async fn start(targets: Vec<String>) -> Self {
+        let targets: Vec<String> = targets
+            .into_iter()
+            .map(|t| t.trim_start_matches("http://").to_string())
+            .collect();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let mut next = 0;
+            while let Ok((mut client, _)) = listener.accept().await {
+                let order: Vec<String> = (0..targets.len())
+                    .map(|i| targets[(next + i) % targets.len()].clone())
+                    .collect();
+                next += 1;
+                tokio::spawn(async move {
+                    for target in order {
+                        if let Ok(mut upstream) = TcpStream::connect(&target).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self { base }
+    }
+}
