@@ -418,7 +418,10 @@ async fn follow(
                     seen.resets.fetch_add(1, Relaxed);
                 }
                 _ if e.is_terminal() => {
-                    terminals.push(e.event.clone());
+                    terminals.push(match e.data["code"].as_str() {
+                        Some(code) => format!("{} {code}", e.event),
+                        None => e.event.clone(),
+                    });
                     break 'attach;
                 }
                 _ => {}

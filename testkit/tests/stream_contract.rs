@@ -450,3 +450,51 @@ async fn any_reconnect_pattern_gets_the_stored_answer_once_with_increasing_ids()
         panic!("{e}");
     }
 }
+
+/// A worker presumed dead (its lease lapsed while it stalled) may still publish tokens after
+/// the next attempt's `reset`. A client reading the answer never sees them in the new
+/// attempt's text.
+#[tokio::test]
+async fn tokens_of_an_attempt_presumed_dead_never_mix_into_the_next() {
+    let app = TestApp::spawn_without_worker().await;
+    let token = app.guest().await;
+    let conversation = app.create_conversation(&token).await;
+    let sent = app.send(&token, conversation, "stale tokens").await;
+    let message_id = sent.assistant_message.id;
+    let subjects = Subjects::new(&app.config.nats_prefix);
+    let mut worker = FakeWorker {
+        app_pool: app.pool.clone(),
+        js: jetstream::new(app.nats.clone()),
+        subject: subjects.message(conversation, message_id),
+        message_id,
+        final_attempt: 2,
+        final_text: "new text".into(),
+        ending: Ending::Done,
+        published: Vec::new(),
+        end_seq: None,
+        stored: false,
+    };
+    let token_event = |seq: u32, delta: &str| StreamEvent::Token {
+        message_id,
+        seq,
+        delta: delta.into(),
+    };
+    worker.take(Step::Claim { attempt: 1 }).await;
+    worker.publish(1, "0", &token_event(0, "old ")).await;
+    worker.take(Step::Claim { attempt: 2 }).await;
+    let reset = StreamEvent::Reset {
+        message_id,
+        attempt: 2,
+    };
+    worker.publish(2, "reset", &reset).await;
+    worker.publish(2, "0", &token_event(0, "new ")).await;
+    // The first attempt's worker wakes up and goes on.
+    worker.publish(1, "1", &token_event(1, "stale ")).await;
+    worker.publish(2, "1", &token_event(1, "text")).await;
+    worker.take(Step::StoreAnswer).await;
+    worker.take(Step::PublishEnd).await;
+    worker.take(Step::RecordEnd).await;
+
+    let from_start = app.read_to_end(&token, &sent.stream_url).await;
+    assert_eq!(answer_text(&from_start), "new text", "{from_start:?}");
+}

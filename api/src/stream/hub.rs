@@ -171,7 +171,7 @@ impl Hub {
                 // Decoded once, and only when someone listens.
                 let delivered = delivered.get_or_insert_with(|| Delivered {
                     message_id,
-                    stored: Stored::new(seq, message.payload.clone()),
+                    stored: Stored::new(seq, message.payload.clone(), message.headers.as_ref()),
                 });
                 // A full buffer means a stalled client: drop it rather than block everyone.
                 list.retain(|(_, tx)| tx.try_send(delivered.clone()).is_ok());

@@ -105,6 +105,8 @@ struct Cursor {
     sent: u64,
     /// The client holds text of this answer (a `reset` would have something to clear).
     client_has_text: bool,
+    /// The newest attempt seen: tokens of older ones are dropped.
+    attempt: i32,
 }
 
 fn answer_events(
@@ -116,6 +118,7 @@ fn answer_events(
 ) -> BoxStream<'static, Relayed> {
     let subject = state.subjects.message(row.conversation_id, row.id);
     let cursor = Cursor {
+        attempt: 0,
         state,
         row,
         subject,
@@ -176,8 +179,16 @@ fn answer_events(
 impl Cursor {
     fn emit(&mut self, stored: Stored) -> stream::Iter<std::vec::IntoIter<Relayed>> {
         self.sent = stored.seq;
+        // A worker presumed dead may still be publishing when the next attempt has begun (its
+        // lease lapsed while it stalled); its tokens would mix into the new attempt's text.
+        // Tokens of an attempt older than the newest one this response has relayed are dropped.
+        // (A client that resumes after the `reset` is not covered yet: its response has not
+        // seen the new attempt.) The old attempt's end never comes: the stored answer's writes
+        // are guarded by the attempt.
+        let stale = stored.kind == "token" && stored.attempt < self.attempt;
+        self.attempt = self.attempt.max(stored.attempt);
         match stored.kind {
-            "token" => self.client_has_text = true,
+            "token" if !stale => self.client_has_text = true,
             "reset" => self.client_has_text = false,
             _ => {}
         }
@@ -191,6 +202,9 @@ impl Cursor {
                 _ => Phase::Live,
             }
         };
+        if stale {
+            return stream::iter(Vec::new());
+        }
         stream::iter(vec![Relayed::Stored(stored)])
     }
 

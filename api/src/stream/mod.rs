@@ -85,14 +85,25 @@ pub fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
 pub struct Stored {
     pub seq: u64,
     pub kind: &'static str,
+    /// The attempt that published it (from its `Nats-Msg-Id`); 0 when unknown.
+    pub attempt: i32,
     pub payload: Bytes,
 }
 
 impl Stored {
-    /// Reads the type once, so each client relaying the event need not.
-    pub fn new(seq: u64, payload: Bytes) -> Self {
+    /// Reads the type and the attempt once, so each client relaying the event need not.
+    pub fn new(seq: u64, payload: Bytes, headers: Option<&async_nats::HeaderMap>) -> Self {
         let kind = payload_kind(&payload).unwrap_or("token");
-        Self { seq, kind, payload }
+        let attempt = headers
+            .and_then(|h| h.get("Nats-Msg-Id"))
+            .and_then(|id| id.as_str().split(':').nth(1)?.parse().ok())
+            .unwrap_or(0);
+        Self {
+            seq,
+            kind,
+            attempt,
+            payload,
+        }
     }
 
     pub fn is_terminal(&self) -> bool {
@@ -174,7 +185,7 @@ async fn read_stored(
         .direct_get_next_for_subject(subject, Some(seq))
         .await
     {
-        Ok(m) => Ok(Some(Stored::new(m.sequence, m.payload))),
+        Ok(m) => Ok(Some(Stored::new(m.sequence, m.payload, Some(&m.headers)))),
         Err(e) if matches!(e.kind(), DirectGetErrorKind::NotFound) => Ok(None),
         Err(e) => Err(e),
     }

@@ -105,7 +105,7 @@ pub fn event(row: &MessageRow) -> StreamEvent {
 /// The last event on `subject`, if the stream still holds any.
 async fn last_stored(state: &AppState, subject: &str) -> Result<Option<Stored>, ApiError> {
     match state.events.direct_get_last_for_subject(subject).await {
-        Ok(m) => Ok(Some(Stored::new(m.sequence, m.payload))),
+        Ok(m) => Ok(Some(Stored::new(m.sequence, m.payload, Some(&m.headers)))),
         Err(e) if matches!(e.kind(), DirectGetErrorKind::NotFound) => Ok(None),
         Err(e) => {
             tracing::warn!(error = %e, "reading an answer's last event failed");
