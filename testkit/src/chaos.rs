@@ -63,6 +63,8 @@ pub struct FaultReport {
     pub faults: usize,
     pub chats: usize,
     pub exactly_once: usize,
+    /// Of those, answers that ended in an error event (attempts used up), stored as such.
+    pub errors: usize,
     /// Chats that were not, with what was seen.
     pub broken: Vec<String>,
     pub resets: usize,
@@ -76,16 +78,17 @@ pub struct FaultReport {
 impl FaultReport {
     pub fn table(reports: &[FaultReport]) -> String {
         let mut out = String::from(
-            "| fault | faults | chats | answered exactly once | resets | reconnects | refused sends | longest fault end → next token |\n\
-             |-------|--------|-------|-----------------------|--------|------------|---------------|--------------------------------|\n",
+            "| fault | faults | chats | answered exactly once | of them ended in error | resets | reconnects | refused sends | longest fault end → next token |\n\
+             |-------|--------|-------|-----------------------|------------------------|--------|------------|---------------|--------------------------------|\n",
         );
         for r in reports {
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {:.2} s |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {:.2} s |\n",
                 r.fault,
                 r.faults,
                 r.chats,
                 r.exactly_once,
+                r.errors,
                 r.resets,
                 r.reconnects,
                 r.refused_sends,
@@ -212,6 +215,7 @@ impl Stack {
 struct Seen {
     chats: AtomicUsize,
     exactly_once: AtomicUsize,
+    errors: AtomicUsize,
     resets: AtomicUsize,
     reconnects: AtomicUsize,
     refused: AtomicUsize,
@@ -278,6 +282,7 @@ pub async fn run(plan: &Plan, api_bin: &str, worker_bin: &str) -> Vec<FaultRepor
             faults,
             chats: seen.chats.load(Relaxed),
             exactly_once: seen.exactly_once.load(Relaxed),
+            errors: seen.errors.load(Relaxed),
             broken: std::mem::take(&mut *seen.broken.lock().unwrap()),
             resets: seen.resets.load(Relaxed),
             reconnects: seen.reconnects.load(Relaxed),
@@ -449,11 +454,15 @@ async fn follow(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    if terminals != ["done"] {
+    // One end: `done`, or an error the stored answer says too (its attempts used up).
+    if terminals.len() != 1 || terminals[0].starts_with("cancelled") {
         return Err(format!(
             "terminal events {terminals:?} after {:?}, text {text:?}",
             started.elapsed()
         ));
+    }
+    if terminals[0].starts_with("error") {
+        seen.errors.fetch_add(1, Relaxed);
     }
     // The stored answer, read through whatever API is up.
     let mut last = String::new();
@@ -480,10 +489,14 @@ async fn follow(
         };
         if let Some(r) = r {
             let stored: Value = r.json().await.unwrap_or_default();
-            return if stored["content"].as_str() == Some(text.as_str()) {
+            let ended_as_stored = terminals[0].split(' ').next() == stored["status"].as_str();
+            return if ended_as_stored && stored["content"].as_str() == Some(text.as_str()) {
                 Ok(())
             } else {
-                Err(format!("streamed {text:?}, stored {}", stored["content"]))
+                Err(format!(
+                    "streamed {text:?} ending {terminals:?}, stored {} {}",
+                    stored["status"], stored["content"]
+                ))
             };
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -410,6 +410,10 @@ impl TestApp {
             .env("SLUICE_DEMO__REPLY", "echo")
             .env("SLUICE_WORKER__BATCH_SIZE", c.worker.batch_size.to_string())
             .env(
+                "SLUICE_WORKER__MAX_ATTEMPTS",
+                c.worker.max_attempts.to_string(),
+            )
+            .env(
                 "SLUICE_WORKER__HEARTBEAT_MS",
                 c.worker.heartbeat_ms.to_string(),
             )
