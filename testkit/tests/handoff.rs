@@ -149,8 +149,11 @@ async fn offers_a_worker_cannot_start_go_to_the_queue_and_each_answer_comes_once
         );
         assert_eq!(stored["content"].as_str().unwrap(), expected);
     }
-    let (taken, declined) = answered_offers(&watch, 5).await;
-    assert!(taken >= 1, "some offers were taken: {taken}");
+    // Every offer is answered (`answered_offers` waits for that). Most are declined (one slot is the queue poll's, one takes the
+    // first offer); that first one may be declined too: offers can arrive out of their jobs'
+    // order, and a claim declines while an older job waits in the queue (arrival order, see
+    // `shared/src/queue/lease.rs`). Either way each answer came once, above.
+    let (_, declined) = answered_offers(&watch, 5).await;
     assert!(
         declined >= 1,
         "some were declined, and the queue delivered them: {declined}"
