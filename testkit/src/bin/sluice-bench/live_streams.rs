@@ -6,10 +6,10 @@
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use sluice_testkit::{fake_openai::FakeOpenAi, services};
+use sluice_testkit::fake_openai::FakeOpenAi;
 
 use crate::{
-    cpu, env_or, guest,
+    env_or,
     load::one_chat,
     ms, percentile, rss_mib,
     stack::{self, Workers},
@@ -34,17 +34,8 @@ pub async fn run(bin_dir: &str, seconds: u64) -> anyhow::Result<()> {
         batch_size: 32,
     };
     let stack = stack::start(bin_dir, &fake, &workers).await?;
-    let users = join_all((0..64).map(|_| guest(&stack)))
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let servers = services::services().await;
-    let processes = cpu::Processes {
-        api: stack.api.id(),
-        worker: stack.workers[0].id(),
-        postgres: servers.postgres_pid(),
-        nats: servers.nats_pid(),
-    };
+    let users = stack::guests(&stack, 64).await?;
+    let processes = stack.processes().await;
     println!(
         "\nSluice live streams — upstream {} ms before each of {tokens} tokens, {seconds} s per row\n",
         pacing.as_millis()

@@ -14,8 +14,7 @@ mod streams;
 
 use std::time::Duration;
 
-use futures::future::join_all;
-use sluice_testkit::{fake_openai::FakeOpenAi, services};
+use sluice_testkit::fake_openai::FakeOpenAi;
 
 use load::{Phases, load};
 use report::{CpuRow, StatementCounts, ms, percentile, print_cpu, rss_mib};
@@ -73,18 +72,9 @@ async fn spine(bin_dir: &str, seconds: u64) -> anyhow::Result<()> {
     // One guest per client, as real traffic has many users (measured against one shared user,
     // it made no difference).
     let clients = rows().into_iter().max().unwrap_or(1).max(16);
-    let users = join_all((0..clients).map(|_| guest(&stack)))
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let users = stack::guests(&stack, clients).await?;
     let token = users[0].clone();
-    let servers = services::services().await;
-    let processes = cpu::Processes {
-        api: stack.api.id(),
-        worker: stack.workers[0].id(),
-        postgres: servers.postgres_pid(),
-        nats: servers.nats_pid(),
-    };
+    let processes = stack.processes().await;
 
     println!(
         "\nSluice benchmark — fake upstream: {} ms pacing, {}-token replies, {seconds} s per row\n",

@@ -6,11 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, future::join_all, stream::FuturesUnordered};
-use sluice_testkit::{fake_openai::FakeOpenAi, services};
+use futures::{StreamExt, stream::FuturesUnordered};
+use sluice_testkit::fake_openai::FakeOpenAi;
 
 use crate::{
-    cpu, env_or, guest,
+    env_or, guest,
     load::{Chat, one_chat, openai_chat},
     ms, percentile,
     stack::{self, Workers},
@@ -53,17 +53,8 @@ pub async fn run(bin_dir: &str, seconds: u64) -> anyhow::Result<()> {
         batch_size: 32,
     };
     let stack = stack::start(bin_dir, &fake, &workers).await?;
-    let users = join_all((0..64).map(|_| guest(&stack)))
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let servers = services::services().await;
-    let processes = cpu::Processes {
-        api: stack.api.id(),
-        worker: stack.workers[0].id(),
-        postgres: servers.postgres_pid(),
-        nats: servers.nats_pid(),
-    };
+    let users = stack::guests(&stack, 64).await?;
+    let processes = stack.processes().await;
     println!(
         "\nSluice open loop — Poisson arrivals, upstream {} ms before each of {tokens} tokens, {seconds} s per row\n",
         pacing.as_millis()

@@ -6,7 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-use futures::future::join_all;
 use sluice_testkit::fake_openai::FakeOpenAi;
 
 use crate::{
@@ -42,10 +41,7 @@ pub async fn run(bin_dir: &str, seconds: u64) -> anyhow::Result<()> {
         };
         let stack = stack::start(bin_dir, &fake, &workers).await?;
         wait_for_workers(&stack, processes).await?;
-        let users = join_all((0..2 * capacity).map(|_| stack::guest(&stack)))
-            .await
-            .into_iter()
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let users = stack::guests(&stack, 2 * capacity).await?;
         load(&stack, &users, capacity, Duration::from_secs(2)).await?;
         for c in [capacity, 2 * capacity] {
             fake.take_upstream_ttft();

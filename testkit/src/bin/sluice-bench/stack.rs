@@ -156,3 +156,24 @@ pub async fn guest(stack: &Stack) -> anyhow::Result<String> {
         .map(str::to_string)
         .ok_or_else(|| anyhow::anyhow!("guest sign-in gave no access token"))
 }
+
+/// `n` guests' access tokens: one user per client, as real traffic has many users.
+pub async fn guests(stack: &Stack, n: usize) -> anyhow::Result<Vec<String>> {
+    futures::future::join_all((0..n).map(|_| guest(stack)))
+        .await
+        .into_iter()
+        .collect()
+}
+
+impl Stack {
+    /// The processes whose CPU a row counts: the API, the first worker, Postgres and NATS.
+    pub async fn processes(&self) -> crate::cpu::Processes {
+        let servers = services::services().await;
+        crate::cpu::Processes {
+            api: self.api.id(),
+            worker: self.workers[0].id(),
+            postgres: servers.postgres_pid(),
+            nats: servers.nats_pid(),
+        }
+    }
+}
