@@ -49,7 +49,7 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
     let opened = (metrics.registry).counter("sluice_postgres_connections_opened_total", &[]);
     let pool = db::connect_counting(&config, opened).await?;
     let reconnects = (metrics.registry).counter("sluice_nats_reconnects_total", &[]);
-    let nats_client = nats::connect_counting(&config, reconnects).await?;
+    let (nats_client, reconnected) = nats::connect_watching(&config, reconnects).await?;
     let js = jetstream::new(nats_client.clone());
     let subjects = Subjects::new(&config.nats_prefix);
     let events = nats::ensure_stream(
@@ -59,7 +59,13 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
     )
     .await?;
     auth::roles::grant_configured_admins(&pool, &config.admin_emails).await?;
-    let hub = Hub::start(events.clone(), subjects.stream_filter(), shutdown.clone()).await?;
+    let hub = Hub::start(
+        events.clone(),
+        subjects.stream_filter(),
+        reconnected,
+        shutdown.clone(),
+    )
+    .await?;
     Ok(AppState {
         hub,
         auth_limiter: auth::rate_limit::limiter(config.auth_rate_per_minute, config.auth_burst),

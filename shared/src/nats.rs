@@ -9,37 +9,58 @@ use std::{
 };
 
 use async_nats::jetstream::{self, stream};
+use tokio::sync::watch;
 
 use crate::{Config, subjects::Subjects};
 
+/// The longest wait between two attempts to reconnect. The client library's default backoff
+/// doubles up to 4 s, so a 1 s outage could leave a process disconnected for 2 s more after the
+/// server is back; the servers here are few, and an attempt against a down server costs a
+/// refused connection.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_millis(250);
+
 /// Connects to NATS, retrying the initial connect for a few seconds (start-up order).
 pub async fn connect(config: &Config) -> anyhow::Result<async_nats::Client> {
-    connect_counting(config, metrics::Counter::noop()).await
+    Ok(connect_watching(config, metrics::Counter::noop()).await?.0)
 }
 
-/// `connect`, counting each connection made again after a loss in `reconnects`.
-pub async fn connect_counting(
+/// `connect`, counting each connection made again after a loss in `reconnects`, with a
+/// receiver of that count. Its owners act on a reconnect at once, where the client library
+/// takes seconds to notice: the live feed's consumer (in the server's memory, gone if it
+/// restarted) is reopened, and acks of publishes sent on the lost connection are not waited
+/// for (they never come).
+pub async fn connect_watching(
     config: &Config,
     reconnects: metrics::Counter,
-) -> anyhow::Result<async_nats::Client> {
+) -> anyhow::Result<(async_nats::Client, watch::Receiver<u64>)> {
+    let (reconnected, watch) = watch::channel(0u64);
     // The client says `Connected` at its first connection too.
     let first = Arc::new(AtomicBool::new(true));
     let client = async_nats::ConnectOptions::new()
         .name("sluice")
         .event_callback(move |event| {
-            let (first, reconnects) = (first.clone(), reconnects.clone());
+            let (first, reconnects, reconnected) =
+                (first.clone(), reconnects.clone(), reconnected.clone());
             async move {
                 if matches!(event, async_nats::Event::Connected) && !first.swap(false, Relaxed) {
                     reconnects.increment(1);
+                    reconnected.send_modify(|n| *n += 1);
                 }
             }
         })
+        .reconnect_delay_callback(reconnect_delay)
         .retry_on_initial_connect()
         .connection_timeout(Duration::from_secs(5))
         .custom_inbox_prefix(Subjects::new(&config.nats_prefix).inbox_prefix())
         .connect(&config.nats_url)
         .await?;
-    Ok(client)
+    Ok((client, watch))
+}
+
+/// At once, then 50 ms more per failed attempt, up to `MAX_RECONNECT_DELAY`.
+fn reconnect_delay(attempts: usize) -> Duration {
+    let step = Duration::from_millis(50) * attempts.saturating_sub(1).min(1000) as u32;
+    step.min(MAX_RECONNECT_DELAY)
 }
 
 /// Creates (or updates) the events stream. `allow_direct` makes Direct Get available, which is
@@ -76,5 +97,17 @@ pub async fn ensure_stream(
                 Err(_) => Err(create_error.into()),
             },
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnects_are_tried_at_once_then_at_most_a_quarter_second_apart() {
+        let delays: Vec<_> = (1..=8).map(|a| reconnect_delay(a).as_millis()).collect();
+        assert_eq!(delays, [0, 50, 100, 150, 200, 250, 250, 250]);
+        assert_eq!(reconnect_delay(usize::MAX), MAX_RECONNECT_DELAY);
     }
 }

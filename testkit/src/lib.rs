@@ -399,7 +399,11 @@ impl TestApp {
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "warn")
+            // `SLUICE_PROCESS_LOG` (a `RUST_LOG` filter) makes them say more, e.g. in a chaos run.
+            .env(
+                "RUST_LOG",
+                std::env::var("SLUICE_PROCESS_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .env("SLUICE_CONFIG", "/nonexistent/sluice.toml")
             .env("SLUICE_DATABASE_URL", c.database_url.expose_secret())
             .env("SLUICE_NATS_URL", &c.nats_url)

@@ -183,8 +183,8 @@ async fn rows_made_due_are_fetched_by_apalis_s_worker() {
 }
 
 /// `queue::lease` (in our claim): a handed-off row leased to a worker whose heartbeat stopped
-/// is re-run by apalis's own recovery, one attempt spent, like a row apalis fetched itself; a
-/// row leased to a live worker is left to it.
+/// is re-run by apalis's own recovery at once (the lease made it due), one attempt spent, like
+/// a row apalis fetched itself; a row leased to a live worker is left to it.
 #[tokio::test]
 async fn a_lease_whose_worker_died_is_recovered_by_apalis_and_a_live_one_is_not() {
     let app = without_our_worker().await;
@@ -192,6 +192,12 @@ async fn a_lease_whose_worker_died_is_recovered_by_apalis_and_a_live_one_is_not(
     let store = Store::new(&app.pool);
     let (orphan, orphan_job) = queued_answer(&app, &token).await;
     let (kept, kept_job) = queued_answer(&app, &token).await;
+    // On offer, as the API leaves a row: not due until long after the offer window.
+    sqlx::query("UPDATE apalis.jobs SET run_at = now() + interval '1 hour' WHERE id = ANY($1)")
+        .bind(vec![orphan_job.clone(), kept_job.clone()])
+        .execute(&app.pool)
+        .await
+        .unwrap();
     registered_worker(&app.pool, "dead-worker", 3600).await;
     registered_worker(&app.pool, "live-worker", 0).await;
     claim_offered(&store, orphan, &orphan_job, "dead-worker").await;
@@ -217,6 +223,42 @@ async fn a_lease_whose_worker_died_is_recovered_by_apalis_and_a_live_one_is_not(
         Some(("Running".into(), Some("live-worker".into()), 0)),
         "a live worker's lease is its own"
     );
+}
+
+/// `queue::install_trigger`: when apalis's recovery puts a dead worker's job back in the
+/// queue, the workers' channel hears of it at once (apalis's own trigger fires on inserts
+/// only, and a recovered job would wait for some later due insert to be fetched).
+#[tokio::test]
+async fn a_job_recovered_from_a_dead_worker_wakes_the_workers() {
+    let app = without_our_worker().await;
+    let token = app.guest().await;
+    let store = Store::new(&app.pool);
+    let (answer, job) = queued_answer(&app, &token).await;
+    registered_worker(&app.pool, "dying-worker", 0).await;
+    claim_offered(&store, answer, &job, "dying-worker").await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&app.pool)
+        .await
+        .unwrap();
+    listener.listen(queue::NOTIFY_CHANNEL).await.unwrap();
+    let _apalis = apalis_worker(&app.pool, "apalis-own", false);
+    // The lease holder stops beating; apalis's heartbeat (every 500 ms) recovers its job.
+    sqlx::query("UPDATE apalis.workers SET last_seen = now() - interval '1 hour' WHERE id = $1")
+        .bind("dying-worker")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let woken = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let n = listener.recv().await.unwrap();
+            let payload: serde_json::Value = serde_json::from_str(n.payload()).unwrap();
+            if payload["id"] == job.as_str() {
+                return payload;
+            }
+        }
+    })
+    .await
+    .expect("the recovered job was announced on the workers' channel");
+    assert_eq!(woken["job_type"], CHAT_QUEUE);
 }
 
 /// `queue::spent` (in our finish) deletes a job's row before apalis acks it. apalis's ack

@@ -37,6 +37,8 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 pub struct WorkerState {
     pub pool: PgPool,
     pub nats: async_nats::Client,
+    /// Changes at each NATS reconnect (`publisher.rs`).
+    pub nats_reconnected: tokio::sync::watch::Receiver<u64>,
     pub store: store::Store,
     pub js: jetstream::Context,
     pub cancels: cancels::Cancels,
@@ -61,7 +63,8 @@ pub struct WorkerState {
 pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<()> {
     let metrics = metrics::WorkerMetrics::new();
     let pool = db::connect_counting(&config, metrics.postgres_connections.clone()).await?;
-    let nats_client = nats::connect_counting(&config, metrics.nats_reconnects.clone()).await?;
+    let (nats_client, nats_reconnected) =
+        nats::connect_watching(&config, metrics.nats_reconnects.clone()).await?;
     if let Some(addr) = config.worker.metrics_listen {
         metrics.registry.serve(addr, None, shutdown.clone()).await?;
     }
@@ -76,6 +79,7 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
     let state = Arc::new(WorkerState {
         pool: pool.clone(),
         nats: nats_client.clone(),
+        nats_reconnected,
         store: store::Store::new(&pool),
         cancels: cancels::Cancels::start(&nats_client, subjects.control_all()).await?,
         js,

@@ -1,8 +1,15 @@
 //! Publishes one attempt's events to the message's JetStream subject. Acks are pipelined: up
 //! to `WINDOW` publishes are in flight, and every ack is awaited before the terminal event
 //! (async-nats blocks forever past ~5000 un-awaited acks, so the window is bounded).
+//!
+//! An ack whose publish went out on a connection that was then lost never comes; the client
+//! library would wait out its whole request timeout (5 s) before saying so. After a reconnect,
+//! acks still outstanding get `AFTER_RECONNECT` more: those sent on the new connection arrive
+//! within it, and a missing one fails the attempt at once, so the queue runs the answer again
+//! (`reset` first). Publishing the lost events again instead is not safe: events published
+//! since the reconnect are already stored after them, and the tokens would be out of order.
 
-use std::{collections::VecDeque, future::IntoFuture, pin::Pin};
+use std::{collections::VecDeque, future::IntoFuture, pin::Pin, time::Duration};
 
 use async_nats::{
     HeaderMap, Subject,
@@ -11,11 +18,17 @@ use async_nats::{
 use bytes::Bytes;
 use sluice_shared::{
     events::{StreamEvent, TERMINAL_KEY, nats_msg_id},
+    job::ChatJob,
     telemetry::REQUEST_ID_HEADER,
 };
+use tokio::{sync::watch, time::Instant};
 use uuid::Uuid;
 
+use crate::WorkerState;
+
 const WINDOW: usize = 256;
+/// How long outstanding acks may still take once the NATS connection is made again.
+const AFTER_RECONNECT: Duration = Duration::from_millis(500);
 
 /// A publish ack being awaited. Boxed so the oldest can be awaited in a `select!` and stay
 /// queued if another branch wins.
@@ -30,27 +43,36 @@ pub struct EventPublisher {
     request_id: Option<String>,
     /// The job's span in its trace, on every message (`telemetry`).
     traceparent: Option<String>,
-    pending: VecDeque<PendingAck>,
+    pending: VecDeque<Pending>,
     first_seq: Option<u64>,
+    /// Counts NATS reconnects.
+    reconnected: watch::Receiver<u64>,
+    /// The latest reconnect seen here (its count, and when it was seen).
+    connection: (u64, Instant),
+}
+
+/// A publish whose ack is awaited, and the connection (reconnect count) it went out on.
+struct Pending {
+    sent_on: u64,
+    ack: PendingAck,
 }
 
 impl EventPublisher {
-    pub fn new(
-        js: jetstream::Context,
-        subject: String,
-        message_id: Uuid,
-        attempt: i32,
-        request_id: Option<String>,
-    ) -> Self {
+    /// The publisher of `attempt` at answering `job`.
+    pub fn new(state: &WorkerState, job: &ChatJob, attempt: i32) -> Self {
         Self {
-            js,
-            subject: subject.into(),
-            message_id,
+            js: state.js.clone(),
+            subject: (state.subjects)
+                .message(job.conversation_id, job.message_id)
+                .into(),
+            message_id: job.message_id,
             attempt,
-            request_id,
+            request_id: job.request_id.clone(),
             traceparent: sluice_shared::telemetry::current_traceparent(),
             pending: VecDeque::new(),
             first_seq: None,
+            connection: (*state.nats_reconnected.borrow(), Instant::now()),
+            reconnected: state.nats_reconnected.clone(),
         }
     }
 
@@ -80,7 +102,10 @@ impl EventPublisher {
             .js
             .publish_with_headers(self.subject.clone(), headers, payload)
             .await?;
-        self.pending.push_back(ack.into_future());
+        self.pending.push_back(Pending {
+            sent_on: *self.reconnected.borrow(),
+            ack: ack.into_future(),
+        });
         Ok(())
     }
 
@@ -111,10 +136,31 @@ impl EventPublisher {
         let Some(oldest) = self.pending.front_mut() else {
             return std::future::pending().await;
         };
-        let ack = oldest.await?;
-        self.pending.pop_front();
-        self.first_seq.get_or_insert(ack.sequence);
-        Ok(ack.sequence)
+        loop {
+            let (latest, seen_at) = self.connection;
+            let sent_before_reconnect = oldest.sent_on < latest;
+            let give_up = async move {
+                if sent_before_reconnect {
+                    tokio::time::sleep_until(seen_at + AFTER_RECONNECT).await
+                } else {
+                    std::future::pending().await
+                }
+            };
+            tokio::select! {
+                ack = &mut oldest.ack => {
+                    let ack = ack?;
+                    self.pending.pop_front();
+                    self.first_seq.get_or_insert(ack.sequence);
+                    return Ok(ack.sequence);
+                }
+                Ok(()) = self.reconnected.changed() => {
+                    self.connection = (*self.reconnected.borrow_and_update(), Instant::now());
+                }
+                () = give_up => {
+                    anyhow::bail!("the NATS connection was lost before these events were stored");
+                }
+            }
+        }
     }
 
     /// Stream sequence of the first event this publisher sent (known once its ack arrived).

@@ -3,6 +3,10 @@
 //! the SSE responses waiting on that message or conversation. Clients therefore cost NATS
 //! nothing while they wait: no consumer per client, however many streams are open.
 //! Anything published before a client subscribed is read by Direct Get (see `message.rs`).
+//!
+//! The feed reopens from just after the last event dispatched when it breaks, and at once when
+//! the NATS connection comes back: a restarted server has forgotten the consumer (it lives in
+//! memory), and the client library would find out only after seconds of its own retries.
 
 use std::{
     collections::HashMap,
@@ -21,11 +25,14 @@ use async_nats::jetstream::{
     stream::Stream,
 };
 use futures::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::Stored;
+
+/// The longest wait between two attempts to reopen a broken feed.
+const MAX_REOPEN_WAIT: Duration = Duration::from_millis(250);
 
 /// Events buffered per subscriber. A client that falls this far behind is cut off and
 /// resumes with `Last-Event-ID` instead of holding memory.
@@ -76,9 +83,11 @@ impl Drop for Subscription {
 
 impl Hub {
     /// Starts the feed from the stream's current end and keeps it running until `shutdown`.
+    /// `reconnected` changes whenever the NATS connection is made again.
     pub async fn start(
         stream: Stream,
         filter: String,
+        reconnected: watch::Receiver<u64>,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Arc<Hub>> {
         let last = stream.get_info().await?.state.last_sequence;
@@ -89,23 +98,32 @@ impl Hub {
         });
         // Fail fast at start-up; later outages are retried by `relay`.
         let feed = open_feed(&stream, &filter, last + 1).await?;
-        tokio::spawn(hub.clone().relay(stream, filter, feed, shutdown));
+        tokio::spawn(
+            hub.clone()
+                .relay(stream, filter, feed, reconnected, shutdown),
+        );
         Ok(hub)
     }
 
-    /// Dispatches the feed until shutdown. When the feed breaks (NATS restarted, consumer
-    /// lost), it is reopened just after the last event dispatched, so no event is skipped.
+    /// Dispatches the feed until shutdown. When the feed breaks, or the connection to NATS is
+    /// made again (the server may have restarted and lost the consumer), it is reopened just
+    /// after the last event dispatched, so no event is skipped.
     async fn relay(
         self: Arc<Self>,
         stream: Stream,
         filter: String,
         mut feed: Ordered,
+        mut reconnected: watch::Receiver<u64>,
         shutdown: CancellationToken,
     ) {
         loop {
             loop {
                 let next = tokio::select! {
                     _ = shutdown.cancelled() => return,
+                    Ok(()) = reconnected.changed() => {
+                        tracing::info!("NATS connection made again; reopening the live feed");
+                        break;
+                    }
                     next = feed.next() => next,
                 };
                 match next {
@@ -117,7 +135,7 @@ impl Hub {
                     None => break,
                 }
             }
-            let mut wait = Duration::from_millis(50);
+            let mut wait = Duration::ZERO;
             feed = loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
@@ -127,7 +145,7 @@ impl Hub {
                     Ok(feed) => break feed,
                     Err(e) => tracing::warn!(error = %e, "live feed still down"),
                 }
-                wait = (wait * 2).min(Duration::from_secs(2));
+                wait = (wait * 2).clamp(Duration::from_millis(50), MAX_REOPEN_WAIT);
             };
         }
     }

@@ -50,10 +50,12 @@ macro_rules! queue_offered_rows {
 #[macro_export]
 macro_rules! queue_lease_claimed_rows {
     () => {
-        "-- Leased as a fetch leaves a row, so a crash is recovered like a queued job's.
+        "-- Leased as a fetch leaves a row, so a crash is recovered like a queued job's. Due
+         -- now: on offer the row was not (so no fetch raced the offer), but once recovery
+         -- makes it `Pending` again it must be fetched at once, not when the offer's margin ends.
          leased AS (
              UPDATE apalis.jobs j SET status = 'Running', lock_by = offered.worker,
-                                      lock_at = now()
+                                      lock_at = now(), run_at = now()
              FROM offered
              WHERE j.id = offered.id AND j.id IN (SELECT job_id FROM claimed)),
          -- On offer, but the answer is already over: nothing will ever run it.

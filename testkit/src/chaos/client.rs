@@ -1,6 +1,7 @@
 //! A chaos client: one user chatting through whatever fails, and what all of them saw.
 
 use std::{
+    collections::HashMap,
     sync::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering::Relaxed},
@@ -23,13 +24,13 @@ pub(super) struct Seen {
     pub(super) reconnects: AtomicUsize,
     pub(super) refused: AtomicUsize,
     pub(super) broken: Mutex<Vec<String>>,
-    /// When any client last received a token.
-    pub(super) last_token: Mutex<Option<Instant>>,
+    /// When each client (by its number) last received a token.
+    pub(super) last_token: Mutex<HashMap<usize, Instant>>,
 }
 
 /// One user chatting until `stop`: send, stream to the end (reconnecting with
 /// `Last-Event-ID` through whatever fails), then check the answer against the stored one.
-pub(super) async fn client(public: String, seen: Arc<Seen>, stop: CancellationToken) {
+pub(super) async fn client(me: usize, public: String, seen: Arc<Seen>, stop: CancellationToken) {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -88,7 +89,7 @@ pub(super) async fn client(public: String, seen: Arc<Seen>, stop: CancellationTo
             }
         };
         seen.chats.fetch_add(1, Relaxed);
-        let outcome = follow(&http, &public, &token, &answer, &seen).await;
+        let outcome = follow(me, &http, &public, &token, &answer, &seen).await;
         match outcome {
             Ok(()) => {
                 seen.exactly_once.fetch_add(1, Relaxed);
@@ -100,6 +101,7 @@ pub(super) async fn client(public: String, seen: Arc<Seen>, stop: CancellationTo
 
 /// Streams one answer to its end and checks it against the stored answer.
 async fn follow(
+    me: usize,
     http: &reqwest::Client,
     public: &str,
     token: &str,
@@ -131,7 +133,7 @@ async fn follow(
             match e.event.as_str() {
                 "token" => {
                     text.push_str(e.data["delta"].as_str().unwrap_or_default());
-                    *seen.last_token.lock().unwrap() = Some(Instant::now());
+                    seen.last_token.lock().unwrap().insert(me, Instant::now());
                 }
                 "reset" => {
                     text.clear();

@@ -124,14 +124,7 @@ async fn generate(state: &Arc<WorkerState>, job: &ChatJob, source: Source) -> an
         return Ok(());
     };
     let _in_flight = state.metrics.answer_started();
-    let subject = state.subjects.message(job.conversation_id, job.message_id);
-    let mut publisher = EventPublisher::new(
-        state.js.clone(),
-        subject,
-        job.message_id,
-        claim.attempt,
-        job.request_id.clone(),
-    );
+    let mut publisher = EventPublisher::new(state, job, claim.attempt);
     if claim.attempt > 1 {
         let reset = StreamEvent::Reset {
             message_id: job.message_id,
@@ -200,13 +193,7 @@ async fn fail_after_panic(state: &WorkerState, job: &ChatJob) {
         let Some(attempt) = state.store.current_attempt(job.message_id).await? else {
             return Ok(());
         };
-        let mut publisher = EventPublisher::new(
-            state.js.clone(),
-            state.subjects.message(job.conversation_id, job.message_id),
-            job.message_id,
-            attempt,
-            job.request_id.clone(),
-        );
+        let mut publisher = EventPublisher::new(state, job, attempt);
         let failed = Generation::ended(End::Failed(ProviderError::new(
             "internal",
             "the worker failed while answering",
