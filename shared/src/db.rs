@@ -86,13 +86,13 @@ fn pool_options(max_connections: u32) -> PgPoolOptions {
         })
 }
 
-/// Applies our migrations, then apalis's, then our trigger on apalis's table. apalis records
+/// Applies our migrations, then apalis's, then our triggers on its tables. apalis records
 /// its history in `apalis._sqlx_migrations` (its `sqlx.toml`), ours in
 /// `public._sqlx_migrations`, so the two never collide. Our first migration creates the
 /// `hstore` extension apalis needs.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await?;
     apalis_postgres::PostgresStorage::setup(pool).await?;
-    crate::queue::install_trigger(pool).await?;
+    crate::queue::install_triggers(pool).await?;
     Ok(())
 }

@@ -212,6 +212,28 @@ fn wait_for_port(port: u16, what: &str, log: &Path) {
     panic!("{what} did not start on port {port}:\n{log}");
 }
 
+/// An nginx of the caller's own serving `config`, whose `listen` is `port`; it dies with this
+/// test process. `config` keeps its files under `dir` (the directory this returns, made here:
+/// `config` is given it to place them).
+pub fn private_nginx(config: impl FnOnce(&Path) -> String, port: u16) -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join(format!("sluice-nginx-{}", uuid::Uuid::new_v4().simple()))
+        .join("nginx");
+    std::fs::create_dir_all(&dir).expect("nginx dir");
+    std::fs::write(dir.join("nginx.conf"), config(&dir)).expect("nginx.conf");
+    let d = dir.display();
+    let server = format!(
+        "nginx -p {d} -c {d}/nginx.conf -g 'daemon off; pid {d}/nginx.pid; error_log {d}/log;' \
+         >> {d}/log 2>&1"
+    );
+    let mut c = Command::new("sh");
+    c.args(["-c", &watchdog(&server, &dir)])
+        .stdin(Stdio::null());
+    spawn_watched(c);
+    wait_for_port(port, "nginx", &dir.join("log"));
+    dir
+}
+
 /// A nats-server of the caller's own (for tests that stop it). Returns its port and store.
 pub fn private_nats() -> (u16, PathBuf) {
     let dir = std::env::temp_dir().join(format!("sluice-nats-{}", uuid::Uuid::new_v4().simple()));

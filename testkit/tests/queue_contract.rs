@@ -103,14 +103,22 @@ async fn job_state(pool: &PgPool, id: &str) -> Option<(String, Option<String>, i
         .unwrap()
 }
 
-/// A worker in `apalis.workers` as apalis's `register` writes it, last seen `ago` seconds ago.
+/// A worker in `apalis.workers` as apalis's `register` writes it, last seen `ago` seconds ago
+/// (registered, then silent: a registration is always stamped now).
 async fn registered_worker(pool: &PgPool, name: &str, ago: i32) {
     sqlx::query(
         "INSERT INTO apalis.workers (id, worker_type, storage_name, layers, last_seen)
-         VALUES ($1, $2, 'PgStorage', '', now() - make_interval(secs => $3))",
+         VALUES ($1, $2, 'PgStorage', '', now())",
     )
     .bind(name)
     .bind(CHAT_QUEUE)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE apalis.workers SET last_seen = now() - make_interval(secs => $2) WHERE id = $1",
+    )
+    .bind(name)
     .bind(ago as f64)
     .execute(pool)
     .await
@@ -225,7 +233,7 @@ async fn a_lease_whose_worker_died_is_recovered_by_apalis_and_a_live_one_is_not(
     );
 }
 
-/// `queue::install_trigger`: when apalis's recovery puts a dead worker's job back in the
+/// `queue::install_triggers`: when apalis's recovery puts a dead worker's job back in the
 /// queue, the workers' channel hears of it at once (apalis's own trigger fires on inserts
 /// only, and a recovered job would wait for some later due insert to be fetched).
 #[tokio::test]
@@ -259,6 +267,31 @@ async fn a_job_recovered_from_a_dead_worker_wakes_the_workers() {
     .await
     .expect("the recovered job was announced on the workers' channel");
     assert_eq!(woken["job_type"], CHAT_QUEUE);
+}
+
+/// `queue::install_triggers`: apalis's `register` inserts the worker's row with `last_seen` in
+/// whole seconds of the process's clock (up to a second old, as written here); the row says
+/// the moment of the insert instead, so a worker that has just started is never presumed dead
+/// before its first heartbeat.
+#[tokio::test]
+async fn a_worker_registers_as_seen_this_moment() {
+    let app = without_our_worker().await;
+    sqlx::query(
+        "INSERT INTO apalis.workers (id, worker_type, storage_name, layers, last_seen)
+         VALUES ('just-started', $1, 'PgStorage', '', now() - interval '900 milliseconds')",
+    )
+    .bind(CHAT_QUEUE)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let age: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM now() - last_seen)::float8 FROM apalis.workers
+         WHERE id = 'just-started'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(age < 0.1, "registered {age} s ago");
 }
 
 /// `queue::spent` (in our finish) deletes a job's row before apalis acks it. apalis's ack

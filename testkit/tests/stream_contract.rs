@@ -452,8 +452,9 @@ async fn any_reconnect_pattern_gets_the_stored_answer_once_with_increasing_ids()
 }
 
 /// A worker presumed dead (its lease lapsed while it stalled) may still publish tokens after
-/// the next attempt's `reset`. A client reading the answer never sees them in the new
-/// attempt's text.
+/// the next attempt's `reset`. A client never sees them in the new attempt's text: reading
+/// the answer from its start, resuming after the `reset` with `Last-Event-ID`, or following
+/// the conversation's feed.
 #[tokio::test]
 async fn tokens_of_an_attempt_presumed_dead_never_mix_into_the_next() {
     let app = TestApp::spawn_without_worker().await;
@@ -487,7 +488,7 @@ async fn tokens_of_an_attempt_presumed_dead_never_mix_into_the_next() {
         attempt: 2,
     };
     worker.publish(2, "reset", &reset).await;
-    worker.publish(2, "0", &token_event(0, "new ")).await;
+    let new = worker.publish(2, "0", &token_event(0, "new ")).await;
     // The first attempt's worker wakes up and goes on.
     worker.publish(1, "1", &token_event(1, "stale ")).await;
     worker.publish(2, "1", &token_event(1, "text")).await;
@@ -497,4 +498,24 @@ async fn tokens_of_an_attempt_presumed_dead_never_mix_into_the_next() {
 
     let from_start = app.read_to_end(&token, &sent.stream_url).await;
     assert_eq!(answer_text(&from_start), "new text", "{from_start:?}");
+    // A client that had "new " when its connection dropped, so its response never saw the
+    // `reset`: it gets the rest of the new attempt only.
+    let resumed = app.sse(&token, &sent.stream_url, Some(new)).await;
+    let resumed = resumed.collect().await;
+    assert_eq!(answer_text(&resumed), "text", "{resumed:?}");
+
+    // The conversation's feed, from the start and resumed alike.
+    let feed = format!("/api/conversations/{conversation}/events");
+    for (after, expected) in [(None, "new text"), (Some(new), "text")] {
+        let mut events = app.sse(&token, &feed, after).await;
+        let mut seen = Vec::new();
+        while let Some(e) = events.next().await {
+            let end = e.is_terminal();
+            seen.push(e);
+            if end {
+                break;
+            }
+        }
+        assert_eq!(answer_text(&seen), expected, "after {after:?}: {seen:?}");
+    }
 }

@@ -1,7 +1,8 @@
 //! `GET /api/conversations/{id}/events`: every answer of a conversation as it is generated, so
 //! a second tab sees the same tokens. Subscribes to the live feed first, then catches up on the
 //! answers already under way (Direct Get from each one's start, or after `Last-Event-ID`), then
-//! relays live events, skipping per answer what the catch-up already sent.
+//! relays live events, skipping per answer what the catch-up already sent, and tokens of
+//! superseded attempts (`attempts.rs`).
 
 use axum::{
     extract::State,
@@ -11,7 +12,12 @@ use axum::{
 use futures::stream::{self, StreamExt};
 use uuid::Uuid;
 
-use super::{Stored, hub::Topic, last_event_id, read_stored, sse};
+use super::{
+    Stored,
+    attempts::{self, Attempts},
+    hub::Topic,
+    last_event_id, read_stored, sse,
+};
 use crate::{
     auth::AuthUser,
     conversations::store as conversations,
@@ -57,33 +63,41 @@ async fn conversation_events(
     // the catch-up reads exactly those and the live feed brings exactly the later ones, in
     // stream order: ids increase over the whole response.
     let watermark = state.hub.next_seq_lower_bound() - 1;
-    let backlog = catch_up(&state, id, after, watermark).await?;
+    let mut attempts = Attempts::default();
+    let backlog = catch_up(&state, id, after, watermark, &mut attempts).await?;
     let sent = watermark.max(after.unwrap_or(0));
     let live_events = stream::poll_fn(move |cx| live.events.poll_recv(cx)).filter_map(move |d| {
-        std::future::ready((d.stored.seq > sent).then(|| d.stored.to_event()))
+        let relay = d.stored.seq > sent && !attempts.is_stale(d.message_id, &d.stored);
+        std::future::ready(relay.then(|| d.stored.to_event()))
     });
     Ok(sse(&state, stream::iter(backlog).chain(live_events)))
 }
 
 /// Events up to `watermark` of answers under way (or whose end the client has not seen), in
-/// stream order, after the client's `Last-Event-ID`.
+/// stream order, after the client's `Last-Event-ID`, without superseded attempts' tokens.
 async fn catch_up(
     state: &AppState,
     conversation_id: Uuid,
     after: Option<u64>,
     watermark: u64,
+    attempts: &mut Attempts,
 ) -> Result<Vec<Event>, ApiError> {
     let mut found = Vec::new();
+    let has = |seq: u64| after.is_some_and(|a| seq <= a);
     for answer in messages::in_flight(&state.pool, conversation_id, after).await? {
-        let first = answer.replay_start();
-        let mut next = after.map_or(first, |a| first.max(a.saturating_add(1)));
+        let mut next = attempts::read_from(answer.replay_start(), after, answer.attempt > 1);
         let subject = state.subjects.message(conversation_id, answer.id);
         while next <= watermark {
             match read_stored(state, &subject, next).await {
                 Ok(Some(stored)) if stored.seq <= watermark => {
                     next = stored.seq + 1;
                     let end = stored.is_terminal();
-                    found.push(stored);
+                    if has(stored.seq) {
+                        // The client has it: read only to learn its attempt.
+                        attempts.note(answer.id, &stored);
+                    } else if !attempts.is_stale(answer.id, &stored) {
+                        found.push(stored);
+                    }
                     if end {
                         break;
                     }

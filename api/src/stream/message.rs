@@ -15,6 +15,7 @@ use sluice_shared::events::StreamEvent;
 
 use super::{
     Relayed, Stored,
+    attempts::{self, Attempts},
     hub::{Subscription, Topic},
     read_stored, terminal,
 };
@@ -52,8 +53,8 @@ pub async fn message_events(
             .boxed()
     };
     let first = row.replay_start();
-    let start = after.map_or(first, |a| first.max(a.saturating_add(1)));
-    // The client may hold text when it saw more than the answer's first event (`start`).
+    let start = attempts::read_from(first, after, row.attempt > 1);
+    // The client may hold text when it saw more than the answer's first event.
     let client_has_text = after.is_some_and(|a| a > first);
     if row.is_finished() {
         let end = terminal::settle(&state, &row).await?;
@@ -72,7 +73,7 @@ pub async fn message_events(
         return Ok(Attach::Events(observe(answer_events(
             state.clone(),
             row,
-            start,
+            Resume { start, after },
             None,
             client_has_text,
         ))));
@@ -82,10 +83,17 @@ pub async fn message_events(
     Ok(Attach::Events(observe(answer_events(
         state.clone(),
         row,
-        start,
+        Resume { start, after },
         Some(live),
         client_has_text,
     ))))
+}
+
+/// Where a response starts reading (`attempts::read_from`), and the client's `Last-Event-ID`:
+/// events up to it are read only to learn the client's attempt.
+struct Resume {
+    start: u64,
+    after: Option<u64>,
 }
 
 enum Phase {
@@ -105,26 +113,26 @@ struct Cursor {
     sent: u64,
     /// The client holds text of this answer (a `reset` would have something to clear).
     client_has_text: bool,
-    /// The newest attempt seen: tokens of older ones are dropped.
-    attempt: i32,
+    /// Tokens of superseded attempts are dropped.
+    attempts: Attempts,
 }
 
 fn answer_events(
     state: AppState,
     row: MessageRow,
-    start: u64,
+    resume: Resume,
     live: Option<Subscription>,
     client_has_text: bool,
 ) -> BoxStream<'static, Relayed> {
     let subject = state.subjects.message(row.conversation_id, row.id);
     let cursor = Cursor {
-        attempt: 0,
+        attempts: Attempts::default(),
         state,
         row,
         subject,
         live,
-        phase: Phase::CatchUp { next: start },
-        sent: start - 1,
+        phase: Phase::CatchUp { next: resume.start },
+        sent: resume.after.unwrap_or(0).max(resume.start - 1),
         client_has_text,
     };
     stream::unfold(cursor, |mut c| async move {
@@ -132,6 +140,17 @@ fn answer_events(
             match c.phase {
                 Phase::Finished => return None,
                 Phase::CatchUp { next } => match read_stored(&c.state, &c.subject, next).await {
+                    Ok(Some(stored)) if stored.seq <= c.sent => {
+                        // The client has it: read only to learn its attempt. Past its end,
+                        // there is nothing more to send.
+                        c.attempts.note(c.row.id, &stored);
+                        c.phase = match stored.is_terminal() {
+                            true => Phase::Finished,
+                            false => Phase::CatchUp {
+                                next: stored.seq + 1,
+                            },
+                        };
+                    }
                     Ok(Some(stored)) => return Some((c.emit(stored), c)),
                     Ok(None) if c.live.is_some() => c.phase = Phase::Live,
                     Ok(None) => {
@@ -179,14 +198,7 @@ fn answer_events(
 impl Cursor {
     fn emit(&mut self, stored: Stored) -> stream::Iter<std::vec::IntoIter<Relayed>> {
         self.sent = stored.seq;
-        // A worker presumed dead may still be publishing when the next attempt has begun (its
-        // lease lapsed while it stalled); its tokens would mix into the new attempt's text.
-        // Tokens of an attempt older than the newest one this response has relayed are dropped.
-        // (A client that resumes after the `reset` is not covered yet: its response has not
-        // seen the new attempt.) The old attempt's end never comes: the stored answer's writes
-        // are guarded by the attempt.
-        let stale = stored.kind == "token" && stored.attempt < self.attempt;
-        self.attempt = self.attempt.max(stored.attempt);
+        let stale = self.attempts.is_stale(self.row.id, &stored);
         match stored.kind {
             "token" if !stale => self.client_has_text = true,
             "reset" => self.client_has_text = false,

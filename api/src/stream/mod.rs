@@ -1,6 +1,7 @@
 //! The SSE relay: JetStream events out as Server-Sent Events (`id` = stream sequence,
 //! `event` = type, `data` = the JSON as published).
 
+mod attempts;
 mod conversation;
 pub mod hub;
 mod message;

@@ -19,7 +19,7 @@
 //!   or `Queued` row whose `lock_by` worker has not been seen for its missed heartbeats becomes
 //!   `Pending` again, one attempt spent.
 //! - The insert trigger NOTIFYs `apalis::job::insert` with the job's type, id and run_at (only
-//!   for a row already due); a worker listening on it fetches at once. Ours (`requeued`) sends
+//!   for a row already due); a worker listening on it fetches at once. Ours (`triggers`) sends
 //!   the same when recovery makes a held row `Pending` again.
 //! - An ack (`handle_result`) updates the row by id and `lock_by`; a row deleted meanwhile is
 //!   simply not updated.
@@ -31,15 +31,15 @@ mod depth;
 mod enqueue;
 mod lease;
 mod make_due;
-mod requeued;
 mod spent;
 mod sweep;
+mod triggers;
 
 pub use depth::depth;
 pub use enqueue::QueuedJob;
 pub use make_due::make_due;
-pub use requeued::install_trigger;
 pub use sweep::{DEAD_JOBS_KEPT, sweep};
+pub use triggers::install_triggers;
 
 /// The channel apalis's insert trigger notifies, which its workers listen on.
 pub const NOTIFY_CHANNEL: &str = "apalis::job::insert";

@@ -9,6 +9,7 @@
 //! `testkit/tests/chaos.rs` runs a short plan in the suite; `scripts/chaos` the full one.
 
 mod client;
+mod nginx;
 mod stack;
 
 use std::{

@@ -61,7 +61,12 @@ impl Stack {
         let second = (0..).map(|_| services::free_port()).find(|p| *p != first);
         let api_ports = vec![first, second.unwrap()];
         let targets = api_ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-        let public = BalancingProxy::start(targets).await.base;
+        // The shipped nginx configuration when asked (`scripts/chaos` with
+        // `CHAOS_PROXY=nginx`), else a balancer of our own.
+        let public = match std::env::var("CHAOS_PROXY").as_deref() {
+            Ok("nginx") => super::nginx::start(&api_ports),
+            _ => BalancingProxy::start(targets).await.base,
+        };
         let apis = api_ports
             .iter()
             .map(|port| app.api_process(api_bin, *port, &public))
