@@ -26,6 +26,14 @@ ensure_nats_server() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nats-server >/dev/null
 }
 
+# nginx: the two-API variant's proxy (deploy/two-apis/nginx.conf), which the chaos tests run through.
+ensure_nginx() {
+  if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then
+    return
+  fi
+  ensure_command nginx nginx-light
+}
+
 ensure_postgres() {
   if [ ! -x "$PG_BIN/initdb" ]; then
     echo "==> installing PostgreSQL 15 (apt-get)"

@@ -222,8 +222,12 @@ pub fn private_nginx(config: impl FnOnce(&Path) -> String, port: u16) -> PathBuf
     std::fs::create_dir_all(&dir).expect("nginx dir");
     std::fs::write(dir.join("nginx.conf"), config(&dir)).expect("nginx.conf");
     let d = dir.display();
+    let bin = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("nginx is not installed: run scripts/test (it installs it) or `apt-get install -y nginx-light`");
     let server = format!(
-        "nginx -p {d} -c {d}/nginx.conf -g 'daemon off; pid {d}/nginx.pid; error_log {d}/log;' \
+        "{bin} -p {d} -c {d}/nginx.conf -g 'daemon off; pid {d}/nginx.pid; error_log {d}/log;' \
          >> {d}/log 2>&1"
     );
     let mut c = Command::new("sh");

@@ -1,20 +1,51 @@
 //! The chaos run's short plan (`sluice_testkit::chaos`): a few worker kills, each API killed
 //! once, one nats-server restart and one Postgres crash, while clients chat through one public
 //! address. Every chat is answered exactly once, and streams move again after each fault.
-//! `scripts/chaos` runs the full plan (`CHAOS=full`) and prints the table.
+//! `scripts/chaos` runs the full plan (`CHAOS=full`) and prints the table. A second test runs
+//! API kills through the two-API variant's nginx as shipped.
 
 use std::time::Duration;
 
-use sluice_testkit::chaos::{FaultReport, Plan, run};
+use sluice_testkit::chaos::{FaultReport, Plan, Proxy, run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_chat_is_answered_exactly_once_through_every_kind_of_fault() {
-    let plan = match std::env::var("CHAOS").as_deref() {
+    let mut plan = match std::env::var("CHAOS").as_deref() {
         Ok("full") => Plan::full(),
         _ => Plan::short(),
     };
+    if std::env::var("CHAOS_PROXY").as_deref() == Ok("nginx") {
+        plan.proxy = Proxy::Nginx;
+    }
+    let reports = run_and_check(&plan).await;
+    for r in &reports {
+        assert!(r.faults >= 1, "{r:?}");
+    }
+}
+
+/// The two-API variant as shipped (`deploy/two-apis/nginx.conf`): streams flow through nginx
+/// unbuffered, and when an API is killed its clients resume on the other through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_nginx_config_carries_streams_through_api_kills() {
+    let plan = Plan {
+        clients: 4,
+        worker_kills: 0,
+        api_kills_each: 1,
+        nats_restarts: 0,
+        postgres_restarts: 0,
+        proxy: Proxy::Nginx,
+    };
+    let reports = run_and_check(&plan).await;
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].faults, 2);
+    assert!(reports[0].reconnects > 0, "{reports:?}");
+}
+
+/// Runs `plan`, prints its table, and checks every chat was answered exactly once and streams
+/// moved again after every fault.
+async fn run_and_check(plan: &Plan) -> Vec<FaultReport> {
     let reports = run(
-        &plan,
+        plan,
         env!("CARGO_BIN_EXE_sluice-test-api"),
         env!("CARGO_BIN_EXE_sluice-test-worker"),
     )
@@ -27,7 +58,6 @@ async fn every_chat_is_answered_exactly_once_through_every_kind_of_fault() {
     }
     for r in &reports {
         assert!(r.chats > 0, "chats ran through {}: {r:?}", r.fault);
-        assert!(r.faults >= 1, "{r:?}");
         assert!(
             r.broken.is_empty() && r.exactly_once == r.chats,
             "{}: {} of {} answered exactly once; {:?}",
@@ -43,4 +73,5 @@ async fn every_chat_is_answered_exactly_once_through_every_kind_of_fault() {
             r.longest_recovery
         );
     }
+    reports
 }

@@ -22,13 +22,24 @@ use tokio_util::sync::CancellationToken;
 use client::{Seen, client};
 use stack::Stack;
 
-/// How many faults of each kind, and how many clients chat meanwhile.
+/// How many faults of each kind (a kind with none is skipped), how many clients chat
+/// meanwhile, and what stands at the public address.
 pub struct Plan {
     pub clients: usize,
     pub worker_kills: usize,
     pub api_kills_each: usize,
     pub nats_restarts: usize,
     pub postgres_restarts: usize,
+    pub proxy: Proxy,
+}
+
+/// The public address in front of the two APIs.
+#[derive(Clone, Copy)]
+pub enum Proxy {
+    /// A balancer of the test's own (`proxy::BalancingProxy`).
+    Balancer,
+    /// nginx with the two-API variant's configuration (`deploy/two-apis/nginx.conf`).
+    Nginx,
 }
 
 impl Plan {
@@ -40,6 +51,7 @@ impl Plan {
             api_kills_each: 1,
             nats_restarts: 1,
             postgres_restarts: 1,
+            proxy: Proxy::Balancer,
         }
     }
 
@@ -51,6 +63,7 @@ impl Plan {
             api_kills_each: 5,
             nats_restarts: 3,
             postgres_restarts: 3,
+            proxy: Proxy::Balancer,
         }
     }
 }
@@ -146,9 +159,9 @@ impl Fault {
 
 /// Runs `plan` against a fresh stack of the given binaries.
 pub async fn run(plan: &Plan, api_bin: &str, worker_bin: &str) -> Vec<FaultReport> {
-    let mut stack = Stack::start(api_bin, worker_bin).await;
+    let mut stack = Stack::start(api_bin, worker_bin, plan.proxy).await;
     let mut reports = Vec::new();
-    for fault in Fault::ALL {
+    for fault in Fault::ALL.into_iter().filter(|f| f.count(plan) > 0) {
         let seen = Arc::new(Seen::default());
         let stop = CancellationToken::new();
         let clients: Vec<_> = (0..plan.clients)

@@ -3,6 +3,7 @@
 
 use std::{path::PathBuf, process::Child, time::Duration};
 
+use super::Proxy;
 use crate::{Options, TestApp, proxy::BalancingProxy, services};
 
 /// The processes and servers of one chaos run.
@@ -30,7 +31,7 @@ impl Drop for Stack {
 }
 
 impl Stack {
-    pub(super) async fn start(api_bin: &str, worker_bin: &str) -> Self {
+    pub(super) async fn start(api_bin: &str, worker_bin: &str, proxy: Proxy) -> Self {
         let pg = services::private_postgres();
         let nats = services::private_nats();
         let (pg_port, nats_port) = (pg.0, nats.0);
@@ -61,11 +62,9 @@ impl Stack {
         let second = (0..).map(|_| services::free_port()).find(|p| *p != first);
         let api_ports = vec![first, second.unwrap()];
         let targets = api_ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-        // The shipped nginx configuration when asked (`scripts/chaos` with
-        // `CHAOS_PROXY=nginx`), else a balancer of our own.
-        let public = match std::env::var("CHAOS_PROXY").as_deref() {
-            Ok("nginx") => super::nginx::start(&api_ports),
-            _ => BalancingProxy::start(targets).await.base,
+        let public = match proxy {
+            Proxy::Balancer => BalancingProxy::start(targets).await.base,
+            Proxy::Nginx => super::nginx::start(&api_ports),
         };
         let apis = api_ports
             .iter()
