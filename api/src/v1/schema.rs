@@ -2,7 +2,6 @@
 //! JSON values (OpenAI's format is read field by field in `request.rs`, and written in
 //! `completions.rs` / `chunks.rs`); these types only describe them. `testkit/tests/openapi.rs`
 //! checks real responses against them, so a description that drifts fails a test.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 
