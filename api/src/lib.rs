@@ -62,12 +62,13 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
     let hub = Hub::start(
         events.clone(),
         subjects.stream_filter(),
-        reconnected,
+        reconnected.clone(),
         shutdown.clone(),
     )
     .await?;
     Ok(AppState {
         hub,
+        nats_reconnected: reconnected,
         auth_limiter: auth::rate_limit::limiter(config.auth_rate_per_minute, config.auth_burst),
         login_limiter: auth::rate_limit::account_limiter(config.login_attempts_per_account),
         enqueues: Batcher::start(messages::enqueue::InsertPairs(db::dedicated(&pool))),

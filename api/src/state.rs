@@ -39,6 +39,8 @@ pub struct AppState {
     pub live_sessions: Batcher<LiveSessions>,
     /// The process-wide live feed SSE responses wait on.
     pub hub: Arc<Hub>,
+    /// Changes whenever the NATS connection is made again (requests in flight are lost).
+    pub nats_reconnected: tokio::sync::watch::Receiver<u64>,
     /// What `/metrics` on `metrics_listen` shows.
     pub metrics: Arc<crate::metrics::ApiMetrics>,
     /// Fires on shutdown: open SSE responses end cleanly.

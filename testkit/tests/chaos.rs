@@ -75,3 +75,54 @@ async fn run_and_check(plan: &Plan) -> Vec<FaultReport> {
     }
     reports
 }
+
+/// When a dependency every API shares is down (Postgres), each API answers 503 itself. The
+/// shipped proxy passes that answer on and keeps both APIs in rotation, so the first request
+/// after the outage reaches an API; counting the 503s as failed servers made nginx refuse
+/// everything with 502 for `fail_timeout` (2 s) after the outage ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_nginx_config_keeps_both_apis_through_a_shared_outage() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+    let down = Arc::new(AtomicBool::new(true));
+    let mut ports = Vec::new();
+    for _ in 0..2 {
+        let down = down.clone();
+        let app = axum::Router::new().fallback(move || async move {
+            if down.load(Relaxed) {
+                (
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "dependency_down",
+                )
+            } else {
+                (axum::http::StatusCode::OK, "ok")
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        ports.push(listener.local_addr().unwrap().port());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+    }
+    let public = sluice_testkit::chaos::nginx::start(&ports);
+    let http = reqwest::Client::new();
+    let get = || async {
+        http.get(format!("{public}/api/health"))
+            .send()
+            .await
+            .unwrap()
+    };
+
+    for _ in 0..4 {
+        let r = get().await;
+        assert_eq!(r.status(), 503, "the API's own answer passes through");
+        assert_eq!(r.text().await.unwrap(), "dependency_down");
+    }
+    down.store(false, Relaxed);
+    let r = get().await;
+    assert_eq!(
+        r.status(),
+        200,
+        "the outage is over: {}",
+        r.text().await.unwrap()
+    );
+}

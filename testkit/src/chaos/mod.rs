@@ -9,7 +9,7 @@
 //! `testkit/tests/chaos.rs` runs a short plan in the suite; `scripts/chaos` the full one.
 
 mod client;
-mod nginx;
+pub mod nginx;
 mod stack;
 
 use std::{

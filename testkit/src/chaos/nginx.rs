@@ -7,7 +7,7 @@ use crate::services;
 const SHIPPED: &str = include_str!("../../../deploy/two-apis/nginx.conf");
 
 /// Starts nginx in front of the APIs on `api_ports` (`api`, `api2`); returns its base URL.
-pub(super) fn start(api_ports: &[u16]) -> String {
+pub fn start(api_ports: &[u16]) -> String {
     let port = services::free_port();
     services::private_nginx(|dir| local_config(api_ports, port, dir), port);
     format!("http://127.0.0.1:{port}")
