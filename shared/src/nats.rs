@@ -57,6 +57,28 @@ pub async fn connect_watching(
     Ok((client, watch))
 }
 
+/// Runs a NATS request, and runs it again whenever the connection is made again while it
+/// waits. A request sent on a connection that is then lost, or while there is none, is never
+/// answered: the client library waits out its whole timeout (5 s for JetStream's API, 10 s for
+/// a plain request), and whatever waits on it (a stream's replay, the API's live feed) stalls
+/// that long after a NATS restart. `reconnected` is `connect_watching`'s receiver.
+pub async fn asked_again_on_reconnect<T, Fut>(
+    reconnected: &watch::Receiver<u64>,
+    mut request: impl FnMut() -> Fut,
+) -> T
+where
+    Fut: std::future::Future<Output = T>,
+{
+    let mut reconnected = reconnected.clone();
+    loop {
+        reconnected.borrow_and_update();
+        tokio::select! {
+            answer = request() => return answer,
+            Ok(()) = reconnected.changed() => continue,
+        }
+    }
+}
+
 /// At once, then 50 ms more per failed attempt, up to `MAX_RECONNECT_DELAY`.
 fn reconnect_delay(attempts: usize) -> Duration {
     let step = Duration::from_millis(50) * attempts.saturating_sub(1).min(1000) as u32;

@@ -29,6 +29,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use sluice_shared::nats;
+
 use super::Stored;
 
 /// The longest wait between two attempts to reopen a broken feed.
@@ -141,8 +143,17 @@ impl Hub {
                     _ = shutdown.cancelled() => return,
                     _ = tokio::time::sleep(wait) => {}
                 }
-                match open_feed(&stream, &filter, self.next_seq_lower_bound()).await {
-                    Ok(feed) => break feed,
+                // Opened while the connection is down, the request would wait out its 5 s
+                // timeout even once NATS is back (the chaos run's ~3.9 s stalls).
+                let open = nats::asked_again_on_reconnect(&reconnected, || {
+                    open_feed(&stream, &filter, self.next_seq_lower_bound())
+                });
+                match open.await {
+                    Ok(feed) => {
+                        // This reconnect is the one the feed was opened after.
+                        reconnected.borrow_and_update();
+                        break feed;
+                    }
                     Err(e) => tracing::warn!(error = %e, "live feed still down"),
                 }
                 wait = (wait * 2).clamp(Duration::from_millis(50), MAX_REOPEN_WAIT);

@@ -175,23 +175,17 @@ impl Relayed {
 }
 
 /// The first stored event on `subject` at or after `seq` (Direct Get, no consumer);
-/// `Ok(None)` when there is none (yet). A request sent on a connection that is then lost, or
-/// while there is none, is never answered (the client library waits its whole 10 s request
-/// timeout, and the stream stalls that long after a NATS restart): when the connection is made
-/// again the read is asked again on it.
+/// `Ok(None)` when there is none (yet). Asked again if the NATS connection is made again
+/// meanwhile (a read sent on a lost connection is never answered).
 async fn read_stored(
     state: &AppState,
     subject: &str,
     seq: u64,
 ) -> Result<Option<Stored>, DirectGetError> {
-    let mut reconnected = state.nats_reconnected.clone();
-    let read = loop {
-        reconnected.borrow_and_update();
-        tokio::select! {
-            read = state.events.direct_get_next_for_subject(subject, Some(seq)) => break read,
-            Ok(()) = reconnected.changed() => continue,
-        }
-    };
+    let read = sluice_shared::nats::asked_again_on_reconnect(&state.nats_reconnected, || {
+        state.events.direct_get_next_for_subject(subject, Some(seq))
+    })
+    .await;
     match read {
         Ok(m) => Ok(Some(Stored::new(m.sequence, m.payload, Some(&m.headers)))),
         Err(e) if matches!(e.kind(), DirectGetErrorKind::NotFound) => Ok(None),
