@@ -4,6 +4,7 @@
 
 mod admin;
 pub mod auth;
+pub mod cli;
 pub mod conversations;
 mod cursor;
 pub mod error;

@@ -99,6 +99,11 @@ pub fn nats_msg_id(message_id: Uuid, attempt: i32, key: impl std::fmt::Display) 
     format!("{message_id}:{attempt}:{key}")
 }
 
+/// The attempt a [`nats_msg_id`] names; `None` for an id not of that form.
+pub fn attempt_of_msg_id(msg_id: &str) -> Option<i32> {
+    msg_id.split(':').nth(1)?.parse().ok()
+}
+
 /// The `key` of every terminal event in [`nats_msg_id`]: one terminal per attempt.
 pub const TERMINAL_KEY: &str = "end";
 
@@ -123,5 +128,12 @@ mod tests {
         assert_eq!(payload_kind(json.as_bytes()), Some("token"));
         assert!(!is_terminal_kind(e.kind()));
         assert!(is_terminal_kind("done"));
+    }
+
+    #[test]
+    fn the_attempt_is_read_back_from_the_msg_id() {
+        let id = nats_msg_id(Uuid::nil(), 3, TERMINAL_KEY);
+        assert_eq!(attempt_of_msg_id(&id), Some(3));
+        assert_eq!(attempt_of_msg_id("not-ours"), None);
     }
 }

@@ -55,11 +55,8 @@ pub struct BalancingProxy {
 }
 
 impl BalancingProxy {
+    /// Balances over `targets` (`host:port` each).
     pub async fn start(targets: Vec<String>) -> Self {
-        let targets: Vec<String> = targets
-            .into_iter()
-            .map(|t| t.trim_start_matches("http://").to_string())
-            .collect();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         tokio::spawn(async move {

@@ -91,6 +91,30 @@ struct FakeWorker {
 }
 
 impl FakeWorker {
+    /// The worker of `message_id`, whose answer ends in attempt `final_attempt` with
+    /// `final_text`; nothing published or stored yet.
+    fn new(
+        app: &TestApp,
+        conversation: Uuid,
+        message_id: Uuid,
+        final_attempt: i32,
+        final_text: String,
+        ending: Ending,
+    ) -> Self {
+        Self {
+            app_pool: app.pool.clone(),
+            js: jetstream::new(app.nats.clone()),
+            subject: Subjects::new(&app.config.nats_prefix).message(conversation, message_id),
+            message_id,
+            final_attempt,
+            final_text,
+            ending,
+            published: Vec::new(),
+            end_seq: None,
+            stored: false,
+        }
+    }
+
     fn end_event(&self) -> StreamEvent {
         let message_id = self.message_id;
         match self.ending {
@@ -285,19 +309,14 @@ fn assert_ids_increase(events: &[SseEvent], after: u64) {
 async fn run_case(app: &TestApp, token: &str, conversation: Uuid, s: Scenario) {
     let sent = app.send(token, conversation, "question").await;
     let message_id = sent.assistant_message.id;
-    let subjects = Subjects::new(&app.config.nats_prefix);
-    let mut worker = FakeWorker {
-        app_pool: app.pool.clone(),
-        js: jetstream::new(app.nats.clone()),
-        subject: subjects.message(conversation, message_id),
+    let mut worker = FakeWorker::new(
+        app,
+        conversation,
         message_id,
-        final_attempt: s.attempts.len() as i32,
-        final_text: s.attempts.last().unwrap().concat(),
-        ending: s.ending,
-        published: Vec::new(),
-        end_seq: None,
-        stored: false,
-    };
+        s.attempts.len() as i32,
+        s.attempts.last().unwrap().concat(),
+        s.ending,
+    );
     let mut steps = steps(&s, message_id, conversation).into_iter();
     let mut received: Vec<SseEvent> = Vec::new();
     let mut plan = s.connections.iter().copied().cycle();
@@ -462,19 +481,14 @@ async fn tokens_of_an_attempt_presumed_dead_never_mix_into_the_next() {
     let conversation = app.create_conversation(&token).await;
     let sent = app.send(&token, conversation, "stale tokens").await;
     let message_id = sent.assistant_message.id;
-    let subjects = Subjects::new(&app.config.nats_prefix);
-    let mut worker = FakeWorker {
-        app_pool: app.pool.clone(),
-        js: jetstream::new(app.nats.clone()),
-        subject: subjects.message(conversation, message_id),
+    let mut worker = FakeWorker::new(
+        &app,
+        conversation,
         message_id,
-        final_attempt: 2,
-        final_text: "new text".into(),
-        ending: Ending::Done,
-        published: Vec::new(),
-        end_seq: None,
-        stored: false,
-    };
+        2,
+        "new text".into(),
+        Ending::Done,
+    );
     let token_event = |seq: u32, delta: &str| StreamEvent::Token {
         message_id,
         seq,

@@ -17,7 +17,7 @@ use axum::{
 };
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use sluice_shared::events::{StreamEvent, is_terminal_kind, payload_kind};
+use sluice_shared::events::{StreamEvent, attempt_of_msg_id, is_terminal_kind, payload_kind};
 
 pub use conversation::router;
 pub use message::{Attach, message_events};
@@ -97,7 +97,7 @@ impl Stored {
         let kind = payload_kind(&payload).unwrap_or("token");
         let attempt = headers
             .and_then(|h| h.get("Nats-Msg-Id"))
-            .and_then(|id| id.as_str().split(':').nth(1)?.parse().ok())
+            .and_then(|id| attempt_of_msg_id(id.as_str()))
             .unwrap_or(0);
         Self {
             seq,
