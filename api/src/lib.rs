@@ -5,6 +5,7 @@
 mod admin;
 pub mod auth;
 pub mod cli;
+mod client_ip;
 pub mod conversations;
 mod cursor;
 pub mod error;

@@ -10,6 +10,7 @@ pub mod event_source;
 pub mod fake_oauth;
 pub mod fake_openai;
 pub mod handoff_watch;
+pub mod nginx;
 pub mod proxy;
 pub mod services;
 pub mod sse;

@@ -103,7 +103,7 @@ async fn the_shipped_nginx_config_keeps_both_apis_through_a_shared_outage() {
         ports.push(listener.local_addr().unwrap().port());
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
-    let public = sluice_testkit::chaos::nginx::start(&ports);
+    let public = sluice_testkit::nginx::start(&ports);
     let http = reqwest::Client::new();
     let get = || async {
         http.get(format!("{public}/api/health"))

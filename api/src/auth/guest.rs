@@ -1,18 +1,14 @@
 //! `POST /api/auth/guest`: an account with no credentials but its tokens. A guest can later
 //! add a password or link GitHub/Google and keeps its conversations.
 
-use std::net::SocketAddr;
-
-use axum::{
-    extract::{ConnectInfo, State},
-    http::HeaderMap,
-};
+use axum::{extract::State, http::HeaderMap};
 use uuid::Uuid;
 
 use super::{
     sessions::{SignedIn, open_session},
     store::{self, NewUser},
 };
+use crate::client_ip::ClientIp;
 use crate::{error::ApiResult, state::AppState};
 
 /// A new guest account, signed in: the tokens as JSON, and as cookies for a browser.
@@ -23,10 +19,10 @@ use crate::{error::ApiResult, state::AppState};
     ))]
 pub async fn create_guest(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
 ) -> ApiResult<SignedIn> {
-    let tokens = sign_in_guest(&state, &super::device(&headers, peer)).await?;
+    let tokens = sign_in_guest(&state, &super::device(&headers, client)).await?;
     Ok(SignedIn::new(&state, tokens).created())
 }
 

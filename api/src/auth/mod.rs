@@ -18,7 +18,7 @@ mod sessions;
 mod store;
 pub mod tokens;
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 use axum::http::{HeaderMap, header};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -59,11 +59,11 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
 }
 
 /// The client's User-Agent and address, shown in the session list.
-fn device(headers: &HeaderMap, peer: SocketAddr) -> store::Device<'_> {
+fn device(headers: &HeaderMap, client: IpAddr) -> store::Device<'_> {
     store::Device {
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok()),
-        ip: peer.ip().to_string(),
+        ip: client.to_string(),
     }
 }

@@ -2,17 +2,11 @@
 //! argon2id on the blocking pool (it is deliberately slow); a failed login says only
 //! "invalid email or password", whichever part was wrong.
 
-use std::net::SocketAddr;
-
 use argon2::{
     Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
     password_hash::{SaltString, rand_core::OsRng},
 };
-use axum::{
-    Json,
-    extract::{ConnectInfo, State},
-    http::HeaderMap,
-};
+use axum::{Json, extract::State, http::HeaderMap};
 use serde::Deserialize;
 use sluice_shared::dto::{TokensOut, UserOut};
 use uuid::Uuid;
@@ -22,6 +16,7 @@ use super::{
     sessions::{SignedIn, open_session},
     store::{self, NewUser},
 };
+use crate::client_ip::ClientIp;
 use crate::{
     error::{ApiError, ApiResult},
     extract::ApiJson,
@@ -59,11 +54,11 @@ pub struct LoginIn {
     ))]
 pub async fn register(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     ApiJson(input): ApiJson<RegisterIn>,
 ) -> ApiResult<SignedIn> {
-    let device = super::device(&headers, peer);
+    let device = super::device(&headers, client);
     let tokens = register_user(&state, input, &device).await?;
     Ok(SignedIn::new(&state, tokens).created())
 }
@@ -111,11 +106,11 @@ pub async fn register_user(
     ))]
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     ApiJson(input): ApiJson<LoginIn>,
 ) -> ApiResult<SignedIn> {
-    let tokens = login_user(&state, input, &super::device(&headers, peer)).await?;
+    let tokens = login_user(&state, input, &super::device(&headers, client)).await?;
     Ok(SignedIn::new(&state, tokens))
 }
 

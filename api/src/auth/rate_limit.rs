@@ -1,10 +1,10 @@
 //! Per-IP rate limit on the auth routes: they create rows without authentication, so they are
 //! the cheapest thing to abuse. Over the limit: 429 with `Retry-After`, and nothing is done.
 
-use std::{net::IpAddr, net::SocketAddr, num::NonZeroU32, sync::Arc, time::Duration};
+use std::{net::IpAddr, num::NonZeroU32, sync::Arc, time::Duration};
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
+    extract::{Request, State},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -13,7 +13,7 @@ use governor::{
     clock::{Clock, DefaultClock},
 };
 
-use crate::{error::ApiError, state::AppState};
+use crate::{client_ip::ClientIp, error::ApiError, state::AppState};
 
 pub type AuthLimiter = Arc<DefaultKeyedRateLimiter<IpAddr>>;
 /// Password attempts per account (normalized email), whatever address they come from.
@@ -59,11 +59,11 @@ fn whole_seconds(wait: Duration) -> u64 {
 
 pub async fn limit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     request: Request,
     next: Next,
 ) -> Response {
-    match state.auth_limiter.check_key(&peer.ip()) {
+    match state.auth_limiter.check_key(&client) {
         Ok(()) => next.run(request).await,
         Err(not_until) => {
             let seconds = whole_seconds(not_until.wait_time_from(DefaultClock::default().now()));

@@ -1,11 +1,9 @@
 //! Signed-in sessions: refresh (rotating), logout, who am I, and the list of one's devices.
 
-use std::net::SocketAddr;
-
 use axum::{
     Json,
     body::Bytes,
-    extract::{ConnectInfo, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -17,6 +15,7 @@ use super::{
     AuthUser, cookies, roles,
     store::{self, Refresh, SessionRow},
 };
+use crate::client_ip::ClientIp;
 use crate::{
     error::{ApiError, ApiResult},
     extract::{Id, parse_json},
@@ -135,7 +134,7 @@ pub struct RefreshIn {
     ))]
 pub async fn refresh(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<SignedIn> {
@@ -169,7 +168,7 @@ pub async fn refresh(
             ));
         }
     };
-    let tokens = rotate(&state, &presented, &super::device(&headers, peer)).await?;
+    let tokens = rotate(&state, &presented, &super::device(&headers, client)).await?;
     Ok(SignedIn::new(&state, tokens))
 }
 

@@ -28,6 +28,9 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
+    if path.starts_with("/v1/") && v1::error::is_openai_shaped(&response) {
+        return response;
+    }
     if path.starts_with("/v1/") && is_json(&response) {
         return openai_shaped(response).await;
     }
@@ -57,24 +60,19 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     Response::from_parts(parts, fresh.into_body())
 }
 
-/// An error the API wrote in its own shape, in OpenAI's (for `/v1/`); one already in
-/// OpenAI's shape passes unchanged.
+/// An error the API wrote in its own shape, in OpenAI's (for `/v1/`).
 async fn openai_shaped(response: Response) -> Response {
     let (mut parts, body) = response.into_parts();
     let bytes = to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
     let ours: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    let body = if v1::error::is_openai_shaped(&ours) {
-        ours
-    } else {
-        let status = parts.status;
-        let code = ours["error"]["code"].as_str().unwrap_or(code_for(status));
-        let message = ours["error"]["message"]
-            .as_str()
-            .unwrap_or("error")
-            .to_string();
-        let code = v1::error::openai_code(status, code);
-        v1::error::body(status, &message, None, Some(&code))
-    };
+    let status = parts.status;
+    let code = ours["error"]["code"].as_str().unwrap_or(code_for(status));
+    let message = ours["error"]["message"]
+        .as_str()
+        .unwrap_or("error")
+        .to_string();
+    let code = v1::error::openai_code(status, code);
+    let body = v1::error::body(status, &message, None, Some(&code));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Json(body).into_response().into_body())
 }

@@ -34,16 +34,32 @@ use crate::{error::ApiError, state::AppState};
 /// How soon a browser's `EventSource` reconnects after a dropped stream (it defaults to ~3 s).
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
-/// The SSE response: a `retry:` hint first, keep-alive comments while idle, and a clean end on
-/// shutdown.
+/// The SSE response of Sluice's own streams: a `retry:` hint first (so a browser reconnects
+/// within a second), keep-alive comments while idle, and a clean end on shutdown.
 pub fn sse(
     state: &AppState,
     events: impl Stream<Item = Event> + Send + 'static,
 ) -> axum::response::Response {
     let retry = Event::default().retry(RECONNECT_AFTER);
+    sse_response(state, futures::stream::once(async { retry }).chain(events))
+}
+
+/// The SSE response of `/v1`, as OpenAI sends one: nothing but `data:` events (and comments,
+/// which every SSE parser skips). No `retry:`, `id:` or `event:` field: OpenAI's Python SDK
+/// turns a lone field into an event with empty `data` and fails to parse it as JSON.
+pub fn openai_sse(
+    state: &AppState,
+    events: impl Stream<Item = Event> + Send + 'static,
+) -> axum::response::Response {
+    sse_response(state, events)
+}
+
+fn sse_response(
+    state: &AppState,
+    events: impl Stream<Item = Event> + Send + 'static,
+) -> axum::response::Response {
     let open = state.metrics.stream_opened();
-    let stream = futures::stream::once(async { retry })
-        .chain(events)
+    let stream = events
         // The stream holds the guard: it is counted open until the response is dropped.
         .inspect(move |_| {
             let _ = &open;

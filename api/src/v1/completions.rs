@@ -62,6 +62,7 @@ fn database(e: sqlx::Error) -> Response {
         (status = 401, description = "`invalid_api_key`", body = schema::ErrorResponse),
         (status = 404, description = "`model_not_found`", body = schema::ErrorResponse),
         (status = 413, description = "`content_too_large`", body = schema::ErrorResponse),
+        (status = 429, description = "`rate_limit_exceeded`: the provider's rate limit outlasted the retries (no `stream`)", body = schema::ErrorResponse),
         (status = 502, description = "The provider failed (no `stream`)", body = schema::ErrorResponse),
     ))]
 pub async fn create(
@@ -142,7 +143,7 @@ async fn stream_answer(
             ready((!chunks.ended).then(|| stream::iter(chunks.translate(&relayed))))
         })
         .flatten();
-    Ok(relay::sse(
+    Ok(relay::openai_sse(
         state,
         stream::once(ready(opening)).chain(chunks),
     ))
@@ -187,6 +188,7 @@ async fn wait_for_answer(
         (status = 200, body = schema::ChatCompletion),
         (status = 404, description = "`not_found`", body = schema::ErrorResponse),
         (status = 409, description = "`not_finished` or `cancelled`", body = schema::ErrorResponse),
+        (status = 429, description = "`rate_limit_exceeded`: the answer failed on the provider's rate limit", body = schema::ErrorResponse),
         (status = 502, description = "The answer failed: the provider's error code", body = schema::ErrorResponse),
     ))]
 pub async fn show(
@@ -236,6 +238,15 @@ fn completion(row: &MessageRow, model: &str) -> Result<Value, V1Error> {
         _ => {
             let code = row.error_code.as_deref().unwrap_or("upstream_error");
             let message = row.error_message.as_deref().unwrap_or("the answer failed");
+            // The provider's rate limit outlasted the worker's retries: the client may retry
+            // later, as after OpenAI's own 429 (its SDKs raise `RateLimitError`).
+            if code == "rate_limited" {
+                return Err(V1Error::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limit_exceeded",
+                    message,
+                ));
+            }
             return Err(V1Error::new(StatusCode::BAD_GATEWAY, code, message));
         }
     }

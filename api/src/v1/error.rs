@@ -40,6 +40,14 @@ impl V1Error {
         }
     }
 
+    /// The same error with OpenAI's machine-readable `code` (`invalid_type`, ...).
+    pub fn with_code(self, code: &str) -> Self {
+        Self {
+            code: Some(code.into()),
+            ..self
+        }
+    }
+
     pub fn model_not_found(model: &str) -> Self {
         Self {
             status: StatusCode::NOT_FOUND,
@@ -67,9 +75,16 @@ impl IntoResponse for V1Error {
             self.param.as_deref(),
             self.code.as_deref(),
         );
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        // Already in OpenAI's shape: the error layer passes it on as it is, whatever its size.
+        response.extensions_mut().insert(OpenAiShaped);
+        response
     }
 }
+
+/// Marks a response whose error body a `/v1` handler wrote in OpenAI's shape.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenAiShaped;
 
 /// The error body OpenAI sends for `status`.
 pub fn body(status: StatusCode, message: &str, param: Option<&str>, code: Option<&str>) -> Value {
@@ -100,7 +115,7 @@ pub fn openai_code(status: StatusCode, ours: &str) -> String {
     }
 }
 
-/// Whether a JSON error body is already in OpenAI's shape (written by a `/v1` handler).
-pub fn is_openai_shaped(body: &Value) -> bool {
-    body["error"]["type"].is_string()
+/// Whether a response's error body is already in OpenAI's shape (written by a `/v1` handler).
+pub fn is_openai_shaped(response: &Response) -> bool {
+    response.extensions().get::<OpenAiShaped>().is_some()
 }

@@ -6,6 +6,7 @@
 
 use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
 
+mod edge;
 mod models;
 mod providers;
 mod secrets;
@@ -19,6 +20,7 @@ use figment::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+pub use edge::CorsConfig;
 pub use models::{Deployment, ModelConfig, ModelPrice, ProviderKind};
 pub use providers::{DemoConfig, DemoReply, HttpProviderConfig};
 use secrets::{list_or_commas, redact};
@@ -71,6 +73,17 @@ pub struct Config {
     /// environment a comma-separated list: `SLUICE_ADMIN_EMAILS=ada@example.com,bob@example.com`.
     #[serde(deserialize_with = "list_or_commas")]
     pub admin_emails: Vec<String>,
+    /// Proxies (CIDRs or addresses) in front of the API whose `X-Forwarded-For` / `Forwarded`
+    /// is believed: the client's address is the rightmost hop that is not one of them. None by
+    /// default: the TCP peer is the client. Per-address limits key on it.
+    #[serde(
+        deserialize_with = "edge::proxies",
+        serialize_with = "edge::proxies_as_text"
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub cors: CorsConfig,
+    /// Life of a scoped stream token (`POST /api/stream-tokens`), at most 300 seconds.
+    pub stream_token_ttl_secs: u64,
     pub device: DeviceConfig,
     pub github: OAuthProviderConfig,
     pub google: OAuthProviderConfig,
@@ -113,6 +126,9 @@ impl Default for Config {
             auth_burst: 20,
             login_attempts_per_account: 10,
             admin_emails: Vec::new(),
+            trusted_proxies: Vec::new(),
+            cors: CorsConfig::default(),
+            stream_token_ttl_secs: 300,
             device: DeviceConfig::default(),
             github: OAuthProviderConfig::github(),
             google: OAuthProviderConfig::google(),
@@ -206,6 +222,10 @@ impl Config {
             );
         }
         self.device.validate().map_err(ConfigError::Invalid)?;
+        self.cors.validate().map_err(ConfigError::Invalid)?;
+        if !(1..=300).contains(&self.stream_token_ttl_secs) {
+            return bad("stream_token_ttl_secs must be from 1 to 300".into());
+        }
         self.github
             .validate("github")
             .map_err(ConfigError::Invalid)?;

@@ -9,7 +9,6 @@
 //! `testkit/tests/chaos.rs` runs a short plan in the suite; `scripts/chaos` the full one.
 
 mod client;
-pub mod nginx;
 mod stack;
 
 use std::{

@@ -64,7 +64,7 @@ impl Stack {
         let targets = api_ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
         let public = match proxy {
             Proxy::Balancer => BalancingProxy::start(targets).await.base,
-            Proxy::Nginx => super::nginx::start(&api_ports),
+            Proxy::Nginx => crate::nginx::start(&api_ports),
         };
         let apis = api_ports
             .iter()

@@ -2,11 +2,11 @@
 //! `{user_code}`, for a signed-in user (bearer, or cookie with the CSRF token), so other
 //! clients and tests can decide without the web page.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 use axum::{
     Json,
-    extract::{ConnectInfo, Path, State},
+    extract::{Path, State},
 };
 use serde::Deserialize;
 use uuid::Uuid;
@@ -15,6 +15,7 @@ use super::{
     guesses,
     store::{self, Lookup},
 };
+use crate::client_ip::ClientIp;
 use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
@@ -48,7 +49,7 @@ pub struct DecisionOut {
     ))]
 pub async fn decide_by_api(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     Path(decision): Path<String>,
     user: AuthUser,
     ApiJson(input): ApiJson<DecisionIn>,
@@ -59,7 +60,7 @@ pub async fn decide_by_api(
         "deny" => (None, "denied"),
         _ => return Err(ApiError::not_found("route")),
     };
-    decide(&state, peer, &input.user_code, approve_for).await?;
+    decide(&state, client, &input.user_code, approve_for).await?;
     Ok(Json(DecisionOut { status }))
 }
 
@@ -67,11 +68,11 @@ pub async fn decide_by_api(
 /// the guessing budget. Shared by this API and the approval page.
 pub async fn decide(
     state: &AppState,
-    peer: SocketAddr,
+    client: IpAddr,
     typed: &str,
     approve_for: Option<Uuid>,
 ) -> ApiResult<()> {
-    let (code, found) = guesses::lookup(state, peer.ip(), typed).await?;
+    let (code, found) = guesses::lookup(state, client, typed).await?;
     match (code, found) {
         (Some(code), Lookup::Pending(_)) => {
             if store::decide(&state.pool, &code, approve_for).await? {

@@ -1,11 +1,9 @@
 //! The device's side of RFC 8628: ask for codes (`POST /api/auth/device/code`, §3.1–3.2),
 //! then poll for tokens (`POST /api/auth/device/token`, §3.4–3.5) until the user decides.
 
-use std::net::SocketAddr;
-
 use axum::{
     Json,
-    extract::{ConnectInfo, State},
+    extract::State,
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
@@ -14,6 +12,7 @@ use serde::Deserialize;
 use sluice_shared::dto::{DEVICE_GRANT_TYPE, DeviceCodeOut};
 
 use super::{store, user_code};
+use crate::client_ip::ClientIp;
 use crate::{
     auth::{
         rfc6749::{OAuthBody, OAuthError, OAuthErrorBody, no_store},
@@ -42,7 +41,7 @@ pub struct DeviceCodeIn {
     ))]
 pub async fn request_code(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     OAuthBody(input): OAuthBody<DeviceCodeIn>,
 ) -> Result<Response, OAuthError> {
@@ -51,7 +50,7 @@ pub async fn request_code(
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
     let device_code = hex::encode(secret);
-    let requester = crate::auth::device(&headers, peer);
+    let requester = crate::auth::device(&headers, client);
     let code = store::create(
         &state.pool,
         &device_code,
@@ -99,7 +98,7 @@ pub struct DeviceTokenIn {
     ))]
 pub async fn poll_token(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     OAuthBody(input): OAuthBody<DeviceTokenIn>,
 ) -> Result<Response, OAuthError> {
@@ -143,7 +142,7 @@ pub async fn poll_token(
         .user_id
         .ok_or_else(|| anyhow::anyhow!("approved without a user"))?;
     store::mark_redeemed(&mut tx, polled.id).await?;
-    let polling = crate::auth::device(&headers, peer);
+    let polling = crate::auth::device(&headers, client);
     let device = Device {
         user_agent: polled.requester_agent.as_deref().or(polling.user_agent),
         ip: polled.requester_ip.clone().unwrap_or(polling.ip),

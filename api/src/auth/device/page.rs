@@ -3,12 +3,12 @@
 //! for the code (or takes `?user_code=` from `verification_uri_complete`), shows which client
 //! asks, when and from where (§5.4), and approves or denies. Every form carries the CSRF token.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 use askama::Template;
 use axum::{
     Form,
-    extract::{ConnectInfo, Query, State, rejection::FormRejection},
+    extract::{Query, State, rejection::FormRejection},
     http::{HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
@@ -22,6 +22,7 @@ use super::{
     store::{Lookup, Pending},
     user_code,
 };
+use crate::client_ip::ClientIp;
 use crate::{
     auth::{
         AuthUser, cookies,
@@ -48,12 +49,12 @@ pub struct DeviceQuery {
     responses((status = 200, content_type = "text/html", description = "The approval page")))]
 pub async fn show(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     Query(query): Query<DeviceQuery>,
 ) -> Page {
     let typed = query.user_code.unwrap_or_default();
-    let (user, session_cookies) = browser_user(&state, &headers, peer).await;
+    let (user, session_cookies) = browser_user(&state, &headers, client).await;
     // Signed in: the session's own token; signed out: a double-submit one for the sign-in form.
     let (csrf, csrf_cookie) = match user.as_ref().and_then(AuthUser::session_id) {
         Some(session) => (cookies::csrf_for(&state.config, session), None),
@@ -62,7 +63,7 @@ pub async fn show(
     let page = match user {
         None => sign_in_form(&state, &csrf, &typed, None),
         Some(_) if typed.trim().is_empty() => code_form(&typed, None),
-        Some(_) => match guesses::lookup(&state, peer.ip(), &typed).await {
+        Some(_) => match guesses::lookup(&state, client, &typed).await {
             Ok((Some(code), Lookup::Pending(pending))) => confirm(&state, &csrf, &code, &pending),
             Ok((_, Lookup::Decided)) => code_form(&typed, Some("That code was already used.")),
             Ok(_) => code_form(
@@ -92,7 +93,7 @@ pub struct DecisionForm {
         (status = 403, content_type = "text/html", description = "A missing or wrong CSRF token")))]
 pub async fn decide_form(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     form: Result<Form<DecisionForm>, FormRejection>,
 ) -> Page {
@@ -116,7 +117,7 @@ pub async fn decide_form(
         Some("deny") => (None, "Device denied"),
         _ => return bad_form(),
     };
-    match decide(&state, peer, &typed, approve_for).await {
+    match decide(&state, client, &typed, approve_for).await {
         Ok(()) if approve_for.is_some() => Page::message(
             StatusCode::OK,
             done,
@@ -149,7 +150,7 @@ pub struct SignInForm {
         (status = 401, content_type = "text/html", description = "Invalid email or password")))]
 pub async fn sign_in(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
@@ -157,7 +158,7 @@ pub async fn sign_in(
         Ok(form) => form,
         Err(page) => return page.into_response(),
     };
-    let device = crate::auth::device(&headers, peer);
+    let device = crate::auth::device(&headers, client);
     let email = form.email.unwrap_or_default();
     let password = form.password.unwrap_or_default();
     let signed_in = match form.action.as_deref() {
@@ -196,7 +197,7 @@ pub async fn sign_in(
 async fn browser_user(
     state: &AppState,
     headers: &HeaderMap,
-    peer: SocketAddr,
+    client: IpAddr,
 ) -> (Option<AuthUser>, Vec<HeaderValue>) {
     if let Some(user) = from_cookie(state, headers).await {
         return (Some(user), Vec::new());
@@ -204,7 +205,7 @@ async fn browser_user(
     let Some(refresh) = cookies::get(headers, cookies::REFRESH) else {
         return (None, Vec::new());
     };
-    match rotate(state, refresh, &crate::auth::device(headers, peer)).await {
+    match rotate(state, refresh, &crate::auth::device(headers, client)).await {
         Ok(tokens) => {
             let user = signed_in_user(state, &tokens);
             (user, browser_cookies(state, &tokens))

@@ -8,16 +8,17 @@
 pub mod provider;
 mod store;
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 use axum::{
-    extract::{ConnectInfo, Path, Query, State},
+    extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
 
 use self::{provider::Provider, store::Outcome};
+use crate::client_ip::ClientIp;
 use crate::{
     auth::{cookies, extractor::from_cookie, sessions::open_session},
     error::ApiError,
@@ -121,7 +122,7 @@ pub struct CallbackQuery {
     ))]
 pub async fn callback(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     Path(name): Path<String>,
     headers: HeaderMap,
     Query(query): Query<CallbackQuery>,
@@ -130,7 +131,7 @@ pub async fn callback(
         return ApiError::not_found("route").into_response();
     };
     let clear_state = cookies::set(&state.config, cookies::OAUTH_STATE, "", 0, true);
-    let mut response = match finish(&state, provider, peer, &headers, query).await {
+    let mut response = match finish(&state, provider, client, &headers, query).await {
         Ok(response) => response,
         Err(page) => page.into_response(),
     };
@@ -141,7 +142,7 @@ pub async fn callback(
 async fn finish(
     state: &AppState,
     provider: Provider,
-    peer: SocketAddr,
+    client: IpAddr,
     headers: &HeaderMap,
     query: CallbackQuery,
 ) -> Result<Response, Page> {
@@ -204,7 +205,7 @@ async fn finish(
         }
         Outcome::SignIn(user_id) => user_id,
     };
-    let device = crate::auth::device(headers, peer);
+    let device = crate::auth::device(headers, client);
     let tokens = open_session(state, tx, user_id, &device).await?;
     let mut response = Redirect::to(&attempt.next_path).into_response();
     cookies::attach(

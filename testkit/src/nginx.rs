@@ -1,10 +1,10 @@
-//! The two-API variant's proxy, for a chaos run through it (`CHAOS_PROXY=nginx`): nginx with
+//! The two-API variant's proxy, for tests through it (chaos, client addresses): nginx with
 //! the shipped `deploy/two-apis/nginx.conf`, its compose service names replaced by the local
 //! APIs' ports. So the configuration users deploy is the one that streams through the faults.
 
 use crate::services;
 
-const SHIPPED: &str = include_str!("../../../deploy/two-apis/nginx.conf");
+const SHIPPED: &str = include_str!("../../deploy/two-apis/nginx.conf");
 
 /// Starts nginx in front of the APIs on `api_ports` (`api`, `api2`); returns its base URL.
 pub fn start(api_ports: &[u16]) -> String {
