@@ -139,6 +139,10 @@ pub fn router(state: AppState) -> Router {
             span
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // Outermost: a preflight is answered before any other layer sees it.
+        .layer(tower::util::option_layer(middleware::cors::layer(
+            &state.config.cors,
+        )))
         .with_state(state)
 }
 

@@ -107,6 +107,7 @@ async fn show(
     params(
         ("id" = Uuid, Path, description = "The answer (an assistant message)"),
         ("Last-Event-ID" = Option<String>, Header, description = "The `id` of the last event seen"),
+        ("token" = Option<String>, Query, description = "A stream token for this answer, instead of a credential"),
     ),
     responses(
         (status = 200, content_type = "text/event-stream", body = StreamEvent,
@@ -114,16 +115,19 @@ async fn show(
                 `data` the event as JSON"),
         (status = 204, description = "The answer ended at or before `Last-Event-ID`"),
         (status = 400, description = "`not_an_answer`, `invalid_last_event_id`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no credential, or an invalid or expired stream token", body = ErrorBody),
+        (status = 403, description = "`wrong_stream`: the stream token reads another stream", body = ErrorBody),
         (status = 404, description = "No such message of the caller's", body = ErrorBody),
     ))]
 async fn stream_answer(
     State(state): State<AppState>,
-    user: AuthUser,
+    reader: stream::StreamReader,
     Id(id): Id,
     headers: HeaderMap,
 ) -> ApiResult<axum::response::Response> {
+    reader.may_read(stream::Scope::Message(id))?;
     let after = stream::last_event_id(&headers)?;
-    let row = store::find(&state.pool, user.user_id, id)
+    let row = store::find(&state.pool, reader.user_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("message"))?;
     if row.role != "assistant" {

@@ -3,6 +3,7 @@
 //! JSON in the API's shape, and no response can be sniffed into another content type.
 
 pub mod body;
+pub mod cors;
 pub mod error_shape;
 
 /// The OAuth endpoints (RFC 8628 device grant), whose errors use RFC 6749's shape.

@@ -17,9 +17,9 @@ use super::{
     attempts::{self, Attempts},
     hub::Topic,
     last_event_id, read_stored, sse,
+    tokens::{Scope, StreamReader},
 };
 use crate::{
-    auth::AuthUser,
     conversations::store as conversations,
     error::{ApiError, ApiResult},
     extract::Id,
@@ -28,11 +28,6 @@ use crate::{
     state::AppState,
 };
 use sluice_shared::events::StreamEvent;
-use utoipa_axum::{router::OpenApiRouter, routes};
-
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(conversation_events))
-}
 
 /// Every answer of a conversation as it is generated (a second tab sees the same tokens):
 /// answers under way are caught up first, then live events follow. It does not end.
@@ -40,22 +35,26 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(
         ("id" = Uuid, Path, description = "The conversation"),
         ("Last-Event-ID" = Option<String>, Header, description = "The `id` of the last event seen"),
+        ("token" = Option<String>, Query, description = "A stream token for this conversation, instead of a credential"),
     ),
     responses(
         (status = 200, content_type = "text/event-stream", body = StreamEvent,
             description = "Server-Sent Events of every answer: `id` the stream sequence, \
                 `event` the type, `data` the event as JSON"),
         (status = 400, description = "`invalid_last_event_id`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no credential, or an invalid or expired stream token", body = ErrorBody),
+        (status = 403, description = "`wrong_stream`: the stream token reads another stream", body = ErrorBody),
         (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
     ))]
-async fn conversation_events(
+pub async fn conversation_events(
     State(state): State<AppState>,
-    user: AuthUser,
+    reader: StreamReader,
     Id(id): Id,
     headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
+    reader.may_read(Scope::Conversation(id))?;
     let after = last_event_id(&headers)?;
-    conversations::find(&state.pool, user.user_id, id)
+    conversations::find(&state.pool, reader.user_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
     let mut live = state.hub.subscribe(Topic::Conversation(id));

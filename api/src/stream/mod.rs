@@ -6,6 +6,7 @@ mod conversation;
 pub mod hub;
 mod message;
 pub mod terminal;
+pub mod tokens;
 
 use async_nats::jetstream::stream::{DirectGetError, DirectGetErrorKind};
 use std::time::Duration;
@@ -19,8 +20,16 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use sluice_shared::events::{StreamEvent, attempt_of_msg_id, is_terminal_kind, payload_kind};
 
-pub use conversation::router;
 pub use message::{Attach, message_events};
+pub use tokens::{Scope, StreamReader};
+
+/// The conversation's stream and stream tokens (an answer's stream is with the messages).
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(conversation::conversation_events))
+        .routes(routes!(tokens::create))
+}
 
 /// An answer's relayed events as Server-Sent Events.
 pub fn as_sse(

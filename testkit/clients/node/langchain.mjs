@@ -39,6 +39,8 @@ async function main() {
 main().then(
   (out) => process.stdout.write(JSON.stringify(out) + "\n", () => process.exit(0)),
   (err) => {
+    // Class name first (an error part of the AI SDK may be a plain object), then the stack.
+    console.error(`${err?.constructor?.name ?? typeof err}${err?.status ? ` status=${err.status}` : ""}:`);
     console.error(err?.stack ?? err);
     process.exit(1);
   },

@@ -37,7 +37,8 @@ function setup() {
 }
 
 async function stream() {
-  const result = streamText(setup());
+  // Errors arrive as `error` parts of fullStream (rethrown below); the default onError would only log them.
+  const result = streamText({ ...setup(), onError: () => {} });
   let text = "";
   for await (const part of result.fullStream) {
     if (part.type === "text-delta") text += part.text ?? part.textDelta ?? "";
@@ -61,6 +62,8 @@ if (!CASES[name]) {
 CASES[name]().then(
   (out) => process.stdout.write(JSON.stringify(out) + "\n", () => process.exit(0)),
   (err) => {
+    // Class name first (an error part of the AI SDK may be a plain object), then the stack.
+    console.error(`${err?.constructor?.name ?? typeof err}${err?.status ? ` status=${err.status}` : ""}:`);
     console.error(err?.stack ?? err);
     process.exit(1);
   },

@@ -1,0 +1,228 @@
+//! Scoped stream tokens: `POST /api/stream-tokens {message_id | conversation_id}` mints a token
+//! that reads that one stream for at most `stream_token_ttl_secs` (≤ 5 minutes), passed as
+//! `?token=` on the stream endpoints (SSE and WebSocket). So a page on another origin — or any
+//! `EventSource`, which cannot send headers — streams without cookies or an API key.
+//!
+//! What keeps it to reading that one stream: it is signed for another audience than access
+//! tokens (`sluice-stream`), so no route that takes an access token accepts it; only the stream
+//! endpoints read `?token=`, and each checks the token names the stream asked for. It cannot
+//! mint another (minting needs a real credential), so it cannot outlive its five minutes.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::{
+    Json,
+    extract::{FromRequestParts, State},
+    http::{StatusCode, request::Parts},
+};
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use sluice_shared::Config;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{
+    auth::AuthUser,
+    conversations::store as conversations,
+    error::{ApiError, ApiResult},
+    extract::ApiJson,
+    messages::store as messages,
+    openapi::ErrorBody,
+    state::AppState,
+};
+
+/// The audience of stream tokens: never `auth::tokens::AUDIENCE`.
+const AUDIENCE: &str = "sluice-stream";
+
+/// The one stream a token reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    Message(Uuid),
+    Conversation(Uuid),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: Uuid,
+    scope: Scope,
+    iss: String,
+    aud: String,
+    exp: u64,
+}
+
+/// What to mint a token for: exactly one of the two.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamTokenIn {
+    /// An answer: the token reads `GET /api/messages/{id}/stream`.
+    pub message_id: Option<Uuid>,
+    /// A conversation: the token reads `GET /api/conversations/{id}/events`.
+    pub conversation_id: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StreamTokenOut {
+    /// Pass as `?token=` on that stream's URL.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Mints a token that reads one stream (an answer's, or a conversation's) for a few minutes,
+/// for clients that cannot send credentials: `EventSource` on another origin, a shared link.
+#[utoipa::path(post, path = "/api/stream-tokens", tag = "streams",
+    request_body = StreamTokenIn,
+    responses(
+        (status = 201, body = StreamTokenOut),
+        (status = 400, description = "`invalid_body`: neither or both ids", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 404, description = "No such message or conversation of the caller's", body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(input): ApiJson<StreamTokenIn>,
+) -> ApiResult<(StatusCode, Json<StreamTokenOut>)> {
+    let scope = match (input.message_id, input.conversation_id) {
+        (Some(id), None) => {
+            messages::find(&state.pool, user.user_id, id)
+                .await?
+                .filter(|row| row.role == "assistant")
+                .ok_or_else(|| ApiError::not_found("answer"))?;
+            Scope::Message(id)
+        }
+        (None, Some(id)) => {
+            conversations::find(&state.pool, user.user_id, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("conversation"))?;
+            Scope::Conversation(id)
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "send exactly one of message_id and conversation_id",
+            ));
+        }
+    };
+    let (token, expires_at) = mint(&state.config, user.user_id, scope)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(StreamTokenOut { token, expires_at }),
+    ))
+}
+
+fn secret(config: &Config) -> &[u8] {
+    config.jwt_secret.expose_secret().as_bytes()
+}
+
+fn mint(config: &Config, user_id: Uuid, scope: Scope) -> anyhow::Result<(String, DateTime<Utc>)> {
+    let exp =
+        SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() + config.stream_token_ttl_secs;
+    let claims = Claims {
+        sub: user_id,
+        scope,
+        iss: config.public_url.clone(),
+        aud: AUDIENCE.into(),
+        exp,
+    };
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret(config)),
+    )?;
+    let expires_at = DateTime::from_timestamp(exp as i64, 0).unwrap_or_default();
+    Ok((token, expires_at))
+}
+
+/// The claims of a valid, unexpired stream token (no leeway: five minutes mean five).
+fn verify(config: &Config, token: &str) -> Option<Claims> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_audience(&[AUDIENCE]);
+    validation.set_issuer(&[&config.public_url]);
+    validation.leeway = 0;
+    jsonwebtoken::decode::<Claims>(
+        token,
+        &DecodingKey::from_secret(secret(config)),
+        &validation,
+    )
+    .ok()
+    .map(|data| data.claims)
+}
+
+/// Who reads a stream: a signed-in caller (any credential `AuthUser` takes), or a stream
+/// token from `?token=`, which reads only its own stream.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamReader {
+    pub user_id: Uuid,
+    scope: Option<Scope>,
+}
+
+impl StreamReader {
+    /// 403 `wrong_stream` when a token was minted for another stream than `scope`.
+    pub fn may_read(&self, scope: Scope) -> Result<(), ApiError> {
+        match self.scope {
+            Some(own) if own != scope => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "wrong_stream",
+                "this stream token reads another stream",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+impl FromRequestParts<AppState> for StreamReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        let token = serde_urlencoded::from_str::<TokenQuery>(query)
+            .ok()
+            .and_then(|q| q.token);
+        let Some(token) = token else {
+            let user = AuthUser::from_request_parts(parts, state).await?;
+            return Ok(Self {
+                user_id: user.user_id,
+                scope: None,
+            });
+        };
+        let claims = verify(&state.config, &token).ok_or_else(|| {
+            ApiError::unauthorized("the stream token is invalid or expired; mint a new one")
+        })?;
+        Ok(Self {
+            user_id: claims.sub,
+            scope: Some(claims.scope),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config {
+            jwt_secret: "k".repeat(32).into(),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn a_stream_token_is_never_an_access_token_nor_the_reverse() {
+        let config = config();
+        let user = Uuid::now_v7();
+        let (token, _) = mint(&config, user, Scope::Message(Uuid::now_v7())).unwrap();
+        let access = crate::auth::tokens::JwtKeys::new(&config);
+        assert!(access.verify(&token).is_none());
+        let session = access.issue(user, Uuid::now_v7(), vec![]).unwrap();
+        assert!(verify(&config, &session).is_none());
+        assert_eq!(verify(&config, &token).unwrap().sub, user);
+    }
+}
