@@ -75,36 +75,54 @@ impl<E: Into<anyhow::Error>> From<E> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut retry_after = None;
-        let (status, code, message) = match self {
+impl ApiError {
+    /// Status, code, message and `Retry-After` seconds, as answered; internal errors are
+    /// logged here, once, and answered without their details.
+    fn answer(self) -> (StatusCode, &'static str, String, Option<u64>) {
+        match self {
             Self::RateLimited {
                 retry_after_secs,
                 message,
-            } => {
-                retry_after = Some(retry_after_secs.max(1));
-                (StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
-            }
+            } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                message,
+                Some(retry_after_secs.max(1)),
+            ),
             Self::Client {
                 status,
                 code,
                 message,
-            } => (status, code, message),
+            } => (status, code, message, None),
             Self::Internal(e) if database_unreachable(&e) => {
                 tracing::warn!(error = %e, "database unreachable");
                 let message = "the database is unavailable; try again shortly".to_string();
-                (StatusCode::SERVICE_UNAVAILABLE, "dependency_down", message)
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "dependency_down",
+                    message,
+                    None,
+                )
             }
             Self::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal server error".to_string(),
-                )
+                let message = "internal server error".to_string();
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", message, None)
             }
-        };
+        }
+    }
+
+    /// The code and message a client is told, for transports other than HTTP (WebSocket
+    /// frames, Socket.IO errors).
+    pub fn code_and_message(self) -> (String, String) {
+        let (_, code, message, _) = self.answer();
+        (code.to_string(), message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, retry_after) = self.answer();
         let mut response = (
             status,
             Json(json!({ "error": { "code": code, "message": message } })),

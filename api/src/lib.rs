@@ -17,11 +17,13 @@ mod metrics;
 mod middleware;
 mod models;
 mod openapi;
+mod socket_io;
 pub mod state;
 pub mod stream;
 mod v1;
 mod validate;
 pub mod web;
+mod ws;
 
 use std::{sync::Arc, time::Duration};
 
@@ -109,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .merge(conversations::router())
         .merge(messages::router())
         .merge(stream::router())
+        .merge(ws::router())
         .merge(models::router())
         .merge(v1::router())
         .merge(web::router());
@@ -139,6 +142,8 @@ pub fn router(state: AppState) -> Router {
             span
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // Socket.IO speaks its own protocol (and errors) on /socket.io/; the rest passes on.
+        .layer(socket_io::layer(state.clone()))
         // Outermost: a preflight is answered before any other layer sees it.
         .layer(tower::util::option_layer(middleware::cors::layer(
             &state.config.cors,

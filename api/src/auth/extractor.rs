@@ -64,12 +64,7 @@ impl FromRequestParts<AppState> for AuthUser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         if let Some(bearer) = bearer(&parts.headers) {
-            if bearer.starts_with(keys::KEY_PREFIX) {
-                return keys::store::authenticate(&state.pool, bearer)
-                    .await?
-                    .ok_or_else(|| ApiError::unauthorized("the API key is invalid or disabled"));
-            }
-            return from_access_token(state, bearer).await;
+            return from_bearer(state, bearer).await;
         }
         if cookies::get(&parts.headers, cookies::ACCESS).is_some() {
             let user = from_cookie(state, &parts.headers).await.ok_or_else(|| {
@@ -90,6 +85,17 @@ impl FromRequestParts<AppState> for AuthUser {
             "sign in: send Authorization: Bearer <access token or API key>",
         ))
     }
+}
+
+/// The caller a bearer credential names: an API key (`sk-sluice-…`) or an access token. Also
+/// for transports that carry it elsewhere (Socket.IO's handshake `auth`).
+pub async fn from_bearer(state: &AppState, bearer: &str) -> Result<AuthUser, ApiError> {
+    if bearer.starts_with(keys::KEY_PREFIX) {
+        return keys::store::authenticate(&state.pool, bearer)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the API key is invalid or disabled"));
+    }
+    from_access_token(state, bearer).await
 }
 
 /// The browser's user from its access cookie, if valid (pages check CSRF on their forms).
@@ -114,7 +120,7 @@ async fn from_access_token(state: &AppState, token: &str) -> Result<AuthUser, Ap
     })
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -124,7 +130,7 @@ fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-async fn session_is_live(state: &AppState, session_id: Uuid, user_id: Uuid) -> ApiResult<bool> {
+pub async fn session_is_live(state: &AppState, session_id: Uuid, user_id: Uuid) -> ApiResult<bool> {
     Ok(state.live_sessions.submit((session_id, user_id)).await?)
 }
 

@@ -8,7 +8,7 @@ pub mod cookies;
 mod device;
 pub mod extractor;
 mod guest;
-mod keys;
+pub(crate) mod keys;
 mod oauth;
 mod password;
 pub mod rate_limit;

@@ -8,7 +8,9 @@ use axum::{
 use futures::{StreamExt, stream};
 use sluice_shared::{dto::ChatIn, events::StreamEvent};
 
-use super::enqueue;
+use uuid::Uuid;
+
+use super::{enqueue, store::MessageRow};
 use crate::{
     auth::AuthUser,
     conversations::store as conversations,
@@ -39,36 +41,7 @@ pub async fn chat(
     RequestId(request_id): RequestId,
     ApiJson(input): ApiJson<ChatIn>,
 ) -> ApiResult<impl IntoResponse> {
-    enqueue::validate_content(&state, &input.message)?;
-    let title: String = input.message.trim().chars().take(TITLE_CHARS).collect();
-    let (target, default_model) = match input.conversation_id {
-        Some(id) => {
-            let conversation = conversations::find(&state.pool, user.user_id, id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("conversation"))?;
-            (enqueue::Target::Existing(id), conversation.model)
-        }
-        None => (
-            enqueue::Target::New(enqueue::NewConversation {
-                title,
-                system_prompt: None,
-                origin: conversations::Origin::App,
-            }),
-            state.config.default_model.clone(),
-        ),
-    };
-    let model = input.model.unwrap_or(default_model);
-    enqueue::validate_model(&state, &model)?;
-    let (user_message, answer) = enqueue::enqueue(
-        &state,
-        user.user_id,
-        target,
-        &input.message,
-        &model,
-        request_id,
-        Default::default(),
-    )
-    .await?;
+    let (user_message, answer) = start_chat(&state, user.user_id, input, request_id).await?;
     let meta = StreamEvent::Meta {
         conversation_id: answer.conversation_id,
         user_message_id: user_message.id,
@@ -84,4 +57,45 @@ pub async fn chat(
     };
     let events = stream::once(async { meta }).chain(answer_events);
     Ok(relay::sse(&state, events))
+}
+
+/// Checks and sends a chat message (to a new conversation, titled by it, unless
+/// `conversation_id` is given): the stored question and its queued answer. Also the WebSocket's
+/// `send`.
+pub async fn start_chat(
+    state: &AppState,
+    user_id: Uuid,
+    input: ChatIn,
+    request_id: Option<String>,
+) -> ApiResult<(MessageRow, MessageRow)> {
+    enqueue::validate_content(state, &input.message)?;
+    let title: String = input.message.trim().chars().take(TITLE_CHARS).collect();
+    let (target, default_model) = match input.conversation_id {
+        Some(id) => {
+            let conversation = conversations::find(&state.pool, user_id, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("conversation"))?;
+            (enqueue::Target::Existing(id), conversation.model)
+        }
+        None => (
+            enqueue::Target::New(enqueue::NewConversation {
+                title,
+                system_prompt: None,
+                origin: conversations::Origin::App,
+            }),
+            state.config.default_model.clone(),
+        ),
+    };
+    let model = input.model.unwrap_or(default_model);
+    enqueue::validate_model(state, &model)?;
+    enqueue::enqueue(
+        state,
+        user_id,
+        target,
+        &input.message,
+        &model,
+        request_id,
+        Default::default(),
+    )
+    .await
 }

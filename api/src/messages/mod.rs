@@ -27,6 +27,9 @@ use crate::{
     stream,
 };
 use store::CancelOutcome;
+use uuid::Uuid;
+
+pub use chat::start_chat;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -157,7 +160,14 @@ async fn cancel(
     user: AuthUser,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let outcome = store::request_cancel(&state.pool, user.user_id, id)
+    cancel_answer(&state, user.user_id, id).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Asks the answer `id` of `owner`'s to stop (also the WebSocket's `cancel`): its stream then
+/// ends with `cancelled`. 404 if it is not theirs, 409 `already_finished` if it ended.
+pub async fn cancel_answer(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<()> {
+    let outcome = store::request_cancel(&state.pool, owner, id)
         .await?
         .ok_or_else(|| ApiError::not_found("message"))?;
     match outcome {
@@ -170,7 +180,7 @@ async fn cancel(
                 .nats
                 .publish(state.subjects.control(id), "cancel".into())
                 .await?;
-            Ok(StatusCode::ACCEPTED)
+            Ok(())
         }
         CancelOutcome::CancelledWhileQueued {
             conversation_id,
@@ -179,9 +189,9 @@ async fn cancel(
             // No worker has it, so the API ends the stream for the clients that wait on it.
             let event = StreamEvent::Cancelled { message_id: id };
             let seq =
-                stream::terminal::publish(&state, conversation_id, id, attempt, &event).await?;
+                stream::terminal::publish(state, conversation_id, id, attempt, &event).await?;
             store::set_last_seq(&state.pool, id, seq).await?;
-            Ok(StatusCode::ACCEPTED)
+            Ok(())
         }
     }
 }

@@ -4,12 +4,8 @@
 //! relays live events, skipping per answer what the catch-up already sent, and tokens of
 //! superseded attempts (`attempts.rs`).
 
-use axum::{
-    extract::State,
-    http::HeaderMap,
-    response::{IntoResponse, sse::Event},
-};
-use futures::stream::{self, StreamExt};
+use axum::{extract::State, http::HeaderMap, response::IntoResponse};
+use futures::stream::{self, Stream, StreamExt};
 use uuid::Uuid;
 
 use super::{
@@ -57,19 +53,31 @@ pub async fn conversation_events(
     conversations::find(&state.pool, reader.user_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
+    let events = conversation_stream(&state, id, after).await?;
+    Ok(sse(&state, events.map(|stored| stored.to_event())))
+}
+
+/// Every event of the conversation's answers after `after` (a `Last-Event-ID`): those under way
+/// caught up first, then live ones, ids increasing throughout. Ownership is the caller's check.
+/// Ends only if the live feed cuts the reader off (too slow) or the server shuts down.
+pub async fn conversation_stream(
+    state: &AppState,
+    id: Uuid,
+    after: Option<u64>,
+) -> Result<impl Stream<Item = Stored> + Send + 'static, ApiError> {
     let mut live = state.hub.subscribe(Topic::Conversation(id));
     // Every event at or below the hub's high-water mark was dispatched before this point, so
     // the catch-up reads exactly those and the live feed brings exactly the later ones, in
     // stream order: ids increase over the whole response.
     let watermark = state.hub.next_seq_lower_bound() - 1;
     let mut attempts = Attempts::default();
-    let backlog = catch_up(&state, id, after, watermark, &mut attempts).await?;
+    let backlog = catch_up(state, id, after, watermark, &mut attempts).await?;
     let sent = watermark.max(after.unwrap_or(0));
     let live_events = stream::poll_fn(move |cx| live.events.poll_recv(cx)).filter_map(move |d| {
         let relay = d.stored.seq > sent && !attempts.is_stale(d.message_id, &d.stored);
-        std::future::ready(relay.then(|| d.stored.to_event()))
+        std::future::ready(relay.then_some(d.stored))
     });
-    Ok(sse(&state, stream::iter(backlog).chain(live_events)))
+    Ok(stream::iter(backlog).chain(live_events))
 }
 
 /// Events up to `watermark` of answers under way (or whose end the client has not seen), in
@@ -80,7 +88,7 @@ async fn catch_up(
     after: Option<u64>,
     watermark: u64,
     attempts: &mut Attempts,
-) -> Result<Vec<Event>, ApiError> {
+) -> Result<Vec<Stored>, ApiError> {
     let mut found = Vec::new();
     let has = |seq: u64| after.is_some_and(|a| seq <= a);
     for answer in messages::in_flight(&state.pool, conversation_id, after).await? {
@@ -112,5 +120,5 @@ async fn catch_up(
         }
     }
     found.sort_by_key(|stored| stored.seq);
-    Ok(found.iter().map(Stored::to_event).collect())
+    Ok(found)
 }

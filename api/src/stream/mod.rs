@@ -20,6 +20,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use sluice_shared::events::{StreamEvent, attempt_of_msg_id, is_terminal_kind, payload_kind};
 
+pub use conversation::conversation_stream;
 pub use message::{Attach, message_events};
 pub use tokens::{Scope, StreamReader};
 
@@ -136,6 +137,12 @@ impl Stored {
         is_terminal_kind(self.kind)
     }
 
+    /// The JSON as published (`null` for a payload that is not JSON, never published by a
+    /// worker of this version).
+    pub fn data(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.payload).unwrap_or_default()
+    }
+
     /// The SSE event: `id` = sequence, `event` = type, `data` = the JSON as published.
     pub fn to_event(&self) -> Event {
         Event::default()
@@ -171,6 +178,22 @@ impl Relayed {
                     None => sse,
                 }
             }
+        }
+    }
+
+    /// The `id:` a client resumes from (`None` for a rebuilt event that has none).
+    pub fn id(&self) -> Option<u64> {
+        match self {
+            Self::Stored(stored) => Some(stored.seq),
+            Self::Rebuilt { id, .. } => *id,
+        }
+    }
+
+    /// The event as JSON (what an SSE event's `data` holds).
+    pub fn data(&self) -> serde_json::Value {
+        match self {
+            Self::Stored(stored) => stored.data(),
+            Self::Rebuilt { event, .. } => serde_json::to_value(event).expect("events serialize"),
         }
     }
 

@@ -156,7 +156,10 @@ fn verify(config: &Config, token: &str) -> Option<Claims> {
 #[derive(Debug, Clone, Copy)]
 pub struct StreamReader {
     pub user_id: Uuid,
-    scope: Option<Scope>,
+    /// The token's stream; `None` for a signed-in caller, who may read any of theirs.
+    pub scope: Option<Scope>,
+    /// When the token expires (Unix seconds).
+    pub expires_at: Option<u64>,
 }
 
 impl StreamReader {
@@ -171,6 +174,12 @@ impl StreamReader {
             _ => Ok(()),
         }
     }
+}
+
+/// Whether the request carries a stream token (`?token=`).
+pub fn has_token(parts: &Parts) -> bool {
+    let query = parts.uri.query().unwrap_or("");
+    serde_urlencoded::from_str::<TokenQuery>(query).is_ok_and(|q| q.token.is_some())
 }
 
 #[derive(Deserialize)]
@@ -191,6 +200,7 @@ impl FromRequestParts<AppState> for StreamReader {
             return Ok(Self {
                 user_id: user.user_id,
                 scope: None,
+                expires_at: None,
             });
         };
         let claims = verify(&state.config, &token).ok_or_else(|| {
@@ -199,6 +209,7 @@ impl FromRequestParts<AppState> for StreamReader {
         Ok(Self {
             user_id: claims.sub,
             scope: Some(claims.scope),
+            expires_at: Some(claims.exp),
         })
     }
 }

@@ -1,0 +1,131 @@
+//! Who is on a socket, and for how long. A signed-in caller (bearer access token, API key, or
+//! the browser's session cookie) may send, cancel and follow any stream of theirs; a stream
+//! token (`?token=`) only follows its one stream. The credential is checked again while the
+//! socket lives: when it expires or is revoked, the socket closes with `AuthExpired`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::{
+    extract::FromRequestParts,
+    http::{StatusCode, header, request::Parts},
+};
+use uuid::Uuid;
+
+use crate::{
+    auth::{
+        AuthUser, cookies,
+        extractor::{self, Credential},
+        keys,
+    },
+    error::ApiError,
+    state::AppState,
+    stream::{Scope, StreamReader, tokens},
+};
+
+pub struct Caller {
+    pub user_id: Uuid,
+    /// A stream token's one stream; `None`: the whole account.
+    pub scope: Option<Scope>,
+    /// When the credential expires (Unix seconds); API keys do not.
+    expires_at: Option<u64>,
+    recheck: Recheck,
+}
+
+/// How a live socket's credential is checked again (revoked session, disabled key or user).
+enum Recheck {
+    Session(Uuid),
+    ApiKey(String),
+    /// A stream token: it only expires.
+    Expiry,
+}
+
+impl Caller {
+    /// Time left before the credential expires, if it does.
+    pub fn time_left(&self) -> Option<Duration> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+        self.expires_at
+            .map(|at| Duration::from_secs(at.saturating_sub(now)))
+    }
+
+    /// Whether the credential is still good: not expired, its session or key not revoked, its
+    /// user not disabled. A database outage is not a revocation: it counts as good.
+    pub async fn still_valid(&self, state: &AppState) -> bool {
+        if self.time_left().is_some_and(|left| left.is_zero()) {
+            return false;
+        }
+        match &self.recheck {
+            Recheck::Session(sid) => extractor::session_is_live(state, *sid, self.user_id)
+                .await
+                .unwrap_or(true),
+            Recheck::ApiKey(key) => keys::store::authenticate(&state.pool, key)
+                .await
+                .map(|found| found.is_some())
+                .unwrap_or(true),
+            Recheck::Expiry => true,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if tokens::has_token(parts) {
+            let reader = StreamReader::from_request_parts(parts, state).await?;
+            return Ok(Self {
+                user_id: reader.user_id,
+                scope: reader.scope,
+                expires_at: reader.expires_at,
+                recheck: Recheck::Expiry,
+            });
+        }
+        let by_cookie = extractor::bearer(&parts.headers).is_none();
+        if by_cookie {
+            same_site_origin(parts, state)?;
+        }
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        let presented = extractor::bearer(&parts.headers)
+            .or_else(|| cookies::get(&parts.headers, cookies::ACCESS))
+            .unwrap_or("")
+            .to_string();
+        let (expires_at, recheck) = match user.credential {
+            Credential::Session(sid) => (
+                state.jwt.verify(presented.trim()).map(|claims| claims.exp),
+                Recheck::Session(sid),
+            ),
+            Credential::ApiKey(_) => (None, Recheck::ApiKey(presented)),
+        };
+        Ok(Self {
+            user_id: user.user_id,
+            scope: None,
+            expires_at,
+            recheck,
+        })
+    }
+}
+
+/// A socket opened with the browser's cookies must come from a page of this site (or of a
+/// listed CORS origin): browsers do not apply CORS to WebSockets, so without this check any
+/// site could open one in its visitor's name (cross-site WebSocket hijacking).
+fn same_site_origin(parts: &Parts, state: &AppState) -> Result<(), ApiError> {
+    let Some(origin) = parts.headers.get(header::ORIGIN) else {
+        // Not a browser: it has no cookies of ours to abuse.
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("");
+    let own = state.config.public_url.trim_end_matches('/');
+    let listed = state
+        .config
+        .cors
+        .allowed_origins
+        .iter()
+        .any(|o| o == origin);
+    if origin.eq_ignore_ascii_case(own) || listed {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "origin_not_allowed",
+        "a WebSocket signed in by cookie must be opened by a page of this site",
+    ))
+}
