@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod chaos;
 pub mod chat_page;
+pub mod clients;
 pub mod event_source;
 pub mod fake_oauth;
 pub mod fake_openai;

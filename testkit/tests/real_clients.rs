@@ -1,0 +1,222 @@
+//! The clients people use, unmodified, against the real stack: the OpenAI Python SDK (sync,
+//! async, raw responses, its error classes), LangChain and LiteLLM in Python; the OpenAI Node
+//! SDK, the Vercel AI SDK and LangChain JS in Node. Each streamed (or whole) text must equal the
+//! answer Sluice stored. Versions: `testkit/clients/requirements.txt`, `package.json`.
+
+use serde_json::Value;
+use sluice_testkit::{
+    TestApp,
+    clients::{node, python},
+    fake_openai::{FakeOpenAi, Fault},
+    with_fake_openai,
+};
+
+/// A guest with an API key, and the environment every client script reads.
+async fn client_env(
+    app: &TestApp,
+    model: &str,
+    prompt: &str,
+) -> (String, Vec<(&'static str, String)>) {
+    let token = app.guest().await;
+    let key = app.create_key(&token, "client matrix").await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let env = vec![
+        ("SLUICE_V1", app.url("/v1")),
+        ("SLUICE_KEY", key),
+        ("SLUICE_MODEL", model.to_string()),
+        ("SLUICE_PROMPT", prompt.to_string()),
+    ];
+    (token, env)
+}
+
+/// The answer Sluice stored for the question `prompt` (each test asks its own).
+async fn stored_answer(app: &TestApp, prompt: &str) -> Value {
+    let (status, content, input, output): (String, String, Option<i32>, Option<i32>) =
+        sqlx::query_as(
+            "SELECT a.status, a.content, a.input_tokens, a.output_tokens
+             FROM messages q JOIN messages a ON a.reply_to = q.id
+             WHERE q.content = $1 AND a.role = 'assistant'",
+        )
+        .bind(prompt)
+        .fetch_one(&app.pool)
+        .await
+        .expect("one stored answer to the prompt");
+    serde_json::json!({"status": status, "content": content,
+                       "input_tokens": input, "output_tokens": output})
+}
+
+async fn assert_streamed_text_is_stored(app: &TestApp, prompt: &str, got: &Value) {
+    let stored = stored_answer(app, prompt).await;
+    assert_eq!(stored["status"], "done", "{stored}");
+    assert!(!stored["content"].as_str().unwrap().is_empty());
+    assert_eq!(got["text"], stored["content"], "client saw {got}");
+}
+
+#[tokio::test]
+async fn the_python_sdk_streams_with_usage_sync_and_async() {
+    let app = TestApp::spawn().await;
+    let prompt = "python sdk streams this";
+    let (_, env) = client_env(&app, "demo", prompt).await;
+    let got = python("openai_sdk.py", &["stream"], &env).await;
+    assert_streamed_text_is_stored(&app, prompt, &got).await;
+    assert_eq!(got["finish_reason"], "stop");
+    assert_eq!(
+        got["ids"].as_array().unwrap().len(),
+        1,
+        "one completion id: {got}"
+    );
+    let stored = stored_answer(&app, prompt).await;
+    assert_eq!(got["usage"]["completion_tokens"], stored["output_tokens"]);
+    assert_eq!(got["usage"]["prompt_tokens"], stored["input_tokens"]);
+
+    let prompt = "async python sdk streams this";
+    let (_, env) = client_env(&app, "demo", prompt).await;
+    let got = python("openai_sdk.py", &["stream_async"], &env).await;
+    assert_streamed_text_is_stored(&app, prompt, &got).await;
+    assert_eq!(got["finish_reason"], "stop");
+}
+
+#[tokio::test]
+async fn the_python_sdk_reads_a_whole_completion_and_its_message_id_header() {
+    let app = TestApp::spawn().await;
+    let prompt = "a whole completion please";
+    let (token, env) = client_env(&app, "demo", prompt).await;
+    let got = python("openai_sdk.py", &["complete"], &env).await;
+    assert_streamed_text_is_stored(&app, prompt, &got).await;
+    let id = got["message_id"].as_str().expect("x-sluice-message-id");
+    let message = app.get_json(&token, &format!("/api/messages/{id}")).await;
+    assert_eq!(message["content"], got["text"]);
+}
+
+#[tokio::test]
+async fn the_python_sdk_raises_its_own_error_classes() {
+    let app = TestApp::spawn().await;
+    let (_, env) = client_env(&app, "demo", "errors").await;
+    let got = python("openai_sdk.py", &["errors"], &env).await;
+    assert_eq!(got["bad_key"]["class"], "AuthenticationError", "{got}");
+    assert_eq!(got["bad_key"]["status"], 401);
+    assert_eq!(got["unknown_model"]["class"], "NotFoundError", "{got}");
+    assert_eq!(got["unknown_model"]["code"], "model_not_found");
+    assert_eq!(got["unknown_model"]["param"], "model");
+    assert!(got["models"].as_array().unwrap().contains(&"demo".into()));
+}
+
+#[tokio::test]
+async fn a_provider_rate_limit_reaches_the_python_sdk_as_rate_limit_error() {
+    let fake = FakeOpenAi::start(8, std::time::Duration::ZERO).await;
+    // A Retry-After longer than the worker will wait: the answer fails on the rate limit.
+    fake.push_fault(Fault::RateLimit {
+        retry_after_secs: 3600,
+    });
+    let app = TestApp::spawn_with(with_fake_openai(&fake)).await;
+    let (_, env) = client_env(&app, "fake-gpt", "too busy?").await;
+    let got = python("openai_sdk.py", &["rate_limited"], &env).await;
+    assert_eq!(got["class"], "RateLimitError", "{got}");
+    assert_eq!(got["status"], 429);
+    assert_eq!(got["code"], "rate_limit_exceeded");
+}
+
+#[tokio::test]
+async fn the_python_sdk_gets_400_naming_the_field_for_every_bad_value() {
+    let app = TestApp::spawn().await;
+    let (_, env) = client_env(&app, "demo", "bad params").await;
+    let got = python("openai_sdk.py", &["bad_params"], &env).await;
+    let expected = [
+        ("max_tokens=-5", 400, "max_tokens"),
+        ("max_tokens=abc", 400, "max_tokens"),
+        ("max_completion_tokens=-1", 400, "max_completion_tokens"),
+        ("user=12345", 400, "user"),
+        ("user={}", 400, "user"),
+        ("store=yes", 400, "store"),
+        ("parallel_tool_calls=x", 400, "parallel_tool_calls"),
+        (
+            "stream_options.include_usage=yes",
+            400,
+            "stream_options.include_usage",
+        ),
+        ("temperature=5", 400, "temperature"),
+        ("top_p=2", 400, "top_p"),
+        ("system_25000_chars", 400, "messages[0].content"),
+        ("model_4000_chars", 404, "model"),
+    ];
+    let cases = got["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), expected.len());
+    for (case, (name, status, param)) in cases.iter().zip(expected) {
+        assert_eq!(case["name"], name);
+        assert_eq!(case["status"], status, "{case}");
+        assert_eq!(case["param"], param, "{case}");
+        let class = if status == 404 {
+            "NotFoundError"
+        } else {
+            "BadRequestError"
+        };
+        assert_eq!(case["class"], class, "{case}");
+    }
+    let huge_model = &cases[11];
+    assert_eq!(huge_model["code"], "model_not_found");
+    assert!(
+        huge_model["message"].as_str().unwrap().len() < 400,
+        "{huge_model}"
+    );
+    // Nothing was stored for any of them: each was refused before the send.
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+}
+
+#[tokio::test]
+async fn langchain_and_litellm_stream_in_python() {
+    let app = TestApp::spawn().await;
+    let prompt = "langchain python streams this";
+    let (_, env) = client_env(&app, "demo", prompt).await;
+    let got = python("langchain_stream.py", &[], &env).await;
+    assert_streamed_text_is_stored(&app, prompt, &got).await;
+
+    let prompt = "litellm streams this";
+    let (_, env) = client_env(&app, "demo", prompt).await;
+    let got = python("litellm_stream.py", &[], &env).await;
+    // It streams the question once, then asks it again without streaming: two answers.
+    let answers: Vec<String> = sqlx::query_scalar(
+        "SELECT a.content FROM messages q JOIN messages a ON a.reply_to = q.id
+         WHERE q.content = $1 AND a.role = 'assistant' AND a.status = 'done'
+         ORDER BY a.created_at",
+    )
+    .bind(prompt)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(answers.len(), 2, "{got}");
+    assert_eq!(got["text"], answers[0].as_str());
+    assert_eq!(got["complete_text"], answers[1].as_str());
+}
+
+#[tokio::test]
+async fn the_node_sdk_the_vercel_ai_sdk_and_langchain_js_stream() {
+    let app = TestApp::spawn().await;
+    let prompt = "node sdk streams this";
+    let (_, env) = client_env(&app, "demo", prompt).await;
+    let got = node("openai_sdk.mjs", &[], &env).await;
+    assert_streamed_text_is_stored(&app, prompt, &got).await;
+    assert_eq!(got["finish_reason"], "stop");
+    let stored = stored_answer(&app, prompt).await;
+    assert_eq!(got["usage"]["completion_tokens"], stored["output_tokens"]);
+
+    let prompt = "vercel streams this";
+    let (_, env) = client_env(&app, "demo", prompt).await;
+    let got = node("vercel_ai.mjs", &["stream"], &env).await;
+    assert_streamed_text_is_stored(&app, prompt, &got).await;
+
+    let prompt = "vercel generates this";
+    let (_, env) = client_env(&app, "demo", prompt).await;
+    let got = node("vercel_ai.mjs", &["generate"], &env).await;
+    assert_streamed_text_is_stored(&app, prompt, &got).await;
+
+    let prompt = "langchain js streams this";
+    let (_, env) = client_env(&app, "demo", prompt).await;
+    let got = node("langchain.mjs", &[], &env).await;
+    assert_streamed_text_is_stored(&app, prompt, &got).await;
+}
