@@ -17,6 +17,7 @@ pub mod services;
 pub mod sse;
 pub mod wait;
 pub mod webdriver;
+pub mod ws;
 
 use std::{
     process::{Child, Command, Stdio},

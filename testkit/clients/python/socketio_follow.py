@@ -3,9 +3,9 @@
 
 Run: target/clients/venv/bin/python testkit/clients/python/socketio_follow.py
 with SLUICE_URL (http://127.0.0.1:PORT), SLUICE_KEY (an access token or API key),
-SLUICE_CONVERSATION, SLUICE_MESSAGE, and SLUICE_DROP_EVERY (drop the connection after every N
+SLUICE_CONVERSATION, SLUICE_MESSAGE (unset: the first answer that starts), and SLUICE_DROP_EVERY (drop the connection after every N
 `message:stream` events and reconnect, joining again with the last id seen; 0: never).
-Prints one JSON object: {"text", "status", "reconnects", "events", "join"}; exits non-zero on
+Prints one JSON object: {"message_id", "text", "status", "reconnects", "events", "join"}; exits non-zero on
 failure.
 """
 
@@ -23,13 +23,14 @@ import socketio  # noqa: E402
 URL = os.environ["SLUICE_URL"]
 KEY = os.environ["SLUICE_KEY"]
 CONVERSATION = os.environ["SLUICE_CONVERSATION"]
-MESSAGE = os.environ["SLUICE_MESSAGE"]
+# Unset: the first answer that starts in the conversation.
+MESSAGE = os.environ.get("SLUICE_MESSAGE")
 DROP_EVERY = int(os.environ.get("SLUICE_DROP_EVERY", "0"))
 NS = "/chat"
 
 
 async def follow():
-    state = {"text": "", "status": None, "last_id": None, "events": 0, "since_drop": 0}
+    state = {"message_id": MESSAGE, "text": "", "status": None, "last_id": None, "events": 0, "since_drop": 0}
     reconnects = 0
     dropped = asyncio.Event()
     finished = asyncio.Event()
@@ -39,7 +40,9 @@ async def follow():
         sio = socketio.AsyncClient(reconnection=False)
 
         def mine(data):
-            return data.get("messageId") == MESSAGE
+            if state["message_id"] is None:
+                state["message_id"] = data.get("messageId")
+            return data.get("messageId") == state["message_id"]
 
         @sio.on("message:stream", namespace=NS)
         async def on_stream(data):
@@ -85,6 +88,7 @@ async def follow():
         reconnects += 1
 
     return {
+        "message_id": state["message_id"],
         "text": state["text"],
         "status": state["status"],
         "reconnects": reconnects,

@@ -1,0 +1,292 @@
+//! One socket for everything: `GET /api/ws` (JSON frames) and Socket.IO's `/chat` namespace
+//! (driven by the unmodified python-socketio client). The same answer arrives identically over
+//! SSE, WebSocket and Socket.IO; clients dropped every few events reassemble the stored answer
+//! exactly by resubscribing with their last id; send and cancel work over the socket; a stream
+//! token's socket reads only its stream; and the socket closes with a code saying why.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sluice_testkit::{
+    TestApp,
+    clients::python,
+    fake_openai::FakeOpenAi,
+    sse::answer_text,
+    with_fake_openai,
+    ws::{Received, WsClient},
+};
+use uuid::Uuid;
+
+/// A stack whose model answers `tokens` tokens, one every `pacing`: long enough to join late.
+async fn paced(tokens: u32, pacing: Duration) -> (TestApp, FakeOpenAi) {
+    let fake = FakeOpenAi::start(tokens, pacing).await;
+    let app = TestApp::spawn_with(with_fake_openai(&fake)).await;
+    (app, fake)
+}
+
+fn ws_url(app: &TestApp, query: &str) -> String {
+    format!(
+        "{}{query}",
+        app.url("/api/ws").replacen("http://", "ws://", 1)
+    )
+}
+
+/// The text a subscriber holds after these event frames (a `reset` clears it).
+fn reassemble(text: &mut String, frame: &Value) {
+    match frame["event"].as_str() {
+        Some("token") => text.push_str(frame["data"]["delta"].as_str().unwrap()),
+        Some("reset") => text.clear(),
+        _ => {}
+    }
+}
+
+/// Follows one answer over a WebSocket to its `ended` frame: its text and the event ids seen.
+async fn ws_follow(app: &TestApp, token: &str, answer: Uuid) -> (String, Vec<u64>) {
+    let mut ws = WsClient::connect(&ws_url(app, ""), Some(token))
+        .await
+        .unwrap();
+    ws.send(json!({"type": "subscribe", "message_id": answer}))
+        .await;
+    let (mut text, mut ids) = (String::new(), Vec::new());
+    loop {
+        let frame = ws.frame().await;
+        match frame["type"].as_str().unwrap() {
+            "subscribed" => assert_eq!(frame["message_id"], answer.to_string()),
+            "event" => {
+                ids.extend(frame["id"].as_u64());
+                reassemble(&mut text, &frame);
+            }
+            "ended" => {
+                assert_eq!(frame["reason"], "done");
+                return (text, ids);
+            }
+            other => panic!("unexpected {other}: {frame}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_websocket_and_socket_io_clients_receive_the_same_answer() {
+    let (app, _fake) = paced(60, Duration::from_millis(50)).await;
+    let token = app.guest().await;
+    let conversation = app.create_conversation(&token).await;
+    // Socket.IO joins the conversation first and follows the first answer that starts in it.
+    let env = vec![
+        ("SLUICE_URL", app.base.clone()),
+        ("SLUICE_KEY", token.clone()),
+        ("SLUICE_CONVERSATION", conversation.to_string()),
+    ];
+    let socket_io = tokio::spawn(async move { python("socketio_follow.py", &[], &env).await });
+    let sent = app.send(&token, conversation, "three ways").await;
+    let answer = sent.assistant_message.id;
+    let (sse, (ws_text, ws_ids), socket_io) = tokio::join!(
+        app.read_to_end(&token, &sent.stream_url),
+        ws_follow(&app, &token, answer),
+        socket_io
+    );
+    let socket_io = socket_io.unwrap();
+    let stored = app.message(&token, answer).await;
+    let stored = stored["content"].as_str().unwrap();
+    assert_eq!(stored, FakeOpenAi::reply(60));
+    assert_eq!(answer_text(&sse), stored, "SSE");
+    assert_eq!(ws_text, stored, "WebSocket");
+    assert_eq!(socket_io["message_id"], answer.to_string());
+    assert_eq!(socket_io["text"], stored, "Socket.IO: {socket_io}");
+    assert_eq!(socket_io["status"], "done");
+    // The WebSocket's ids are the SSE stream's.
+    let sse_ids: Vec<u64> = sse.iter().filter_map(|e| e.id).collect();
+    assert_eq!(ws_ids, sse_ids);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_client_dropped_every_few_events_reassembles_the_answer_exactly() {
+    let (app, _fake) = paced(48, Duration::from_millis(20)).await;
+    let token = app.guest().await;
+    let conversation = app.create_conversation(&token).await;
+    let answer = app
+        .send(&token, conversation, "drop me")
+        .await
+        .assistant_message
+        .id;
+    let (mut text, mut ids, mut reconnects) = (String::new(), Vec::<u64>::new(), 0);
+    'connections: loop {
+        let mut ws = WsClient::connect(&ws_url(&app, ""), Some(&token))
+            .await
+            .unwrap();
+        let mut subscribe = json!({"type": "subscribe", "message_id": answer});
+        if let Some(last) = ids.last() {
+            subscribe["last_event_id"] = json!(last);
+        }
+        ws.send(subscribe).await;
+        let mut seen_here = 0;
+        loop {
+            let frame = ws.frame().await;
+            match frame["type"].as_str().unwrap() {
+                "event" => {
+                    if let Some(id) = frame["id"].as_u64() {
+                        assert!(ids.last().is_none_or(|last| id > *last), "ids increase");
+                        ids.push(id);
+                    }
+                    reassemble(&mut text, &frame);
+                    seen_here += 1;
+                }
+                "ended" => break 'connections,
+                _ => {}
+            }
+            if seen_here == 3 {
+                // Gone without a word: the next connection resumes after the last id.
+                drop(ws);
+                reconnects += 1;
+                continue 'connections;
+            }
+        }
+    }
+    let stored = app.message(&token, answer).await;
+    assert_eq!(text, stored["content"].as_str().unwrap());
+    assert!(reconnects >= 5, "dropped {reconnects} times");
+}
+
+#[tokio::test]
+async fn a_socket_io_client_dropped_every_few_events_rejoins_with_its_last_id() {
+    let (app, _fake) = paced(40, Duration::from_millis(25)).await;
+    let token = app.guest().await;
+    let conversation = app.create_conversation(&token).await;
+    let answer = app
+        .send(&token, conversation, "drop socket io")
+        .await
+        .assistant_message
+        .id;
+    let env = vec![
+        ("SLUICE_URL", app.base.clone()),
+        ("SLUICE_KEY", token.clone()),
+        ("SLUICE_CONVERSATION", conversation.to_string()),
+        ("SLUICE_MESSAGE", answer.to_string()),
+        ("SLUICE_DROP_EVERY", "4".to_string()),
+    ];
+    let got = python("socketio_follow.py", &[], &env).await;
+    let stored = app.message(&token, answer).await;
+    assert_eq!(got["text"], stored["content"], "{got}");
+    assert!(got["reconnects"].as_u64().unwrap() >= 2, "{got}");
+    assert!(
+        got["join"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["ok"] == true),
+        "{got}"
+    );
+}
+
+#[tokio::test]
+async fn send_and_cancel_over_the_socket() {
+    let (app, _fake) = paced(200, Duration::from_millis(30)).await;
+    let token = app.guest().await;
+    let mut ws = WsClient::connect(&ws_url(&app, ""), Some(&token))
+        .await
+        .unwrap();
+    ws.send(json!({"type": "send", "ref": "q1", "content": "over the socket"}))
+        .await;
+    let sent = ws.frame().await;
+    assert_eq!(sent["type"], "sent", "{sent}");
+    assert_eq!(sent["ref"], "q1");
+    let answer: Uuid = sent["message_id"].as_str().unwrap().parse().unwrap();
+    let mut tokens = 0;
+    while tokens < 3 {
+        let frame = ws.frame().await;
+        if frame["event"] == "token" {
+            tokens += 1;
+        }
+    }
+    ws.send(json!({"type": "cancel", "ref": "stop", "message_id": answer}))
+        .await;
+    let mut events = Vec::new();
+    loop {
+        let frame = ws.frame().await;
+        match frame["type"].as_str().unwrap() {
+            "cancelling" => assert_eq!(frame["ref"], "stop"),
+            "event" => events.push(frame["event"].as_str().unwrap().to_string()),
+            "ended" => break,
+            other => panic!("{other}: {frame}"),
+        }
+    }
+    assert_eq!(events.last().map(String::as_str), Some("cancelled"));
+    let stored = app.message(&token, answer).await;
+    assert_eq!(stored["status"], "cancelled");
+    // A bad frame is answered with an error, and the socket goes on.
+    ws.send(json!({"type": "fly"})).await;
+    assert_eq!(ws.frame().await["code"], "invalid_frame");
+    ws.send(json!({"type": "cancel", "message_id": Uuid::now_v7()}))
+        .await;
+    assert_eq!(ws.frame().await["code"], "not_found");
+    ws.send(json!({"type": "ping"})).await;
+    assert_eq!(ws.frame().await["type"], "pong");
+}
+
+#[tokio::test]
+async fn a_stream_token_socket_reads_only_its_stream_and_closes_when_the_token_expires() {
+    let app = TestApp::spawn_configured(|c| c.stream_token_ttl_secs = 2).await;
+    let token = app.guest().await;
+    let conversation = app.create_conversation(&token).await;
+    let answer = app
+        .send_answered(&token, conversation, "token socket")
+        .await;
+    let id = answer.assistant_message.id;
+    let minted = app
+        .call(
+            &token,
+            reqwest::Method::POST,
+            "/api/stream-tokens",
+            Some(json!({"message_id": id})),
+        )
+        .await;
+    let stream_token = minted.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut ws = WsClient::connect(&ws_url(&app, &format!("?token={stream_token}")), None)
+        .await
+        .unwrap();
+    ws.send(json!({"type": "subscribe", "conversation_id": conversation}))
+        .await;
+    assert_eq!(ws.frame().await["code"], "wrong_stream");
+    ws.send(json!({"type": "send", "content": "sneaky"})).await;
+    assert_eq!(ws.frame().await["code"], "read_only");
+    ws.send(json!({"type": "subscribe", "message_id": id}))
+        .await;
+    let mut text = String::new();
+    loop {
+        let frame = ws.frame().await;
+        reassemble(&mut text, &frame);
+        if frame["type"] == "ended" {
+            break;
+        }
+    }
+    let stored = app.message(&token, id).await;
+    assert_eq!(text, stored["content"].as_str().unwrap());
+    // The token's 2 s run out: the socket is closed saying so.
+    match ws.next(Duration::from_secs(5)).await {
+        Received::Closed(code, _) => assert_eq!(code, 4401),
+        other => panic!("expected close 4401, got {other:?}"),
+    }
+    // No credential at all: the upgrade is refused.
+    assert!(WsClient::connect(&ws_url(&app, ""), None).await.is_err());
+}
+
+#[tokio::test]
+async fn a_restarting_server_closes_its_sockets_saying_so() {
+    let mut app = TestApp::spawn().await;
+    let token = app.guest().await;
+    let mut ws = WsClient::connect(&ws_url(&app, ""), Some(&token))
+        .await
+        .unwrap();
+    ws.send(json!({"type": "ping"})).await;
+    assert_eq!(ws.frame().await["type"], "pong");
+    app.restart_api().await;
+    match ws.next(Duration::from_secs(10)).await {
+        Received::Closed(code, reason) => {
+            assert_eq!(code, 1001);
+            assert!(reason.contains("shutting down"), "{reason}");
+        }
+        other => panic!("expected close 1001, got {other:?}"),
+    }
+}
