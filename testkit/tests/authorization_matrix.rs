@@ -57,6 +57,16 @@ async fn another_users_ids_are_not_found_on_every_endpoint_that_takes_an_id() {
         (Method::GET, format!("/api/messages/{message}/stream"), None),
         (
             Method::POST,
+            "/api/stream-tokens".into(),
+            Some(json!({ "message_id": message })),
+        ),
+        (
+            Method::POST,
+            "/api/stream-tokens".into(),
+            Some(json!({ "conversation_id": conversation })),
+        ),
+        (
+            Method::POST,
             format!("/api/messages/{message}/cancel"),
             None,
         ),

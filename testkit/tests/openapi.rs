@@ -509,6 +509,19 @@ async fn real_responses_of_every_json_route_match_their_schemas() {
         .unwrap();
     let (_, events) = c.check("get", "/api/messages/{id}/stream", stream).await;
     assert_eq!(events.as_array().unwrap().last().unwrap()["type"], "done");
+    let r = app
+        .call(
+            token,
+            Method::POST,
+            "/api/stream-tokens",
+            Some(json!({ "message_id": answer })),
+        )
+        .await;
+    assert_eq!(c.check("post", "/api/stream-tokens", r).await.0, 201);
+    let r = app
+        .call(token, Method::POST, "/api/stream-tokens", Some(json!({})))
+        .await;
+    assert_eq!(c.check("post", "/api/stream-tokens", r).await.0, 400);
     c.check(
         "get",
         "/api/messages/{id}",

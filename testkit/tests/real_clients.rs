@@ -119,6 +119,37 @@ async fn a_provider_rate_limit_reaches_the_python_sdk_as_rate_limit_error() {
 }
 
 #[tokio::test]
+async fn a_failure_mid_stream_reaches_the_python_sdk_as_api_error_after_the_text_sent() {
+    let fake = FakeOpenAi::start(40, std::time::Duration::from_millis(10)).await;
+    // The provider fails mid-stream after 5 tokens, on every try.
+    for _ in 0..5 {
+        fake.push_fault(Fault::ErrorEventAfter(5));
+    }
+    let app = TestApp::spawn_with(with_fake_openai(&fake)).await;
+    let prompt = "fail half way";
+    let (_, env) = client_env(&app, "fake-gpt", prompt).await;
+    let got = python("openai_sdk.py", &["stream_error"], &env).await;
+    assert_eq!(got["class"], "APIError", "{got}");
+    let stored = stored_answer(&app, prompt).await;
+    assert_eq!(stored["status"], "error", "{stored}");
+    let text = got["text"].as_str().unwrap();
+    assert!(!text.is_empty(), "text came before the error: {got}");
+    assert!(FakeOpenAi::reply(40).starts_with(text), "{got}");
+    let code = sqlx::query_scalar::<_, Option<String>>(
+        "SELECT a.error_code FROM messages q JOIN messages a ON a.reply_to = q.id WHERE q.content = $1",
+    )
+    .bind(prompt)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        got["code"].as_str(),
+        code.as_deref(),
+        "the stored error's code"
+    );
+}
+
+#[tokio::test]
 async fn the_python_sdk_gets_400_naming_the_field_for_every_bad_value() {
     let app = TestApp::spawn().await;
     let (_, env) = client_env(&app, "demo", "bad params").await;

@@ -218,6 +218,12 @@ async fn send_and_cancel_over_the_socket() {
     ws.send(json!({"type": "cancel", "message_id": Uuid::now_v7()}))
         .await;
     assert_eq!(ws.frame().await["code"], "not_found");
+    ws.send(json!({"type": "send", "content": "nul \u{0} here"}))
+        .await;
+    assert_eq!(ws.frame().await["code"], "invalid_text");
+    ws.send(json!({"type": "send", "content": "x".repeat(40_000)}))
+        .await;
+    assert_eq!(ws.frame().await["code"], "content_too_large");
     ws.send(json!({"type": "ping"})).await;
     assert_eq!(ws.frame().await["type"], "pong");
 }

@@ -165,14 +165,20 @@ pub struct StreamReader {
 impl StreamReader {
     /// 403 `wrong_stream` when a token was minted for another stream than `scope`.
     pub fn may_read(&self, scope: Scope) -> Result<(), ApiError> {
-        match self.scope {
-            Some(own) if own != scope => Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "wrong_stream",
-                "this stream token reads another stream",
-            )),
-            _ => Ok(()),
-        }
+        may_read(self.scope, scope)
+    }
+}
+
+/// Whether a caller limited to `own` (a stream token's; `None`: not limited) may read `asked`:
+/// 403 `wrong_stream` if not.
+pub fn may_read(own: Option<Scope>, asked: Scope) -> Result<(), ApiError> {
+    match own {
+        Some(own) if own != asked => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_stream",
+            "this stream token reads another stream",
+        )),
+        _ => Ok(()),
     }
 }
 

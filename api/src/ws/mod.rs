@@ -5,7 +5,8 @@
 //!
 //! The socket closes with a code that says why (`frames::CloseReason`): the server shutting
 //! down, the credential expiring or being revoked, a stream token's stream deleted, a reader
-//! too slow (its frames wait in a bounded outbox; never an unbounded buffer), no pong.
+//! too slow (its frames wait in a bounded outbox, and a write it has not taken for
+//! `SLOW_READER` ends the socket: never an unbounded buffer), no pong.
 
 mod caller;
 pub mod frames;
@@ -20,7 +21,7 @@ use axum::{
     },
     response::Response,
 };
-use futures::{SinkExt, StreamExt};
+use futures::{SinkExt, StreamExt, stream::SplitSink};
 use sluice_shared::dto::ChatIn;
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
@@ -31,7 +32,13 @@ use self::{
     frames::{ClientFrame, CloseReason, ServerFrame, Target},
     subscription::Outbox,
 };
-use crate::{error::ApiError, messages, openapi::ErrorBody, state::AppState, stream::Scope};
+use crate::{
+    error::ApiError,
+    messages,
+    openapi::ErrorBody,
+    state::AppState,
+    stream::{Scope, tokens},
+};
 
 /// Frames waiting for the socket: room for a burst, not for a client that stopped reading.
 const OUTBOX_FRAMES: usize = 256;
@@ -102,8 +109,10 @@ async fn serve(socket: WebSocket, state: AppState, caller: Caller) {
             }
             _ = &mut expired => break Some(CloseReason::AuthExpired),
             Some(text) = outgoing.recv() => {
-                if sink.send(Message::Text(text.into())).await.is_err() {
-                    break None;
+                match write(&mut sink, Message::Text(text.into())).await {
+                    Written::Yes => {}
+                    Written::Gone => break None,
+                    Written::TooSlow => break Some(CloseReason::TooSlow),
                 }
             }
             message = incoming.next() => match message {
@@ -118,8 +127,10 @@ async fn serve(socket: WebSocket, state: AppState, caller: Caller) {
                     break Some(CloseReason::NoPong);
                 }
                 unanswered_pings += 1;
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
-                    break None;
+                match write(&mut sink, Message::Ping(Default::default())).await {
+                    Written::Yes => {}
+                    Written::Gone => break None,
+                    Written::TooSlow => break Some(CloseReason::TooSlow),
                 }
             }
             _ = recheck.tick() => {
@@ -141,6 +152,22 @@ async fn serve(socket: WebSocket, state: AppState, caller: Caller) {
             sink.send(Message::Close(Some(frame))),
         )
         .await;
+    }
+}
+
+enum Written {
+    Yes,
+    Gone,
+    /// The client has not taken what was sent before for `SLOW_READER`.
+    TooSlow,
+}
+
+/// Writes one message, giving up on a client that stopped reading (its socket buffers full).
+async fn write(sink: &mut SplitSink<WebSocket, Message>, message: Message) -> Written {
+    match tokio::time::timeout(subscription::SLOW_READER, sink.send(message)).await {
+        Ok(Ok(())) => Written::Yes,
+        Ok(Err(_)) => Written::Gone,
+        Err(_) => Written::TooSlow,
     }
 }
 
@@ -205,14 +232,7 @@ impl Session {
             Target::MessageId(id) => Scope::Message(id),
             Target::ConversationId(id) => Scope::Conversation(id),
         };
-        match self.caller.scope {
-            Some(own) if own != scope => Err(ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                "wrong_stream",
-                "this stream token reads another stream",
-            )),
-            _ => Ok(()),
-        }
+        tokens::may_read(self.caller.scope, scope)
     }
 
     fn read_only(&self) -> Option<ApiError> {

@@ -20,8 +20,9 @@ use crate::{
     stream::{self, Attach},
 };
 
-/// How long a subscription may wait for room in the outbox before the socket is too slow.
-const SLOW_READER: Duration = Duration::from_secs(10);
+/// How long a frame may wait — for room in the outbox, or for the client to take it — before
+/// the socket is too slow.
+pub const SLOW_READER: Duration = Duration::from_secs(10);
 
 /// Where a subscription's frames go.
 #[derive(Clone)]
@@ -156,4 +157,26 @@ async fn follow_conversation(
         return Ok(Some("deleted"));
     }
     Ok(Some("interrupted"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_subscription_that_cannot_queue_a_frame_for_long_marks_the_socket_too_slow() {
+        let (frames, mut stalled) = mpsc::channel(1);
+        let outbox = Outbox {
+            frames,
+            too_slow: CancellationToken::new(),
+            deleted: CancellationToken::new(),
+        };
+        assert!(outbox.deliver(ServerFrame::Pong).await, "room for one");
+        // Nobody reads: the second waits SLOW_READER (virtual time), then gives up.
+        assert!(!outbox.deliver(ServerFrame::Pong).await);
+        assert!(outbox.too_slow.is_cancelled());
+        // Only what fit was ever queued: one frame.
+        assert!(stalled.try_recv().is_ok());
+        assert!(stalled.try_recv().is_err());
+    }
 }

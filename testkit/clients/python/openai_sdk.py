@@ -3,7 +3,7 @@
 Run (after scripts/lib/clients.sh's ensure_clients), from the repo root:
     target/clients/venv/bin/python testkit/clients/python/openai_sdk.py CASE
 with SLUICE_V1 (e.g. http://127.0.0.1:41234/v1), SLUICE_KEY, SLUICE_MODEL, SLUICE_PROMPT in the environment.
-CASE: stream | stream_async | complete | errors | rate_limited | bad_params
+CASE: stream | stream_async | stream_error | complete | errors | rate_limited | bad_params
 Prints exactly one JSON object on stdout; exits non-zero with a traceback on stderr on failure.
 """
 
@@ -86,6 +86,20 @@ async def _stream_async():
                 if choice.finish_reason is not None:
                     finish = choice.finish_reason
     return {"text": "".join(text), "finish_reason": finish}
+
+
+def case_stream_error():
+    """A stream that fails after some text: the SDK raises at the error chunk."""
+    text = []
+    try:
+        stream = client().chat.completions.create(model=MODEL, messages=messages(), stream=True)
+        for chunk in stream:
+            for choice in chunk.choices:
+                if choice.delta and choice.delta.content:
+                    text.append(choice.delta.content)
+    except openai.APIError as e:
+        return {"text": "".join(text), "class": type(e).__name__, "code": e.code, "message": e.message}
+    return {"text": "".join(text), "class": None}
 
 
 def case_stream_async():
@@ -175,6 +189,7 @@ def case_bad_params():
 CASES = {
     "stream": case_stream,
     "stream_async": case_stream_async,
+    "stream_error": case_stream_error,
     "complete": case_complete,
     "errors": case_errors,
     "rate_limited": case_rate_limited,

@@ -28,6 +28,13 @@ pub fn validate_content(state: &AppState, content: &str) -> Result<(), ApiError>
             "the message is empty",
         ));
     }
+    // HTTP bodies are checked for NUL by `middleware::body`; WebSocket frames come here.
+    if content.contains('\0') {
+        return Err(ApiError::bad_request(
+            "invalid_text",
+            "the message contains a NUL character (\\u0000), which cannot be stored",
+        ));
+    }
     let limit = state.config.max_message_chars;
     if content.chars().count() > limit {
         return Err(ApiError::new(

@@ -4,6 +4,7 @@
 //! replies. A target to watch, never a test.
 
 mod cpu;
+mod idle_sockets;
 mod live_streams;
 mod load;
 mod open_loop;
@@ -41,11 +42,12 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// `sluice-bench BIN_DIR [spine|scale-out|open-loop|compare URL…|live-streams]`: the
+/// `sluice-bench BIN_DIR [spine|scale-out|open-loop|compare URL…|live-streams|idle-sockets]`: the
 /// closed-loop rows on one worker (the default), the scale-out rows (1, 2 and 4 workers of
 /// equal total capacity, a paced upstream), the open-loop rows (Poisson arrivals at fixed
 /// rates, a paced upstream), one streaming load against the upstream, Sluice's `/v1` and any
-/// other endpoints given, or many answers streaming at once at a model's speed.
+/// other endpoints given, many answers streaming at once at a model's speed, or what an idle
+/// WebSocket costs.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -57,8 +59,10 @@ async fn main() -> anyhow::Result<()> {
         Some("open-loop") => open_loop::run(&bin_dir, seconds).await,
         Some("compare") => open_loop::compare(&bin_dir, seconds, args.collect()).await,
         Some("live-streams") => live_streams::run(&bin_dir, seconds).await,
+        Some("idle-sockets") => idle_sockets::run(&bin_dir).await,
         Some(other) => anyhow::bail!(
-            "unknown scenario {other:?}: spine, scale-out, open-loop, compare or live-streams"
+            "unknown scenario {other:?}: spine, scale-out, open-loop, compare, live-streams or \
+             idle-sockets"
         ),
     }
 }
