@@ -118,16 +118,23 @@ impl ApiError {
         let (_, code, message, _) = self.answer();
         (code.to_string(), message)
     }
+
+    /// `{"code", "message"}`: what an error body's `error` holds, for Socket.IO acks.
+    pub fn into_detail(self) -> serde_json::Value {
+        let (_, code, message, _) = self.answer();
+        detail(code, &message)
+    }
+}
+
+fn detail(code: &str, message: &str) -> serde_json::Value {
+    json!({ "code": code, "message": message })
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message, retry_after) = self.answer();
-        let mut response = (
-            status,
-            Json(json!({ "error": { "code": code, "message": message } })),
-        )
-            .into_response();
+        let mut response =
+            (status, Json(json!({ "error": detail(code, &message) }))).into_response();
         if let Some(seconds) = retry_after {
             response
                 .headers_mut()

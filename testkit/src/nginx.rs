@@ -8,9 +8,14 @@ const SHIPPED: &str = include_str!("../../deploy/two-apis/nginx.conf");
 
 /// Starts nginx in front of the APIs on `api_ports` (`api`, `api2`); returns its base URL.
 pub fn start(api_ports: &[u16]) -> String {
+    start_logging(api_ports).0
+}
+
+/// Like `start`, and where its access log is.
+pub fn start_logging(api_ports: &[u16]) -> (String, std::path::PathBuf) {
     let port = services::free_port();
-    services::private_nginx(|dir| local_config(api_ports, port, dir), port);
-    format!("http://127.0.0.1:{port}")
+    let dir = services::private_nginx(|dir| local_config(api_ports, port, dir), port);
+    (format!("http://127.0.0.1:{port}"), dir.join("access.log"))
 }
 
 /// The shipped configuration, listening on `port` and keeping its files under `dir`.
@@ -29,7 +34,11 @@ fn local_config(api_ports: &[u16], port: u16, dir: &std::path::Path) -> String {
             format!("server 127.0.0.1:{} ", api_ports[1]),
         ),
         ("listen 8080;", format!("listen 127.0.0.1:{port};")),
-        ("http {\n", format!("http {{\n    access_log off;\n{temp}")),
+        (
+            "access_log /var/log/nginx/access.log sluice;",
+            format!("access_log {d}/access.log sluice;"),
+        ),
+        ("http {\n", format!("http {{\n{temp}")),
     ]
     .into_iter()
     .fold(SHIPPED.to_string(), |config, (shipped, local)| {

@@ -28,10 +28,20 @@ pub struct WsClient {
 impl WsClient {
     /// Opens `url` (`ws://…/api/ws[?token=…]`), with a bearer credential if given.
     pub async fn connect(url: &str, bearer: Option<&str>) -> Result<Self, String> {
+        let authorization = bearer.map(|b| ("authorization", format!("Bearer {b}")));
+        Self::connect_with(url, authorization.as_slice()).await
+    }
+
+    /// Opens `url` with these request headers (a browser's `Cookie` and `Origin`, say); the
+    /// error names the HTTP status when the upgrade is refused.
+    pub async fn connect_with(
+        url: &str,
+        headers: &[(&'static str, String)],
+    ) -> Result<Self, String> {
         let mut request = url.into_client_request().map_err(|e| e.to_string())?;
-        if let Some(bearer) = bearer {
-            let value = HeaderValue::from_str(&format!("Bearer {bearer}")).unwrap();
-            request.headers_mut().insert("authorization", value);
+        for (name, value) in headers {
+            let value = HeaderValue::from_str(value).map_err(|e| e.to_string())?;
+            request.headers_mut().insert(*name, value);
         }
         let (socket, _) = connect_async(request).await.map_err(|e| e.to_string())?;
         Ok(Self { socket })

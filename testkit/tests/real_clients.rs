@@ -251,3 +251,30 @@ async fn the_node_sdk_the_vercel_ai_sdk_and_langchain_js_stream() {
     let got = node("langchain.mjs", &[], &env).await;
     assert_streamed_text_is_stored(&app, prompt, &got).await;
 }
+
+#[tokio::test]
+async fn a_v1_stream_carries_nothing_but_data_lines_ending_with_done() {
+    let app = TestApp::spawn().await;
+    let (_, env) = client_env(&app, "demo", "raw bytes").await;
+    let key = &env[1].1;
+    let body = app
+        .http
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"model": "demo", "stream": true,
+                                  "messages": [{"role": "user", "content": "raw bytes"}]}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let data: Vec<&str> = body.lines().filter(|l| !l.is_empty()).collect();
+    assert!(
+        data.iter()
+            .all(|l| l.starts_with("data: ") || l.starts_with(':')),
+        "only data: lines and comments, as OpenAI sends: {body}"
+    );
+    assert!(data[0].starts_with("data: {"), "{body}");
+    assert_eq!(data.last(), Some(&"data: [DONE]"));
+}

@@ -144,6 +144,25 @@ async fn a_conversation_token_follows_the_conversation_and_only_its_owner_can_mi
 }
 
 #[tokio::test]
+async fn a_stream_opened_with_a_token_ends_when_the_token_expires() {
+    let app = TestApp::spawn_configured(|c| c.stream_token_ttl_secs = 2).await;
+    let owner = app.guest().await;
+    let conversation = app.create_conversation(&owner).await;
+    let token = stream_token(&app, &owner, json!({ "conversation_id": conversation })).await;
+    let events = format!("/api/conversations/{conversation}/events");
+    let opened = with_token(&app, &events, &token).await;
+    assert_eq!(opened.status(), 200);
+    let started = std::time::Instant::now();
+    let mut live = SseStream::new(opened);
+    // A conversation's stream never ends by itself; this one ends with its token's 2 s.
+    let end = tokio::time::timeout(Duration::from_secs(10), live.next())
+        .await
+        .expect("the stream ended");
+    assert!(end.is_none(), "{end:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
 async fn an_expired_stream_token_is_refused() {
     let app = TestApp::spawn_configured(|c| c.stream_token_ttl_secs = 1).await;
     let owner = app.guest().await;
@@ -237,6 +256,17 @@ async fn a_page_on_a_listed_origin_streams_with_a_token_and_an_unlisted_one_is_r
         .await;
     assert_eq!(chrome.text("#text").await, "", "no text reached the page");
     chrome.screenshot("cross_origin_unlisted").await;
+    // It was the browser's CORS check, not the API, that refused: the API answers the same
+    // request, but grants that origin nothing.
+    let asked = app
+        .http
+        .get(&src)
+        .header("origin", format!("http://localhost:{site}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 200);
+    assert!(asked.headers().get("access-control-allow-origin").is_none());
     chrome.quit().await;
 }
 

@@ -9,8 +9,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sluice_testkit::{
     TestApp,
-    clients::python,
+    clients::{node, python},
     fake_openai::FakeOpenAi,
+    nginx,
     sse::answer_text,
     with_fake_openai,
     ws::{Received, WsClient},
@@ -178,6 +179,38 @@ async fn a_socket_io_client_dropped_every_few_events_rejoins_with_its_last_id() 
 }
 
 #[tokio::test]
+async fn socket_io_client_reconnects_by_itself_and_rejoins_with_its_last_id() {
+    let (app, _fake) = paced(40, Duration::from_millis(25)).await;
+    let token = app.guest().await;
+    let conversation = app.create_conversation(&token).await;
+    let answer = app
+        .send(&token, conversation, "drop socket.io-client")
+        .await
+        .assistant_message
+        .id;
+    let env = vec![
+        ("SLUICE_URL", app.base.clone()),
+        ("SLUICE_KEY", token.clone()),
+        ("SLUICE_CONVERSATION", conversation.to_string()),
+        ("SLUICE_MESSAGE", answer.to_string()),
+        ("SLUICE_DROP_EVERY", "5".to_string()),
+    ];
+    let got = node("socketio_follow.mjs", &[], &env).await;
+    let stored = app.message(&token, answer).await;
+    assert_eq!(got["text"], stored["content"], "{got}");
+    assert_eq!(got["status"], "done");
+    assert!(got["reconnects"].as_u64().unwrap() >= 2, "{got}");
+    assert!(
+        got["joins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["ok"] == true),
+        "{got}"
+    );
+}
+
+#[tokio::test]
 async fn send_and_cancel_over_the_socket() {
     let (app, _fake) = paced(200, Duration::from_millis(30)).await;
     let token = app.guest().await;
@@ -295,4 +328,107 @@ async fn a_restarting_server_closes_its_sockets_saying_so() {
         }
         other => panic!("expected close 1001, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_websocket_passes_through_the_shipped_nginx_whose_log_keeps_no_token() {
+    let app = TestApp::spawn().await;
+    let port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
+    let (public, log) = nginx::start_logging(&[port, port]);
+    let token = app.guest().await;
+    let conversation = app.create_conversation(&token).await;
+    let id = app
+        .send_answered(&token, conversation, "through nginx")
+        .await
+        .assistant_message
+        .id;
+    let minted = app
+        .call(
+            &token,
+            reqwest::Method::POST,
+            "/api/stream-tokens",
+            Some(json!({"message_id": id})),
+        )
+        .await;
+    let stream_token = minted.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = format!(
+        "{}/api/ws?token={stream_token}",
+        public.replacen("http://", "ws://", 1)
+    );
+    let mut ws = WsClient::connect(&url, None)
+        .await
+        .expect("upgraded through nginx");
+    ws.send(json!({"type": "subscribe", "message_id": id}))
+        .await;
+    let mut text = String::new();
+    loop {
+        let frame = ws.frame().await;
+        reassemble(&mut text, &frame);
+        if frame["type"] == "ended" {
+            break;
+        }
+    }
+    assert_eq!(
+        text,
+        app.message(&token, id).await["content"].as_str().unwrap()
+    );
+    drop(ws);
+    // nginx logs the socket when it closes: its path, never the token in its query.
+    let logged = sluice_testkit::wait::until(
+        "nginx logs the socket",
+        Duration::from_secs(10),
+        || async { std::fs::read_to_string(&log).unwrap_or_default() },
+        |text| text.contains("/api/ws"),
+    )
+    .await;
+    assert!(!logged.contains(&stream_token), "{logged}");
+}
+
+#[tokio::test]
+async fn a_cookie_signed_socket_opens_only_from_a_page_of_this_site() {
+    let app = TestApp::spawn().await;
+    let signed_in = app
+        .http
+        .post(app.url("/api/auth/guest"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
+    assert!(cookie.contains("sluice_access="), "{cookie}");
+    let url = ws_url(&app, "");
+    let from = |origin: String| vec![("cookie", cookie.clone()), ("origin", origin)];
+    let mut own = WsClient::connect_with(&url, &from(app.config.public_url.clone()))
+        .await
+        .expect("a page of this site opens it");
+    own.send(json!({"type": "ping"})).await;
+    assert_eq!(own.frame().await["type"], "pong");
+    let refused = WsClient::connect_with(&url, &from("https://evil.example.net".into())).await;
+    let error = refused.err().expect("another site's page is refused");
+    assert!(error.contains("403"), "{error}");
+}
+
+#[tokio::test]
+async fn socket_io_refuses_a_connection_without_a_valid_credential() {
+    let app = TestApp::spawn().await;
+    let token = app.guest().await;
+    let conversation = app.create_conversation(&token).await;
+    let env = vec![
+        ("SLUICE_URL", app.base.clone()),
+        ("SLUICE_KEY", "sk-sluice-not-a-key".to_string()),
+        ("SLUICE_CONVERSATION", conversation.to_string()),
+    ];
+    let got = python("socketio_follow.py", &[], &env).await;
+    assert!(got["connect_error"].is_string(), "refused: {got}");
+    // The server's reason reaches the client's connect_error handler.
+    let reason = got["refusals"][0]["message"].as_str().unwrap_or_default();
+    assert!(reason.contains("invalid"), "{got}");
 }

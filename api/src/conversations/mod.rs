@@ -29,6 +29,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_messages, crate::messages::send))
 }
 
+/// `owner`'s conversation `id`, or 404: another user's is not found, as one that never was.
+pub async fn find_owned(
+    pool: &sqlx::PgPool,
+    owner: uuid::Uuid,
+    id: uuid::Uuid,
+) -> ApiResult<store::ConversationRow> {
+    store::find(pool, owner, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))
+}
+
 const MAX_TITLE_CHARS: usize = 200;
 
 /// Starts a conversation (the model defaults to the server's default model).
@@ -105,9 +116,7 @@ async fn show(
     user: AuthUser,
     Id(id): Id,
 ) -> ApiResult<Json<ConversationOut>> {
-    let row = store::find(&state.pool, user.user_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    let row = find_owned(&state.pool, user.user_id, id).await?;
     Ok(Json(row.into()))
 }
 
@@ -207,9 +216,7 @@ async fn list_messages(
             ));
         }
     };
-    store::find(&state.pool, user.user_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    find_owned(&state.pool, user.user_id, id).await?;
     let after = q.after()?;
     let rows = messages::page(&state.pool, user.user_id, id, after, limit, newest_first).await?;
     let next_cursor = cursor::next(&rows, limit, |r| (r.created_at, r.id));

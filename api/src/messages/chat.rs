@@ -14,7 +14,7 @@ use super::{enqueue, store::MessageRow};
 use crate::{
     auth::AuthUser,
     conversations::store as conversations,
-    error::{ApiError, ApiResult},
+    error::ApiResult,
     extract::{ApiJson, RequestId},
     openapi::ErrorBody,
     state::AppState,
@@ -72,9 +72,7 @@ pub async fn start_chat(
     let title: String = input.message.trim().chars().take(TITLE_CHARS).collect();
     let (target, default_model) = match input.conversation_id {
         Some(id) => {
-            let conversation = conversations::find(&state.pool, user_id, id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("conversation"))?;
+            let conversation = crate::conversations::find_owned(&state.pool, user_id, id).await?;
             (enqueue::Target::Existing(id), conversation.model)
         }
         None => (

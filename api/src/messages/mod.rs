@@ -19,7 +19,6 @@ use sluice_shared::{
 
 use crate::{
     auth::AuthUser,
-    conversations::store as conversations,
     error::{ApiError, ApiResult},
     extract::{ApiJson, Id, RequestId},
     openapi::ErrorBody,
@@ -61,9 +60,8 @@ pub async fn send(
     ApiJson(input): ApiJson<MessageIn>,
 ) -> ApiResult<(StatusCode, Json<SentOut>)> {
     enqueue::validate_content(&state, &input.content)?;
-    let conversation = conversations::find(&state.pool, user.user_id, conversation_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    let conversation =
+        crate::conversations::find_owned(&state.pool, user.user_id, conversation_id).await?;
     let model = input.model.unwrap_or(conversation.model);
     enqueue::validate_model(&state, &model)?;
     let (user_message, answer) = enqueue::enqueue(
@@ -130,7 +128,25 @@ async fn stream_answer(
 ) -> ApiResult<axum::response::Response> {
     reader.may_read(stream::Scope::Message(id))?;
     let after = stream::last_event_id(&headers)?;
-    let row = store::find(&state.pool, reader.user_id, id)
+    let row = find_answer(&state.pool, reader.user_id, id).await?;
+    match stream::message_events(state.clone(), row, after).await? {
+        stream::Attach::Events(events) => {
+            let events = stream::tokens::until_expiry(&reader, stream::as_sse(events));
+            Ok(stream::sse(&state, events))
+        }
+        // 204 is what tells an `EventSource` to stop reconnecting.
+        stream::Attach::Ended => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+/// `owner`'s answer `id`: 404 if it is not theirs, 400 `not_an_answer` for a question (only
+/// answers have a stream).
+pub async fn find_answer(
+    pool: &sqlx::PgPool,
+    owner: Uuid,
+    id: Uuid,
+) -> ApiResult<store::MessageRow> {
+    let row = store::find(pool, owner, id)
         .await?
         .ok_or_else(|| ApiError::not_found("message"))?;
     if row.role != "assistant" {
@@ -139,11 +155,7 @@ async fn stream_answer(
             "only assistant messages have a stream",
         ));
     }
-    match stream::message_events(state.clone(), row, after).await? {
-        stream::Attach::Events(events) => Ok(stream::sse(&state, stream::as_sse(events))),
-        // 204 is what tells an `EventSource` to stop reconnecting.
-        stream::Attach::Ended => Ok(StatusCode::NO_CONTENT.into_response()),
-    }
+    Ok(row)
 }
 
 /// Stops an answer: `202` once the stop is requested (its stream then ends with `cancelled`);

@@ -13,10 +13,9 @@ use super::{
     attempts::{self, Attempts},
     hub::Topic,
     last_event_id, read_stored, sse,
-    tokens::{Scope, StreamReader},
+    tokens::{Scope, StreamReader, until_expiry},
 };
 use crate::{
-    conversations::store as conversations,
     error::{ApiError, ApiResult},
     extract::Id,
     messages::store as messages,
@@ -50,21 +49,21 @@ pub async fn conversation_events(
 ) -> ApiResult<impl IntoResponse> {
     reader.may_read(Scope::Conversation(id))?;
     let after = last_event_id(&headers)?;
-    conversations::find(&state.pool, reader.user_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
-    let events = conversation_stream(&state, id, after).await?;
+    let events = conversation_stream(&state, reader.user_id, id, after).await?;
+    let events = until_expiry(&reader, events);
     Ok(sse(&state, events.map(|stored| stored.to_event())))
 }
 
-/// Every event of the conversation's answers after `after` (a `Last-Event-ID`): those under way
-/// caught up first, then live ones, ids increasing throughout. Ownership is the caller's check.
-/// Ends only if the live feed cuts the reader off (too slow) or the server shuts down.
+/// Every event of `owner`'s conversation's answers after `after` (a `Last-Event-ID`): those
+/// under way caught up first, then live ones, ids increasing throughout; 404 if it is not
+/// theirs. Ends only if the live feed cuts the reader off (too slow) or the server shuts down.
 pub async fn conversation_stream(
     state: &AppState,
+    owner: Uuid,
     id: Uuid,
     after: Option<u64>,
 ) -> Result<impl Stream<Item = Stored> + Send + 'static, ApiError> {
+    crate::conversations::find_owned(&state.pool, owner, id).await?;
     let mut live = state.hub.subscribe(Topic::Conversation(id));
     // Every event at or below the hub's high-water mark was dispatched before this point, so
     // the catch-up reads exactly those and the live feed brings exactly the later ones, in

@@ -10,6 +10,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use futures::{Stream, StreamExt};
+
 use axum::{
     Json,
     extract::{FromRequestParts, State},
@@ -25,10 +27,8 @@ use uuid::Uuid;
 
 use crate::{
     auth::AuthUser,
-    conversations::store as conversations,
     error::{ApiError, ApiResult},
     extract::ApiJson,
-    messages::store as messages,
     openapi::ErrorBody,
     state::AppState,
 };
@@ -36,11 +36,13 @@ use crate::{
 /// The audience of stream tokens: never `auth::tokens::AUDIENCE`.
 const AUDIENCE: &str = "sluice-stream";
 
-/// The one stream a token reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// One stream: an answer's, or every answer's of a conversation. What a token reads, and what
+/// a WebSocket subscription follows (as `{"message_id": …}` or `{"conversation_id": …}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Scope {
+    #[serde(rename = "message_id")]
     Message(Uuid),
+    #[serde(rename = "conversation_id")]
     Conversation(Uuid),
 }
 
@@ -76,7 +78,7 @@ pub struct StreamTokenOut {
     request_body = StreamTokenIn,
     responses(
         (status = 201, body = StreamTokenOut),
-        (status = 400, description = "`invalid_body`: neither or both ids", body = ErrorBody),
+        (status = 400, description = "`invalid_body`: neither or both ids; `not_an_answer`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 404, description = "No such message or conversation of the caller's", body = ErrorBody),
     ))]
@@ -87,16 +89,11 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<StreamTokenOut>)> {
     let scope = match (input.message_id, input.conversation_id) {
         (Some(id), None) => {
-            messages::find(&state.pool, user.user_id, id)
-                .await?
-                .filter(|row| row.role == "assistant")
-                .ok_or_else(|| ApiError::not_found("answer"))?;
+            crate::messages::find_answer(&state.pool, user.user_id, id).await?;
             Scope::Message(id)
         }
         (None, Some(id)) => {
-            conversations::find(&state.pool, user.user_id, id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("conversation"))?;
+            crate::conversations::find_owned(&state.pool, user.user_id, id).await?;
             Scope::Conversation(id)
         }
         _ => {
@@ -182,10 +179,33 @@ pub fn may_read(own: Option<Scope>, asked: Scope) -> Result<(), ApiError> {
     }
 }
 
-/// Whether the request carries a stream token (`?token=`).
-pub fn has_token(parts: &Parts) -> bool {
+/// The stream token in `?token=`, if the request carries one.
+pub fn query_token(parts: &Parts) -> Option<String> {
     let query = parts.uri.query().unwrap_or("");
-    serde_urlencoded::from_str::<TokenQuery>(query).is_ok_and(|q| q.token.is_some())
+    serde_urlencoded::from_str::<TokenQuery>(query)
+        .ok()
+        .and_then(|q| q.token)
+}
+
+/// `events`, ended when the reader's token expires: a token's few minutes bound the stream
+/// too, not only its opening. A signed-in reader's stream is not cut.
+pub fn until_expiry<S: Stream + Send + 'static>(
+    reader: &StreamReader,
+    events: S,
+) -> impl Stream<Item = S::Item> + Send + 'static {
+    let left = reader.expires_at.map(|at| {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        std::time::Duration::from_secs(at.saturating_sub(now))
+    });
+    events.take_until(async move {
+        match left {
+            Some(left) => tokio::time::sleep(left).await,
+            None => std::future::pending().await,
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -197,11 +217,7 @@ impl FromRequestParts<AppState> for StreamReader {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let query = parts.uri.query().unwrap_or("");
-        let token = serde_urlencoded::from_str::<TokenQuery>(query)
-            .ok()
-            .and_then(|q| q.token);
-        let Some(token) = token else {
+        let Some(token) = query_token(parts) else {
             let user = AuthUser::from_request_parts(parts, state).await?;
             return Ok(Self {
                 user_id: user.user_id,

@@ -1,7 +1,7 @@
-//! Who is on a socket, and for how long. A signed-in caller (bearer access token, API key, or
-//! the browser's session cookie) may send, cancel and follow any stream of theirs; a stream
-//! token (`?token=`) only follows its one stream. The credential is checked again while the
-//! socket lives: when it expires or is revoked, the socket closes with `AuthExpired`.
+//! Who is on a socket (WebSocket or Socket.IO), and for how long. A signed-in caller (bearer
+//! access token, API key, or the browser's session cookie) may send, cancel and follow any
+//! stream of theirs; a stream token (`?token=`) only follows its one stream. The credential is
+//! checked again while the socket lives: when it expires or is revoked, the socket ends.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,6 +22,10 @@ use crate::{
     stream::{Scope, StreamReader, tokens},
 };
 
+/// How often a live socket's credential is checked again (revocation, disabling).
+pub const RECHECK_EVERY: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy)]
 pub struct Caller {
     pub user_id: Uuid,
     /// A stream token's one stream; `None`: the whole account.
@@ -32,9 +36,10 @@ pub struct Caller {
 }
 
 /// How a live socket's credential is checked again (revoked session, disabled key or user).
+#[derive(Debug, Clone, Copy)]
 enum Recheck {
     Session(Uuid),
-    ApiKey(String),
+    ApiKey(Uuid),
     /// A stream token: it only expires.
     Expiry,
 }
@@ -53,15 +58,57 @@ impl Caller {
         if self.time_left().is_some_and(|left| left.is_zero()) {
             return false;
         }
-        match &self.recheck {
-            Recheck::Session(sid) => extractor::session_is_live(state, *sid, self.user_id)
+        match self.recheck {
+            Recheck::Session(sid) => extractor::session_is_live(state, sid, self.user_id)
                 .await
                 .unwrap_or(true),
-            Recheck::ApiKey(key) => keys::store::authenticate(&state.pool, key)
+            Recheck::ApiKey(id) => keys::store::key_is_live(&state.pool, id)
                 .await
-                .map(|found| found.is_some())
                 .unwrap_or(true),
             Recheck::Expiry => true,
+        }
+    }
+
+    /// Resolves when the credential has expired or been revoked (checked every
+    /// `RECHECK_EVERY`, and at its expiry).
+    pub async fn until_invalid(&self, state: &AppState) {
+        let expires = self.time_left().unwrap_or(Duration::MAX / 4);
+        let expired = tokio::time::sleep(expires);
+        tokio::pin!(expired);
+        let mut recheck = tokio::time::interval(RECHECK_EVERY);
+        loop {
+            tokio::select! {
+                _ = &mut expired => return,
+                _ = recheck.tick() => {
+                    if !self.still_valid(state).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The caller a bearer credential (access token or API key) names: Socket.IO's handshake.
+    pub async fn from_bearer(state: &AppState, bearer: &str) -> Result<Self, ApiError> {
+        let user = extractor::from_bearer(state, bearer).await?;
+        Ok(Self::signed_in(state, user, bearer))
+    }
+
+    /// A signed-in caller, with how to check its credential again (`presented`: the access
+    /// token, whose expiry it carries, or the key).
+    fn signed_in(state: &AppState, user: AuthUser, presented: &str) -> Self {
+        let (expires_at, recheck) = match user.credential {
+            Credential::Session(sid) => (
+                state.jwt.verify(presented.trim()).map(|claims| claims.exp),
+                Recheck::Session(sid),
+            ),
+            Credential::ApiKey(id) => (None, Recheck::ApiKey(id)),
+        };
+        Self {
+            user_id: user.user_id,
+            scope: None,
+            expires_at,
+            recheck,
         }
     }
 }
@@ -70,7 +117,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if tokens::has_token(parts) {
+        if tokens::query_token(parts).is_some() {
             let reader = StreamReader::from_request_parts(parts, state).await?;
             return Ok(Self {
                 user_id: reader.user_id,
@@ -86,21 +133,8 @@ impl FromRequestParts<AppState> for Caller {
         let user = AuthUser::from_request_parts(parts, state).await?;
         let presented = extractor::bearer(&parts.headers)
             .or_else(|| cookies::get(&parts.headers, cookies::ACCESS))
-            .unwrap_or("")
-            .to_string();
-        let (expires_at, recheck) = match user.credential {
-            Credential::Session(sid) => (
-                state.jwt.verify(presented.trim()).map(|claims| claims.exp),
-                Recheck::Session(sid),
-            ),
-            Credential::ApiKey(_) => (None, Recheck::ApiKey(presented)),
-        };
-        Ok(Self {
-            user_id: user.user_id,
-            scope: None,
-            expires_at,
-            recheck,
-        })
+            .unwrap_or("");
+        Ok(Self::signed_in(state, user, presented))
     }
 }
 

@@ -6,13 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-/// Which stream a subscription follows: one answer, or every answer of a conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Target {
-    MessageId(Uuid),
-    ConversationId(Uuid),
-}
+use crate::stream::Scope;
 
 /// What a client sends. `ref` is the client's own tag, echoed on the reply.
 #[derive(Debug, Deserialize)]
@@ -21,12 +15,12 @@ pub enum ClientFrame {
     /// Follow a stream from after `last_event_id` (from its start without one).
     Subscribe {
         #[serde(flatten)]
-        target: Target,
+        target: Scope,
         last_event_id: Option<u64>,
     },
     Unsubscribe {
         #[serde(flatten)]
-        target: Target,
+        target: Scope,
     },
     /// Send a message (to a new conversation without `conversation_id`); the reply is `sent`,
     /// and the answer is subscribed to at once.
@@ -52,24 +46,22 @@ pub enum ClientFrame {
 pub enum ServerFrame {
     Subscribed {
         #[serde(flatten)]
-        target: Target,
+        target: Scope,
     },
     /// One event of a subscribed stream: `id` as on SSE (`null` only in a rebuilt old answer,
     /// whose last event carries one), `event` the type, `data` the event.
     Event {
         #[serde(flatten)]
-        target: Target,
+        target: Scope,
         id: Option<u64>,
         event: &'static str,
         data: Value,
     },
-    /// Nothing more will come on this subscription: `done` (its end was sent), `already_ended`
-    /// (`last_event_id` was at or past it), `deleted`, or `interrupted` (subscribe again with
-    /// the last id).
+    /// Nothing more will come on this subscription.
     Ended {
         #[serde(flatten)]
-        target: Target,
-        reason: &'static str,
+        target: Scope,
+        reason: EndReason,
     },
     Sent {
         #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
@@ -83,17 +75,48 @@ pub enum ServerFrame {
         reference: Option<String>,
         message_id: Uuid,
     },
-    /// A frame that could not be done, with the API's error code.
+    /// A frame that could not be done, with the API's error code; for a subscription, which.
     Error {
         #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        target: Option<Scope>,
         code: String,
         message: String,
     },
     Pong,
 }
 
+/// Why a subscription ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// Its terminal event was sent.
+    Done,
+    /// `last_event_id` was at or past its terminal event.
+    AlreadyEnded,
+    /// The answer or conversation was deleted.
+    Deleted,
+    /// The relay stopped before the end: subscribe again with the last id.
+    Interrupted,
+}
+
 impl ServerFrame {
+    /// An error frame for `e` (a subscription's when `target` is given).
+    pub fn error(
+        reference: Option<String>,
+        target: Option<Scope>,
+        e: crate::error::ApiError,
+    ) -> Self {
+        let (code, message) = e.code_and_message();
+        Self::Error {
+            reference,
+            target,
+            code,
+            message,
+        }
+    }
+
     pub fn to_text(&self) -> String {
         serde_json::to_string(self).expect("frames serialize")
     }

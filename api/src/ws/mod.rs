@@ -5,47 +5,45 @@
 //!
 //! The socket closes with a code that says why (`frames::CloseReason`): the server shutting
 //! down, the credential expiring or being revoked, a stream token's stream deleted, a reader
-//! too slow (its frames wait in a bounded outbox, and a write it has not taken for
-//! `SLOW_READER` ends the socket: never an unbounded buffer), no pong.
+//! too slow (subscriptions' frames wait in a bounded outbox, and a write the client has not
+//! taken for `SLOW_READER` ends the socket: never an unbounded buffer), no pong.
 
-mod caller;
+pub mod caller;
 pub mod frames;
+mod session;
 mod subscription;
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 use axum::{
     extract::{
         State,
-        ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
+        ws::{
+            CloseFrame, Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
+        },
     },
     response::Response,
 };
 use futures::{SinkExt, StreamExt, stream::SplitSink};
-use sluice_shared::dto::ChatIn;
-use tokio::{sync::mpsc, task::JoinHandle};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use self::{
     caller::Caller,
-    frames::{ClientFrame, CloseReason, ServerFrame, Target},
-    subscription::Outbox,
+    frames::{CloseReason, ServerFrame},
+    session::Session,
+    subscription::{Outbox, SLOW_READER},
 };
-use crate::{
-    error::ApiError,
-    messages,
-    openapi::ErrorBody,
-    state::AppState,
-    stream::{Scope, tokens},
-};
+use crate::{error::ApiError, openapi::ErrorBody, state::AppState};
 
 /// Frames waiting for the socket: room for a burst, not for a client that stopped reading.
 const OUTBOX_FRAMES: usize = 256;
+/// The socket's read buffer to start with (it grows for a larger frame).
+const READ_BUFFER: usize = 4 * 1024;
 /// A ping this often; a socket that answers none for two intervals is closed.
 const PING_EVERY: Duration = Duration::from_secs(20);
-/// How often a live socket's credential is checked again (revocation, disabling).
-const RECHECK_AUTH_EVERY: Duration = Duration::from_secs(30);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(open))
@@ -65,7 +63,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub async fn open(
     State(state): State<AppState>,
     caller: Caller,
-    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let upgrade = upgrade.map_err(|_| {
         ApiError::bad_request(
@@ -74,73 +72,31 @@ pub async fn open(
         )
     })?;
     let limit = state.config.body_limit_bytes;
+    let span = tracing::info_span!("websocket", user_id = %caller.user_id);
     Ok(upgrade
         .max_message_size(limit)
-        .on_upgrade(move |socket| serve(socket, state, caller)))
+        // An idle socket should cost little: the library's default buffers are 128 KiB each way.
+        // Frames are small (a token event is ~200 bytes), the read buffer grows for a larger
+        // one, and every frame is flushed as it is sent, so no write buffer is needed.
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(limit)
+        .on_upgrade(move |socket| serve(socket, state, caller).instrument(span)))
 }
 
-/// The socket's life: frames in, frames out, pings, credential checks, until one side closes.
+/// The socket's life: frames in and out until one side ends it, then the close frame saying why.
 async fn serve(socket: WebSocket, state: AppState, caller: Caller) {
-    let (mut sink, mut incoming) = socket.split();
-    let (frames, mut outgoing) = mpsc::channel(OUTBOX_FRAMES);
+    let (mut sink, incoming) = socket.split();
+    let (frames, outgoing) = mpsc::channel(OUTBOX_FRAMES);
     let outbox = Outbox {
         frames,
         too_slow: CancellationToken::new(),
-        deleted: CancellationToken::new(),
+        stream_deleted: CancellationToken::new(),
     };
-    let mut session = Session {
-        state: state.clone(),
-        caller,
-        outbox: outbox.clone(),
-        subscriptions: HashMap::new(),
-    };
-    let mut ping = tokio::time::interval(PING_EVERY);
-    let mut recheck = tokio::time::interval(RECHECK_AUTH_EVERY);
-    let mut unanswered_pings = 0;
-    let expiry = session.caller.time_left().unwrap_or(Duration::MAX / 4);
-    let expired = tokio::time::sleep(expiry);
-    tokio::pin!(expired);
-    let close = loop {
-        tokio::select! {
-            _ = state.shutdown.cancelled() => break Some(CloseReason::ShuttingDown),
-            _ = outbox.too_slow.cancelled() => break Some(CloseReason::TooSlow),
-            _ = outbox.deleted.cancelled(), if session.caller.scope.is_some() => {
-                break Some(CloseReason::Deleted)
-            }
-            _ = &mut expired => break Some(CloseReason::AuthExpired),
-            Some(text) = outgoing.recv() => {
-                match write(&mut sink, Message::Text(text.into())).await {
-                    Written::Yes => {}
-                    Written::Gone => break None,
-                    Written::TooSlow => break Some(CloseReason::TooSlow),
-                }
-            }
-            message = incoming.next() => match message {
-                Some(Ok(Message::Text(text))) => session.handle(&text).await,
-                Some(Ok(Message::Pong(_))) => unanswered_pings = 0,
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break None,
-                // Pings are answered by the library; binary frames mean nothing here.
-                Some(Ok(_)) => {}
-            },
-            _ = ping.tick() => {
-                if unanswered_pings >= 2 {
-                    break Some(CloseReason::NoPong);
-                }
-                unanswered_pings += 1;
-                match write(&mut sink, Message::Ping(Default::default())).await {
-                    Written::Yes => {}
-                    Written::Gone => break None,
-                    Written::TooSlow => break Some(CloseReason::TooSlow),
-                }
-            }
-            _ = recheck.tick() => {
-                if !session.caller.still_valid(&state).await {
-                    break Some(CloseReason::AuthExpired);
-                }
-            }
-        }
-    };
+    let mut session = Session::new(state.clone(), caller, outbox);
+    let close = relay(&mut sink, incoming, outgoing, &mut session).await;
     session.stop_all();
+    tracing::debug!(?close, "websocket closed");
     if let Some(reason) = close {
         let frame = CloseFrame {
             code: reason.code(),
@@ -155,6 +111,79 @@ async fn serve(socket: WebSocket, state: AppState, caller: Caller) {
     }
 }
 
+type Sink = SplitSink<WebSocket, Message>;
+
+/// Frames in, frames out, pings and credential checks, until one side ends the socket: `None`
+/// when the client did, else why the server does.
+async fn relay(
+    sink: &mut Sink,
+    mut incoming: futures::stream::SplitStream<WebSocket>,
+    mut outgoing: mpsc::Receiver<subscription::Queued>,
+    session: &mut Session,
+) -> Option<CloseReason> {
+    let state = session.state.clone();
+    let caller = session.caller;
+    let outbox = session.outbox.clone();
+    let invalid = caller.until_invalid(&state);
+    tokio::pin!(invalid);
+    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut unanswered_pings = 0;
+    loop {
+        let written = tokio::select! {
+            _ = state.shutdown.cancelled() => return Some(CloseReason::ShuttingDown),
+            _ = outbox.too_slow.cancelled() => return Some(CloseReason::TooSlow),
+            _ = outbox.stream_deleted.cancelled(), if caller.scope.is_some() => {
+                return Some(CloseReason::Deleted)
+            }
+            _ = &mut invalid => return Some(CloseReason::AuthExpired),
+            Some(queued) = outgoing.recv() => {
+                if !session.is_current(queued.from) {
+                    continue;
+                }
+                write(sink, Message::Text(queued.text.into())).await
+            }
+            message = incoming.next() => match message {
+                Some(Ok(Message::Text(text))) => {
+                    // Replies go out from here, not through the outbox, so a full outbox can
+                    // never hold up the loop that empties it.
+                    let mut written = Written::Yes;
+                    for reply in session.handle(&text).await {
+                        written = write(sink, Message::Text(reply.to_text().into())).await;
+                        if !matches!(written, Written::Yes) {
+                            break;
+                        }
+                    }
+                    written
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    let e = ApiError::bad_request("invalid_frame", "frames are JSON text");
+                    let reply = ServerFrame::error(None, None, e);
+                    write(sink, Message::Text(reply.to_text().into())).await
+                }
+                Some(Ok(Message::Pong(_))) => {
+                    unanswered_pings = 0;
+                    Written::Yes
+                }
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                // Pings are answered by the library.
+                Some(Ok(_)) => Written::Yes,
+            },
+            _ = ping.tick() => {
+                if unanswered_pings >= 2 {
+                    return Some(CloseReason::NoPong);
+                }
+                unanswered_pings += 1;
+                write(sink, Message::Ping(Default::default())).await
+            }
+        };
+        match written {
+            Written::Yes => {}
+            Written::Gone => return None,
+            Written::TooSlow => return Some(CloseReason::TooSlow),
+        }
+    }
+}
+
 enum Written {
     Yes,
     Gone,
@@ -163,141 +192,10 @@ enum Written {
 }
 
 /// Writes one message, giving up on a client that stopped reading (its socket buffers full).
-async fn write(sink: &mut SplitSink<WebSocket, Message>, message: Message) -> Written {
-    match tokio::time::timeout(subscription::SLOW_READER, sink.send(message)).await {
+async fn write(sink: &mut Sink, message: Message) -> Written {
+    match tokio::time::timeout(SLOW_READER, sink.send(message)).await {
         Ok(Ok(())) => Written::Yes,
         Ok(Err(_)) => Written::Gone,
         Err(_) => Written::TooSlow,
-    }
-}
-
-/// What one socket holds: who it is, and its subscriptions.
-struct Session {
-    state: AppState,
-    caller: Caller,
-    outbox: Outbox,
-    subscriptions: HashMap<Target, JoinHandle<()>>,
-}
-
-impl Session {
-    async fn handle(&mut self, text: &str) {
-        let frame = match serde_json::from_str::<ClientFrame>(text) {
-            Ok(frame) => frame,
-            Err(e) => {
-                let e = ApiError::bad_request("invalid_frame", format!("not a frame: {e}"));
-                return self.outbox.error(None, e).await;
-            }
-        };
-        match frame {
-            ClientFrame::Subscribe {
-                target,
-                last_event_id,
-            } => {
-                if let Err(e) = self.may_read(target) {
-                    return self.outbox.error(None, e).await;
-                }
-                self.subscribe(target, last_event_id);
-            }
-            ClientFrame::Unsubscribe { target } => {
-                if let Some(task) = self.subscriptions.remove(&target) {
-                    task.abort();
-                }
-            }
-            ClientFrame::Send {
-                reference,
-                conversation_id,
-                content,
-                model,
-            } => {
-                let input = ChatIn {
-                    message: content,
-                    conversation_id,
-                    model,
-                };
-                self.send(reference, input).await;
-            }
-            ClientFrame::Cancel {
-                reference,
-                message_id,
-            } => self.cancel(reference, message_id).await,
-            ClientFrame::Ping => {
-                self.outbox.deliver(ServerFrame::Pong).await;
-            }
-        }
-    }
-
-    /// A stream token reads only its own stream.
-    fn may_read(&self, target: Target) -> Result<(), ApiError> {
-        let scope = match target {
-            Target::MessageId(id) => Scope::Message(id),
-            Target::ConversationId(id) => Scope::Conversation(id),
-        };
-        tokens::may_read(self.caller.scope, scope)
-    }
-
-    fn read_only(&self) -> Option<ApiError> {
-        self.caller.scope.map(|_| {
-            ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                "read_only",
-                "a stream token can only subscribe to its stream",
-            )
-        })
-    }
-
-    /// (Re)starts following `target`: one subscription per stream.
-    fn subscribe(&mut self, target: Target, after: Option<u64>) {
-        let task = tokio::spawn(subscription::follow(
-            self.state.clone(),
-            self.caller.user_id,
-            target,
-            after,
-            self.outbox.clone(),
-        ));
-        if let Some(old) = self.subscriptions.insert(target, task) {
-            old.abort();
-        }
-    }
-
-    async fn send(&mut self, reference: Option<String>, input: ChatIn) {
-        if let Some(e) = self.read_only() {
-            return self.outbox.error(reference, e).await;
-        }
-        let started = messages::start_chat(&self.state, self.caller.user_id, input, None).await;
-        match started {
-            Ok((question, answer)) => {
-                let sent = ServerFrame::Sent {
-                    reference,
-                    conversation_id: answer.conversation_id,
-                    user_message_id: question.id,
-                    message_id: answer.id,
-                };
-                self.outbox.deliver(sent).await;
-                self.subscribe(Target::MessageId(answer.id), None);
-            }
-            Err(e) => self.outbox.error(reference, e).await,
-        }
-    }
-
-    async fn cancel(&mut self, reference: Option<String>, message_id: uuid::Uuid) {
-        if let Some(e) = self.read_only() {
-            return self.outbox.error(reference, e).await;
-        }
-        match messages::cancel_answer(&self.state, self.caller.user_id, message_id).await {
-            Ok(()) => {
-                let frame = ServerFrame::Cancelling {
-                    reference,
-                    message_id,
-                };
-                self.outbox.deliver(frame).await;
-            }
-            Err(e) => self.outbox.error(reference, e).await,
-        }
-    }
-
-    fn stop_all(&mut self) {
-        for (_, task) in self.subscriptions.drain() {
-            task.abort();
-        }
     }
 }

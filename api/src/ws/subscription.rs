@@ -11,33 +11,45 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::frames::{ServerFrame, Target};
+use super::frames::{EndReason, ServerFrame};
 use crate::{
-    conversations::store as conversations,
+    conversations,
     error::ApiError,
-    messages::store as messages,
+    messages,
     state::AppState,
-    stream::{self, Attach},
+    stream::{self, Attach, Scope},
 };
 
 /// How long a frame may wait — for room in the outbox, or for the client to take it — before
 /// the socket is too slow.
 pub const SLOW_READER: Duration = Duration::from_secs(10);
 
-/// Where a subscription's frames go.
+/// A frame from a subscription, tagged with it: a frame of a subscription replaced since
+/// (the client subscribed to the same stream again) is dropped, never sent beside the new
+/// one's events.
+pub struct Queued {
+    pub from: (Scope, u64),
+    pub text: String,
+}
+
+/// Where one subscription's frames go.
 #[derive(Clone)]
 pub struct Outbox {
-    pub frames: mpsc::Sender<String>,
+    pub frames: mpsc::Sender<Queued>,
     /// Fired when a frame waited `SLOW_READER` for room.
     pub too_slow: CancellationToken,
-    /// Fired when a stream token's one stream is gone.
-    pub deleted: CancellationToken,
+    /// Fired when a followed stream is gone (it ends a stream token's socket).
+    pub stream_deleted: CancellationToken,
 }
 
 impl Outbox {
-    /// Queues a frame; `false` once the socket is gone or too slow (stop producing).
-    pub async fn deliver(&self, frame: ServerFrame) -> bool {
-        match tokio::time::timeout(SLOW_READER, self.frames.send(frame.to_text())).await {
+    /// Queues a frame of subscription `from`; `false` once the socket is gone or too slow.
+    pub async fn deliver(&self, from: (Scope, u64), frame: ServerFrame) -> bool {
+        let queued = Queued {
+            from,
+            text: frame.to_text(),
+        };
+        match tokio::time::timeout(SLOW_READER, self.frames.send(queued)).await {
             Ok(sent) => sent.is_ok(),
             Err(_) => {
                 self.too_slow.cancel();
@@ -45,81 +57,96 @@ impl Outbox {
             }
         }
     }
-
-    pub async fn error(&self, reference: Option<String>, e: ApiError) {
-        let (code, message) = e.code_and_message();
-        self.deliver(ServerFrame::Error {
-            reference,
-            code,
-            message,
-        })
-        .await;
-    }
 }
 
-/// Follows `target` of `user_id`'s from after `after` until it ends or the task is aborted.
+/// Follows `target` of `user_id`'s from after `after` until it ends or the task is aborted;
+/// `generation` tells this subscription from a later one to the same stream.
 pub async fn follow(
     state: AppState,
     user_id: Uuid,
-    target: Target,
+    target: Scope,
+    generation: u64,
     after: Option<u64>,
     outbox: Outbox,
 ) {
-    let result = match target {
-        Target::MessageId(id) => follow_answer(&state, user_id, id, after, &outbox).await,
-        Target::ConversationId(id) => {
-            follow_conversation(&state, user_id, id, after, &outbox).await
+    let from = (target, generation);
+    let relayed = match target {
+        Scope::Message(id) => follow_answer(&state, user_id, id, after, from, &outbox).await,
+        Scope::Conversation(id) => {
+            follow_conversation(&state, user_id, id, after, from, &outbox).await
         }
     };
-    match result {
-        Ok(Some(reason)) => {
-            outbox.deliver(ServerFrame::Ended { target, reason }).await;
+    let reason = match relayed {
+        Ok(Relayed::Gone) => return,
+        Ok(Relayed::Ended(reason)) => reason,
+        Ok(Relayed::Stopped) => match still_there(&state, user_id, target).await {
+            Ok(true) => EndReason::Interrupted,
+            Ok(false) => {
+                outbox.stream_deleted.cancel();
+                EndReason::Deleted
+            }
+            Err(e) => {
+                outbox
+                    .deliver(from, ServerFrame::error(None, Some(target), e))
+                    .await;
+                return;
+            }
+        },
+        Err(e) => {
+            outbox
+                .deliver(from, ServerFrame::error(None, Some(target), e))
+                .await;
+            return;
         }
-        Ok(None) => {}
-        Err(e) => outbox.error(None, e).await,
-    }
+    };
+    outbox
+        .deliver(from, ServerFrame::Ended { target, reason })
+        .await;
 }
 
-/// The reason the subscription ended, or `None` when the socket is gone.
+/// How relaying a stream ended.
+enum Relayed {
+    /// The socket is gone or too slow: say nothing more.
+    Gone,
+    Ended(EndReason),
+    /// The relay stopped before the stream's end (deleted, or cut off by the live feed).
+    Stopped,
+}
+
 async fn follow_answer(
     state: &AppState,
     user_id: Uuid,
     id: Uuid,
     after: Option<u64>,
+    from: (Scope, u64),
     outbox: &Outbox,
-) -> Result<Option<&'static str>, ApiError> {
-    let target = Target::MessageId(id);
-    let row = messages::find(&state.pool, user_id, id)
-        .await?
-        .filter(|row| row.role == "assistant")
-        .ok_or_else(|| ApiError::not_found("answer"))?;
-    if !outbox.deliver(ServerFrame::Subscribed { target }).await {
-        return Ok(None);
+) -> Result<Relayed, ApiError> {
+    let row = messages::find_answer(&state.pool, user_id, id).await?;
+    if !outbox
+        .deliver(from, ServerFrame::Subscribed { target: from.0 })
+        .await
+    {
+        return Ok(Relayed::Gone);
     }
     let mut events = match stream::message_events(state.clone(), row, after).await? {
-        Attach::Ended => return Ok(Some("already_ended")),
+        Attach::Ended => return Ok(Relayed::Ended(EndReason::AlreadyEnded)),
         Attach::Events(events) => events,
     };
     while let Some(relayed) = events.next().await {
         let frame = ServerFrame::Event {
-            target,
+            target: from.0,
             id: relayed.id(),
             event: relayed.kind(),
             data: relayed.data(),
         };
-        if !outbox.deliver(frame).await {
-            return Ok(None);
+        if !outbox.deliver(from, frame).await {
+            return Ok(Relayed::Gone);
         }
         if relayed.is_terminal() {
-            return Ok(Some("done"));
+            return Ok(Relayed::Ended(EndReason::Done));
         }
     }
-    // The relay stopped before the end: the answer was deleted, or the live feed cut us off.
-    if messages::find(&state.pool, user_id, id).await?.is_none() {
-        outbox.deleted.cancel();
-        return Ok(Some("deleted"));
-    }
-    Ok(Some("interrupted"))
+    Ok(Relayed::Stopped)
 }
 
 async fn follow_conversation(
@@ -127,36 +154,42 @@ async fn follow_conversation(
     user_id: Uuid,
     id: Uuid,
     after: Option<u64>,
+    from: (Scope, u64),
     outbox: &Outbox,
-) -> Result<Option<&'static str>, ApiError> {
-    let target = Target::ConversationId(id);
-    conversations::find(&state.pool, user_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
-    let events = stream::conversation_stream(state, id, after).await?;
-    if !outbox.deliver(ServerFrame::Subscribed { target }).await {
-        return Ok(None);
+) -> Result<Relayed, ApiError> {
+    let events = stream::conversation_stream(state, user_id, id, after).await?;
+    if !outbox
+        .deliver(from, ServerFrame::Subscribed { target: from.0 })
+        .await
+    {
+        return Ok(Relayed::Gone);
     }
     let mut events = std::pin::pin!(events);
     while let Some(stored) = events.next().await {
         let frame = ServerFrame::Event {
-            target,
+            target: from.0,
             id: Some(stored.seq),
             event: stored.kind,
             data: stored.data(),
         };
-        if !outbox.deliver(frame).await {
-            return Ok(None);
+        if !outbox.deliver(from, frame).await {
+            return Ok(Relayed::Gone);
         }
     }
-    if conversations::find(&state.pool, user_id, id)
-        .await?
-        .is_none()
-    {
-        outbox.deleted.cancel();
-        return Ok(Some("deleted"));
-    }
-    Ok(Some("interrupted"))
+    Ok(Relayed::Stopped)
+}
+
+/// Whether the stream's answer or conversation still exists.
+async fn still_there(state: &AppState, user_id: Uuid, target: Scope) -> Result<bool, ApiError> {
+    let found = match target {
+        Scope::Message(id) => messages::store::find(&state.pool, user_id, id)
+            .await?
+            .is_some(),
+        Scope::Conversation(id) => conversations::store::find(&state.pool, user_id, id)
+            .await?
+            .is_some(),
+    };
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -169,11 +202,15 @@ mod tests {
         let outbox = Outbox {
             frames,
             too_slow: CancellationToken::new(),
-            deleted: CancellationToken::new(),
+            stream_deleted: CancellationToken::new(),
         };
-        assert!(outbox.deliver(ServerFrame::Pong).await, "room for one");
+        let from = (Scope::Message(Uuid::now_v7()), 1);
+        assert!(
+            outbox.deliver(from, ServerFrame::Pong).await,
+            "room for one"
+        );
         // Nobody reads: the second waits SLOW_READER (virtual time), then gives up.
-        assert!(!outbox.deliver(ServerFrame::Pong).await);
+        assert!(!outbox.deliver(from, ServerFrame::Pong).await);
         assert!(outbox.too_slow.is_cancelled());
         // Only what fit was ever queued: one frame.
         assert!(stalled.try_recv().is_ok());

@@ -156,3 +156,15 @@ pub async fn authenticate(pool: &PgPool, key: &str) -> sqlx::Result<Option<AuthU
         credential: Credential::ApiKey(used.row.id),
     }))
 }
+
+/// Whether key `id` still works (enabled, its user not disabled), without marking it used: a
+/// long-lived socket checks its key again and again, which is not a use.
+pub async fn key_is_live(pool: &PgPool, id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM api_keys k JOIN users u ON u.id = k.user_id
+                        WHERE k.id = $1 AND k.enabled AND u.disabled_at IS NULL)",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+}

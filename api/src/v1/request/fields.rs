@@ -8,6 +8,18 @@ use super::super::error::V1Error;
 
 type Body = Map<String, Value>;
 
+/// Longest client text an error quotes: the rest is cut, so an error body stays small whatever
+/// was sent (a field or model name is never this long).
+const ECHO_CHARS: usize = 100;
+
+/// `text` as an error message may quote it: at most `ECHO_CHARS` characters.
+pub fn shortened(text: &str) -> String {
+    match text.char_indices().nth(ECHO_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
 /// The JSON type's name, as OpenAI's messages say it.
 fn type_name(value: &Value) -> &'static str {
     match value {
@@ -156,6 +168,7 @@ pub fn include_usage(body: &Body, stream: bool) -> Result<bool, V1Error> {
     }
     for key in options.keys() {
         if !matches!(key.as_str(), "include_usage" | "include_obfuscation") {
+            let key = shortened(key);
             return Err(V1Error::invalid(
                 format!("stream_options.{key}"),
                 format!("Unrecognized stream option: {key}"),

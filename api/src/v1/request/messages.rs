@@ -4,8 +4,11 @@
 use serde_json::Value;
 use sluice_shared::Config;
 
-use super::Turn;
+use super::{Turn, fields};
 use crate::{v1::error::V1Error, validate::MAX_SYSTEM_PROMPT_CHARS};
+
+/// Between the system and developer messages, in the one system prompt they become.
+const SYSTEM_JOINER: &str = "\n\n";
 
 /// (system prompt, earlier turns, the question) from `messages`.
 pub fn messages(
@@ -53,7 +56,10 @@ pub fn messages(
             Some(other) => {
                 return Err(V1Error::invalid(
                     at("role"),
-                    format!("`{other}` is not a role: system, developer, user or assistant"),
+                    format!(
+                        "`{}` is not a role: system, developer, user or assistant",
+                        fields::shortened(other)
+                    ),
                 ));
             }
             None => return Err(V1Error::invalid(at("role"), "`role` is required")),
@@ -72,9 +78,15 @@ pub fn messages(
         }
         match role {
             "system" => {
-                system_chars += content.chars().count();
-                // Stored as the conversation's system prompt, which has the same cap as
-                // one set by `PATCH /api/conversations/{id}`.
+                // Stored joined as the conversation's system prompt, which has the same cap
+                // as one set by `PATCH /api/conversations/{id}`.
+                let joiner = if system.is_empty() {
+                    0
+                } else {
+                    SYSTEM_JOINER.len()
+                };
+                system_chars += joiner + content.chars().count();
+                system.push(content);
                 if system_chars > MAX_SYSTEM_PROMPT_CHARS {
                     return Err(V1Error::invalid(
                         at("content"),
@@ -85,7 +97,6 @@ pub fn messages(
                     )
                     .with_code("string_above_max_length"));
                 }
-                system.push(content);
             }
             role => turns.push(Turn { role, content }),
         }
@@ -94,7 +105,7 @@ pub fn messages(
         Some(Turn {
             role: "user",
             content,
-        }) if !content.trim().is_empty() => Ok((system.join("\n\n"), turns, content)),
+        }) if !content.trim().is_empty() => Ok((system.join(SYSTEM_JOINER), turns, content)),
         Some(Turn { role: "user", .. }) => Err(V1Error::invalid(
             "messages",
             "the last message must have content",
@@ -128,7 +139,8 @@ fn text(content: Option<Value>, at: &str) -> Result<String, V1Error> {
                         return Err(V1Error::unsupported(
                             &format!("{at}[{j}].type"),
                             format!(
-                                "content parts of type `{other}` are not supported; only `text`"
+                                "content parts of type `{}` are not supported; only `text`",
+                                fields::shortened(other)
                             ),
                         ));
                     }

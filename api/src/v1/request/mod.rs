@@ -83,9 +83,6 @@ const KNOWN: [&str; 14] = [
     "parallel_tool_calls",
 ];
 
-/// Longest model name echoed back in an error: the rest is cut (a name is never this long).
-const MODEL_NAME_ECHO: usize = 100;
-
 pub fn parse(body: Value, config: &Config) -> Result<ChatRequest, V1Error> {
     let Value::Object(mut body) = body else {
         return Err(V1Error::invalid(
@@ -96,8 +93,9 @@ pub fn parse(body: Value, config: &Config) -> Result<ChatRequest, V1Error> {
     for key in body.keys() {
         let k = key.as_str();
         if !(KNOWN.contains(&k) || UNSUPPORTED.contains(&k)) {
+            let k = fields::shortened(k);
             return Err(V1Error::invalid(
-                k,
+                &k,
                 format!("Unrecognized request argument supplied: {k}"),
             ));
         }
@@ -128,7 +126,7 @@ pub fn parse(body: Value, config: &Config) -> Result<ChatRequest, V1Error> {
         _ => return Err(V1Error::invalid("model", "`model` is required: a model id")),
     };
     let Some(model_config) = config.model(&model) else {
-        return Err(V1Error::model_not_found(&shortened(&model)));
+        return Err(V1Error::model_not_found(&fields::shortened(&model)));
     };
     let (system, history, question) = messages::messages(body.remove("messages"), config)?;
     let stream = fields::flag(&body, "stream")?;
@@ -148,14 +146,6 @@ pub fn parse(body: Value, config: &Config) -> Result<ChatRequest, V1Error> {
         include_usage,
         options,
     })
-}
-
-/// A name as an error message may quote it: at most `MODEL_NAME_ECHO` characters.
-fn shortened(name: &str) -> String {
-    match name.char_indices().nth(MODEL_NAME_ECHO) {
-        Some((cut, _)) => format!("{}…", &name[..cut]),
-        None => name.to_string(),
-    }
 }
 
 /// Whether `value` is the "not used" value of an unsupported field.

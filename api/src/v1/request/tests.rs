@@ -226,3 +226,35 @@ fn an_unknown_model_with_a_huge_name_is_named_shortened() {
     assert!(e.message.len() < 300, "{}", e.message);
     assert!(e.message.contains(&"m".repeat(100)));
 }
+
+#[test]
+fn the_system_prompt_cap_counts_what_is_stored_joiners_included() {
+    let half = "s".repeat(crate::validate::MAX_SYSTEM_PROMPT_CHARS / 2);
+    let body = |first: &str| {
+        json!({"model": "demo", "messages": [
+            {"role": "system", "content": first},
+            {"role": "system", "content": half},
+            {"role": "user", "content": "x"}
+        ]})
+    };
+    // 10,000 + "\n\n" + 10,000 is 20,002 stored characters: over.
+    assert_eq!(error(body(&half)).1.as_deref(), Some("messages[1].content"));
+    // Two fewer fit exactly.
+    let shorter = "s".repeat(crate::validate::MAX_SYSTEM_PROMPT_CHARS / 2 - 2);
+    let r = parse(body(&shorter), &config()).unwrap();
+    assert_eq!(
+        r.system.chars().count(),
+        crate::validate::MAX_SYSTEM_PROMPT_CHARS
+    );
+}
+
+#[test]
+fn client_text_quoted_in_an_error_is_cut_short() {
+    let long = "z".repeat(5000);
+    let mut body = json!({"model": "demo", "messages": [{"role": "user", "content": "x"}]});
+    body[long.as_str()] = json!(1);
+    let e = parse(body, &config()).unwrap_err();
+    assert!(e.message.len() < 300 && e.param.as_ref().unwrap().len() < 300);
+    let body = json!({"model": "demo", "messages": [{"role": long, "content": "x"}]});
+    assert!(parse(body, &config()).unwrap_err().message.len() < 300);
+}
