@@ -132,6 +132,9 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         .layer(tower::util::option_layer(hsts))
+        // Socket.IO speaks its own protocol (and errors) on /socket.io/, inside the request id
+        // and trace layers; every other request passes on.
+        .layer(socket_io::layer(state.clone()))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
@@ -142,8 +145,6 @@ pub fn router(state: AppState) -> Router {
             span
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        // Socket.IO speaks its own protocol (and errors) on /socket.io/; the rest passes on.
-        .layer(socket_io::layer(state.clone()))
         // Outermost: a preflight is answered before any other layer sees it.
         .layer(tower::util::option_layer(middleware::cors::layer(
             &state.config.cors,

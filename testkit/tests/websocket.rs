@@ -200,12 +200,11 @@ async fn socket_io_client_reconnects_by_itself_and_rejoins_with_its_last_id() {
     assert_eq!(got["text"], stored["content"], "{got}");
     assert_eq!(got["status"], "done");
     assert!(got["reconnects"].as_u64().unwrap() >= 2, "{got}");
+    // Every join answered was accepted (one whose transport dropped first has no answer).
+    let joins = got["joins"].as_array().unwrap();
+    assert!(joins.iter().any(|r| r["ok"] == true), "{got}");
     assert!(
-        got["joins"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["ok"] == true),
+        joins.iter().all(|r| r["ok"] == true || r["lost"] == true),
         "{got}"
     );
 }

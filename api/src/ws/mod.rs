@@ -40,8 +40,9 @@ use crate::{error::ApiError, openapi::ErrorBody, state::AppState};
 
 /// Frames waiting for the socket: room for a burst, not for a client that stopped reading.
 const OUTBOX_FRAMES: usize = 256;
-/// The socket's read buffer to start with (it grows for a larger frame).
-const READ_BUFFER: usize = 4 * 1024;
+/// The socket's read buffer to start with: a client's frames are small (a subscribe is ~100
+/// bytes), and it grows for a larger one.
+const READ_BUFFER: usize = 1024;
 /// A ping this often; a socket that answers none for two intervals is closed.
 const PING_EVERY: Duration = Duration::from_secs(20);
 
