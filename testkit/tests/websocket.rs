@@ -431,3 +431,57 @@ async fn socket_io_refuses_a_connection_without_a_valid_credential() {
     let reason = got["refusals"][0]["message"].as_str().unwrap_or_default();
     assert!(reason.contains("invalid"), "{got}");
 }
+
+#[tokio::test]
+async fn a_stream_token_socket_closes_when_its_answer_is_deleted() {
+    let (app, _fake) = paced(400, Duration::from_millis(50)).await;
+    let token = app.guest().await;
+    let conversation = app.create_conversation(&token).await;
+    let id = app
+        .send(&token, conversation, "delete me midway")
+        .await
+        .assistant_message
+        .id;
+    let minted = app
+        .call(
+            &token,
+            reqwest::Method::POST,
+            "/api/stream-tokens",
+            Some(json!({"message_id": id})),
+        )
+        .await;
+    let stream_token = minted.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut ws = WsClient::connect(&ws_url(&app, &format!("?token={stream_token}")), None)
+        .await
+        .unwrap();
+    ws.send(json!({"type": "subscribe", "message_id": id}))
+        .await;
+    while ws.frame().await["event"] != "token" {}
+    let deleted = app
+        .call(
+            &token,
+            reqwest::Method::DELETE,
+            &format!("/api/conversations/{conversation}"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    // The relay notices within its 5 s recheck of a silent answer; the socket, which can read
+    // nothing else, is closed saying why.
+    let closed = loop {
+        match ws.next(Duration::from_secs(20)).await {
+            Received::Frame(frame) => assert_ne!(frame["reason"], "done", "{frame}"),
+            other => break other,
+        }
+    };
+    match closed {
+        Received::Closed(code, reason) => {
+            assert_eq!(code, 4404);
+            assert!(reason.contains("deleted"), "{reason}");
+        }
+        other => panic!("expected close 4404, got {other:?}"),
+    }
+}

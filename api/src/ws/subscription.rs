@@ -79,7 +79,7 @@ pub async fn follow(
     let reason = match relayed {
         Ok(Relayed::Gone) => return,
         Ok(Relayed::Ended(reason)) => reason,
-        Ok(Relayed::Stopped) => match still_there(&state, user_id, target).await {
+        Ok(Relayed::Stopped) => match Box::pin(still_there(&state, user_id, target)).await {
             Ok(true) => EndReason::Interrupted,
             Ok(false) => {
                 outbox.stream_deleted.cancel();
@@ -121,14 +121,16 @@ async fn follow_answer(
     from: (Scope, u64),
     outbox: &Outbox,
 ) -> Result<Relayed, ApiError> {
-    let row = messages::find_answer(&state.pool, user_id, id).await?;
+    // Boxed: a waiting subscription holds its largest state inline; the opening steps live on
+    // the heap only while they run.
+    let row = Box::pin(messages::find_answer(&state.pool, user_id, id)).await?;
     if !outbox
         .deliver(from, ServerFrame::Subscribed { target: from.0 })
         .await
     {
         return Ok(Relayed::Gone);
     }
-    let mut events = match stream::message_events(state.clone(), row, after).await? {
+    let mut events = match Box::pin(stream::message_events(state.clone(), row, after)).await? {
         Attach::Ended => return Ok(Relayed::Ended(EndReason::AlreadyEnded)),
         Attach::Events(events) => events,
     };
@@ -157,7 +159,7 @@ async fn follow_conversation(
     from: (Scope, u64),
     outbox: &Outbox,
 ) -> Result<Relayed, ApiError> {
-    let events = stream::conversation_stream(state, user_id, id, after).await?;
+    let events = Box::pin(stream::conversation_stream(state, user_id, id, after)).await?;
     if !outbox
         .deliver(from, ServerFrame::Subscribed { target: from.0 })
         .await
