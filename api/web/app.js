@@ -36,6 +36,7 @@ async function boot(notice) {
   sidebar = new Sidebar({
     navigate,
     onDeleted: (id) => { if (view?.conversationId === id) navigate('/', { replace: true }); },
+    onRenamed: (id, title) => { if (view?.conversationId === id) view.showTitle(title); },
   });
   main = h('main.main', { id: 'main' });
   root.replaceChildren(h('div.layout', {}, sidebar.el, main));
@@ -72,6 +73,7 @@ async function route() {
   try {
     if (path === '/settings') {
       sidebar.highlight(null);
+      document.title = 'Settings · Sluice';
       view = null;
       await settingsView(main, {
         me,

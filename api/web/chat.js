@@ -7,6 +7,8 @@ import { LiveMarkdown, renderMarkdown } from './render.js';
 import { followAnswer, followConversation } from './stream.js';
 
 const RUNNING = ['queued', 'streaming'];
+// Within this of the end, the reader is at the end (and the view follows new text).
+const NEAR_END_PX = 48;
 
 export class ChatView {
   constructor({ conversationId, models, sidebar }) {
@@ -23,6 +25,19 @@ export class ChatView {
     this.sending = false;
 
     this.messages = h('div.messages', { id: 'messages', role: 'log', 'aria-label': 'Messages' });
+    // Streaming text follows the end only while the reader is there: scrolled up to read, the
+    // view stays put and "Jump to latest" offers the way back.
+    this.atEnd = true;
+    this.jumpButton = h('button.jump-latest', { type: 'button', id: 'jump-latest', hidden: true }, 'Jump to latest ↓');
+    this.jumpButton.addEventListener('click', () => {
+      this.scrollToEnd();
+      this.input.focus();
+    });
+    this.messages.addEventListener('scroll', () => {
+      const { scrollHeight, scrollTop, clientHeight } = this.messages;
+      this.atEnd = scrollHeight - scrollTop - clientHeight < NEAR_END_PX;
+      if (this.atEnd) this.jumpButton.hidden = true;
+    }, { passive: true });
     this.picker = h('select', { id: 'model', 'aria-label': 'Model' },
       models.map((m) => h('option', { value: m.id, selected: m.default }, `${m.display_name} · ${Math.round(m.context_tokens / 1024)}k`)));
     this.picker.addEventListener('change', () => {
@@ -48,11 +63,18 @@ export class ChatView {
     composer.addEventListener('submit', (e) => { e.preventDefault(); this.send(); });
     this.el = h('section.chat', { 'aria-label': 'Chat' },
       h('header.chat-header', {}, this.title, this.indicator, this.picker),
-      this.messages, composer);
+      h('div.messages-frame', {}, this.messages, this.jumpButton), composer);
+  }
+
+  /** The conversation's title in the header and the browser tab. */
+  showTitle(title) {
+    this.title.textContent = title || 'New chat';
+    document.title = title ? `${title} · Sluice` : 'Sluice';
   }
 
   async load() {
     if (!this.conversationId) {
+      this.showTitle(null);
       this.messages.append(h('p.empty', {}, 'Start a conversation: type below and press Enter.'));
       return true;
     }
@@ -63,7 +85,7 @@ export class ChatView {
       if (err instanceof ApiError && err.status === 404) return false;
       throw err;
     }
-    this.title.textContent = conversation.title || 'New chat';
+    this.showTitle(conversation.title);
     this.picker.value = conversation.model;
     await this.refreshMessages();
     this.listenForOtherTabs();
@@ -147,7 +169,7 @@ export class ChatView {
         onText: (t) => {
           text = t;
           live.set(t);
-          this.scrollToEnd();
+          this.followEnd();
         },
         onState: (state) => this.showConnection(state),
         onEnd: (kind, data, finalText) => {
@@ -251,7 +273,7 @@ export class ChatView {
         const title = content.trim().split('\n')[0].slice(0, 60);
         const created = await post('/api/conversations', { title, model: this.picker.value });
         this.conversationId = created.id;
-        this.title.textContent = created.title;
+        this.showTitle(created.title);
         history.replaceState(null, '', `/c/${created.id}`);
         this.sidebar.upsert(created);
         this.sidebar.highlight(created.id);
@@ -287,6 +309,14 @@ export class ChatView {
 
   scrollToEnd() {
     this.messages.scrollTop = this.messages.scrollHeight;
+    this.atEnd = true;
+    this.jumpButton.hidden = true;
+  }
+
+  /** New text of a streaming answer: keep the end in view if the reader is at it. */
+  followEnd() {
+    if (this.atEnd) this.scrollToEnd();
+    else this.jumpButton.hidden = false;
   }
 
   destroy() {

@@ -5,9 +5,10 @@ import { h } from './dom.js';
 import { get, patch, del } from './api.js';
 
 export class Sidebar {
-  constructor({ navigate, onDeleted }) {
+  constructor({ navigate, onDeleted, onRenamed }) {
     this.navigate = navigate;
     this.onDeleted = onDeleted;
+    this.onRenamed = onRenamed;
     this.list = h('ul.conversations', { id: 'conversations', 'aria-label': 'Conversations' });
     this.sentinel = h('li.sentinel', { 'aria-hidden': 'true' });
     this.cursor = undefined;
@@ -71,8 +72,14 @@ export class Sidebar {
     rename.addEventListener('click', async () => {
       const next = prompt('Rename conversation', link.textContent);
       if (next === null || !next.trim()) return;
-      const updated = await patch(`/api/conversations/${c.id}`, { title: next.trim() });
-      link.textContent = updated.title;
+      try {
+        const updated = await patch(`/api/conversations/${c.id}`, { title: next.trim() });
+        link.textContent = updated.title;
+        this.onRenamed(c.id, updated.title);
+      } catch (err) {
+        // Said, not swallowed: a title over 200 characters, a conversation deleted meanwhile.
+        alert(`The conversation was not renamed: ${err.message}`);
+      }
     });
     const remove = h('button.icon', { type: 'button', 'aria-label': `Delete ${title}`, title: 'Delete' }, '×');
     remove.addEventListener('click', async () => {

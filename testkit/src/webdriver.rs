@@ -240,6 +240,17 @@ impl Chrome {
             .await;
     }
 
+    /// Types `text` into the open `prompt` dialog and accepts it.
+    pub async fn answer_prompt(&self, text: &str) {
+        self.command(
+            reqwest::Method::POST,
+            "/alert/text",
+            Some(json!({ "text": text })),
+        )
+        .await;
+        self.accept_dialog().await;
+    }
+
     /// The open `alert`/`confirm` dialog's text, if any.
     pub async fn dialog(&self) -> Option<String> {
         let v = self

@@ -240,3 +240,129 @@ async fn a_failed_answer_shows_the_error_and_retry_asks_again() {
     );
     chrome.quit().await;
 }
+
+/// Reading back while an answer streams: the view stays where the reader put it, "Jump to
+/// latest" appears, and taking it follows the answer again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrolling_up_during_an_answer_keeps_the_view_and_offers_a_way_back() {
+    let fake = FakeOpenAi::start(300, std::time::Duration::from_millis(30)).await;
+    let app = TestApp::spawn_with(with_fake_openai(&fake)).await;
+    let chrome = Chrome::start(1000, 700).await;
+    let page = ChatPage { chrome: &chrome };
+    page.sign_up(&app, "scroll@example.com").await;
+    page.send("a long answer please").await;
+    let scroll_top = "return document.getElementById('messages').scrollTop;";
+    let distance_to_end = "const m = document.getElementById('messages'); \
+                           return m.scrollHeight - m.scrollTop - m.clientHeight;";
+    chrome
+        .wait_until("the answer fills more than the view", || async {
+            chrome.js(scroll_top, vec![]).await.as_f64().unwrap_or(0.0) > 200.0
+        })
+        .await;
+    // The reader scrolls up, as with the wheel.
+    chrome
+        .js(
+            "const m = document.getElementById('messages'); m.scrollTop = 0; \
+             m.dispatchEvent(new Event('scroll'));",
+            vec![],
+        )
+        .await;
+    let text_then = page.answer_text().await;
+    chrome
+        .wait_until("more of the answer arrives", || async {
+            page.answer_text().await.len() > text_then.len() + 40
+        })
+        .await;
+    let busy = "const all = document.querySelectorAll('.msg.assistant'); \
+                return all[all.length - 1].getAttribute('aria-busy');";
+    assert_eq!(chrome.js(busy, vec![]).await, json!("true"), "still streaming");
+    assert_eq!(
+        chrome.js(scroll_top, vec![]).await.as_f64(),
+        Some(0.0),
+        "the view stayed where the reader put it"
+    );
+    assert_eq!(
+        chrome
+            .js(
+                "return document.getElementById('jump-latest').hidden;",
+                vec![]
+            )
+            .await,
+        json!(false),
+        "Jump to latest is offered"
+    );
+    chrome.screenshot("scrolled_up_while_streaming").await;
+    chrome.click("#jump-latest").await;
+    let before = page.answer_text().await;
+    chrome
+        .wait_until("more of the answer arrives", || async {
+            page.answer_text().await.len() > before.len() + 40
+        })
+        .await;
+    let distance = chrome.js(distance_to_end, vec![]).await.as_f64().unwrap();
+    assert!(
+        distance < 48.0,
+        "following the end again: {distance} px from it"
+    );
+    assert_eq!(
+        chrome
+            .js(
+                "return document.getElementById('jump-latest').hidden;",
+                vec![]
+            )
+            .await,
+        json!(true)
+    );
+    page.wait_answer_ends().await;
+    chrome.quit().await;
+}
+
+/// Renaming shows the new title everywhere it is shown (header, browser tab), and a title the
+/// API refuses is said, not swallowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rename_shows_in_the_header_and_tab_and_a_refused_one_says_why() {
+    let app = TestApp::spawn().await;
+    let chrome = Chrome::start(1100, 700).await;
+    let page = ChatPage { chrome: &chrome };
+    page.sign_up(&app, "rename@example.com").await;
+    page.send("first message").await;
+    page.wait_answer_ends().await;
+    let header = "return document.querySelector('.chat-title').textContent;";
+    assert_eq!(
+        chrome.js("return document.title;", vec![]).await,
+        json!("first message · Sluice")
+    );
+    chrome
+        .click("#conversations li.active button[title='Rename']")
+        .await;
+    chrome.answer_prompt("Renamed chat").await;
+    chrome
+        .wait_until("the header shows the new title", || async {
+            chrome.js(header, vec![]).await == json!("Renamed chat")
+        })
+        .await;
+    assert_eq!(
+        chrome.js("return document.title;", vec![]).await,
+        json!("Renamed chat · Sluice")
+    );
+    chrome
+        .click("#conversations li.active button[title='Rename']")
+        .await;
+    chrome.answer_prompt(&"x".repeat(201)).await;
+    let said = sluice_testkit::wait::until(
+        "the refusal is said",
+        std::time::Duration::from_secs(10),
+        || async { chrome.dialog().await },
+        Option::is_some,
+    )
+    .await
+    .unwrap();
+    assert!(
+        said.contains("not renamed") && said.contains("200"),
+        "{said}"
+    );
+    chrome.accept_dialog().await;
+    assert_eq!(chrome.js(header, vec![]).await, json!("Renamed chat"));
+    assert_eq!(page.uncaught_errors().await, json!([]));
+    chrome.quit().await;
+}
