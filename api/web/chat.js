@@ -2,7 +2,7 @@
 // (Enter sends, Shift+Enter breaks the line), a model picker and Stop.
 
 import { h, announce, copyText } from './dom.js';
-import { get, post, patch, ApiError } from './api.js';
+import { get, post, patch, del, ApiError } from './api.js';
 import { LiveMarkdown, renderMarkdown } from './render.js';
 import { followAnswer, followConversation } from './stream.js';
 
@@ -268,10 +268,12 @@ export class ChatView {
     this.sending = true;
     this.sendButton.disabled = true;
     this.composerError.textContent = '';
+    let createdHere = null;
     try {
       if (!this.conversationId) {
         const title = content.trim().split('\n')[0].slice(0, 60);
         const created = await post('/api/conversations', { title, model: this.picker.value });
+        createdHere = created.id;
         this.conversationId = created.id;
         this.showTitle(created.title);
         history.replaceState(null, '', `/c/${created.id}`);
@@ -287,6 +289,8 @@ export class ChatView {
       this.addMessage(sent.assistant_message);
       this.scrollToEnd();
     } catch (err) {
+      // A first message refused (too long, say) leaves no empty conversation behind.
+      if (createdHere) await this.forgetConversation(createdHere);
       // The typed text stays in the composer.
       this.composerError.textContent = err instanceof ApiError && err.status === 404
         ? 'This conversation was deleted (perhaps in another tab). Start a new chat to keep going.'
@@ -295,6 +299,19 @@ export class ChatView {
       this.sending = false;
       this.sendButton.disabled = false;
     }
+  }
+
+  /** Undoes a conversation made for a first message that was then refused. */
+  async forgetConversation(id) {
+    await del(`/api/conversations/${id}`).catch(() => {});
+    this.stopConversation?.();
+    this.stopConversation = null;
+    this.conversationId = null;
+    this.showTitle(null);
+    history.replaceState(null, '', '/');
+    this.sidebar.remove(id);
+    this.sidebar.highlight(null);
+    this.messages.replaceChildren(h('p.empty', {}, 'Start a conversation: type below and press Enter.'));
   }
 
   async stop() {

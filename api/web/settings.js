@@ -6,7 +6,15 @@ import { h, copyText } from './dom.js';
 import { get, post, put, patch, del } from './api.js';
 
 export async function settingsView(main, { me, signOut, refreshMe }) {
-  const sections = [account(me, signOut, refreshMe), await sessions(signOut), await keys()];
+  // A guest has no way back in: signing out loses its conversations, so it asks first.
+  const leave = me.is_guest
+    ? async () => {
+      const sure = confirm('You are signed in as a guest: signing out loses these conversations for good. '
+        + 'Add an email and password first to keep them. Sign out anyway?');
+      if (sure) await signOut();
+    }
+    : signOut;
+  const sections = [account(me, leave, refreshMe), await sessions(leave), await keys()];
   if (me.roles.includes('admin')) sections.push(await users());
   main.replaceChildren(h('section.settings', { id: 'settings' }, h('h1', {}, 'Settings'), ...sections));
 }

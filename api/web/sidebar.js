@@ -55,6 +55,10 @@ export class Sidebar {
     this.highlight(this.activeId);
   }
 
+  remove(id) {
+    this.list.querySelector(`[data-id="${id}"]`)?.remove();
+  }
+
   highlight(id) {
     this.activeId = id;
     for (const li of this.list.querySelectorAll('li[data-id]')) {

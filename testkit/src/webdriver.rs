@@ -240,6 +240,12 @@ impl Chrome {
             .await;
     }
 
+    /// Dismisses the open dialog (Cancel).
+    pub async fn dismiss_dialog(&self) {
+        self.command(reqwest::Method::POST, "/alert/dismiss", Some(json!({})))
+            .await;
+    }
+
     /// Types `text` into the open `prompt` dialog and accepts it.
     pub async fn answer_prompt(&self, text: &str) {
         self.command(

@@ -157,3 +157,43 @@ async fn an_admin_sees_the_users_and_can_make_another_one_admin() {
     chrome.screenshot("admin-users").await;
     chrome.quit().await;
 }
+
+/// A guest cannot sign in again: signing out asks first, and Cancel keeps everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_signing_out_is_warned_first() {
+    let app = TestApp::spawn().await;
+    let chrome = Chrome::start(1200, 900).await;
+    chrome.goto(&app.url("/")).await;
+    chrome.click("#guest").await;
+    chrome.type_into("#composer", "guest notes\u{E007}").await;
+    chrome.wait_for_element("#conversations li[data-id]").await;
+    ChatPage { chrome: &chrome }.open_settings().await;
+    chrome.click("#sign-out").await;
+    let warning = sluice_testkit::wait::until(
+        "the warning",
+        std::time::Duration::from_secs(10),
+        || async { chrome.dialog().await },
+        Option::is_some,
+    )
+    .await
+    .unwrap();
+    assert!(
+        warning.contains("guest") && warning.contains("password"),
+        "{warning}"
+    );
+    chrome.dismiss_dialog().await;
+    // Still signed in, the conversation still there.
+    chrome.wait_for_element("#sign-out").await;
+    assert!(chrome.text("#conversations").await.contains("guest notes"));
+    chrome.click("#sign-out").await;
+    sluice_testkit::wait::until(
+        "the warning again",
+        std::time::Duration::from_secs(10),
+        || async { chrome.dialog().await },
+        Option::is_some,
+    )
+    .await;
+    chrome.accept_dialog().await;
+    chrome.wait_for_element("#signin-form").await;
+    chrome.quit().await;
+}

@@ -275,7 +275,11 @@ async fn scrolling_up_during_an_answer_keeps_the_view_and_offers_a_way_back() {
         .await;
     let busy = "const all = document.querySelectorAll('.msg.assistant'); \
                 return all[all.length - 1].getAttribute('aria-busy');";
-    assert_eq!(chrome.js(busy, vec![]).await, json!("true"), "still streaming");
+    assert_eq!(
+        chrome.js(busy, vec![]).await,
+        json!("true"),
+        "still streaming"
+    );
     assert_eq!(
         chrome.js(scroll_top, vec![]).await.as_f64(),
         Some(0.0),
@@ -364,5 +368,46 @@ async fn a_rename_shows_in_the_header_and_tab_and_a_refused_one_says_why() {
     chrome.accept_dialog().await;
     assert_eq!(chrome.js(header, vec![]).await, json!("Renamed chat"));
     assert_eq!(page.uncaught_errors().await, json!([]));
+    chrome.quit().await;
+}
+
+/// A first message the API refuses (too long) leaves no conversation behind and keeps the text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_first_message_leaves_no_conversation_and_keeps_the_text() {
+    let app = TestApp::spawn().await;
+    let chrome = Chrome::start(1100, 700).await;
+    let page = ChatPage { chrome: &chrome };
+    page.sign_up(&app, "toolong@example.com").await;
+    let too_long = app.config.max_message_chars + 1;
+    chrome
+        .js(
+            "document.getElementById('composer').value = 'x'.repeat(arguments[0]);",
+            vec![json!(too_long)],
+        )
+        .await;
+    chrome.type_into("#composer", "\u{E007}").await;
+    chrome
+        .wait_until("the refusal is shown", || async {
+            !chrome.text("#composer-error").await.is_empty()
+        })
+        .await;
+    assert!(chrome.text("#composer-error").await.contains("limited"));
+    assert_eq!(
+        chrome.js("return location.pathname;", vec![]).await,
+        json!("/")
+    );
+    assert_eq!(page.count("#conversations li[data-id]").await, 0);
+    let kept = chrome
+        .js(
+            "return document.getElementById('composer').value.length;",
+            vec![],
+        )
+        .await;
+    assert_eq!(kept, json!(too_long), "the text is kept");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM conversations")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "no conversation was left behind");
     chrome.quit().await;
 }
