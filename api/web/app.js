@@ -39,7 +39,13 @@ async function boot(notice) {
     onRenamed: (id, title) => { if (view?.conversationId === id) view.showTitle(title); },
   });
   main = h('main.main', { id: 'main' });
-  root.replaceChildren(h('div.layout', {}, sidebar.el, main));
+  // The first Tab stop: straight to the message box, past the conversation list.
+  const skip = h('a.button.skip-link', { href: '#composer', id: 'skip-link' }, 'Skip to the message box');
+  skip.addEventListener('click', (e) => {
+    e.preventDefault();
+    document.getElementById('composer')?.focus();
+  });
+  root.replaceChildren(skip, h('div.layout', {}, sidebar.el, main));
   await sidebar.reload();
   await route();
 }

@@ -55,7 +55,11 @@ export class ChatView {
     this.input.addEventListener('input', () => this.grow());
     this.sendButton = h('button.primary', { type: 'submit', id: 'send' }, 'Send');
     this.stopButton = h('button.secondary', { type: 'button', id: 'stop', hidden: true }, 'Stop');
-    this.stopButton.addEventListener('click', () => this.stop());
+    this.stopButton.addEventListener('click', async () => {
+      await this.stop();
+      // Stop hides itself: the composer takes the focus, not the page.
+      this.input.focus();
+    });
     this.composerError = h('p.form-error', { id: 'composer-error', role: 'alert' });
     const composer = h('form.composer', { id: 'composer-form' },
       this.composerError,
@@ -204,7 +208,7 @@ export class ChatView {
     this.showAlternate(group, group.length - 1);
   }
 
-  showAlternate(group, index) {
+  showAlternate(group, index, focus = null) {
     group.forEach((a, i) => {
       a.hidden = i !== index;
       const browse = a.querySelector('.alternates');
@@ -212,10 +216,15 @@ export class ChatView {
       if (group.length < 2) return;
       const previous = h('button.icon.previous', { type: 'button', 'aria-label': 'Previous answer', disabled: i === 0 }, '‹');
       const next = h('button.icon.next', { type: 'button', 'aria-label': 'Next answer', disabled: i === group.length - 1 }, '›');
-      previous.addEventListener('click', () => this.showAlternate(group, i - 1));
-      next.addEventListener('click', () => this.showAlternate(group, i + 1));
+      // The buttons are drawn anew: the focus goes to the same one in the answer now shown.
+      previous.addEventListener('click', () => this.showAlternate(group, i - 1, '.previous'));
+      next.addEventListener('click', () => this.showAlternate(group, i + 1, '.next'));
       browse.append(previous, h('span.position', {}, `${i + 1}/${group.length}`), next);
     });
+    if (focus) {
+      const shown = group[index].querySelector(focus);
+      (shown.disabled ? group[index].querySelector('.alternates button:not([disabled])') : shown)?.focus();
+    }
   }
 
   /** "Regenerate" on the conversation's last answer, once it has ended. */
@@ -265,6 +274,11 @@ export class ChatView {
   async send() {
     const content = this.input.value;
     if (this.sending || !content.trim()) return;
+    if (this.running.size > 0) {
+      // One answer at a time: a second would be written beside the first, out of turn.
+      this.composerError.textContent = 'An answer is still being written: wait for it, or Stop it, then send.';
+      return;
+    }
     this.sending = true;
     this.sendButton.disabled = true;
     this.composerError.textContent = '';

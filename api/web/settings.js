@@ -83,6 +83,7 @@ async function keys() {
   const showOnce = (key) => {
     const copy = h('button.secondary', { type: 'button', id: 'copy-key' }, 'Copy');
     copy.addEventListener('click', () => copyText(key.key, copy));
+    fresh.dataset.keyId = key.id;
     fresh.replaceChildren(h('p', {}, `Copy “${key.name}” now: it is shown only once.`),
       h('div.inline', {}, h('code.secret', { id: 'fresh-key' }, key.key), copy));
   };
@@ -104,6 +105,11 @@ async function keys() {
       remove.addEventListener('click', async () => {
         if (!confirm(`Delete “${k.name}”? Apps using it stop working.`)) return;
         await del(`/api/keys/${k.id}`);
+        // Its secret, if still shown, is dead now: it goes too.
+        if (fresh.dataset.keyId === k.id) {
+          fresh.replaceChildren();
+          delete fresh.dataset.keyId;
+        }
         load();
       });
       const used = k.last_used_at ? `used ${new Date(k.last_used_at).toLocaleString()}` : 'never used';

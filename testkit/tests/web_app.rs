@@ -92,6 +92,12 @@ async fn stop_cancels_the_answer_on_the_server_and_shows_it_stopped() {
     chrome.click("#stop").await;
     page.wait_answer_ends().await;
     assert_eq!(page.answer_status().await, "cancelled");
+    // Stop hid itself; the focus went to the composer, not to the page.
+    chrome
+        .wait_until("the composer has the focus", || async {
+            chrome.js("return document.activeElement.id;", vec![]).await == json!("composer")
+        })
+        .await;
     assert!(
         chrome
             .text(".msg.assistant .status")
@@ -193,6 +199,10 @@ async fn regenerate_adds_a_second_answer_and_the_first_stays_browsable() {
         first_id,
         "the first is still there"
     );
+    // The buttons were drawn anew; the focus stays on them (‹ is now disabled, so ›).
+    let focused = "const e = document.activeElement; \
+                   return e.closest('.msg.assistant:not([hidden]) .alternates') ? e.className : e.tagName;";
+    assert_eq!(chrome.js(focused, vec![]).await, json!("icon next"));
     assert_eq!(
         chrome.text(".msg.assistant:not([hidden]) .position").await,
         "1/2"
@@ -270,6 +280,17 @@ async fn the_keyboard_alone_reaches_the_sidebar_the_composer_send_and_stop() {
     for _ in 0..25 {
         reached.push(chrome.tab().await);
     }
+    // The skip link is the page's first stop, and takes the focus to the message box.
+    let first_stop =
+        "return document.querySelector('a[href], button, input, select, textarea').id;";
+    assert_eq!(chrome.js(first_stop, vec![]).await, json!("skip-link"));
+    assert!(reached.iter().any(|r| r == "#skip-link"), "{reached:?}");
+    // Enter on it, as a keyboard user does (it shows only while focused).
+    chrome.type_into("#skip-link", "\u{E007}").await;
+    assert_eq!(
+        chrome.js("return document.activeElement.id;", vec![]).await,
+        json!("composer")
+    );
     for wanted in [
         "#new-chat",
         "#composer",

@@ -24,6 +24,26 @@ async fn an_api_key_is_shown_once_works_as_a_bearer_and_is_gone_after_reload() {
     chrome.screenshot("api-key-shown-once").await;
     let me = app.get(&key, "/api/auth/me").await;
     assert_eq!(me.status(), 200, "the key works as a bearer");
+    // A second key, deleted while its secret is on screen: the dead secret goes with it.
+    chrome.type_into("#key-name", "short lived").await;
+    chrome.click("#create-key button").await;
+    chrome
+        .wait_until("the second key shown", || async {
+            chrome.text("#new-key").await.contains("short lived")
+        })
+        .await;
+    let delete = "#keys button[aria-label='Delete key short lived']";
+    chrome.wait_for_element(delete).await;
+    chrome.click(delete).await;
+    chrome.accept_dialog().await;
+    chrome
+        .wait_until("the dead secret is gone", || async {
+            chrome
+                .js("return document.querySelector('#fresh-key');", vec![])
+                .await
+                == json!(null)
+        })
+        .await;
     chrome.reload().await;
     chrome.wait_for_element("#keys li").await;
     assert_eq!(

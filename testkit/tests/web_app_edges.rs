@@ -5,7 +5,7 @@
 use serde_json::json;
 use sluice_testkit::{
     TestApp,
-    chat_page::ChatPage,
+    chat_page::{ChatPage, stored_answers},
     fake_openai::{FakeOpenAi, Fault},
     webdriver::Chrome,
     with_fake_openai,
@@ -409,5 +409,46 @@ async fn a_refused_first_message_leaves_no_conversation_and_keeps_the_text() {
         .await
         .unwrap();
     assert_eq!(stored, 0, "no conversation was left behind");
+    chrome.quit().await;
+}
+
+/// One answer at a time: a message sent while an answer is written is not sent beside it; the
+/// page says why and keeps the text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending_while_an_answer_runs_says_to_wait_and_keeps_the_text() {
+    let app = TestApp::spawn_configured(|c| {
+        c.demo.pacing_ms = 60;
+        c.demo.reply_tokens = 100;
+    })
+    .await;
+    let chrome = Chrome::start(1100, 700).await;
+    let page = ChatPage { chrome: &chrome };
+    page.sign_up(&app, "patient@example.com").await;
+    page.send("first question").await;
+    page.wait_answer_starts().await;
+    chrome
+        .type_into("#composer", "second question\u{E007}")
+        .await;
+    chrome
+        .wait_until("the page says why", || async {
+            chrome
+                .text("#composer-error")
+                .await
+                .contains("still being written")
+        })
+        .await;
+    assert_eq!(
+        chrome
+            .js("return document.getElementById('composer').value;", vec![])
+            .await,
+        json!("second question")
+    );
+    page.wait_answer_ends().await;
+    let conversation = page.conversation_id().await;
+    assert_eq!(
+        stored_answers(&app, conversation).await.len(),
+        1,
+        "one answer"
+    );
     chrome.quit().await;
 }
