@@ -45,7 +45,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{auth::tokens::JwtKeys, error::ApiError, state::AppState, stream::hub::Hub};
+use crate::{auth::tokens::JwtKeys, state::AppState, stream::hub::Hub};
 
 /// Connects to Postgres and NATS and builds the state (the stream is created if missing).
 pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<AppState> {
@@ -120,7 +120,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             metrics::track_requests,
         ))
-        .fallback(|| async { ApiError::not_found("route") })
+        .fallback(web::fallback)
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

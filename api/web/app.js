@@ -26,6 +26,11 @@ let view = null;
 let main = null;
 
 async function boot(notice) {
+  // No CSRF cookie, no session (it lives as long as the refresh cookie): ask nothing of the
+  // API that can only answer 401.
+  if (!document.cookie.split('; ').some((c) => c.startsWith('sluice_csrf='))) {
+    return showSignIn(notice);
+  }
   try {
     me = await get('/api/auth/me');
   } catch (err) {
@@ -74,6 +79,10 @@ function navigate(path, { replace = false } = {}) {
 async function route() {
   view?.destroy?.();
   view = null;
+  // `/settings/` is `/settings`.
+  if (location.pathname.length > 1 && location.pathname.endsWith('/')) {
+    history.replaceState(null, '', location.pathname.replace(/\/+$/, '') || '/');
+  }
   const path = location.pathname;
   const match = path.match(/^\/c\/([0-9a-f-]{36})$/);
   try {

@@ -7,6 +7,7 @@ import { LiveMarkdown, renderMarkdown } from './render.js';
 import { followAnswer, followConversation } from './stream.js';
 
 const RUNNING = ['queued', 'streaming'];
+const CONVERSATION_GONE = 'This conversation was deleted (perhaps in another tab). Start a new chat to keep going.';
 // Within this of the end, the reader is at the end (and the view follows new text).
 const NEAR_END_PX = 48;
 
@@ -275,8 +276,13 @@ export class ChatView {
     const content = this.input.value;
     if (this.sending || !content.trim()) return;
     if (this.running.size > 0) {
-      // One answer at a time: a second would be written beside the first, out of turn.
-      this.composerError.textContent = 'An answer is still being written: wait for it, or Stop it, then send.';
+      // One answer at a time: a second would be written beside the first, out of turn. (Unless
+      // the conversation is gone, which is the thing to say then.)
+      const gone = await get(`/api/conversations/${this.conversationId}`)
+        .then(() => false, (err) => err instanceof ApiError && err.status === 404);
+      this.composerError.textContent = gone
+        ? CONVERSATION_GONE
+        : 'An answer is still being written: wait for it, or Stop it, then send.';
       return;
     }
     this.sending = true;
@@ -307,7 +313,7 @@ export class ChatView {
       if (createdHere) await this.forgetConversation(createdHere);
       // The typed text stays in the composer.
       this.composerError.textContent = err instanceof ApiError && err.status === 404
-        ? 'This conversation was deleted (perhaps in another tab). Start a new chat to keep going.'
+        ? CONVERSATION_GONE
         : err.message || 'Sending failed; try again.';
     } finally {
       this.sending = false;

@@ -68,6 +68,8 @@ impl Chrome {
         let capabilities = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": options,
+            // The page's console, for tests that a page logs no errors.
+            "goog:loggingPrefs": { "browser": "ALL" },
         }}});
         let r: Value = http
             .post(format!("{server}/session"))
@@ -238,6 +240,24 @@ impl Chrome {
     pub async fn accept_dialog(&self) {
         self.command(reqwest::Method::POST, "/alert/accept", Some(json!({})))
             .await;
+    }
+
+    /// The console's error lines since the last call (failed loads included).
+    pub async fn console_errors(&self) -> Vec<String> {
+        let entries = self
+            .command(
+                reqwest::Method::POST,
+                "/se/log",
+                Some(json!({ "type": "browser" })),
+            )
+            .await;
+        entries
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     /// Dismisses the open dialog (Cancel).

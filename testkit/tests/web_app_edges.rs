@@ -452,3 +452,32 @@ async fn sending_while_an_answer_runs_says_to_wait_and_keeps_the_text() {
     );
     chrome.quit().await;
 }
+
+/// Addresses the app does not have show its own page, not a JSON error; `/settings/` is
+/// `/settings`; a signed-out visit logs no errors (no 401 from asking who is signed in, no
+/// missing icon).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_addresses_show_the_app_and_a_signed_out_visit_logs_no_errors() {
+    let app = TestApp::spawn().await;
+    let chrome = Chrome::start(1100, 700).await;
+    chrome.goto(&app.url("/")).await;
+    chrome.wait_for_element("#signin-form").await;
+    let errors = chrome.console_errors().await;
+    assert!(errors.is_empty(), "a signed-out visit logged: {errors:?}");
+    let page = ChatPage { chrome: &chrome };
+    page.sign_up(&app, "wanderer@example.com").await;
+    chrome.goto(&app.url("/login")).await;
+    chrome.wait_for_element("#not-found").await;
+    assert!(chrome.text("#not-found").await.contains("Start a new chat"));
+    chrome.goto(&app.url("/settings/")).await;
+    chrome.wait_for_element("#sign-out").await;
+    assert_eq!(
+        chrome.js("return location.pathname;", vec![]).await,
+        json!("/settings")
+    );
+    // Not a browser: the API's own JSON 404.
+    let api = app.http.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(api.status(), 404);
+    assert_eq!(api.headers()["content-type"], "application/json");
+    chrome.quit().await;
+}

@@ -6,7 +6,7 @@ mod assets;
 
 use axum::{
     extract::Path,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -52,6 +52,24 @@ async fn settings() -> Response {
     responses((status = 200, content_type = "text/html", description = "The app's page")))]
 async fn sign_in() -> Response {
     app_page()
+}
+
+/// Any other address. A browser asking for a page gets the app's shell (status 404), which
+/// shows its own not-found page — or the page meant, for `/settings/` — instead of a JSON
+/// error; everything else gets the API's JSON 404.
+pub async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    let path = uri.path();
+    let api = path == "/api" || path.starts_with("/api/") || path.starts_with("/v1/");
+    let wants_page = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if method == Method::GET && !api && wants_page {
+        let mut page = app_page();
+        *page.status_mut() = StatusCode::NOT_FOUND;
+        return page;
+    }
+    ApiError::not_found("route").into_response()
 }
 
 /// The app's shell. Never cached: it names the current assets' version.
