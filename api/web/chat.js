@@ -7,9 +7,30 @@ import { LiveMarkdown, renderMarkdown } from './render.js';
 import { followAnswer, followConversation } from './stream.js';
 
 const RUNNING = ['queued', 'streaming'];
+const TITLE_CHARS = 60;
 const CONVERSATION_GONE = 'This conversation was deleted (perhaps in another tab). Start a new chat to keep going.';
 // Within this of the end, the reader is at the end (and the view follows new text).
 const NEAR_END_PX = 48;
+
+/**
+ * A conversation's first title: the first line as plain words (no markdown marks), cut at a
+ * word, at most 60 characters. The same rule as the API's (`conversations/title.rs`).
+ */
+export function titleFrom(message) {
+  const line = (message.split('\n').map((l) => l.trim()).find((l) => l) ?? '')
+    .replace(/^[#> ]+/, '').replace(/^[-*+] /, '');
+  const words = line.split(/\s+/).map((w) => w.replace(/[*`~]/g, '').replace(/__/g, '')).filter((w) => w);
+  let title = '';
+  for (const word of words) {
+    const next = (title ? 1 : 0) + [...word].length;
+    if ([...title].length + next > TITLE_CHARS - 1) {
+      if (!title) title = [...word].slice(0, TITLE_CHARS - 1).join('');
+      return `${title}…`;
+    }
+    title += (title ? ' ' : '') + word;
+  }
+  return title;
+}
 
 export class ChatView {
   constructor({ conversationId, models, sidebar }) {
@@ -291,7 +312,7 @@ export class ChatView {
     let createdHere = null;
     try {
       if (!this.conversationId) {
-        const title = content.trim().split('\n')[0].slice(0, 60);
+        const title = titleFrom(content);
         const created = await post('/api/conversations', { title, model: this.picker.value });
         createdHere = created.id;
         this.conversationId = created.id;

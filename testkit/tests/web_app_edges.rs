@@ -481,3 +481,28 @@ async fn unknown_addresses_show_the_app_and_a_signed_out_visit_logs_no_errors() 
     assert_eq!(api.headers()["content-type"], "application/json");
     chrome.quit().await;
 }
+
+/// A first message's title is its first line in plain words, cut at a word: the same in the
+/// page as the API makes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_conversation_is_titled_in_plain_words_cut_at_a_word() {
+    let app = TestApp::spawn().await;
+    let chrome = Chrome::start(1100, 700).await;
+    let page = ChatPage { chrome: &chrome };
+    page.sign_up(&app, "titles@example.com").await;
+    let message =
+        "# **Bold** idea about `code` and ~~strike~~ that goes on for quite a while longer";
+    page.send(message).await;
+    let expected = sluice_api::conversations::title_from(message);
+    assert_eq!(
+        expected,
+        "Bold idea about code and strike that goes on for quite a…"
+    );
+    chrome
+        .wait_until("the sidebar shows the title", || async {
+            chrome.text("#conversations li.active a").await == expected
+        })
+        .await;
+    assert_eq!(chrome.text(".chat-title").await, expected);
+    chrome.quit().await;
+}

@@ -1,6 +1,9 @@
 //! `/api/conversations`: create, list (cursor pages), get, change, delete, and list messages.
 
 pub mod store;
+mod title;
+
+pub use title::title_from;
 
 use axum::{
     Json,

@@ -21,8 +21,6 @@ use crate::{
     stream as relay,
 };
 
-const TITLE_CHARS: usize = 60;
-
 /// Sends a message (to a new conversation unless `conversation_id` is given) and streams the
 /// answer in the same response: first a `meta` event with the ids to resume with on
 /// `GET /api/messages/{id}/stream`, then the answer's events.
@@ -69,7 +67,7 @@ pub async fn start_chat(
     request_id: Option<String>,
 ) -> ApiResult<(MessageRow, MessageRow)> {
     enqueue::validate_content(state, &input.message)?;
-    let title: String = input.message.trim().chars().take(TITLE_CHARS).collect();
+    let title = crate::conversations::title_from(&input.message);
     let (target, default_model) = match input.conversation_id {
         Some(id) => {
             let conversation = crate::conversations::find_owned(&state.pool, user_id, id).await?;

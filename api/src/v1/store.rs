@@ -9,11 +9,9 @@ use uuid::Uuid;
 use super::request::ChatRequest;
 
 /// Conversation titles are the question's first characters, as in the app.
-const TITLE_CHARS: usize = 60;
-
-/// The conversation's title: the question's first characters.
+/// The conversation's title, from the question.
 pub fn title(request: &ChatRequest) -> String {
-    request.question.trim().chars().take(TITLE_CHARS).collect()
+    crate::conversations::title_from(&request.question)
 }
 
 /// Stores the conversation and its earlier turns in one statement; returns its id.
