@@ -292,6 +292,22 @@ impl TestApp {
         r.json().await.expect("a key")
     }
 
+    /// A stream token for `{message_id}` or `{conversation_id}` (`POST /api/stream-tokens`).
+    pub async fn stream_token(&self, token: &str, body: Value) -> String {
+        let r = self
+            .call(
+                token,
+                reqwest::Method::POST,
+                "/api/stream-tokens",
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "mint a stream token");
+        let out: Value = r.json().await.expect("a token");
+        assert!(out["expires_at"].is_string());
+        out["token"].as_str().expect("a token").to_string()
+    }
+
     pub async fn create_conversation(&self, token: &str) -> Uuid {
         let r = self
             .call(

@@ -21,14 +21,6 @@ async fn mint(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
     .await
 }
 
-async fn stream_token(app: &TestApp, token: &str, body: Value) -> String {
-    let r = mint(app, token, body).await;
-    assert_eq!(r.status(), 201, "mint a stream token");
-    let out: Value = r.json().await.unwrap();
-    assert!(out["expires_at"].is_string());
-    out["token"].as_str().unwrap().to_string()
-}
-
 /// `GET path?token=…` with no other credential.
 async fn with_token(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
     app.http
@@ -50,7 +42,9 @@ async fn a_stream_token_reads_its_answer_and_nothing_else() {
         .send_answered(&owner, conversation, "second question")
         .await;
     let (a_id, b_id) = (a.assistant_message.id, b.assistant_message.id);
-    let token = stream_token(&app, &owner, json!({ "message_id": a_id })).await;
+    let token = app
+        .stream_token(&owner, json!({ "message_id": a_id }))
+        .await;
 
     let read = with_token(&app, &format!("/api/messages/{a_id}/stream"), &token).await;
     assert_eq!(read.status(), 200);
@@ -122,7 +116,9 @@ async fn a_conversation_token_follows_the_conversation_and_only_its_owner_can_mi
         .status(),
         400
     );
-    let token = stream_token(&app, &owner, json!({ "conversation_id": conversation })).await;
+    let token = app
+        .stream_token(&owner, json!({ "conversation_id": conversation }))
+        .await;
     let events = format!("/api/conversations/{conversation}/events");
     let opened = with_token(&app, &events, &token).await;
     assert_eq!(opened.status(), 200);
@@ -148,7 +144,9 @@ async fn a_stream_opened_with_a_token_ends_when_the_token_expires() {
     let app = TestApp::spawn_configured(|c| c.stream_token_ttl_secs = 2).await;
     let owner = app.guest().await;
     let conversation = app.create_conversation(&owner).await;
-    let token = stream_token(&app, &owner, json!({ "conversation_id": conversation })).await;
+    let token = app
+        .stream_token(&owner, json!({ "conversation_id": conversation }))
+        .await;
     let events = format!("/api/conversations/{conversation}/events");
     let opened = with_token(&app, &events, &token).await;
     assert_eq!(opened.status(), 200);
@@ -169,7 +167,7 @@ async fn an_expired_stream_token_is_refused() {
     let conversation = app.create_conversation(&owner).await;
     let sent = app.send_answered(&owner, conversation, "short lived").await;
     let id = sent.assistant_message.id;
-    let token = stream_token(&app, &owner, json!({ "message_id": id })).await;
+    let token = app.stream_token(&owner, json!({ "message_id": id })).await;
     // The token's whole life (1 s), and a second more: this is the scenario's own time.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let r = with_token(&app, &format!("/api/messages/{id}/stream"), &token).await;
@@ -231,7 +229,7 @@ async fn a_page_on_a_listed_origin_streams_with_a_token_and_an_unlisted_one_is_r
     let chrome = Chrome::start(900, 600).await;
 
     // The page's own backend minted the token and hands it to the page in the URL.
-    let token = stream_token(&app, &owner, json!({ "message_id": id })).await;
+    let token = app.stream_token(&owner, json!({ "message_id": id })).await;
     let src = app.url(&format!("/api/messages/{id}/stream?token={token}"));
     let query = format!("?src={}", urlencode(&src));
     chrome.goto(&format!("{listed}/{query}")).await;

@@ -41,6 +41,37 @@ fn reassemble(text: &mut String, frame: &Value) {
     }
 }
 
+/// What the Socket.IO client scripts read: where, who, which conversation (and answer: else the
+/// first that starts), and after how many token events to drop the connection (0: never).
+fn socket_io_env(
+    app: &TestApp,
+    key: &str,
+    conversation: Uuid,
+    answer: Option<Uuid>,
+    drop_every: u32,
+) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("SLUICE_URL", app.base.clone()),
+        ("SLUICE_KEY", key.to_string()),
+        ("SLUICE_CONVERSATION", conversation.to_string()),
+        ("SLUICE_DROP_EVERY", drop_every.to_string()),
+    ];
+    env.extend(answer.map(|id| ("SLUICE_MESSAGE", id.to_string())));
+    env
+}
+
+/// A subscription's text, read to its `ended` frame.
+async fn read_to_end(ws: &mut WsClient) -> String {
+    let mut text = String::new();
+    loop {
+        let frame = ws.frame().await;
+        reassemble(&mut text, &frame);
+        if frame["type"] == "ended" {
+            return text;
+        }
+    }
+}
+
 /// Follows one answer over a WebSocket to its `ended` frame: its text and the event ids seen.
 async fn ws_follow(app: &TestApp, token: &str, answer: Uuid) -> (String, Vec<u64>) {
     let mut ws = WsClient::connect(&ws_url(app, ""), Some(token))
@@ -72,11 +103,7 @@ async fn sse_websocket_and_socket_io_clients_receive_the_same_answer() {
     let token = app.guest().await;
     let conversation = app.create_conversation(&token).await;
     // Socket.IO joins the conversation first and follows the first answer that starts in it.
-    let env = vec![
-        ("SLUICE_URL", app.base.clone()),
-        ("SLUICE_KEY", token.clone()),
-        ("SLUICE_CONVERSATION", conversation.to_string()),
-    ];
+    let env = socket_io_env(&app, &token, conversation, None, 0);
     let socket_io = tokio::spawn(async move { python("socketio_follow.py", &[], &env).await });
     let sent = app.send(&token, conversation, "three ways").await;
     let answer = sent.assistant_message.id;
@@ -157,13 +184,7 @@ async fn a_socket_io_client_dropped_every_few_events_rejoins_with_its_last_id() 
         .await
         .assistant_message
         .id;
-    let env = vec![
-        ("SLUICE_URL", app.base.clone()),
-        ("SLUICE_KEY", token.clone()),
-        ("SLUICE_CONVERSATION", conversation.to_string()),
-        ("SLUICE_MESSAGE", answer.to_string()),
-        ("SLUICE_DROP_EVERY", "4".to_string()),
-    ];
+    let env = socket_io_env(&app, &token, conversation, Some(answer), 4);
     let got = python("socketio_follow.py", &[], &env).await;
     let stored = app.message(&token, answer).await;
     assert_eq!(got["text"], stored["content"], "{got}");
@@ -188,13 +209,7 @@ async fn socket_io_client_reconnects_by_itself_and_rejoins_with_its_last_id() {
         .await
         .assistant_message
         .id;
-    let env = vec![
-        ("SLUICE_URL", app.base.clone()),
-        ("SLUICE_KEY", token.clone()),
-        ("SLUICE_CONVERSATION", conversation.to_string()),
-        ("SLUICE_MESSAGE", answer.to_string()),
-        ("SLUICE_DROP_EVERY", "5".to_string()),
-    ];
+    let env = socket_io_env(&app, &token, conversation, Some(answer), 5);
     let got = node("socketio_follow.mjs", &[], &env).await;
     let stored = app.message(&token, answer).await;
     assert_eq!(got["text"], stored["content"], "{got}");
@@ -269,18 +284,7 @@ async fn a_stream_token_socket_reads_only_its_stream_and_closes_when_the_token_e
         .send_answered(&token, conversation, "token socket")
         .await;
     let id = answer.assistant_message.id;
-    let minted = app
-        .call(
-            &token,
-            reqwest::Method::POST,
-            "/api/stream-tokens",
-            Some(json!({"message_id": id})),
-        )
-        .await;
-    let stream_token = minted.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let stream_token = app.stream_token(&token, json!({"message_id": id})).await;
     let mut ws = WsClient::connect(&ws_url(&app, &format!("?token={stream_token}")), None)
         .await
         .unwrap();
@@ -291,14 +295,7 @@ async fn a_stream_token_socket_reads_only_its_stream_and_closes_when_the_token_e
     assert_eq!(ws.frame().await["code"], "read_only");
     ws.send(json!({"type": "subscribe", "message_id": id}))
         .await;
-    let mut text = String::new();
-    loop {
-        let frame = ws.frame().await;
-        reassemble(&mut text, &frame);
-        if frame["type"] == "ended" {
-            break;
-        }
-    }
+    let text = read_to_end(&mut ws).await;
     let stored = app.message(&token, id).await;
     assert_eq!(text, stored["content"].as_str().unwrap());
     // The token's 2 s run out: the socket is closed saying so.
@@ -341,18 +338,7 @@ async fn a_websocket_passes_through_the_shipped_nginx_whose_log_keeps_no_token()
         .await
         .assistant_message
         .id;
-    let minted = app
-        .call(
-            &token,
-            reqwest::Method::POST,
-            "/api/stream-tokens",
-            Some(json!({"message_id": id})),
-        )
-        .await;
-    let stream_token = minted.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let stream_token = app.stream_token(&token, json!({"message_id": id})).await;
     let url = format!(
         "{}/api/ws?token={stream_token}",
         public.replacen("http://", "ws://", 1)
@@ -362,14 +348,7 @@ async fn a_websocket_passes_through_the_shipped_nginx_whose_log_keeps_no_token()
         .expect("upgraded through nginx");
     ws.send(json!({"type": "subscribe", "message_id": id}))
         .await;
-    let mut text = String::new();
-    loop {
-        let frame = ws.frame().await;
-        reassemble(&mut text, &frame);
-        if frame["type"] == "ended" {
-            break;
-        }
-    }
+    let text = read_to_end(&mut ws).await;
     assert_eq!(
         text,
         app.message(&token, id).await["content"].as_str().unwrap()
@@ -420,11 +399,7 @@ async fn socket_io_refuses_a_connection_without_a_valid_credential() {
     let app = TestApp::spawn().await;
     let token = app.guest().await;
     let conversation = app.create_conversation(&token).await;
-    let env = vec![
-        ("SLUICE_URL", app.base.clone()),
-        ("SLUICE_KEY", "sk-sluice-not-a-key".to_string()),
-        ("SLUICE_CONVERSATION", conversation.to_string()),
-    ];
+    let env = socket_io_env(&app, "sk-sluice-not-a-key", conversation, None, 0);
     let got = python("socketio_follow.py", &[], &env).await;
     assert!(got["connect_error"].is_string(), "refused: {got}");
     // The server's reason reaches the client's connect_error handler.
@@ -442,18 +417,7 @@ async fn a_stream_token_socket_closes_when_its_answer_is_deleted() {
         .await
         .assistant_message
         .id;
-    let minted = app
-        .call(
-            &token,
-            reqwest::Method::POST,
-            "/api/stream-tokens",
-            Some(json!({"message_id": id})),
-        )
-        .await;
-    let stream_token = minted.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let stream_token = app.stream_token(&token, json!({"message_id": id})).await;
     let mut ws = WsClient::connect(&ws_url(&app, &format!("?token={stream_token}")), None)
         .await
         .unwrap();

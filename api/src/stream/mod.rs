@@ -51,20 +51,14 @@ pub fn sse(
     events: impl Stream<Item = Event> + Send + 'static,
 ) -> axum::response::Response {
     let retry = Event::default().retry(RECONNECT_AFTER);
-    sse_response(state, futures::stream::once(async { retry }).chain(events))
+    openai_sse(state, futures::stream::once(async { retry }).chain(events))
 }
 
-/// The SSE response of `/v1`, as OpenAI sends one: nothing but `data:` events (and comments,
-/// which every SSE parser skips). No `retry:`, `id:` or `event:` field: OpenAI's Python SDK
-/// turns a lone field into an event with empty `data` and fails to parse it as JSON.
+/// The SSE response of `/v1`, as OpenAI sends one — and the base of every SSE response:
+/// keep-alive comments while idle (which every SSE parser skips), a clean end on shutdown, and
+/// nothing but the events given. No `retry:`, `id:` or `event:` field of its own: OpenAI's
+/// Python SDK turns a lone field into an event with empty `data` and fails to parse it as JSON.
 pub fn openai_sse(
-    state: &AppState,
-    events: impl Stream<Item = Event> + Send + 'static,
-) -> axum::response::Response {
-    sse_response(state, events)
-}
-
-fn sse_response(
     state: &AppState,
     events: impl Stream<Item = Event> + Send + 'static,
 ) -> axum::response::Response {

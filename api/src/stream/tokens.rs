@@ -187,19 +187,19 @@ pub fn query_token(parts: &Parts) -> Option<String> {
         .and_then(|q| q.token)
 }
 
+/// Time left before `expires_at` (Unix seconds), if it is set: zero once past.
+pub fn time_left(expires_at: Option<u64>) -> Option<std::time::Duration> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+    expires_at.map(|at| std::time::Duration::from_secs(at.saturating_sub(now)))
+}
+
 /// `events`, ended when the reader's token expires: a token's few minutes bound the stream
 /// too, not only its opening. A signed-in reader's stream is not cut.
 pub fn until_expiry<S: Stream + Send + 'static>(
     reader: &StreamReader,
     events: S,
 ) -> impl Stream<Item = S::Item> + Send + 'static {
-    let left = reader.expires_at.map(|at| {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        std::time::Duration::from_secs(at.saturating_sub(now))
-    });
+    let left = time_left(reader.expires_at);
     events.take_until(async move {
         match left {
             Some(left) => tokio::time::sleep(left).await,

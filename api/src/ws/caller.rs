@@ -3,7 +3,7 @@
 //! stream of theirs; a stream token (`?token=`) only follows its one stream. The credential is
 //! checked again while the socket lives: when it expires or is revoked, the socket ends.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::{
     extract::FromRequestParts,
@@ -47,9 +47,7 @@ enum Recheck {
 impl Caller {
     /// Time left before the credential expires, if it does.
     pub fn time_left(&self) -> Option<Duration> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
-        self.expires_at
-            .map(|at| Duration::from_secs(at.saturating_sub(now)))
+        tokens::time_left(self.expires_at)
     }
 
     /// Whether the credential is still good: not expired, its session or key not revoked, its

@@ -16,22 +16,17 @@
 //! relay stops (the live feed cut it off), is disconnected; it reconnects and joins again with
 //! its last id.
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::{Arc, Mutex},
-};
+use std::collections::HashSet;
 
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
-use sluice_shared::events::{StreamEvent, Usage};
 use socketioxide::{
     SocketIo,
     extract::{AckSender, SocketRef, State, TryData},
     handler::ConnectHandler,
     layer::SocketIoLayer,
 };
-use tokio::task::AbortHandle;
 use uuid::Uuid;
 
 use crate::{
@@ -42,10 +37,16 @@ use crate::{
     ws::caller::Caller,
 };
 
+mod events;
+mod tasks;
+
+use self::{
+    events::translate,
+    tasks::{MAX_JOINED, Tasks},
+};
+
 /// Events waiting for one socket; past it, the socket is too slow and is disconnected.
 const BUFFERED_EVENTS: usize = 256;
-/// Conversations one socket may follow at once.
-const MAX_JOINED: usize = 64;
 
 /// The layer serving `/socket.io/`, with the `/chat` namespace.
 pub fn layer(state: AppState) -> SocketIoLayer {
@@ -56,63 +57,6 @@ pub fn layer(state: AppState) -> SocketIoLayer {
         .build_layer();
     io.ns("/chat", on_connect.with(authenticate));
     layer
-}
-
-/// The socket's tasks: a relay per joined conversation, and the credential's watch; all
-/// stopped on disconnect.
-#[derive(Clone, Default)]
-struct Tasks(Arc<Mutex<TaskList>>);
-
-#[derive(Default)]
-struct TaskList {
-    joined: HashMap<Uuid, AbortHandle>,
-    watch: Option<AbortHandle>,
-    /// Set on disconnect: a task started after it is stopped at once.
-    closed: bool,
-}
-
-impl Tasks {
-    /// Keeps `task` as `conversation`'s relay (replacing and stopping an older one); stops it
-    /// at once if the socket has gone meanwhile.
-    fn join(&self, conversation: Uuid, task: AbortHandle) {
-        let mut list = self.0.lock().expect("not poisoned");
-        if list.closed {
-            task.abort();
-            return;
-        }
-        if let Some(old) = list.joined.insert(conversation, task) {
-            old.abort();
-        }
-    }
-
-    fn leave(&self, conversation: Uuid) {
-        if let Some(task) = self
-            .0
-            .lock()
-            .expect("not poisoned")
-            .joined
-            .remove(&conversation)
-        {
-            task.abort();
-        }
-    }
-
-    /// Whether one more conversation may be joined.
-    fn has_room(&self, conversation: Uuid) -> bool {
-        let list = self.0.lock().expect("not poisoned");
-        list.joined.len() < MAX_JOINED || list.joined.contains_key(&conversation)
-    }
-
-    fn stop_all(&self) {
-        let mut list = self.0.lock().expect("not poisoned");
-        list.closed = true;
-        for (_, task) in list.joined.drain() {
-            task.abort();
-        }
-        if let Some(watch) = list.watch.take() {
-            watch.abort();
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -230,111 +174,6 @@ async fn leave(socket: SocketRef, TryData(input): TryData<LeaveIn>) {
     if let (Ok(input), Some(tasks)) = (input, socket.extensions.get::<Tasks>()) {
         tasks.leave(input.conversation_id);
     }
-}
-
-/// One Socket.IO event of an answer (`id`: the SSE stream's).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Emitted {
-    message_id: Uuid,
-    id: u64,
-    #[serde(flatten)]
-    what: What,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum What {
-    New {
-        #[serde(rename = "conversationId")]
-        conversation_id: Uuid,
-    },
-    Stream {
-        delta: String,
-    },
-    Update {
-        content: String,
-        reset: bool,
-    },
-    Done {
-        status: &'static str,
-        #[serde(rename = "finishReason", skip_serializing_if = "Option::is_none")]
-        finish_reason: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        usage: Option<Usage>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        error: Option<serde_json::Value>,
-    },
-}
-
-/// The Socket.IO events one stored event becomes: (name, payload).
-fn translate(
-    conversation_id: Uuid,
-    started: &mut HashSet<Uuid>,
-    stored: &Stored,
-) -> Vec<(&'static str, Emitted)> {
-    let Ok(event) = serde_json::from_slice::<StreamEvent>(&stored.payload) else {
-        return Vec::new();
-    };
-    let id = stored.seq;
-    let emitted = |message_id, what| Emitted {
-        message_id,
-        id,
-        what,
-    };
-    let message_id = match &event {
-        StreamEvent::Meta { message_id, .. }
-        | StreamEvent::Start { message_id, .. }
-        | StreamEvent::Token { message_id, .. }
-        | StreamEvent::Reset { message_id, .. }
-        | StreamEvent::Done { message_id, .. }
-        | StreamEvent::Error { message_id, .. }
-        | StreamEvent::Cancelled { message_id } => *message_id,
-    };
-    let mut out = Vec::new();
-    if started.insert(message_id) {
-        out.push((
-            "message:new",
-            emitted(message_id, What::New { conversation_id }),
-        ));
-    }
-    let done = |status, finish_reason, usage, error| What::Done {
-        status,
-        finish_reason,
-        usage,
-        error,
-    };
-    let what = match event {
-        StreamEvent::Token { delta, .. } => ("message:stream", What::Stream { delta }),
-        StreamEvent::Reset { .. } => (
-            "message:update",
-            What::Update {
-                content: String::new(),
-                reset: true,
-            },
-        ),
-        StreamEvent::Done {
-            finish_reason,
-            usage,
-            ..
-        } => (
-            "message:done",
-            done("done", Some(finish_reason), Some(usage), None),
-        ),
-        StreamEvent::Error {
-            code,
-            message,
-            retryable,
-            ..
-        } => {
-            let error = json!({ "code": code, "message": message, "retryable": retryable });
-            ("message:done", done("error", None, None, Some(error)))
-        }
-        StreamEvent::Cancelled { .. } => ("message:done", done("cancelled", None, None, None)),
-        StreamEvent::Meta { .. } | StreamEvent::Start { .. } => return out,
-    };
-    out.push((what.0, emitted(message_id, what.1)));
-    out
 }
 
 /// Emits the conversation's events as Socket.IO events until the socket goes or the relay
