@@ -5,6 +5,7 @@ import { h } from './dom.js';
 import { get, post, SignedOut } from './api.js';
 import { signInView } from './signin.js';
 import { Sidebar } from './sidebar.js';
+import { Drawer } from './drawer.js';
 import { ChatView } from './chat.js';
 import { settingsView } from './settings.js';
 
@@ -38,8 +39,13 @@ async function boot(notice) {
     return showSignIn(notice);
   }
   models = (await get('/api/models')).items;
+  let drawer = null;
   sidebar = new Sidebar({
-    navigate,
+    // Choosing anything in the sidebar closes it where it is a drawer (phones).
+    navigate: (path) => {
+      drawer.toggle(false);
+      navigate(path);
+    },
     onDeleted: (id) => { if (view?.conversationId === id) navigate('/', { replace: true }); },
     onRenamed: (id, title) => { if (view?.conversationId === id) view.showTitle(title); },
   });
@@ -50,7 +56,8 @@ async function boot(notice) {
     e.preventDefault();
     document.getElementById('composer')?.focus();
   });
-  root.replaceChildren(skip, h('div.layout', {}, sidebar.el, main));
+  drawer = new Drawer(sidebar.el);
+  root.replaceChildren(skip, h('div.layout', {}, drawer.button, sidebar.el, drawer.backdrop, main));
   await sidebar.reload();
   await route();
 }

@@ -309,30 +309,19 @@ export class ChatView {
     this.sending = true;
     this.sendButton.disabled = true;
     this.composerError.textContent = '';
-    let createdHere = null;
     try {
-      if (!this.conversationId) {
-        const title = titleFrom(content);
-        const created = await post('/api/conversations', { title, model: this.picker.value });
-        createdHere = created.id;
-        this.conversationId = created.id;
-        this.showTitle(created.title);
-        history.replaceState(null, '', `/c/${created.id}`);
-        this.sidebar.upsert(created);
-        this.sidebar.highlight(created.id);
-        this.messages.replaceChildren();
-        this.listenForOtherTabs();
-      }
-      const sent = await post(`/api/conversations/${this.conversationId}/messages`, { content, model: this.picker.value });
+      // A first message starts its conversation in the same request: refused (too long, say),
+      // it leaves nothing behind, and the typed text stays in the composer.
+      const sent = this.conversationId
+        ? await post(`/api/conversations/${this.conversationId}/messages`, { content, model: this.picker.value })
+        : await post('/api/messages', { message: content, model: this.picker.value });
+      if (!this.conversationId) this.started(sent.user_message.conversation_id, titleFrom(content));
       this.input.value = '';
       this.grow();
       this.addMessage(sent.user_message);
       this.addMessage(sent.assistant_message);
       this.scrollToEnd();
     } catch (err) {
-      // A first message refused (too long, say) leaves no empty conversation behind.
-      if (createdHere) await this.forgetConversation(createdHere);
-      // The typed text stays in the composer.
       this.composerError.textContent = err instanceof ApiError && err.status === 404
         ? CONVERSATION_GONE
         : err.message || 'Sending failed; try again.';
@@ -342,17 +331,15 @@ export class ChatView {
     }
   }
 
-  /** Undoes a conversation made for a first message that was then refused. */
-  async forgetConversation(id) {
-    await del(`/api/conversations/${id}`).catch(() => {});
-    this.stopConversation?.();
-    this.stopConversation = null;
-    this.conversationId = null;
-    this.showTitle(null);
-    history.replaceState(null, '', '/');
-    this.sidebar.remove(id);
-    this.sidebar.highlight(null);
-    this.messages.replaceChildren(h('p.empty', {}, 'Start a conversation: type below and press Enter.'));
+  /** The page now shows the conversation its first message started (titled as the API did). */
+  started(id, title) {
+    this.conversationId = id;
+    this.showTitle(title);
+    history.replaceState(null, '', `/c/${id}`);
+    this.sidebar.upsert({ id, title });
+    this.sidebar.highlight(id);
+    this.messages.replaceChildren();
+    this.listenForOtherTabs();
   }
 
   async stop() {

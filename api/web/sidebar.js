@@ -16,7 +16,7 @@ export class Sidebar {
     this.activeId = null;
     const newChat = h('a.button.primary.new-chat', { href: '/', id: 'new-chat' }, '+ New chat');
     newChat.addEventListener('click', (e) => { e.preventDefault(); this.navigate('/'); });
-    this.el = h('nav.sidebar', { 'aria-label': 'Sidebar' },
+    this.el = h('nav.sidebar', { id: 'sidebar', 'aria-label': 'Sidebar' },
       newChat, this.list,
       h('a.settings-link', { href: '/settings', id: 'settings-link' }, 'Settings'));
     this.el.querySelector('#settings-link').addEventListener('click', (e) => {

@@ -53,6 +53,11 @@ async fn another_users_ids_are_not_found_on_every_endpoint_that_takes_an_id() {
             "/api/chat".into(),
             Some(json!({ "message": "hi", "conversation_id": conversation })),
         ),
+        (
+            Method::POST,
+            "/api/messages".into(),
+            Some(json!({ "message": "hi", "conversation_id": conversation })),
+        ),
         (Method::GET, format!("/api/messages/{message}"), None),
         (Method::GET, format!("/api/messages/{message}/stream"), None),
         (

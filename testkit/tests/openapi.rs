@@ -573,6 +573,17 @@ async fn real_responses_of_every_json_route_match_their_schemas() {
         .await;
     let (_, chat) = c.check("post", "/api/chat", r).await;
     assert_eq!(chat[0]["type"], "meta");
+    let r = app
+        .call(
+            token,
+            Method::POST,
+            "/api/messages",
+            Some(json!({ "message": "a new conversation" })),
+        )
+        .await;
+    let (status, sent) = c.check("post", "/api/messages", r).await;
+    assert_eq!(status, 202);
+    assert_ne!(sent["assistant_message"]["conversation_id"], json!(null));
     let r = app.call(token, Method::DELETE, &one, None).await;
     assert_eq!(c.check("delete", "/api/conversations/{id}", r).await.0, 204);
     let r = get(&one, token).await.unwrap();

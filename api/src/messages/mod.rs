@@ -13,7 +13,7 @@ use axum::{
     response::IntoResponse,
 };
 use sluice_shared::{
-    dto::{MessageIn, MessageOut, SentOut},
+    dto::{ChatIn, MessageIn, MessageOut, SentOut},
     events::StreamEvent,
 };
 
@@ -25,7 +25,7 @@ use crate::{
     state::AppState,
     stream,
 };
-use store::CancelOutcome;
+use store::{CancelOutcome, MessageRow};
 use uuid::Uuid;
 
 pub use chat::start_chat;
@@ -34,6 +34,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(chat::chat))
+        .routes(routes!(send_anywhere))
         .routes(routes!(show))
         .routes(routes!(stream_answer))
         .routes(routes!(cancel))
@@ -74,13 +75,41 @@ pub async fn send(
         Default::default(),
     )
     .await?;
+    Ok(sent(user_message, answer))
+}
+
+/// Sends a message to a new conversation (titled by it), or to `conversation_id`: `202` as
+/// `POST /api/conversations/{id}/messages`. A refused message creates nothing, so a client
+/// starting a conversation needs no clean-up (the JSON twin of `POST /api/chat`).
+#[utoipa::path(post, path = "/api/messages", tag = "messages",
+    request_body = ChatIn,
+    responses(
+        (status = 202, body = SentOut),
+        (status = 400, description = "`empty_content`, bad JSON", body = ErrorBody),
+        (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
+        (status = 413, description = "`content_too_large`", body = ErrorBody),
+        (status = 422, description = "`unknown_model`", body = ErrorBody),
+        (status = 503, description = "`dependency_down`: nothing was stored", body = ErrorBody),
+    ))]
+async fn send_anywhere(
+    State(state): State<AppState>,
+    user: AuthUser,
+    RequestId(request_id): RequestId,
+    ApiJson(input): ApiJson<ChatIn>,
+) -> ApiResult<(StatusCode, Json<SentOut>)> {
+    let (user_message, answer) = start_chat(&state, user.user_id, input, request_id).await?;
+    Ok(sent(user_message, answer))
+}
+
+/// `202` with the question, its queued answer and where to stream it.
+fn sent(user_message: MessageRow, answer: MessageRow) -> (StatusCode, Json<SentOut>) {
     let stream_url = format!("/api/messages/{}/stream", answer.id);
     let out = SentOut {
         user_message: user_message.into(),
         assistant_message: answer.into(),
         stream_url,
     };
-    Ok((StatusCode::ACCEPTED, Json(out)))
+    (StatusCode::ACCEPTED, Json(out))
 }
 
 /// One message (a question, or an answer with its status, usage and cost).

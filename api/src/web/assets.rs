@@ -20,6 +20,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("stream.js", JS, include_bytes!("../../web/stream.js")),
     ("render.js", JS, include_bytes!("../../web/render.js")),
     ("dom.js", JS, include_bytes!("../../web/dom.js")),
+    ("drawer.js", JS, include_bytes!("../../web/drawer.js")),
     (
         "style.css",
         "text/css; charset=utf-8",
