@@ -6,6 +6,7 @@ import { get, post, SignedOut } from './api.js';
 import { signInView } from './signin.js';
 import { Sidebar } from './sidebar.js';
 import { Drawer } from './drawer.js';
+import { followAccount } from './feed.js';
 import { ChatView } from './chat.js';
 import { settingsView } from './settings.js';
 
@@ -25,6 +26,7 @@ let models = [];
 let sidebar = null;
 let view = null;
 let main = null;
+let stopFeed = null;
 
 async function boot(notice) {
   // No CSRF cookie, no session (it lives as long as the refresh cookie): ask nothing of the
@@ -46,7 +48,11 @@ async function boot(notice) {
       drawer.toggle(false);
       navigate(path);
     },
-    onDeleted: (id) => { if (view?.conversationId === id) navigate('/', { replace: true }); },
+    onDeleted: (id, { elsewhere }) => {
+      if (view?.conversationId !== id) return;
+      if (elsewhere) deletedElsewhere();
+      else navigate('/', { replace: true });
+    },
     onRenamed: (id, title) => { if (view?.conversationId === id) view.showTitle(title); },
   });
   main = h('main.main', { id: 'main' });
@@ -56,6 +62,13 @@ async function boot(notice) {
     e.preventDefault();
     document.getElementById('composer')?.focus();
   });
+  stopFeed?.();
+  stopFeed = followAccount({
+    onCreated: (c) => sidebar.upsert(c),
+    onUpdated: (c) => sidebar.update(c),
+    onDeleted: (id) => sidebar.deletedElsewhere(id),
+    onReopen: () => sidebar.reload(),
+  });
   drawer = new Drawer(sidebar.el);
   root.replaceChildren(skip, h('div.layout', {}, drawer.button, sidebar.el, drawer.backdrop, main));
   await sidebar.reload();
@@ -63,6 +76,8 @@ async function boot(notice) {
 }
 
 function showSignIn(notice) {
+  stopFeed?.();
+  stopFeed = null;
   if (location.pathname !== '/signin') {
     sessionStorage.setItem('sluice.next', location.pathname);
   }
@@ -126,11 +141,18 @@ async function route() {
   }
 }
 
-function notFound(text) {
+function notFound(text, heading = 'Not found') {
   view?.destroy?.();
+  view = null;
   const home = h('a.button.primary', { href: '/' }, 'Start a new chat');
   home.addEventListener('click', (e) => { e.preventDefault(); navigate('/'); });
-  main.replaceChildren(h('div.notice.not-found', { id: 'not-found' }, h('h1', {}, 'Not found'), h('p', {}, text), home));
+  main.replaceChildren(h('div.notice.not-found', { id: 'not-found' }, h('h1', {}, heading), h('p', {}, text), home));
+}
+
+/** The conversation on screen was deleted in another tab or on another device. */
+function deletedElsewhere() {
+  notFound('This conversation was deleted in another tab or on another device.', 'Deleted');
+  document.title = 'Sluice';
 }
 
 async function signOut() {

@@ -1,8 +1,9 @@
 // The conversations sidebar: newest first, more pages as it scrolls, new chat, rename,
-// delete (confirmed), the open one highlighted.
+// delete (confirmed), the open one highlighted; kept current by the account feed (changes made
+// in other tabs and on other devices).
 
 import { h } from './dom.js';
-import { get, patch, del } from './api.js';
+import { get, patch, del, ApiError } from './api.js';
 
 export class Sidebar {
   constructor({ navigate, onDeleted, onRenamed }) {
@@ -14,6 +15,8 @@ export class Sidebar {
     this.cursor = undefined;
     this.loading = false;
     this.activeId = null;
+    // Deletions this tab asked for: the feed's echo of them is no news.
+    this.deleting = new Set();
     const newChat = h('a.button.primary.new-chat', { href: '/', id: 'new-chat' }, '+ New chat');
     newChat.addEventListener('click', (e) => { e.preventDefault(); this.navigate('/'); });
     this.el = h('nav.sidebar', { id: 'sidebar', 'aria-label': 'Sidebar' },
@@ -55,6 +58,22 @@ export class Sidebar {
     this.highlight(this.activeId);
   }
 
+  /** A conversation changed (renamed here or elsewhere): its entry shows it, in place. */
+  update(conversation) {
+    this.onRenamed(conversation.id, conversation.title);
+    const old = this.list.querySelector(`[data-id="${conversation.id}"]`);
+    if (!old) return; // on a page not loaded yet
+    old.replaceWith(this.item(conversation));
+    this.highlight(this.activeId);
+  }
+
+  /** A conversation deleted in another tab or on another device. */
+  deletedElsewhere(id) {
+    if (this.deleting.has(id)) return;
+    this.remove(id);
+    this.onDeleted(id, { elsewhere: true });
+  }
+
   remove(id) {
     this.list.querySelector(`[data-id="${id}"]`)?.remove();
   }
@@ -77,9 +96,7 @@ export class Sidebar {
       const next = prompt('Rename conversation', link.textContent);
       if (next === null || !next.trim()) return;
       try {
-        const updated = await patch(`/api/conversations/${c.id}`, { title: next.trim() });
-        link.textContent = updated.title;
-        this.onRenamed(c.id, updated.title);
+        this.update(await patch(`/api/conversations/${c.id}`, { title: next.trim() }));
       } catch (err) {
         // Said, not swallowed: a title over 200 characters, a conversation deleted meanwhile.
         alert(`The conversation was not renamed: ${err.message}`);
@@ -88,9 +105,18 @@ export class Sidebar {
     const remove = h('button.icon', { type: 'button', 'aria-label': `Delete ${title}`, title: 'Delete' }, '×');
     remove.addEventListener('click', async () => {
       if (!confirm(`Delete “${link.textContent}”? This cannot be undone.`)) return;
-      await del(`/api/conversations/${c.id}`);
+      this.deleting.add(c.id);
+      try {
+        await del(`/api/conversations/${c.id}`);
+      } catch (err) {
+        // Deleted meanwhile (another tab) is what was asked for; anything else is said.
+        if (!(err instanceof ApiError && err.status === 404)) {
+          alert(`The conversation was not deleted: ${err.message}`);
+          return;
+        }
+      }
       li.remove();
-      this.onDeleted(c.id);
+      this.onDeleted(c.id, { elsewhere: false });
     });
     const li = h('li', { dataset: { id: c.id } }, link, rename, remove);
     return li;

@@ -51,6 +51,11 @@ impl Subjects {
         format!("{}.control.msg.*", self.prefix)
     }
 
+    /// Core-NATS subject of what happens to one user's conversations (the account feed).
+    pub fn account(&self, user_id: Uuid) -> String {
+        format!("{}.account.{user_id}", self.prefix)
+    }
+
     /// Core-NATS subject on which the API offers new jobs to the workers (`handoff`).
     pub fn handoff(&self) -> String {
         format!("{}.jobs.chat", self.prefix)

@@ -21,6 +21,7 @@ use crate::{
     messages::store as messages,
     openapi::ErrorBody,
     state::AppState,
+    stream::account::{self, AccountEvent},
     validate,
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -74,7 +75,12 @@ async fn create(
         input.system_prompt.as_deref(),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(row.into())))
+    let conversation: ConversationOut = row.into();
+    let event = AccountEvent::ConversationCreated {
+        conversation: conversation.clone(),
+    };
+    account::publish(&state, user.user_id, event).await;
+    Ok((StatusCode::CREATED, Json(conversation)))
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
@@ -149,7 +155,12 @@ async fn update(
     let row = store::update(&state.pool, user.user_id, id, &patch)
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
-    Ok(Json(row.into()))
+    let conversation: ConversationOut = row.into();
+    let event = AccountEvent::ConversationUpdated {
+        conversation: conversation.clone(),
+    };
+    account::publish(&state, user.user_id, event).await;
+    Ok(Json(conversation))
 }
 
 fn check_title(title: Option<&str>) -> ApiResult<()> {
@@ -166,7 +177,8 @@ fn check_system_prompt(prompt: Option<&str>) -> ApiResult<()> {
     validate::max_chars("system_prompt", prompt, validate::MAX_SYSTEM_PROMPT_CHARS)
 }
 
-/// Deletes a conversation and its messages.
+/// Deletes a conversation and its messages; answers it had under way stop (their streams end
+/// with `cancelled`), and every open tab hears `conversation_deleted` on `GET /api/events`.
 #[utoipa::path(delete, path = "/api/conversations/{id}", tag = "conversations",
     params(("id" = Uuid, Path, description = "The conversation")),
     responses(
@@ -178,9 +190,16 @@ async fn remove(
     user: AuthUser,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    if !store::delete(&state.pool, user.user_id, id).await? {
-        return Err(ApiError::not_found("conversation"));
+    let unfinished = store::delete(&state.pool, user.user_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    for answer in unfinished {
+        crate::messages::stop_deleted(&state, id, answer).await;
     }
+    let event = AccountEvent::ConversationDeleted {
+        conversation_id: id,
+    };
+    account::publish(&state, user.user_id, event).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

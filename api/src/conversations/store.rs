@@ -138,13 +138,41 @@ pub async fn page(
     .await
 }
 
-/// True when a row was deleted. Messages go with it (cascade); a worker still generating an
-/// answer for it finds nothing to write and stops quietly.
-pub async fn delete(pool: &PgPool, owner: Uuid, id: Uuid) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM conversations WHERE id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(owner)
-        .execute(pool)
-        .await?;
-    Ok(done.rows_affected() == 1)
+/// An answer that was still queued or being written when its conversation was deleted.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Unfinished {
+    pub id: Uuid,
+    pub attempt: i32,
+    pub status: String,
+}
+
+/// Deletes `owner`'s conversation `id` with its messages (cascade): `None` if they have no such
+/// conversation, else the answers it had under way (the caller stops them).
+pub async fn delete(pool: &PgPool, owner: Uuid, id: Uuid) -> sqlx::Result<Option<Vec<Unfinished>>> {
+    // The SELECT sees the messages as they were before the DELETE (one snapshot); a row with no
+    // message id says the conversation was deleted with nothing under way.
+    let rows: Vec<(Option<Uuid>, Option<i32>, Option<String>)> = sqlx::query_as(
+        "WITH gone AS (DELETE FROM conversations WHERE id = $1 AND user_id = $2 RETURNING id)
+         SELECT m.id, m.attempt, m.status FROM gone
+         LEFT JOIN messages m ON m.conversation_id = gone.id
+                             AND m.status IN ('queued', 'streaming')",
+    )
+    .bind(id)
+    .bind(owner)
+    .fetch_all(pool)
+    .await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let unfinished = rows
+        .into_iter()
+        .filter_map(|(id, attempt, status)| {
+            Some(Unfinished {
+                id: id?,
+                attempt: attempt?,
+                status: status?,
+            })
+        })
+        .collect();
+    Ok(Some(unfinished))
 }

@@ -6,7 +6,10 @@ use axum::{
     response::{IntoResponse, sse::Event},
 };
 use futures::{StreamExt, stream};
-use sluice_shared::{dto::ChatIn, events::StreamEvent};
+use sluice_shared::{
+    dto::{ChatIn, ConversationOut},
+    events::StreamEvent,
+};
 
 use uuid::Uuid;
 
@@ -18,7 +21,7 @@ use crate::{
     extract::{ApiJson, RequestId},
     openapi::ErrorBody,
     state::AppState,
-    stream as relay,
+    stream::{self as relay, account::AccountEvent},
 };
 
 /// Sends a message (to a new conversation unless `conversation_id` is given) and streams the
@@ -75,7 +78,7 @@ pub async fn start_chat(
         }
         None => (
             enqueue::Target::New(enqueue::NewConversation {
-                title,
+                title: title.clone(),
                 system_prompt: None,
                 origin: conversations::Origin::App,
             }),
@@ -84,7 +87,8 @@ pub async fn start_chat(
     };
     let model = input.model.unwrap_or(default_model);
     enqueue::validate_model(state, &model)?;
-    enqueue::enqueue(
+    let new = input.conversation_id.is_none();
+    let (question, answer) = enqueue::enqueue(
         state,
         user_id,
         target,
@@ -93,5 +97,18 @@ pub async fn start_chat(
         request_id,
         Default::default(),
     )
-    .await
+    .await?;
+    if new {
+        let conversation = ConversationOut {
+            id: answer.conversation_id,
+            title: Some(title),
+            model,
+            system_prompt: None,
+            created_at: question.created_at,
+            updated_at: question.created_at,
+        };
+        let event = AccountEvent::ConversationCreated { conversation };
+        relay::account::publish(state, user_id, event).await;
+    }
+    Ok((question, answer))
 }

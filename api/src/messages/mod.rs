@@ -205,6 +205,30 @@ async fn cancel(
     Ok(StatusCode::ACCEPTED)
 }
 
+/// Stops an answer whose conversation was just deleted: the worker writing it is told to stop
+/// (it would spend tokens for nobody), and the answer's streams end with `cancelled` at once.
+/// The terminal event is de-duplicated by its `Nats-Msg-Id`: a worker's own adds nothing.
+pub async fn stop_deleted(
+    state: &AppState,
+    conversation_id: Uuid,
+    answer: crate::conversations::store::Unfinished,
+) {
+    if answer.status == "streaming" {
+        let control = state.subjects.control(answer.id);
+        if let Err(e) = state.nats.publish(control, "cancel".into()).await {
+            tracing::warn!(error = %e, message_id = %answer.id, "cancel not sent");
+        }
+    }
+    let event = StreamEvent::Cancelled {
+        message_id: answer.id,
+    };
+    let ended =
+        stream::terminal::publish(state, conversation_id, answer.id, answer.attempt, &event).await;
+    if let Err(e) = ended {
+        tracing::warn!(error = ?e, message_id = %answer.id, "a deleted conversation's answer not ended");
+    }
+}
+
 /// Asks the answer `id` of `owner`'s to stop (also the WebSocket's `cancel`): its stream then
 /// ends with `cancelled`. 404 if it is not theirs, 409 `already_finished` if it ended.
 pub async fn cancel_answer(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<()> {

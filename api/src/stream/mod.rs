@@ -1,6 +1,7 @@
 //! The SSE relay: JetStream events out as Server-Sent Events (`id` = stream sequence,
-//! `event` = type, `data` = the JSON as published).
+//! `event` = type, `data` = the JSON as published), and the account feed (`account.rs`).
 
+pub mod account;
 mod attempts;
 mod conversation;
 pub mod hub;
@@ -29,6 +30,7 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
         .routes(routes!(conversation::conversation_events))
+        .routes(routes!(account::account_events))
         .routes(routes!(tokens::create))
 }
 

@@ -21,6 +21,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("render.js", JS, include_bytes!("../../web/render.js")),
     ("dom.js", JS, include_bytes!("../../web/dom.js")),
     ("drawer.js", JS, include_bytes!("../../web/drawer.js")),
+    ("feed.js", JS, include_bytes!("../../web/feed.js")),
     (
         "style.css",
         "text/css; charset=utf-8",

@@ -101,9 +101,10 @@ pub(super) async fn conclude(
         timing,
     };
     if !state.store.finish(finish).await? {
-        tracing::warn!(
+        // Its conversation was deleted (the usual case), or a later attempt took it over.
+        tracing::info!(
             attempt,
-            "another attempt owns this message; dropping this one's result"
+            "the message is gone or another attempt owns it; dropping this one's result"
         );
         return Ok(());
     }
