@@ -1,6 +1,7 @@
 // The JSON API with the browser's cookies. Writes send the CSRF token the server gave this
 // session (the readable `sluice_csrf` cookie). An expired access cookie is refreshed once,
-// silently; a session that cannot be refreshed raises SignedOut.
+// silently; a session that cannot be refreshed raises SignedOut. Failures are ApiErrors whose
+// message is a sentence a person can act on (not "Failed to fetch").
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -21,12 +22,28 @@ async function send(method, path, body) {
   const headers = { Accept: 'application/json' };
   if (method !== 'GET') headers['X-CSRF-Token'] = csrfToken();
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  return fetch(path, {
-    method,
-    headers,
-    credentials: 'same-origin',
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  try {
+    return await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'unreachable', 'Sluice could not be reached: check your connection, then try again.');
+  }
+}
+
+/** The API's answer to a failed request, as a sentence. */
+function sentence(status, code, message) {
+  if (code === 'not_found') {
+    const what = (message ?? '').replace(/ not found$/, '') || 'it';
+    return `This ${what} no longer exists: it may have been deleted in another tab or on another device.`;
+  }
+  if (status === 429) return 'Too many requests just now: wait a moment, then try again.';
+  if (status >= 500 || !message) return 'Sluice could not do that just now: try again in a moment.';
+  const text = message[0].toUpperCase() + message.slice(1);
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }
 
 let refreshing = null;
@@ -52,7 +69,7 @@ export async function api(method, path, body) {
   if (!response.ok) {
     const error = data?.error ?? {};
     throw new ApiError(response.status, error.code ?? 'error',
-      error.message ?? `The server answered ${response.status}.`);
+      sentence(response.status, error.code, error.message));
   }
   return data;
 }

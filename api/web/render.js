@@ -73,6 +73,8 @@ const TABLE_RULE = /^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$/;
 // A bullet or a number, then white space or the end of the line.
 const MARKER = /^([ \t]*)([-*+]|(\d{1,9})[.)])(?:([ \t]+)(.*))?$/;
 const TASK = /^\[([ xX])\][ \t]+/;
+// "* * *" or "- - -": a thematic break in GFM (not drawn here), never a list nested three deep.
+const THEMATIC = /^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
 
 /**
  * Groups lines into blocks (fenced code, headings, tables, lists, quotes, paragraphs), each
@@ -147,7 +149,7 @@ function interruptsParagraph(lines, i, inItem = false) {
 /** A list item's first line: its marker's indent, kind and number, and the text after it. */
 function listMarker(line) {
   const m = line.match(MARKER);
-  if (!m) return null;
+  if (!m || THEMATIC.test(line)) return null;
   const indent = indentOf(m[1]);
   const content = m[5] ?? '';
   const gap = content ? indentOf(m[4]) : 1;
@@ -198,7 +200,6 @@ function readItem(lines, i, marker) {
     const line = lines[j];
     if (inFence) {
       inFence = !FENCE.test(line);
-      carriesOn = false;
       end = j + 1;
       continue;
     }
@@ -308,9 +309,9 @@ function renderItem(item, loose) {
  */
 const INLINE = new RegExp([
   /`(?<code>[^`]+)`/,
-  /\*\*(?<strong>[^*]+)\*\*|(?<![\w])__(?<strongU>[^_]+)__(?!\w)/,
+  /\*\*(?<strong>[^*]+)\*\*|(?<!\w)__(?<strongU>[^_]+)__(?!\w)/,
   /~~(?<del>[^~\s](?:[^~]*[^~\s])?)~~/,
-  /\*(?<em>[^*\s][^*]*)\*|(?<![\w])_(?<emU>[^_\s][^_]*)_(?!\w)/,
+  /\*(?<em>[^*\s][^*]*)\*|(?<!\w)_(?<emU>[^_\s][^_]*)_(?!\w)/,
   /!?\[(?<label>[^\]]*)\]\((?<href>[^)\s]+)\)/,
   /<(?<autolink>(?:https?|mailto):[^\s<>]+)>/,
   /(?<![\w@.\/-])(?<url>(?:https?:\/\/|www\.)[^\s<>]+)/,

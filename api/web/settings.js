@@ -57,24 +57,66 @@ function account(me, signOut, refreshMe) {
 
 async function sessions(signOut) {
   const list = h('ul.rows', { id: 'sessions' });
+  const problem = h('p.form-error', { role: 'alert' });
   const load = async () => {
     const { items } = await get('/api/auth/sessions');
     list.replaceChildren(...items.map((s) => {
-      const revoke = h('button.secondary', { type: 'button', 'aria-label': s.current ? 'Sign out of this browser' : `Revoke ${s.user_agent ?? 'device'}` },
-        s.current ? 'Sign out' : 'Revoke');
-      revoke.addEventListener('click', async () => {
+      const device = deviceName(s.user_agent);
+      const revoke = h('button.secondary', { type: 'button', 'aria-label': s.current ? 'Sign out of this browser' : `Sign out ${device}` },
+        s.current ? 'Sign out' : 'Sign out device');
+      revoke.addEventListener('click', guarded(problem, async () => {
         if (s.current) return signOut();
         await del(`/api/auth/sessions/${s.id}`);
-        load();
-      });
+        await load();
+      }));
+      // The whole User-Agent on hover, for the curious; the name is what people read.
       return h('li', { dataset: { id: s.id } },
-        h('span', {}, `${s.user_agent ?? 'unknown device'}${s.current ? ' — this browser' : ''}`),
-        h('span.muted', {}, `${s.ip ?? ''} · last used ${new Date(s.last_used_at).toLocaleString()}`),
+        h('span', { title: s.user_agent ?? '' }, `${device}${s.current ? ' — this browser' : ''}`),
+        h('span.muted', {}, [s.ip, s.current ? 'active now' : `last active ${ago(s.last_used_at)}`].filter(Boolean).join(' · ')),
         revoke);
     }));
   };
   await load();
-  return h('div.section', {}, h('h2', {}, 'Signed-in devices'), list);
+  return h('div.section', {}, h('h2', {}, 'Signed-in devices'), problem, list);
+}
+
+/** "Chrome on Linux", "Sluice CLI 0.1.0", "curl": a User-Agent as people name their devices. */
+export function deviceName(userAgent) {
+  if (!userAgent) return 'Unknown device';
+  const cli = userAgent.match(/^sluice-cli\/(\S+)/);
+  if (cli) return `Sluice CLI ${cli[1]}`;
+  const first = (pairs) => pairs.find(([pattern]) => pattern.test(userAgent))?.[1];
+  // Order matters: Edge and Opera also say Chrome, Chrome also says Safari, iPhones say Mac OS X
+  // and Android says Linux.
+  const browser = first([[/Edg(A|iOS)?\//, 'Edge'], [/OPR\//, 'Opera'], [/Firefox\/|FxiOS\//, 'Firefox'],
+    [/Chrome\/|CriOS\//, 'Chrome'], [/Version\/[\d.]+.*Safari\//, 'Safari']]);
+  const system = first([[/iPhone/, 'iPhone'], [/iPad/, 'iPad'], [/Android/, 'Android'], [/CrOS/, 'ChromeOS'],
+    [/Windows/, 'Windows'], [/Macintosh|Mac OS X/, 'macOS'], [/Linux/, 'Linux']]);
+  if (browser) return system ? `${browser} on ${system}` : browser;
+  return userAgent.split(/[\s/]/)[0] || 'Unknown device';
+}
+
+/** "just now", "5 minutes ago", "3 hours ago", "2 days ago", or the date. */
+function ago(iso) {
+  const seconds = (Date.now() - Date.parse(iso)) / 1000;
+  const count = (n, unit) => `${n} ${unit}${n === 1 ? '' : 's'} ago`;
+  if (seconds < 90) return 'just now';
+  if (seconds < 3600) return count(Math.round(seconds / 60), 'minute');
+  if (seconds < 86400) return count(Math.round(seconds / 3600), 'hour');
+  if (seconds < 30 * 86400) return count(Math.round(seconds / 86400), 'day');
+  return `on ${new Date(iso).toLocaleDateString()}`;
+}
+
+/** A click handler whose failure is said in `problem` (a sentence), never left uncaught. */
+function guarded(problem, action) {
+  return async (e) => {
+    problem.textContent = '';
+    try {
+      await action(e);
+    } catch (err) {
+      problem.textContent = err.message;
+    }
+  };
 }
 
 async function keys() {
@@ -87,22 +129,23 @@ async function keys() {
     fresh.replaceChildren(h('p', {}, `Copy “${key.name}” now: it is shown only once.`),
       h('div.inline', {}, h('code.secret', { id: 'fresh-key' }, key.key), copy));
   };
+  const problem = h('p.form-error', { role: 'alert' });
   const load = async () => {
     const { items } = await get('/api/keys');
     list.replaceChildren(...items.map((k) => {
       const toggle = h('button.secondary', { type: 'button' }, k.enabled ? 'Disable' : 'Enable');
-      toggle.addEventListener('click', async () => {
+      toggle.addEventListener('click', guarded(problem, async () => {
         await patch(`/api/keys/${k.id}`, { enabled: !k.enabled });
-        load();
-      });
+        await load();
+      }));
       const rotate = h('button.secondary', { type: 'button' }, 'Rotate');
-      rotate.addEventListener('click', async () => {
+      rotate.addEventListener('click', guarded(problem, async () => {
         if (!confirm(`Rotate “${k.name}”? The old key stops working at once.`)) return;
         showOnce(await post(`/api/keys/${k.id}/rotate`));
-        load();
-      });
+        await load();
+      }));
       const remove = h('button.secondary', { type: 'button', 'aria-label': `Delete key ${k.name}` }, 'Delete');
-      remove.addEventListener('click', async () => {
+      remove.addEventListener('click', guarded(problem, async () => {
         if (!confirm(`Delete “${k.name}”? Apps using it stop working.`)) return;
         await del(`/api/keys/${k.id}`);
         // Its secret, if still shown, is dead now: it goes too.
@@ -110,8 +153,8 @@ async function keys() {
           fresh.replaceChildren();
           delete fresh.dataset.keyId;
         }
-        load();
-      });
+        await load();
+      }));
       const used = k.last_used_at ? `used ${new Date(k.last_used_at).toLocaleString()}` : 'never used';
       return h('li', { dataset: { id: k.id } }, h('span', {}, k.name), h('code', {}, `${k.prefix}…`),
         h('span.muted', {}, k.enabled ? used : 'disabled'), toggle, rotate, remove);
@@ -119,27 +162,28 @@ async function keys() {
   };
   const name = h('input', { id: 'key-name', 'aria-label': 'New key name', placeholder: 'Key name', required: true, maxlength: 100 });
   const create = h('form.inline', { id: 'create-key' }, name, h('button.primary', { type: 'submit' }, 'Create key'));
-  create.addEventListener('submit', async (e) => {
+  create.addEventListener('submit', guarded(problem, async (e) => {
     e.preventDefault();
     showOnce(await post('/api/keys', { name: name.value }));
     name.value = '';
-    load();
-  });
+    await load();
+  }));
   await load();
   return h('div.section', {}, h('h2', {}, 'API keys'),
-    h('p.muted', {}, 'Use a key as “Authorization: Bearer …” from scripts and apps.'), create, fresh, list);
+    h('p.muted', {}, 'Use a key as “Authorization: Bearer …” from scripts and apps.'), create, problem, fresh, list);
 }
 
 async function users() {
   const list = h('ul.rows', { id: 'users' });
+  const problem = h('p.form-error', { role: 'alert' });
   const { items } = await get('/api/admin/users?limit=100');
   list.replaceChildren(...items.map((u) => {
     const disabled = Boolean(u.disabled_at);
     const toggle = h('button.secondary', { type: 'button' }, disabled ? 'Enable' : 'Disable');
-    toggle.addEventListener('click', async () => {
+    toggle.addEventListener('click', guarded(problem, async () => {
       await post(`/api/admin/users/${u.id}/${disabled ? 'enable' : 'disable'}`);
       toggle.replaceWith(h('span.muted', {}, disabled ? 'enabled' : 'disabled'));
-    });
+    }));
     const admin = u.roles.includes('admin');
     const roles = h('span.muted', {}, u.roles.join(', '));
     const promote = h('button.secondary', { type: 'button' }, admin ? 'Remove admin' : 'Make admin');
@@ -155,5 +199,5 @@ async function users() {
     });
     return h('li', {}, h('span', {}, u.email ?? u.display_name), roles, promote, toggle);
   }));
-  return h('div.section', {}, h('h2', {}, 'Users'), list);
+  return h('div.section', {}, h('h2', {}, 'Users'), problem, list);
 }

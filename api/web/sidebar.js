@@ -1,6 +1,7 @@
-// The conversations sidebar: newest first, more pages as it scrolls, new chat, rename,
-// delete (confirmed), the open one highlighted; kept current by the account feed (changes made
-// in other tabs and on other devices).
+// The conversations sidebar: newest first under date headings (Today, Yesterday, Previous 7
+// days…), more pages as it scrolls, new chat, rename, delete (confirmed), the open one
+// highlighted; kept current by the account feed (changes made in other tabs and on other
+// devices).
 
 import { h } from './dom.js';
 import { get, patch, del, ApiError } from './api.js';
@@ -48,13 +49,27 @@ export class Sidebar {
     } finally {
       this.loading = false;
     }
+    this.regroup();
     this.highlight(this.activeId);
+  }
+
+  /** Date headings above the first conversation of each period (lists are newest first). */
+  regroup() {
+    for (const heading of this.list.querySelectorAll('li.period')) heading.remove();
+    let shown = null;
+    for (const li of this.list.querySelectorAll('li[data-id]')) {
+      const period = periodOf(new Date(li.dataset.created));
+      if (period === shown) continue;
+      shown = period;
+      li.before(h('li.period', { role: 'presentation' }, period));
+    }
   }
 
   /** Puts a conversation at the top (a new one, or one just used). */
   upsert(conversation) {
     this.list.querySelector(`[data-id="${conversation.id}"]`)?.remove();
     this.list.prepend(this.item(conversation));
+    this.regroup();
     this.highlight(this.activeId);
   }
 
@@ -64,6 +79,7 @@ export class Sidebar {
     const old = this.list.querySelector(`[data-id="${conversation.id}"]`);
     if (!old) return; // on a page not loaded yet
     old.replaceWith(this.item(conversation));
+    this.regroup();
     this.highlight(this.activeId);
   }
 
@@ -76,6 +92,7 @@ export class Sidebar {
 
   remove(id) {
     this.list.querySelector(`[data-id="${id}"]`)?.remove();
+    this.regroup();
   }
 
   highlight(id) {
@@ -115,10 +132,20 @@ export class Sidebar {
           return;
         }
       }
-      li.remove();
+      this.remove(c.id);
       this.onDeleted(c.id, { elsewhere: false });
     });
-    const li = h('li', { dataset: { id: c.id } }, link, rename, remove);
-    return li;
+    return h('li', { dataset: { id: c.id, created: c.created_at ?? new Date().toISOString() } }, link, rename, remove);
   }
+}
+
+/** "Today", "Yesterday", "Previous 7 days", "Previous 30 days", then "November 2026"… */
+export function periodOf(date, now = new Date()) {
+  const startOfDay = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate());
+  const days = Math.round((startOfDay(now) - startOfDay(date)) / 86400000);
+  if (days <= 0) return 'Today';
+  if (days === 1) return 'Yesterday';
+  if (days <= 7) return 'Previous 7 days';
+  if (days <= 30) return 'Previous 30 days';
+  return date.toLocaleDateString(undefined, { month: 'long', year: 'numeric' });
 }

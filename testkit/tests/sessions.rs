@@ -160,6 +160,23 @@ async fn devices_are_listed_and_can_be_signed_out_but_not_someone_elses() {
     );
 }
 
+/// "Last active" follows use, not only refreshes (an access token lives for minutes): a
+/// session used now says so, and marking it costs at most one write a minute.
+#[tokio::test]
+async fn a_device_used_now_is_listed_as_used_now() {
+    let app = TestApp::spawn().await;
+    let laptop = sign_in(&app).await;
+    let access = field(&laptop, "access_token");
+    let an_hour_ago = "UPDATE sessions SET last_used_at = now() - interval '1 hour'";
+    sqlx::query(an_hour_ago).execute(&app.pool).await.unwrap();
+    assert_eq!(app.get(access, "/api/conversations").await.status(), 200);
+    let listed = app.get_json(access, "/api/auth/sessions").await;
+    let last_used: chrono::DateTime<chrono::Utc> =
+        listed["items"][0]["last_used_at"].as_str().unwrap().parse().unwrap();
+    let age = chrono::Utc::now() - last_used;
+    assert!(age < chrono::Duration::seconds(30), "last used {age} ago");
+}
+
 #[tokio::test]
 async fn refresh_tokens_are_stored_only_as_hashes() {
     let app = TestApp::spawn().await;

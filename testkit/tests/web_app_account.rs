@@ -82,7 +82,14 @@ async fn revoking_a_session_in_one_browser_signs_the_other_out() {
                 == json!(2)
         })
         .await;
-    laptop.click("#sessions button[aria-label^='Revoke']").await;
+    // Devices by the names people use, with when they were last active.
+    let listed = laptop.text("#sessions").await;
+    assert!(listed.contains("Chrome on Linux — this browser"), "{listed}");
+    assert!(listed.contains("active now") && listed.contains("last active just now"), "{listed}");
+    assert!(!listed.contains("Mozilla/5.0"), "no raw User-Agent: {listed}");
+    laptop
+        .click("#sessions button[aria-label='Sign out Chrome on Linux']")
+        .await;
     laptop
         .wait_until("one session left", || async {
             laptop

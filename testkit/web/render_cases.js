@@ -107,6 +107,11 @@ export const cases = [
     html: `<ol><li>Step</li></ol>${code('text', 'x')}`,
   },
   {
+    name: 'a thematic break is not a list',
+    markdown: '* * *\n- - -',
+    html: '<p>* * *<br>- - -</p>',
+  },
+  {
     name: 'markdown inside list items',
     markdown: '* **bold** and `code`\n* [link](https://example.com)',
     html: `<ul><li><strong>bold</strong> and <code>code</code></li><li>${a('https://example.com/', 'link')}</li></ul>`,

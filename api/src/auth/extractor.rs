@@ -144,13 +144,22 @@ impl Statement for LiveSessions {
 
     async fn run(&self, sessions: &[(Uuid, Uuid)]) -> sqlx::Result<Vec<bool>> {
         let (ids, users): (Vec<Uuid>, Vec<Uuid>) = sessions.iter().copied().unzip();
+        // A live session is also marked used (at most once a minute, so this is rarely a
+        // write): the device list's "last active" follows use, not only token refreshes.
         let live: Vec<(Uuid, Uuid)> = sqlx::query_as(
-            "SELECT s.id, s.user_id
-             FROM unnest($1::uuid[], $2::uuid[]) AS q(id, user_id)
-             JOIN sessions s ON s.id = q.id AND s.user_id = q.user_id
-             JOIN users u ON u.id = s.user_id
-             -- `= ANY` finds the sessions by primary key (see the worker's `store.rs`).
-             WHERE s.id = ANY($1) AND s.revoked_at IS NULL AND s.expires_at > now() AND u.disabled_at IS NULL",
+            "WITH live AS (
+                 SELECT s.id, s.user_id, s.last_used_at
+                 FROM unnest($1::uuid[], $2::uuid[]) AS q(id, user_id)
+                 JOIN sessions s ON s.id = q.id AND s.user_id = q.user_id
+                 JOIN users u ON u.id = s.user_id
+                 -- `= ANY` finds the sessions by primary key (see the worker's `store.rs`).
+                 WHERE s.id = ANY($1) AND s.revoked_at IS NULL AND s.expires_at > now()
+                   AND u.disabled_at IS NULL
+             ), touched AS (
+                 UPDATE sessions SET last_used_at = now()
+                 WHERE id = ANY(ARRAY(SELECT id FROM live WHERE last_used_at < now() - interval '1 minute'))
+             )
+             SELECT id, user_id FROM live",
         )
         .bind(&ids)
         .bind(&users)
