@@ -224,3 +224,47 @@ async fn a_guest_signing_out_is_warned_first() {
     chrome.wait_for_element("#signin-form").await;
     chrome.quit().await;
 }
+
+/// What goes wrong is said in a sentence a person can act on, where it happened: not "Failed to
+/// fetch", not "API key not found", never an uncaught error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_said_in_sentences_where_they_happen() {
+    let app = TestApp::spawn().await;
+    let chrome = Chrome::start(1200, 900).await;
+    let page = ChatPage { chrome: &chrome };
+    page.sign_up(&app, "sentences@example.com").await;
+    page.open_settings().await;
+    chrome.type_into("#key-name", "soon gone").await;
+    chrome.click("#create-key button").await;
+    chrome.wait_for_element("#keys li[data-id] button").await;
+    // Deleted elsewhere (another tab, the CLI) while this page still lists it.
+    sqlx::query("DELETE FROM api_keys").execute(&app.pool).await.unwrap();
+    chrome.click("#keys li[data-id] button").await;
+    let said = "return document.querySelector('#keys').parentElement.querySelector('.form-error').textContent;";
+    chrome
+        .wait_until("the failure is said", || async {
+            !chrome.js(said, vec![]).await.as_str().unwrap_or_default().is_empty()
+        })
+        .await;
+    assert_eq!(
+        chrome.js(said, vec![]).await,
+        json!("This API key no longer exists: it may have been deleted in another tab or on another device.")
+    );
+    // The network gone (as the page sees it: every request fails to leave the browser).
+    chrome
+        .js("window.fetch = () => Promise.reject(new TypeError('Failed to fetch'));", vec![])
+        .await;
+    chrome.type_into("#key-name", "offline").await;
+    chrome.click("#create-key button").await;
+    chrome
+        .wait_until("the network failure is said", || async {
+            chrome.js(said, vec![]).await.as_str().unwrap_or_default().contains("could not be reached")
+        })
+        .await;
+    assert_eq!(
+        chrome.js(said, vec![]).await,
+        json!("Sluice could not be reached: check your connection, then try again.")
+    );
+    assert_eq!(page.uncaught_errors().await, json!([]));
+    chrome.quit().await;
+}
