@@ -11,7 +11,7 @@
 
 use axum::{
     http::{HeaderMap, HeaderValue, header},
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -102,6 +102,13 @@ pub fn csrf_valid(config: &Config, session_id: Uuid, presented: Option<&str>) ->
 }
 
 /// Deletes the session cookies (the CSRF token may stay: it authorizes nothing alone).
+/// `204 No Content` that also deletes this browser's session cookies (signed out).
+pub fn signed_out(config: &Config) -> Response {
+    let mut response = axum::http::StatusCode::NO_CONTENT.into_response();
+    attach(&mut response, sign_out(config));
+    response
+}
+
 pub fn sign_out(config: &Config) -> Vec<HeaderValue> {
     vec![
         set(config, ACCESS, "", 0, true),

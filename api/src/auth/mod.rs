@@ -4,6 +4,7 @@
 //! (`cookies`). `AuthUser` (`extractor`) accepts an access token, a session cookie or an API
 //! key (`keys`); `roles` guards admin routes.
 
+mod account;
 pub mod cookies;
 mod device;
 pub mod extractor;
@@ -38,12 +39,12 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(guest::create_guest))
         .routes(routes!(password::register))
         .routes(routes!(password::login))
-        .routes(routes!(password::add_password))
+        .routes(routes!(password::add_password, password::change_password))
         .routes(routes!(sessions::refresh))
         .routes(routes!(sessions::logout))
-        .routes(routes!(sessions::me))
+        .routes(routes!(sessions::me, account::delete_account))
         .routes(routes!(sessions::session))
-        .routes(routes!(sessions::list))
+        .routes(routes!(sessions::list, account::sign_out_everywhere))
         .routes(routes!(sessions::remove))
         .routes(routes!(device::grant::request_code))
         .routes(routes!(device::grant::poll_token))

@@ -211,9 +211,7 @@ pub async fn rotate(
 pub async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<Response> {
     let session_id = user.require_session()?;
     store::revoke_owned(&state.pool, user.user_id, session_id).await?;
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    cookies::attach(&mut response, cookies::sign_out(&state.config));
-    Ok(response)
+    Ok(cookies::signed_out(&state.config))
 }
 
 /// The signed-in user.

@@ -134,6 +134,23 @@ async fn revoke(tx: &mut PgConnection, session_id: Uuid) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Ends every session of the user's, but `keep` (their access tokens stop working at once).
+pub async fn revoke_all(
+    tx: &mut PgConnection,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE sessions SET revoked_at = now()
+         WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2",
+    )
+    .bind(user_id)
+    .bind(keep)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
 /// Ends one of the user's sessions; false when it is not theirs (or unknown).
 pub async fn revoke_owned(pool: &PgPool, user_id: Uuid, session_id: Uuid) -> sqlx::Result<bool> {
     let done = sqlx::query("UPDATE sessions SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL")

@@ -194,7 +194,7 @@ async fn remove(
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
     for answer in unfinished {
-        crate::messages::stop_deleted(&state, id, answer).await;
+        crate::messages::stop_deleted(&state, answer).await;
     }
     let event = AccountEvent::ConversationDeleted {
         conversation_id: id,

@@ -141,6 +141,7 @@ pub async fn page(
 /// An answer that was still queued or being written when its conversation was deleted.
 #[derive(Debug, sqlx::FromRow)]
 pub struct Unfinished {
+    pub conversation_id: Uuid,
     pub id: Uuid,
     pub attempt: i32,
     pub status: String,
@@ -166,9 +167,10 @@ pub async fn delete(pool: &PgPool, owner: Uuid, id: Uuid) -> sqlx::Result<Option
     }
     let unfinished = rows
         .into_iter()
-        .filter_map(|(id, attempt, status)| {
+        .filter_map(|(answer, attempt, status)| {
             Some(Unfinished {
-                id: id?,
+                conversation_id: id,
+                id: answer?,
                 attempt: attempt?,
                 status: status?,
             })

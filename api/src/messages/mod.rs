@@ -208,11 +208,7 @@ async fn cancel(
 /// Stops an answer whose conversation was just deleted: the worker writing it is told to stop
 /// (it would spend tokens for nobody), and the answer's streams end with `cancelled` at once.
 /// The terminal event is de-duplicated by its `Nats-Msg-Id`: a worker's own adds nothing.
-pub async fn stop_deleted(
-    state: &AppState,
-    conversation_id: Uuid,
-    answer: crate::conversations::store::Unfinished,
-) {
+pub async fn stop_deleted(state: &AppState, answer: crate::conversations::store::Unfinished) {
     if answer.status == "streaming" {
         let control = state.subjects.control(answer.id);
         if let Err(e) = state.nats.publish(control, "cancel".into()).await {
@@ -222,8 +218,8 @@ pub async fn stop_deleted(
     let event = StreamEvent::Cancelled {
         message_id: answer.id,
     };
-    let ended =
-        stream::terminal::publish(state, conversation_id, answer.id, answer.attempt, &event).await;
+    let (conversation, attempt) = (answer.conversation_id, answer.attempt);
+    let ended = stream::terminal::publish(state, conversation, answer.id, attempt, &event).await;
     if let Err(e) = ended {
         tracing::warn!(error = ?e, message_id = %answer.id, "a deleted conversation's answer not ended");
     }
