@@ -115,6 +115,11 @@ async function route() {
       await settingsView(main, {
         me,
         signOut,
+        // The session is over already (signed out everywhere, account deleted).
+        signedOut: (notice) => {
+          history.replaceState(null, '', '/');
+          return boot(notice);
+        },
         refreshMe: async () => {
           me = await get('/api/auth/me');
           route();

@@ -45,3 +45,15 @@ function flash(button, label) {
   button.textContent = label;
   setTimeout(() => { button.textContent = before; }, 1200);
 }
+
+/** A click handler whose failure is said in `problem` (a sentence), never left uncaught. */
+export function guarded(problem, action) {
+  return async (e) => {
+    problem.textContent = '';
+    try {
+      await action(e);
+    } catch (err) {
+      problem.textContent = err.message;
+    }
+  };
+}

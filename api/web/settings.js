@@ -1,11 +1,15 @@
-// Settings: the account (add a password to a guest, link GitHub / Google), every signed-in
-// device (CLI sessions from the device flow too) with revoke, API keys (create → shown once,
-// disable, rotate, delete) and, for admins, the users (roles, disable / enable).
+// Settings: the account (add a password to a guest, change it, link GitHub / Google, sign out
+// here or everywhere, delete the account), then the signed-in devices (devices.js), API keys
+// (keys.js) and, for admins, the users (users.js).
 
-import { h, copyText } from './dom.js';
-import { get, post, put, patch, del } from './api.js';
+import { h, guarded } from './dom.js';
+import { api, get, post, put, del } from './api.js';
+import { devicesSection } from './devices.js';
+import { keysSection } from './keys.js';
+import { usersSection } from './users.js';
 
-export async function settingsView(main, { me, signOut, refreshMe }) {
+/** `signedOut(notice)` shows the sign-in screen once the session is over (app.js). */
+export async function settingsView(main, { me, signOut, refreshMe, signedOut }) {
   // A guest has no way back in: signing out loses its conversations, so it asks first.
   const leave = me.is_guest
     ? async () => {
@@ -14,12 +18,13 @@ export async function settingsView(main, { me, signOut, refreshMe }) {
       if (sure) await signOut();
     }
     : signOut;
-  const sections = [account(me, leave, refreshMe), await sessions(leave), await keys()];
-  if (me.roles.includes('admin')) sections.push(await users());
+  const sections = [account(me, leave, refreshMe, signedOut), await devicesSection(leave), await keysSection()];
+  if (me.roles.includes('admin')) sections.push(await usersSection());
+  sections.push(leaving(me, signedOut));
   main.replaceChildren(h('section.settings', { id: 'settings' }, h('h1', {}, 'Settings'), ...sections));
 }
 
-function account(me, signOut, refreshMe) {
+function account(me, signOut, refreshMe, signedOut) {
   const out = h('div.section', {}, h('h2', {}, 'Account'));
   out.append(h('p', { id: 'account-who' }, me.is_guest
     ? `Guest account (${me.display_name}). Add an email and password to sign in again later: your conversations stay.`
@@ -49,155 +54,64 @@ function account(me, signOut, refreshMe) {
       providers.append(h('a.button.secondary', { href: `/api/auth/${p.id}?next=/settings` }, `Link ${p.name}`));
     }
   }).catch(() => {});
+  if (!me.is_guest) out.append(changePassword());
   const signOutButton = h('button.secondary', { type: 'button', id: 'sign-out' }, 'Sign out');
   signOutButton.addEventListener('click', signOut);
-  out.append(providers, signOutButton);
+  out.append(providers, h('div.inline', {}, signOutButton, everywhere(me, signedOut)));
   return out;
 }
 
-async function sessions(signOut) {
-  const list = h('ul.rows', { id: 'sessions' });
-  const problem = h('p.form-error', { role: 'alert' });
-  const load = async () => {
-    const { items } = await get('/api/auth/sessions');
-    list.replaceChildren(...items.map((s) => {
-      const device = deviceName(s.user_agent);
-      const revoke = h('button.secondary', { type: 'button', 'aria-label': s.current ? 'Sign out of this browser' : `Sign out ${device}` },
-        s.current ? 'Sign out' : 'Sign out device');
-      revoke.addEventListener('click', guarded(problem, async () => {
-        if (s.current) return signOut();
-        await del(`/api/auth/sessions/${s.id}`);
-        await load();
-      }));
-      // The whole User-Agent on hover, for the curious; the name is what people read.
-      return h('li', { dataset: { id: s.id } },
-        h('span', { title: s.user_agent ?? '' }, `${device}${s.current ? ' — this browser' : ''}`),
-        h('span.muted', {}, [s.ip, s.current ? 'active now' : `last active ${ago(s.last_used_at)}`].filter(Boolean).join(' · ')),
-        revoke);
-    }));
-  };
-  await load();
-  return h('div.section', {}, h('h2', {}, 'Signed-in devices'), problem, list);
-}
-
-/** "Chrome on Linux", "Sluice CLI 0.1.0", "curl": a User-Agent as people name their devices. */
-export function deviceName(userAgent) {
-  if (!userAgent) return 'Unknown device';
-  const cli = userAgent.match(/^sluice-cli\/(\S+)/);
-  if (cli) return `Sluice CLI ${cli[1]}`;
-  const first = (pairs) => pairs.find(([pattern]) => pattern.test(userAgent))?.[1];
-  // Order matters: Edge and Opera also say Chrome, Chrome also says Safari, iPhones say Mac OS X
-  // and Android says Linux.
-  const browser = first([[/Edg(A|iOS)?\//, 'Edge'], [/OPR\//, 'Opera'], [/Firefox\/|FxiOS\//, 'Firefox'],
-    [/Chrome\/|CriOS\//, 'Chrome'], [/Version\/[\d.]+.*Safari\//, 'Safari']]);
-  const system = first([[/iPhone/, 'iPhone'], [/iPad/, 'iPad'], [/Android/, 'Android'], [/CrOS/, 'ChromeOS'],
-    [/Windows/, 'Windows'], [/Macintosh|Mac OS X/, 'macOS'], [/Linux/, 'Linux']]);
-  if (browser) return system ? `${browser} on ${system}` : browser;
-  return userAgent.split(/[\s/]/)[0] || 'Unknown device';
-}
-
-/** "just now", "5 minutes ago", "3 hours ago", "2 days ago", or the date. */
-function ago(iso) {
-  const seconds = (Date.now() - Date.parse(iso)) / 1000;
-  const count = (n, unit) => `${n} ${unit}${n === 1 ? '' : 's'} ago`;
-  if (seconds < 90) return 'just now';
-  if (seconds < 3600) return count(Math.round(seconds / 60), 'minute');
-  if (seconds < 86400) return count(Math.round(seconds / 3600), 'hour');
-  if (seconds < 30 * 86400) return count(Math.round(seconds / 86400), 'day');
-  return `on ${new Date(iso).toLocaleDateString()}`;
-}
-
-/** A click handler whose failure is said in `problem` (a sentence), never left uncaught. */
-function guarded(problem, action) {
-  return async (e) => {
-    problem.textContent = '';
-    try {
-      await action(e);
-    } catch (err) {
-      problem.textContent = err.message;
-    }
-  };
-}
-
-async function keys() {
-  const list = h('ul.rows', { id: 'keys' });
-  const fresh = h('div', { id: 'new-key', role: 'status' });
-  const showOnce = (key) => {
-    const copy = h('button.secondary', { type: 'button', id: 'copy-key' }, 'Copy');
-    copy.addEventListener('click', () => copyText(key.key, copy));
-    fresh.dataset.keyId = key.id;
-    fresh.replaceChildren(h('p', {}, `Copy “${key.name}” now: it is shown only once.`),
-      h('div.inline', {}, h('code.secret', { id: 'fresh-key' }, key.key), copy));
-  };
-  const problem = h('p.form-error', { role: 'alert' });
-  const load = async () => {
-    const { items } = await get('/api/keys');
-    list.replaceChildren(...items.map((k) => {
-      const toggle = h('button.secondary', { type: 'button' }, k.enabled ? 'Disable' : 'Enable');
-      toggle.addEventListener('click', guarded(problem, async () => {
-        await patch(`/api/keys/${k.id}`, { enabled: !k.enabled });
-        await load();
-      }));
-      const rotate = h('button.secondary', { type: 'button' }, 'Rotate');
-      rotate.addEventListener('click', guarded(problem, async () => {
-        if (!confirm(`Rotate “${k.name}”? The old key stops working at once.`)) return;
-        showOnce(await post(`/api/keys/${k.id}/rotate`));
-        await load();
-      }));
-      const remove = h('button.secondary', { type: 'button', 'aria-label': `Delete key ${k.name}` }, 'Delete');
-      remove.addEventListener('click', guarded(problem, async () => {
-        if (!confirm(`Delete “${k.name}”? Apps using it stop working.`)) return;
-        await del(`/api/keys/${k.id}`);
-        // Its secret, if still shown, is dead now: it goes too.
-        if (fresh.dataset.keyId === k.id) {
-          fresh.replaceChildren();
-          delete fresh.dataset.keyId;
-        }
-        await load();
-      }));
-      const used = k.last_used_at ? `used ${new Date(k.last_used_at).toLocaleString()}` : 'never used';
-      return h('li', { dataset: { id: k.id } }, h('span', {}, k.name), h('code', {}, `${k.prefix}…`),
-        h('span.muted', {}, k.enabled ? used : 'disabled'), toggle, rotate, remove);
-    }));
-  };
-  const name = h('input', { id: 'key-name', 'aria-label': 'New key name', placeholder: 'Key name', required: true, maxlength: 100 });
-  const create = h('form.inline', { id: 'create-key' }, name, h('button.primary', { type: 'submit' }, 'Create key'));
-  create.addEventListener('submit', guarded(problem, async (e) => {
+/** The current password proves it is the owner; other devices are signed out. */
+function changePassword() {
+  const current = h('input', { id: 'current-password', type: 'password', autocomplete: 'current-password', required: true });
+  const next = h('input', { id: 'new-password', type: 'password', autocomplete: 'new-password', required: true, minlength: 10 });
+  const said = h('p.form-error', { role: 'alert' });
+  const done = h('p.muted', { role: 'status', id: 'password-changed' });
+  const form = h('form.stack', { id: 'change-password' },
+    h('h3', {}, 'Change password'),
+    h('label', { for: 'current-password' }, 'Current password'), current,
+    h('label', { for: 'new-password' }, 'New password (10 characters or more)'), next, said, done,
+    h('button.secondary', { type: 'submit' }, 'Change password'));
+  form.addEventListener('submit', guarded(said, async (e) => {
     e.preventDefault();
-    showOnce(await post('/api/keys', { name: name.value }));
-    name.value = '';
-    await load();
+    done.textContent = '';
+    await put('/api/auth/password', { current_password: current.value, new_password: next.value });
+    form.reset();
+    done.textContent = 'Password changed. Every other device was signed out.';
   }));
-  await load();
-  return h('div.section', {}, h('h2', {}, 'API keys'),
-    h('p.muted', {}, 'Use a key as “Authorization: Bearer …” from scripts and apps.'), create, problem, fresh, list);
+  return form;
 }
 
-async function users() {
-  const list = h('ul.rows', { id: 'users' });
-  const problem = h('p.form-error', { role: 'alert' });
-  const { items } = await get('/api/admin/users?limit=100');
-  list.replaceChildren(...items.map((u) => {
-    const disabled = Boolean(u.disabled_at);
-    const toggle = h('button.secondary', { type: 'button' }, disabled ? 'Enable' : 'Disable');
-    toggle.addEventListener('click', guarded(problem, async () => {
-      await post(`/api/admin/users/${u.id}/${disabled ? 'enable' : 'disable'}`);
-      toggle.replaceWith(h('span.muted', {}, disabled ? 'enabled' : 'disabled'));
-    }));
-    const admin = u.roles.includes('admin');
-    const roles = h('span.muted', {}, u.roles.join(', '));
-    const promote = h('button.secondary', { type: 'button' }, admin ? 'Remove admin' : 'Make admin');
-    promote.addEventListener('click', async () => {
-      const next = admin ? u.roles.filter((r) => r !== 'admin') : [...u.roles, 'admin'];
-      try {
-        const updated = await put(`/api/admin/users/${u.id}/roles`, { roles: next });
-        roles.textContent = (updated.roles ?? next).join(', ');
-        promote.disabled = true;
-      } catch (err) {
-        roles.textContent = err.message;
-      }
-    });
-    return h('li', {}, h('span', {}, u.email ?? u.display_name), roles, promote, toggle);
-  }));
-  return h('div.section', {}, h('h2', {}, 'Users'), problem, list);
+/** Signs every device out, this one too: for a lost phone or a shared computer. */
+function everywhere(me, signedOut) {
+  const button = h('button.secondary', { type: 'button', id: 'sign-out-everywhere' }, 'Sign out everywhere');
+  button.addEventListener('click', async () => {
+    const warning = me.is_guest
+      ? 'You are a guest: signing out everywhere loses these conversations for good. Sign out everywhere anyway?'
+      : 'Sign out of every browser and device, this one too? API keys keep working.';
+    if (!confirm(warning)) return;
+    await del('/api/auth/sessions').catch(() => {});
+    await signedOut('You were signed out everywhere.');
+  });
+  return button;
 }
+
+/** Deleting the account: everything in it goes, so it is confirmed twice (password, dialog). */
+function leaving(me, signedOut) {
+  const password = me.is_guest ? null
+    : h('input', { id: 'delete-password', type: 'password', autocomplete: 'current-password', required: true });
+  const said = h('p.form-error', { role: 'alert' });
+  const form = h('form.stack.danger', { id: 'delete-account' },
+    h('h2', {}, 'Delete account'),
+    h('p', {}, 'Deletes the account and everything in it: conversations, API keys, devices. This cannot be undone.'),
+    password && h('label', { for: 'delete-password' }, 'Your password, to confirm'), password, said,
+    h('button.danger', { type: 'submit' }, 'Delete my account'));
+  form.addEventListener('submit', guarded(said, async (e) => {
+    e.preventDefault();
+    if (!confirm('Delete your account and every conversation in it, for good?')) return;
+    await api('DELETE', '/api/auth/me', password ? { password: password.value } : {});
+    await signedOut('Your account was deleted.');
+  }));
+  return form;
+}
+

@@ -268,3 +268,75 @@ async fn failures_are_said_in_sentences_where_they_happen() {
     assert_eq!(page.uncaught_errors().await, json!([]));
     chrome.quit().await;
 }
+
+/// Settings → Account: change the password (a wrong current one is said), sign out
+/// everywhere (another session ends too), delete the account (password and a dialog).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_can_change_its_password_sign_out_everywhere_and_be_deleted() {
+    let app = TestApp::spawn().await;
+    let chrome = Chrome::start(1200, 900).await;
+    let page = ChatPage { chrome: &chrome };
+    let email = "self-service@example.com";
+    page.sign_up(&app, email).await;
+    page.send("keep this").await;
+    page.open_settings().await;
+    chrome.screenshot("settings-account").await;
+
+    chrome.type_into("#current-password", "not my password").await;
+    chrome.type_into("#new-password", "a fresh passphrase").await;
+    chrome.click("#change-password button[type='submit']").await;
+    chrome
+        .wait_until("the wrong password is said", || async {
+            chrome.text("#change-password .form-error").await == "The password is not right."
+        })
+        .await;
+    chrome
+        .js("document.getElementById('current-password').value = '';", vec![])
+        .await;
+    chrome.type_into("#current-password", WEB_PASSWORD).await;
+    chrome.click("#change-password button[type='submit']").await;
+    chrome
+        .wait_until("the change is confirmed", || async {
+            chrome.text("#password-changed").await.contains("Password changed")
+        })
+        .await;
+    let login = |password: &'static str| {
+        app.http
+            .post(app.url("/api/auth/login"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+    };
+    assert_eq!(login(WEB_PASSWORD).await.unwrap().status(), 401);
+    let other: serde_json::Value = login("a fresh passphrase").await.unwrap().json().await.unwrap();
+    let other = other["access_token"].as_str().unwrap().to_string();
+
+    chrome.click("#sign-out-everywhere").await;
+    chrome.accept_dialog().await;
+    chrome.wait_for_element("#signin-form").await;
+    assert_eq!(chrome.text("#signin-form .form-error").await, "You were signed out everywhere.");
+    assert_eq!(app.get(&other, "/api/auth/me").await.status(), 401, "the other session ended");
+
+    chrome.type_into("#email", email).await;
+    chrome.type_into("#password", "a fresh passphrase").await;
+    chrome.click("#signin-submit").await;
+    chrome.wait_for_element("#composer").await;
+    page.open_settings().await;
+    chrome.type_into("#delete-password", "a fresh passphrase").await;
+    chrome.click("#delete-account button[type='submit']").await;
+    chrome.accept_dialog().await;
+    chrome.wait_for_element("#signin-form").await;
+    assert_eq!(chrome.text("#signin-form .form-error").await, "Your account was deleted.");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    let conversations: i64 = sqlx::query_scalar("SELECT count(*) FROM conversations")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(conversations, 0, "its conversations went with it");
+    assert_eq!(page.uncaught_errors().await, json!([]));
+    chrome.quit().await;
+}

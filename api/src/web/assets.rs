@@ -20,6 +20,9 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("stream.js", JS, include_bytes!("../../web/stream.js")),
     ("render.js", JS, include_bytes!("../../web/render.js")),
     ("dom.js", JS, include_bytes!("../../web/dom.js")),
+    ("users.js", JS, include_bytes!("../../web/users.js")),
+    ("keys.js", JS, include_bytes!("../../web/keys.js")),
+    ("devices.js", JS, include_bytes!("../../web/devices.js")),
     ("drawer.js", JS, include_bytes!("../../web/drawer.js")),
     ("feed.js", JS, include_bytes!("../../web/feed.js")),
     (
