@@ -5,6 +5,7 @@ import { h, announce, copyText } from './dom.js';
 import { get, post, patch, del, ApiError } from './api.js';
 import { LiveMarkdown, renderMarkdown } from './render.js';
 import { followAnswer, followConversation } from './stream.js';
+import { ConversationMenu } from './conversation_menu.js';
 
 const RUNNING = ['queued', 'streaming'];
 const TITLE_CHARS = 60;
@@ -66,6 +67,7 @@ export class ChatView {
       if (this.conversationId) patch(`/api/conversations/${this.conversationId}`, { model: this.picker.value }).catch(() => {});
     });
     this.title = h('h1.chat-title', {}, 'New chat');
+    this.menu = new ConversationMenu(this);
     this.indicator = h('span.indicator', { id: 'connection', role: 'status' });
     this.input = h('textarea', { id: 'composer', rows: 1, placeholder: 'Ask anything', 'aria-label': 'Message' });
     this.input.addEventListener('keydown', (e) => {
@@ -88,7 +90,7 @@ export class ChatView {
       h('div.composer-row', {}, this.input, this.stopButton, this.sendButton));
     composer.addEventListener('submit', (e) => { e.preventDefault(); this.send(); });
     this.el = h('section.chat', { 'aria-label': 'Chat' },
-      h('header.chat-header', {}, this.title, this.indicator, this.picker),
+      h('header.chat-header', {}, this.title, this.indicator, this.picker, this.menu.el),
       h('div.messages-frame', {}, this.messages, this.jumpButton), composer);
   }
 
@@ -113,6 +115,7 @@ export class ChatView {
     }
     this.showTitle(conversation.title);
     this.picker.value = conversation.model;
+    this.menu.show(true);
     await this.refreshMessages();
     this.listenForOtherTabs();
     return true;
@@ -339,6 +342,7 @@ export class ChatView {
     this.sidebar.upsert({ id, title });
     this.sidebar.highlight(id);
     this.messages.replaceChildren();
+    this.menu.show(true);
     this.listenForOtherTabs();
   }
 
@@ -365,6 +369,7 @@ export class ChatView {
   }
 
   destroy() {
+    this.menu.destroy();
     for (const stop of this.running.values()) stop();
     this.running.clear();
     this.stopConversation?.();

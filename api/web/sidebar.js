@@ -109,33 +109,39 @@ export class Sidebar {
     const link = h('a.title', { href: `/c/${c.id}` }, title);
     link.addEventListener('click', (e) => { e.preventDefault(); this.navigate(`/c/${c.id}`); });
     const rename = h('button.icon', { type: 'button', 'aria-label': `Rename ${title}`, title: 'Rename' }, '✎');
-    rename.addEventListener('click', async () => {
-      const next = prompt('Rename conversation', link.textContent);
-      if (next === null || !next.trim()) return;
-      try {
-        this.update(await patch(`/api/conversations/${c.id}`, { title: next.trim() }));
-      } catch (err) {
-        // Said, not swallowed: a title over 200 characters, a conversation deleted meanwhile.
-        alert(`The conversation was not renamed: ${err.message}`);
-      }
-    });
+    rename.addEventListener('click', () => this.rename(c.id, link.textContent));
     const remove = h('button.icon', { type: 'button', 'aria-label': `Delete ${title}`, title: 'Delete' }, '×');
-    remove.addEventListener('click', async () => {
-      if (!confirm(`Delete “${link.textContent}”? This cannot be undone.`)) return;
-      this.deleting.add(c.id);
-      try {
-        await del(`/api/conversations/${c.id}`);
-      } catch (err) {
-        // Deleted meanwhile (another tab) is what was asked for; anything else is said.
-        if (!(err instanceof ApiError && err.status === 404)) {
-          alert(`The conversation was not deleted: ${err.message}`);
-          return;
-        }
-      }
-      this.remove(c.id);
-      this.onDeleted(c.id, { elsewhere: false });
-    });
+    remove.addEventListener('click', () => this.delete(c.id, link.textContent));
     return h('li', { dataset: { id: c.id, created: c.created_at ?? new Date().toISOString() } }, link, rename, remove);
+  }
+
+  /** Asks for a new title (also the chat header's menu). */
+  async rename(id, title) {
+    const next = prompt('Rename conversation', title);
+    if (next === null || !next.trim()) return;
+    try {
+      this.update(await patch(`/api/conversations/${id}`, { title: next.trim() }));
+    } catch (err) {
+      // Said, not swallowed: a title over 200 characters, a conversation deleted meanwhile.
+      alert(`The conversation was not renamed: ${err.message}`);
+    }
+  }
+
+  /** Deletes after a confirmation (also the chat header's menu). */
+  async delete(id, title) {
+    if (!confirm(`Delete “${title}”? This cannot be undone.`)) return;
+    this.deleting.add(id);
+    try {
+      await del(`/api/conversations/${id}`);
+    } catch (err) {
+      // Deleted meanwhile (another tab) is what was asked for; anything else is said.
+      if (!(err instanceof ApiError && err.status === 404)) {
+        alert(`The conversation was not deleted: ${err.message}`);
+        return;
+      }
+    }
+    this.remove(id);
+    this.onDeleted(id, { elsewhere: false });
   }
 }
 

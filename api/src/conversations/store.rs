@@ -97,7 +97,9 @@ pub async fn update(
 ) -> sqlx::Result<Option<ConversationRow>> {
     sqlx::query_as(concat!(
         "UPDATE conversations SET title = COALESCE($3, title), model = COALESCE($4, model),
-                system_prompt = COALESCE($5, system_prompt), updated_at = now()
+                -- An empty prompt clears it (the server's default applies again).
+                system_prompt = CASE WHEN $5::text IS NULL THEN system_prompt ELSE NULLIF($5, '') END,
+                updated_at = now()
          WHERE id = $1 AND user_id = $2 RETURNING ",
         conversation_columns!()
     ))

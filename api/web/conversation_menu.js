@@ -1,0 +1,105 @@
+// The chat header's menu (⋯) for the conversation on screen: its system prompt, rename,
+// delete. A menu button with arrow keys and Escape, as WAI-ARIA's menu button pattern has it;
+// the system prompt is edited in a modal <dialog>.
+
+import { h, announce, guarded } from './dom.js';
+import { get, patch } from './api.js';
+
+export class ConversationMenu {
+  /** `chat`: the ChatView (its conversationId, title and sidebar). */
+  constructor(chat) {
+    this.chat = chat;
+    this.button = h('button.icon.menu-toggle', {
+      type: 'button', id: 'conversation-menu-button', 'aria-label': 'Conversation menu',
+      'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': 'conversation-menu', hidden: true,
+    }, '⋯');
+    const item = (id, label, action) => {
+      const b = h('button', { type: 'button', role: 'menuitem', id, tabindex: '-1' }, label);
+      b.addEventListener('click', () => {
+        this.close();
+        action();
+      });
+      return b;
+    };
+    const title = () => chat.title.textContent;
+    this.menu = h('div.menu', { id: 'conversation-menu', role: 'menu', 'aria-label': 'Conversation', hidden: true },
+      item('menu-system-prompt', 'System prompt…', () => this.editSystemPrompt()),
+      item('menu-rename', 'Rename…', () => chat.sidebar.rename(chat.conversationId, title())),
+      item('menu-delete', 'Delete…', () => chat.sidebar.delete(chat.conversationId, title())));
+    this.button.addEventListener('click', () => (this.menu.hidden ? this.open() : this.close()));
+    this.menu.addEventListener('keydown', (e) => this.key(e));
+    this.el = h('div.menu-wrap', {}, this.button, this.menu);
+    // A click anywhere else closes it.
+    this.outside = (e) => { if (!this.el.contains(e.target)) this.close(); };
+    document.addEventListener('click', this.outside);
+  }
+
+  /** Offered once there is a conversation (not on a new chat's empty page). */
+  show(visible) {
+    this.button.hidden = !visible;
+  }
+
+  open() {
+    this.menu.hidden = false;
+    this.button.setAttribute('aria-expanded', 'true');
+    this.items()[0].focus();
+  }
+
+  close() {
+    if (this.menu.hidden) return;
+    this.menu.hidden = true;
+    this.button.setAttribute('aria-expanded', 'false');
+  }
+
+  items() {
+    return [...this.menu.querySelectorAll('[role=menuitem]')];
+  }
+
+  key(e) {
+    const items = this.items();
+    const at = items.indexOf(document.activeElement);
+    const moves = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: items.length - 1 };
+    if (e.key in moves) {
+      e.preventDefault();
+      items[(moves[e.key] + items.length) % items.length].focus();
+    } else if (e.key === 'Escape' || e.key === 'Tab') {
+      this.close();
+      if (e.key === 'Escape') this.button.focus();
+    }
+  }
+
+  async editSystemPrompt() {
+    const id = this.chat.conversationId;
+    const said = h('p.form-error', { role: 'alert' });
+    const text = h('textarea', { id: 'system-prompt', rows: 8, maxlength: 20000 });
+    const cancel = h('button.secondary', { type: 'button' }, 'Cancel');
+    const form = h('form.stack.dialog-form', {},
+      h('h2', { id: 'system-prompt-heading' }, 'System prompt'),
+      h('p.muted', {}, 'Instructions the model follows throughout this conversation. Leave it empty for the server’s default.'),
+      text, said, h('div.inline', {}, h('button.primary', { type: 'submit' }, 'Save'), cancel));
+    const dialog = h('dialog', { id: 'system-prompt-dialog', 'aria-labelledby': 'system-prompt-heading' }, form);
+    cancel.addEventListener('click', () => dialog.close());
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      this.button.focus();
+    });
+    form.addEventListener('submit', guarded(said, async (e) => {
+      e.preventDefault();
+      await patch(`/api/conversations/${id}`, { system_prompt: text.value.trim() });
+      dialog.close();
+      announce('System prompt saved.');
+    }));
+    document.body.append(dialog);
+    dialog.showModal();
+    try {
+      text.value = (await get(`/api/conversations/${id}`)).system_prompt ?? '';
+    } catch (err) {
+      said.textContent = err.message;
+    }
+    text.focus();
+  }
+
+  destroy() {
+    document.removeEventListener('click', this.outside);
+  }
+}
