@@ -103,7 +103,11 @@ pub struct MessageOut {
     /// For answers: the user message answered (several answers after regenerate).
     #[serde(default)]
     pub reply_to: Option<Uuid>,
-    /// A newer answer to the same question replaced this one; it is no longer in the prompt.
+    /// For an edited question: the question it replaced (`POST /api/messages/{id}/edit`).
+    #[serde(default)]
+    pub edit_of: Option<Uuid>,
+    /// Replaced: a newer answer to the same question (regenerate), or an edit of this question
+    /// or of one before it. It stays readable but is no longer in the prompt.
     #[serde(default)]
     pub superseded: bool,
     /// The provider reported no usage: `usage` is Sluice's estimate.

@@ -76,6 +76,11 @@ async fn another_users_ids_are_not_found_on_every_endpoint_that_takes_an_id() {
             None,
         ),
         (
+            Method::POST,
+            format!("/api/messages/{}/edit", sent.user_message.id),
+            Some(json!({ "content": "edited by someone else" })),
+        ),
+        (
             Method::DELETE,
             format!("/api/auth/sessions/{session_id}"),
             None,

@@ -1,7 +1,8 @@
-//! Messages: send one (queued for a worker), read one, stream one, cancel one, and
-//! `POST /api/chat`, which sends and streams in a single request.
+//! Messages: send one (queued for a worker), read one, stream one, cancel one, regenerate an
+//! answer, edit a question, and `POST /api/chat`, which sends and streams in a single request.
 
 mod chat;
+mod edit;
 pub mod enqueue;
 mod regenerate;
 pub mod store;
@@ -39,6 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(stream_answer))
         .routes(routes!(cancel))
         .routes(routes!(regenerate::regenerate))
+        .routes(routes!(edit::edit))
 }
 
 /// Sends a message: `202` with it, its queued answer, and where to stream the answer.

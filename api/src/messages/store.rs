@@ -28,7 +28,9 @@ pub struct MessageRow {
     pub completed_at: Option<DateTime<Utc>>,
     /// For answers: the user message answered.
     pub reply_to: Option<Uuid>,
-    /// A newer answer to the same question replaced this one (regenerate).
+    /// For an edited question: the question it replaced.
+    pub edit_of: Option<Uuid>,
+    /// Replaced by a newer answer (regenerate) or by an edit (see `MessageOut::superseded`).
     pub superseded: bool,
     /// The provider sent no usage: the counts are Sluice's estimate.
     pub usage_estimated: bool,
@@ -76,6 +78,7 @@ impl From<MessageRow> for MessageOut {
             created_at: r.created_at,
             completed_at: r.completed_at,
             reply_to: r.reply_to,
+            edit_of: r.edit_of,
             superseded: r.superseded,
             usage_estimated: r.usage_estimated,
             cost_usd: r.cost_usd,
@@ -88,7 +91,7 @@ macro_rules! message_columns {
     () => {
         "id, conversation_id, role, content, status, model, provider, attempt, first_seq,
     last_seq, finish_reason, input_tokens, output_tokens, latency_ms, ttft_ms, error_code,
-    error_message, created_at, completed_at, reply_to, superseded_at IS NOT NULL AS superseded,
+    error_message, created_at, completed_at, reply_to, edit_of, superseded_at IS NOT NULL AS superseded,
     usage_estimated, cost_usd::float8 AS cost_usd"
     };
 }

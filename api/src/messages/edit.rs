@@ -1,0 +1,167 @@
+//! `POST /api/messages/{id}/edit {content, model?}`: edit a question and resend it. The edited
+//! question and everything after it stay readable as a branch left behind (marked superseded,
+//! out of later prompts, browsable "‹ 1/2 ›" in the web app); the new question and its queued
+//! answer follow them, through the same queue, hand-off, worker and stream as any send.
+
+use axum::{Json, extract::State, http::StatusCode};
+use sluice_shared::{dto::SentOut, insert_queue_row, job::ChatJob, queue::QueuedJob};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{
+    enqueue, sent,
+    store::{MessageRow, message_columns},
+};
+use crate::{
+    auth::AuthUser,
+    error::{ApiError, ApiResult},
+    extract::{ApiJson, Id, RequestId},
+    openapi::ErrorBody,
+    state::AppState,
+};
+
+/// Replaces a question with an edited one and sends it: `202` as a send. The question and
+/// everything after it stay readable, marked superseded.
+#[utoipa::path(post, path = "/api/messages/{id}/edit", tag = "messages",
+    params(("id" = Uuid, Path, description = "A question (user message) of the current branch")),
+    request_body = sluice_shared::dto::MessageIn,
+    responses(
+        (status = 202, body = SentOut),
+        (status = 400, description = "`not_a_question`, `empty_content`, bad JSON", body = ErrorBody),
+        (status = 404, description = "No such message of the caller's", body = ErrorBody),
+        (status = 409, description = "`not_editable`: replaced already, or an answer is still being written", body = ErrorBody),
+        (status = 413, description = "`content_too_large`", body = ErrorBody),
+        (status = 422, description = "`unknown_model`", body = ErrorBody),
+    ))]
+pub async fn edit(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Id(id): Id,
+    RequestId(request_id): RequestId,
+    ApiJson(input): ApiJson<sluice_shared::dto::MessageIn>,
+) -> ApiResult<(StatusCode, Json<SentOut>)> {
+    enqueue::validate_content(&state, &input.content)?;
+    let original = super::store::find(&state.pool, user.user_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    if original.role != "user" {
+        return Err(ApiError::bad_request(
+            "not_a_question",
+            "only your own messages can be edited",
+        ));
+    }
+    let conversation =
+        crate::conversations::find_owned(&state.pool, user.user_id, original.conversation_id)
+            .await?;
+    let model = input.model.unwrap_or(conversation.model);
+    enqueue::validate_model(&state, &model)?;
+    let new = Edited {
+        question: Uuid::now_v7(),
+        answer: Uuid::now_v7(),
+    };
+    let job = ChatJob {
+        message_id: new.answer,
+        conversation_id: original.conversation_id,
+        user_id: user.user_id,
+        model: model.clone(),
+        request_id: request_id.clone(),
+        options: Default::default(),
+        traceparent: sluice_shared::telemetry::current_traceparent(),
+    };
+    let (queued, offer) = enqueue::queue_row(&state, job)?;
+    let first_seq = state.hub.next_seq_lower_bound();
+    let stored = store(
+        &state.pool,
+        &original,
+        &new,
+        &input.content,
+        &model,
+        first_seq,
+        request_id,
+        &queued,
+    )
+    .await?;
+    let [question, answer]: [MessageRow; 2] = in_order(stored).try_into().map_err(|_| {
+        ApiError::conflict(
+            "not_editable",
+            "this message was replaced already, or an answer is still being written: \
+             wait for it or stop it, then edit",
+        )
+    })?;
+    enqueue::offer_to_workers(&state, offer);
+    Ok(sent(question, answer))
+}
+
+/// The question first, then its answer.
+fn in_order(mut rows: Vec<MessageRow>) -> Vec<MessageRow> {
+    rows.sort_by_key(|row| row.role != "user");
+    rows
+}
+
+/// The ids of the edited question and its answer, chosen before they are stored (the job's
+/// payload names the answer).
+struct Edited {
+    question: Uuid,
+    answer: Uuid,
+}
+
+/// In one statement: supersede `original` and everything after it — only if it is not
+/// superseded and no answer of the conversation is still running — and store the new question,
+/// its queued answer and the answer's job. Nothing (no rows) when `original` did not qualify.
+#[allow(clippy::too_many_arguments)]
+async fn store(
+    pool: &PgPool,
+    original: &MessageRow,
+    new: &Edited,
+    content: &str,
+    model: &str,
+    first_seq: u64,
+    request_id: Option<String>,
+    job: &QueuedJob,
+) -> sqlx::Result<Vec<MessageRow>> {
+    sqlx::query_as(concat!(
+        "WITH original AS (
+             SELECT o.id, o.conversation_id, o.user_id, o.created_at FROM messages o
+             WHERE o.id = $1 AND o.role = 'user' AND o.superseded_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM messages running
+                               WHERE running.conversation_id = o.conversation_id
+                                 AND running.status IN ('queued', 'streaming'))),
+         superseded AS (
+             UPDATE messages m SET superseded_at = now()
+             FROM original
+             WHERE m.conversation_id = original.conversation_id
+               AND m.created_at >= original.created_at AND m.superseded_at IS NULL),
+         job AS (",
+        insert_queue_row!("SELECT $4, $5, $6, $7, $8, $3 FROM original"),
+        "),
+         touched AS (
+             UPDATE conversations c SET updated_at = now()
+             FROM original WHERE c.id = original.conversation_id)
+         INSERT INTO messages (id, conversation_id, user_id, role, content, status, model,
+                               first_seq, request_id, created_at, reply_to, edit_of)
+         SELECT m.id, original.conversation_id, original.user_id, m.role, m.content, m.status,
+                m.model, m.first_seq, $11, clock_timestamp() + m.later, m.reply_to, m.edit_of
+         FROM original, LATERAL (VALUES
+             ($2, 'user', $9, 'complete', NULL::text, NULL::bigint, interval '0', NULL::uuid,
+              original.id),
+             -- The answer sorts after its question even within one clock tick.
+             ($3, 'assistant', '', 'queued', $10, $12, interval '1 microsecond', $2, NULL::uuid)
+         ) AS m (id, role, content, status, model, first_seq, later, reply_to, edit_of)
+         RETURNING ",
+        message_columns!()
+    ))
+    .bind(original.id)
+    .bind(new.question)
+    .bind(new.answer)
+    .bind(&job.id)
+    .bind(job.queue)
+    .bind(&job.payload)
+    .bind(job.max_attempts)
+    .bind(job.run_at)
+    .bind(content)
+    .bind(model)
+    .bind(request_id)
+    .bind(first_seq as i64)
+    .fetch_all(pool)
+    .await
+}
