@@ -40,8 +40,15 @@ export class ChatView {
     this.sidebar = sidebar;
     this.known = new Set();
     this.running = new Map();
-    // Answers to the same question (regenerate), oldest first: reply_to → [article].
+    // Answers to the same question (regenerate), oldest first: reply_to → [article]; and the
+    // one the reader chose to see (the newest unless they browsed): reply_to → index.
     this.alternates = new Map();
+    this.shownAnswer = new Map();
+    // Versions of an edited question, oldest first: first version's id → [article] (see
+    // `layout`); the one chosen (with the branch after it); what each replaced: id → edit_of.
+    this.versions = new Map();
+    this.shownVersion = new Map();
+    this.editOf = new Map();
     // User messages' text by id, for Retry.
     this.questions = new Map();
     this.stopConversation = null;
@@ -172,8 +179,12 @@ export class ChatView {
       const text = h('div.text', {}, m.content);
       const copy = h('button.copy', { type: 'button', 'aria-label': 'Copy message' }, 'Copy');
       copy.addEventListener('click', () => copyText(m.content, copy));
-      place(h('article.msg.user', { dataset: { id: m.id } }, text, h('footer', {}, copy)));
+      const article = h('article.msg.user', { dataset: { id: m.id } },
+        text, h('footer', {}, h('span.alternates'), h('span.actions'), copy));
+      if (!m.superseded) this.offerEdit(article, m);
+      place(article);
       this.questions.set(m.id, m.content);
+      this.addVersion(m, anchor !== null);
       return;
     }
     const body = h('div.text.markdown');
@@ -185,8 +196,9 @@ export class ChatView {
       body, h('footer', {}, browse, status, actions, copy));
     let text = m.content;
     copy.addEventListener('click', () => copyText(text, copy));
+    article.dataset.replyTo = m.reply_to ?? m.id;
     place(article);
-    this.addAlternate(m.reply_to, article, anchor !== null);
+    this.addAlternate(article, anchor !== null);
     // Looked up when needed: on older pages an answer is placed before its question.
     const question = () => this.questions.get(m.reply_to);
     const show = (kind, detail) => this.showEnd(article, status, kind, detail, question);
@@ -223,32 +235,158 @@ export class ChatView {
     this.offerRegenerate();
   }
 
-  /** Shows the newest answer to a question, with "‹ n/m ›" to browse the earlier ones. */
-  addAlternate(replyTo, article, older) {
-    if (!replyTo) return;
-    const group = this.alternates.get(replyTo) ?? [];
+  /** One more answer to its question (regenerate): the newest is shown, ‹ n/m › browses. */
+  addAlternate(article, older) {
+    const key = article.dataset.replyTo;
+    const group = this.alternates.get(key) ?? [];
     if (older) group.unshift(article);
-    else group.push(article);
-    this.alternates.set(replyTo, group);
-    this.showAlternate(group, group.length - 1);
+    else {
+      group.push(article);
+      this.shownAnswer.delete(key);
+    }
+    this.alternates.set(key, group);
+    this.layout();
   }
 
-  showAlternate(group, index, focus = null) {
+  /** One more version of a question (an edit): the newest is shown with its branch. */
+  addVersion(m, older) {
+    this.editOf.set(m.id, m.edit_of ?? null);
+    if (!older && m.edit_of) this.shownVersion.delete(this.rootOf(m.id));
+    this.layout();
+  }
+
+  /** The first version of question `id`, as far as the loaded pages go. */
+  rootOf(id) {
+    let root = id;
+    while (this.editOf.get(root)) root = this.editOf.get(root);
+    return root;
+  }
+
+  /**
+   * Which messages show. Of an edited question, the chosen version and the branch after it (up
+   * to the next version, which began the branch after); of a question's answers, the chosen
+   * one. Then ‹ n/m › on every question and answer that has others.
+   */
+  layout() {
+    const all = [...this.messages.querySelectorAll('article.msg')];
+    const at = new Map(all.map((a, i) => [a, i]));
+    // Grouped afresh each time: an older page may bring the first version of a group.
+    this.versions = new Map();
+    for (const a of all) {
+      if (!a.classList.contains('user')) continue;
+      a.dataset.root = this.rootOf(a.dataset.id);
+      this.versions.set(a.dataset.root, [...(this.versions.get(a.dataset.root) ?? []), a]);
+    }
+    const shown = new Set();
+    const walk = (from, to) => {
+      for (let i = from; i < to; i++) {
+        const a = all[i];
+        const versions = a.classList.contains('user') ? this.versions.get(a.dataset.root) : null;
+        if (versions && versions.length > 1) {
+          if (versions[0] !== a) continue;
+          const k = this.shownVersion.get(a.dataset.root) ?? versions.length - 1;
+          const next = versions[k + 1];
+          shown.add(versions[k]);
+          walk(at.get(versions[k]) + 1, next ? at.get(next) : to);
+          return;
+        }
+        const answers = this.alternates.get(a.dataset.replyTo);
+        const k = answers ? this.shownAnswer.get(a.dataset.replyTo) ?? answers.length - 1 : 0;
+        if (!answers || answers[k] === a) shown.add(a);
+      }
+    };
+    walk(0, all.length);
+    for (const a of all) a.hidden = !shown.has(a);
+    for (const [key, group] of this.alternates) {
+      this.drawBrowse(group, 'answer', (i, focus) => this.choose(this.shownAnswer, key, group, i, focus));
+    }
+    for (const [key, group] of this.versions) {
+      this.drawBrowse(group, 'version', (i, focus) => this.choose(this.shownVersion, key, group, i, focus));
+    }
+  }
+
+  /** ‹ n/m › on each of `group` that is shown, if it has others. */
+  drawBrowse(group, what, choose) {
     group.forEach((a, i) => {
-      a.hidden = i !== index;
       const browse = a.querySelector('.alternates');
       browse.replaceChildren();
-      if (group.length < 2) return;
-      const previous = h('button.icon.previous', { type: 'button', 'aria-label': 'Previous answer', disabled: i === 0 }, '‹');
-      const next = h('button.icon.next', { type: 'button', 'aria-label': 'Next answer', disabled: i === group.length - 1 }, '›');
-      // The buttons are drawn anew: the focus goes to the same one in the answer now shown.
-      previous.addEventListener('click', () => this.showAlternate(group, i - 1, '.previous'));
-      next.addEventListener('click', () => this.showAlternate(group, i + 1, '.next'));
+      if (group.length < 2 || a.hidden) return;
+      const previous = h('button.icon.previous', { type: 'button', 'aria-label': `Previous ${what}`, disabled: i === 0 }, '‹');
+      const next = h('button.icon.next', { type: 'button', 'aria-label': `Next ${what}`, disabled: i === group.length - 1 }, '›');
+      previous.addEventListener('click', () => choose(i - 1, '.previous'));
+      next.addEventListener('click', () => choose(i + 1, '.next'));
       browse.append(previous, h('span.position', {}, `${i + 1}/${group.length}`), next);
     });
-    if (focus) {
-      const shown = group[index].querySelector(focus);
-      (shown.disabled ? group[index].querySelector('.alternates button:not([disabled])') : shown)?.focus();
+  }
+
+  /** The reader browsed to `group[index]`. The buttons are drawn anew: the focus goes to the
+   * same one in the message now shown (or the other, if that one is disabled there). */
+  choose(shown, key, group, index, focus) {
+    shown.set(key, index);
+    this.layout();
+    const browse = group[index].querySelector('.alternates');
+    const button = browse.querySelector(focus);
+    (button.disabled ? browse.querySelector('button:not([disabled])') : button)?.focus();
+  }
+
+  /** "Edit" on a question of the current branch: it is sent again, edited, as a new version. */
+  offerEdit(article, m) {
+    const button = h('button.link.edit', { type: 'button', 'aria-label': 'Edit message' }, 'Edit');
+    button.addEventListener('click', () => this.startEdit(article, m));
+    article.querySelector('.actions').append(button);
+  }
+
+  startEdit(article, m) {
+    const text = article.querySelector('.text');
+    const box = h('textarea.edit-box', { 'aria-label': 'Edited message', rows: 3 });
+    box.value = text.textContent;
+    const said = h('p.form-error', { role: 'alert' });
+    const cancel = h('button.secondary', { type: 'button' }, 'Cancel');
+    const form = h('form.edit-form', {}, box, said,
+      h('div.inline', {}, h('button.primary', { type: 'submit' }, 'Send'), cancel));
+    const close = () => {
+      form.replaceWith(text);
+      article.querySelector('footer').hidden = false;
+    };
+    cancel.addEventListener('click', () => {
+      close();
+      article.querySelector('.edit')?.focus();
+    });
+    box.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') cancel.click();
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      if (this.running.size > 0) {
+        said.textContent = 'An answer is still being written: wait for it, or Stop it, then edit.';
+        return;
+      }
+      try {
+        const sent = await post(`/api/messages/${m.id}/edit`, { content: box.value, model: this.picker.value });
+        close();
+        this.leaveBranchFrom(article);
+        this.addMessage(sent.user_message);
+        this.addMessage(sent.assistant_message);
+        this.scrollToEnd();
+      } catch (err) {
+        said.textContent = err.message;
+      }
+    });
+    article.querySelector('footer').hidden = true;
+    text.replaceWith(form);
+    box.focus();
+  }
+
+  /** An edit replaced `article`: it and everything after it are a branch left behind. */
+  leaveBranchFrom(article) {
+    let at = article;
+    while (at) {
+      if (at.matches?.('article.msg')) at.querySelector('.edit')?.remove();
+      at = at.nextElementSibling;
     }
   }
 
@@ -321,6 +459,8 @@ export class ChatView {
       if (!this.conversationId) this.started(sent.user_message.conversation_id, titleFrom(content));
       this.input.value = '';
       this.grow();
+      // It went on the current branch: that is what shows now, whatever was browsed.
+      this.shownVersion.clear();
       this.addMessage(sent.user_message);
       this.addMessage(sent.assistant_message);
       this.scrollToEnd();

@@ -50,12 +50,18 @@ async fn every_open_feed_hears_a_conversation_started_renamed_and_deleted() {
         .await;
     assert_eq!(sent.status(), 202);
     let sent: serde_json::Value = sent.json().await.unwrap();
-    let id = sent["user_message"]["conversation_id"].as_str().unwrap().to_string();
+    let id = sent["user_message"]["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     for feed in [&mut tab_a, &mut tab_b] {
         let event = next_event(feed, SOON).await.expect("conversation_created");
         assert_eq!(event.event, "conversation_created");
         assert_eq!(event.data["conversation"]["id"], json!(id));
-        assert_eq!(event.data["conversation"]["title"], "Plan a garden for a small yard");
+        assert_eq!(
+            event.data["conversation"]["title"],
+            "Plan a garden for a small yard"
+        );
     }
 
     let renamed = app
@@ -74,7 +80,12 @@ async fn every_open_feed_hears_a_conversation_started_renamed_and_deleted() {
     }
 
     let deleted = app
-        .call(token, Method::DELETE, &format!("/api/conversations/{id}"), None)
+        .call(
+            token,
+            Method::DELETE,
+            &format!("/api/conversations/{id}"),
+            None,
+        )
         .await;
     assert_eq!(deleted.status(), 204);
     for feed in [&mut tab_a, &mut tab_b] {
@@ -122,7 +133,10 @@ async fn deleting_a_conversation_ends_its_running_answer_with_cancelled_at_once(
     assert_eq!(end.event, "cancelled");
     assert_eq!(answer.next().await, None, "and nothing after it");
     let gone = app
-        .get(token, &format!("/api/messages/{}", sent.assistant_message.id))
+        .get(
+            token,
+            &format!("/api/messages/{}", sent.assistant_message.id),
+        )
         .await;
     assert_eq!(gone.status(), 404, "the answer went with its conversation");
 }

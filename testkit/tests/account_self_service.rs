@@ -25,7 +25,13 @@ async fn signed_in(app: &TestApp, email: &str) -> String {
 async fn error_code(r: reqwest::Response) -> (u16, String) {
     let status = r.status().as_u16();
     let body: Value = r.json().await.unwrap();
-    (status, body["error"]["code"].as_str().unwrap_or_default().to_string())
+    (
+        status,
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
 }
 
 fn token(v: &Value) -> String {
@@ -69,11 +75,31 @@ async fn changing_the_password_needs_the_current_one_and_signs_other_devices_out
 
     let right = json!({ "current_password": PASSWORD, "new_password": new });
     assert_eq!(change(laptop.clone(), right).await.status(), 204);
-    assert_eq!(login(&app, email, PASSWORD).await.status(), 401, "the old password is gone");
-    assert_eq!(login(&app, email, new).await.status(), 200, "the new one works");
-    assert_eq!(app.get(&laptop, "/api/auth/me").await.status(), 200, "this device stays");
-    assert_eq!(app.get(&phone, "/api/auth/me").await.status(), 401, "the other is signed out");
-    assert_eq!(app.get(&key, "/api/auth/me").await.status(), 200, "API keys keep working");
+    assert_eq!(
+        login(&app, email, PASSWORD).await.status(),
+        401,
+        "the old password is gone"
+    );
+    assert_eq!(
+        login(&app, email, new).await.status(),
+        200,
+        "the new one works"
+    );
+    assert_eq!(
+        app.get(&laptop, "/api/auth/me").await.status(),
+        200,
+        "this device stays"
+    );
+    assert_eq!(
+        app.get(&phone, "/api/auth/me").await.status(),
+        401,
+        "the other is signed out"
+    );
+    assert_eq!(
+        app.get(&key, "/api/auth/me").await.status(),
+        200,
+        "API keys keep working"
+    );
 
     let guest = app.guest().await;
     let add_instead = json!({ "current_password": "", "new_password": new });
@@ -106,9 +132,17 @@ async fn signing_out_everywhere_ends_every_session_at_once() {
     let cleared: Vec<_> = r.headers().get_all("set-cookie").iter().collect();
     assert!(!cleared.is_empty(), "this browser's cookies are cleared");
     for (device, token) in [("laptop", &laptop), ("phone", &phone)] {
-        assert_eq!(app.get(token, "/api/auth/me").await.status(), 401, "{device}");
+        assert_eq!(
+            app.get(token, "/api/auth/me").await.status(),
+            401,
+            "{device}"
+        );
     }
-    assert_eq!(app.get(&key, "/api/auth/me").await.status(), 200, "API keys are separate");
+    assert_eq!(
+        app.get(&key, "/api/auth/me").await.status(),
+        200,
+        "API keys are separate"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,20 +157,30 @@ async fn deleting_the_account_takes_everything_with_it_after_the_password() {
         .unwrap()
         .to_string();
     let conversation = app.create_conversation(&access).await;
-    let sent = app.send(&access, conversation, "a long answer please").await;
+    let sent = app
+        .send(&access, conversation, "a long answer please")
+        .await;
     let mut answer = app.sse(&access, &sent.stream_url, None).await;
     answer.until_tokens(2).await;
     let stays = token(&app.register("stays@example.com").await);
     let theirs = app.create_conversation(&stays).await;
 
     let delete = |body: Value| app.call(&access, Method::DELETE, "/api/auth/me", Some(body));
-    assert_eq!(error_code(delete(json!({})).await).await, (400, "password_required".into()));
+    assert_eq!(
+        error_code(delete(json!({})).await).await,
+        (400, "password_required".into())
+    );
     assert_eq!(
         error_code(delete(json!({ "password": "wrong" })).await).await,
         (403, "wrong_password".into())
     );
     let r = app
-        .call(&key, Method::DELETE, "/api/auth/me", Some(json!({ "password": PASSWORD })))
+        .call(
+            &key,
+            Method::DELETE,
+            "/api/auth/me",
+            Some(json!({ "password": PASSWORD })),
+        )
         .await;
     assert_eq!(error_code(r).await, (403, "session_required".into()));
 
@@ -150,20 +194,26 @@ async fn deleting_the_account_takes_everything_with_it_after_the_password() {
     };
     assert_eq!(end.event, "cancelled");
     assert_eq!(app.get(&access, "/api/auth/me").await.status(), 401);
-    assert_eq!(app.get(&key, "/api/auth/me").await.status(), 401, "its keys went too");
+    assert_eq!(
+        app.get(&key, "/api/auth/me").await.status(),
+        401,
+        "its keys went too"
+    );
     assert_eq!(login(&app, email, PASSWORD).await.status(), 401);
     for table in ["users", "conversations", "messages", "sessions", "api_keys"] {
         let column = if table == "users" { "id" } else { "user_id" };
         let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT count(*) FROM {table} WHERE {column} = $1"
         )))
-            .bind(user_id)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+        .bind(user_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
         assert_eq!(left, 0, "nothing of theirs is left in {table}");
     }
-    let r = app.get(&stays, &format!("/api/conversations/{theirs}")).await;
+    let r = app
+        .get(&stays, &format!("/api/conversations/{theirs}"))
+        .await;
     assert_eq!(r.status(), 200, "another user's data is untouched");
 
     // A guest (no password) confirms with its session alone.
@@ -179,8 +229,17 @@ async fn the_last_admin_cannot_delete_their_account() {
     let app = TestApp::spawn_configured(|c| c.admin_emails = vec!["root@example.com".into()]).await;
     let root = token(&app.register("root@example.com").await);
     let r = app
-        .call(&root, Method::DELETE, "/api/auth/me", Some(json!({ "password": PASSWORD })))
+        .call(
+            &root,
+            Method::DELETE,
+            "/api/auth/me",
+            Some(json!({ "password": PASSWORD })),
+        )
         .await;
     assert_eq!(error_code(r).await, (409, "last_admin".into()));
-    assert_eq!(app.get(&root, "/api/auth/me").await.status(), 200, "still there");
+    assert_eq!(
+        app.get(&root, "/api/auth/me").await.status(),
+        200,
+        "still there"
+    );
 }

@@ -26,7 +26,12 @@ fn turn(role: &str, content: &str) -> (String, String) {
     (role.into(), content.into())
 }
 
-async fn edit(app: &TestApp, token: &str, id: impl std::fmt::Display, content: &str) -> reqwest::Response {
+async fn edit(
+    app: &TestApp,
+    token: &str,
+    id: impl std::fmt::Display,
+    content: &str,
+) -> reqwest::Response {
     app.call(
         token,
         Method::POST,
@@ -51,7 +56,10 @@ async fn an_edited_question_is_answered_from_the_history_before_it_and_the_old_b
     assert_eq!(r.status(), 202);
     let sent: Value = r.json().await.unwrap();
     assert_eq!(sent["user_message"]["content"], "second, better");
-    assert_eq!(sent["user_message"]["edit_of"], json!(second.user_message.id));
+    assert_eq!(
+        sent["user_message"]["edit_of"],
+        json!(second.user_message.id)
+    );
     let answer = &sent["assistant_message"];
     assert_eq!(answer["reply_to"], sent["user_message"]["id"]);
     let events = app
@@ -76,7 +84,12 @@ async fn an_edited_question_is_answered_from_the_history_before_it_and_the_old_b
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["content"].as_str().unwrap().to_string(), m["superseded"] == true))
+        .map(|m| {
+            (
+                m["content"].as_str().unwrap().to_string(),
+                m["superseded"] == true,
+            )
+        })
         .collect();
     let reply = FakeOpenAi::reply(4);
     assert_eq!(
@@ -129,7 +142,11 @@ async fn nothing_is_edited_while_an_answer_is_written_or_when_the_edit_is_bad() 
 
     for (content, status, code) in [
         ("   ", 400, "empty_content"),
-        (&"x".repeat(app.config.max_message_chars + 1) as &str, 413, "content_too_large"),
+        (
+            &"x".repeat(app.config.max_message_chars + 1) as &str,
+            413,
+            "content_too_large",
+        ),
     ] {
         let r = edit(&app, &token, sent.user_message.id, content).await;
         assert_eq!(r.status(), status);

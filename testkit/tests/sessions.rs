@@ -171,8 +171,11 @@ async fn a_device_used_now_is_listed_as_used_now() {
     sqlx::query(an_hour_ago).execute(&app.pool).await.unwrap();
     assert_eq!(app.get(access, "/api/conversations").await.status(), 200);
     let listed = app.get_json(access, "/api/auth/sessions").await;
-    let last_used: chrono::DateTime<chrono::Utc> =
-        listed["items"][0]["last_used_at"].as_str().unwrap().parse().unwrap();
+    let last_used: chrono::DateTime<chrono::Utc> = listed["items"][0]["last_used_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let age = chrono::Utc::now() - last_used;
     assert!(age < chrono::Duration::seconds(30), "last used {age} ago");
 }

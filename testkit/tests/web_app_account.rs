@@ -84,9 +84,18 @@ async fn revoking_a_session_in_one_browser_signs_the_other_out() {
         .await;
     // Devices by the names people use, with when they were last active.
     let listed = laptop.text("#sessions").await;
-    assert!(listed.contains("Chrome on Linux — this browser"), "{listed}");
-    assert!(listed.contains("active now") && listed.contains("last active just now"), "{listed}");
-    assert!(!listed.contains("Mozilla/5.0"), "no raw User-Agent: {listed}");
+    assert!(
+        listed.contains("Chrome on Linux — this browser"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("active now") && listed.contains("last active just now"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains("Mozilla/5.0"),
+        "no raw User-Agent: {listed}"
+    );
     laptop
         .click("#sessions button[aria-label='Sign out Chrome on Linux']")
         .await;
@@ -238,27 +247,45 @@ async fn failures_are_said_in_sentences_where_they_happen() {
     chrome.click("#create-key button").await;
     chrome.wait_for_element("#keys li[data-id] button").await;
     // Deleted elsewhere (another tab, the CLI) while this page still lists it.
-    sqlx::query("DELETE FROM api_keys").execute(&app.pool).await.unwrap();
+    sqlx::query("DELETE FROM api_keys")
+        .execute(&app.pool)
+        .await
+        .unwrap();
     chrome.click("#keys li[data-id] button").await;
     let said = "return document.querySelector('#keys').parentElement.querySelector('.form-error').textContent;";
     chrome
         .wait_until("the failure is said", || async {
-            !chrome.js(said, vec![]).await.as_str().unwrap_or_default().is_empty()
+            !chrome
+                .js(said, vec![])
+                .await
+                .as_str()
+                .unwrap_or_default()
+                .is_empty()
         })
         .await;
     assert_eq!(
         chrome.js(said, vec![]).await,
-        json!("This API key no longer exists: it may have been deleted in another tab or on another device.")
+        json!(
+            "This API key no longer exists: it may have been deleted in another tab or on another device."
+        )
     );
     // The network gone (as the page sees it: every request fails to leave the browser).
     chrome
-        .js("window.fetch = () => Promise.reject(new TypeError('Failed to fetch'));", vec![])
+        .js(
+            "window.fetch = () => Promise.reject(new TypeError('Failed to fetch'));",
+            vec![],
+        )
         .await;
     chrome.type_into("#key-name", "offline").await;
     chrome.click("#create-key button").await;
     chrome
         .wait_until("the network failure is said", || async {
-            chrome.js(said, vec![]).await.as_str().unwrap_or_default().contains("could not be reached")
+            chrome
+                .js(said, vec![])
+                .await
+                .as_str()
+                .unwrap_or_default()
+                .contains("could not be reached")
         })
         .await;
     assert_eq!(
@@ -282,8 +309,12 @@ async fn the_account_can_change_its_password_sign_out_everywhere_and_be_deleted(
     page.open_settings().await;
     chrome.screenshot("settings-account").await;
 
-    chrome.type_into("#current-password", "not my password").await;
-    chrome.type_into("#new-password", "a fresh passphrase").await;
+    chrome
+        .type_into("#current-password", "not my password")
+        .await;
+    chrome
+        .type_into("#new-password", "a fresh passphrase")
+        .await;
     chrome.click("#change-password button[type='submit']").await;
     chrome
         .wait_until("the wrong password is said", || async {
@@ -291,13 +322,19 @@ async fn the_account_can_change_its_password_sign_out_everywhere_and_be_deleted(
         })
         .await;
     chrome
-        .js("document.getElementById('current-password').value = '';", vec![])
+        .js(
+            "document.getElementById('current-password').value = '';",
+            vec![],
+        )
         .await;
     chrome.type_into("#current-password", WEB_PASSWORD).await;
     chrome.click("#change-password button[type='submit']").await;
     chrome
         .wait_until("the change is confirmed", || async {
-            chrome.text("#password-changed").await.contains("Password changed")
+            chrome
+                .text("#password-changed")
+                .await
+                .contains("Password changed")
         })
         .await;
     let login = |password: &'static str| {
@@ -307,25 +344,42 @@ async fn the_account_can_change_its_password_sign_out_everywhere_and_be_deleted(
             .send()
     };
     assert_eq!(login(WEB_PASSWORD).await.unwrap().status(), 401);
-    let other: serde_json::Value = login("a fresh passphrase").await.unwrap().json().await.unwrap();
+    let other: serde_json::Value = login("a fresh passphrase")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let other = other["access_token"].as_str().unwrap().to_string();
 
     chrome.click("#sign-out-everywhere").await;
     chrome.accept_dialog().await;
     chrome.wait_for_element("#signin-form").await;
-    assert_eq!(chrome.text("#signin-form .form-error").await, "You were signed out everywhere.");
-    assert_eq!(app.get(&other, "/api/auth/me").await.status(), 401, "the other session ended");
+    assert_eq!(
+        chrome.text("#signin-form .form-error").await,
+        "You were signed out everywhere."
+    );
+    assert_eq!(
+        app.get(&other, "/api/auth/me").await.status(),
+        401,
+        "the other session ended"
+    );
 
     chrome.type_into("#email", email).await;
     chrome.type_into("#password", "a fresh passphrase").await;
     chrome.click("#signin-submit").await;
     chrome.wait_for_element("#composer").await;
     page.open_settings().await;
-    chrome.type_into("#delete-password", "a fresh passphrase").await;
+    chrome
+        .type_into("#delete-password", "a fresh passphrase")
+        .await;
     chrome.click("#delete-account button[type='submit']").await;
     chrome.accept_dialog().await;
     chrome.wait_for_element("#signin-form").await;
-    assert_eq!(chrome.text("#signin-form .form-error").await, "Your account was deleted.");
+    assert_eq!(
+        chrome.text("#signin-form .form-error").await,
+        "Your account was deleted."
+    );
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email = $1")
         .bind(email)
         .fetch_one(&app.pool)

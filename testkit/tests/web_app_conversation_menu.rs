@@ -25,7 +25,10 @@ async fn the_system_prompt_is_edited_from_the_header_menu_and_reaches_the_model(
     page.sign_up(&app, "menu@example.com").await;
     assert!(
         chrome
-            .js("return document.getElementById('conversation-menu-button').hidden;", vec![])
+            .js(
+                "return document.getElementById('conversation-menu-button').hidden;",
+                vec![]
+            )
             .await
             == json!(true),
         "no menu before there is a conversation"
@@ -35,13 +38,19 @@ async fn the_system_prompt_is_edited_from_the_header_menu_and_reaches_the_model(
     assert_eq!(system_prompt_sent(&fake, 0), default);
 
     chrome.click("#conversation-menu-button").await;
-    chrome.wait_for_element("#conversation-menu:not([hidden])").await;
+    chrome
+        .wait_for_element("#conversation-menu:not([hidden])")
+        .await;
     chrome.screenshot("conversation-menu").await;
     chrome.click("#menu-system-prompt").await;
     chrome.wait_for_element("#system-prompt-dialog[open]").await;
-    chrome.type_into("#system-prompt", "Answer like a pirate.").await;
+    chrome
+        .type_into("#system-prompt", "Answer like a pirate.")
+        .await;
     chrome.screenshot("system-prompt-dialog").await;
-    chrome.click("#system-prompt-dialog button[type='submit']").await;
+    chrome
+        .click("#system-prompt-dialog button[type='submit']")
+        .await;
     chrome
         .wait_until("the dialog closes", || async {
             page.count("#system-prompt-dialog").await == 0
@@ -64,14 +73,24 @@ async fn the_system_prompt_is_edited_from_the_header_menu_and_reaches_the_model(
     chrome.click("#menu-system-prompt").await;
     chrome
         .wait_until("the saved prompt is shown", || async {
-            chrome.js("return document.getElementById('system-prompt')?.value;", vec![]).await
+            chrome
+                .js(
+                    "return document.getElementById('system-prompt')?.value;",
+                    vec![],
+                )
+                .await
                 == json!("Answer like a pirate.")
         })
         .await;
     chrome
-        .js("document.getElementById('system-prompt').value = '';", vec![])
+        .js(
+            "document.getElementById('system-prompt').value = '';",
+            vec![],
+        )
         .await;
-    chrome.click("#system-prompt-dialog button[type='submit']").await;
+    chrome
+        .click("#system-prompt-dialog button[type='submit']")
+        .await;
     chrome
         .wait_until("the dialog closes", || async {
             page.count("#system-prompt-dialog").await == 0
@@ -94,17 +113,29 @@ async fn the_header_menu_works_from_the_keyboard_and_renames() {
     page.wait_answer_ends().await;
     chrome.click("#conversation-menu-button").await;
     let focused = "return document.activeElement.id;";
-    assert_eq!(chrome.js(focused, vec![]).await, json!("menu-system-prompt"));
+    assert_eq!(
+        chrome.js(focused, vec![]).await,
+        json!("menu-system-prompt")
+    );
     let key = |k: &'static str| {
-        format!("document.activeElement.dispatchEvent(new KeyboardEvent('keydown', {{ key: '{k}', bubbles: true }}));")
+        format!(
+            "document.activeElement.dispatchEvent(new KeyboardEvent('keydown', {{ key: '{k}', bubbles: true }}));"
+        )
     };
     chrome.js(&key("ArrowDown"), vec![]).await;
     assert_eq!(chrome.js(focused, vec![]).await, json!("menu-rename"));
     chrome.js(&key("ArrowUp"), vec![]).await;
     chrome.js(&key("ArrowUp"), vec![]).await;
-    assert_eq!(chrome.js(focused, vec![]).await, json!("menu-delete"), "wraps around");
+    assert_eq!(
+        chrome.js(focused, vec![]).await,
+        json!("menu-delete"),
+        "wraps around"
+    );
     chrome.js(&key("Escape"), vec![]).await;
-    assert_eq!(chrome.js(focused, vec![]).await, json!("conversation-menu-button"));
+    assert_eq!(
+        chrome.js(focused, vec![]).await,
+        json!("conversation-menu-button")
+    );
     assert_eq!(page.count("#conversation-menu:not([hidden])").await, 0);
 
     chrome.click("#conversation-menu-button").await;
@@ -115,6 +146,9 @@ async fn the_header_menu_works_from_the_keyboard_and_renames() {
             chrome.text(".chat-title").await == "Named from the menu"
         })
         .await;
-    assert_eq!(chrome.text("#conversations li.active a.title").await, "Named from the menu");
+    assert_eq!(
+        chrome.text("#conversations li.active a.title").await,
+        "Named from the menu"
+    );
     chrome.quit().await;
 }

@@ -28,7 +28,10 @@ async fn a_conversation_deleted_in_another_tab_is_gone_from_this_one_within_two_
     chrome
         .wait_until("tab A says the conversation was deleted", || async {
             chrome
-                .js("return document.getElementById('not-found')?.textContent ?? '';", vec![])
+                .js(
+                    "return document.getElementById('not-found')?.textContent ?? '';",
+                    vec![],
+                )
                 .await
                 .as_str()
                 .is_some_and(|t| t.contains("deleted in another tab"))
@@ -37,13 +40,22 @@ async fn a_conversation_deleted_in_another_tab_is_gone_from_this_one_within_two_
     let took = deleted_at.elapsed();
     assert!(took <= Duration::from_secs(2), "shown after {took:?}");
     chrome.screenshot("deleted-in-another-tab").await;
-    assert_eq!(page.count(&format!("#conversations li[data-id='{conversation}']")).await, 0, "gone from the sidebar");
+    assert_eq!(
+        page.count(&format!("#conversations li[data-id='{conversation}']"))
+            .await,
+        0,
+        "gone from the sidebar"
+    );
     for gone in ["#regenerate", "#stop:not([hidden])", ".msg"] {
         assert_eq!(page.count(gone).await, 0, "{gone} is not offered");
     }
     // Nothing keeps trying in the background: no "reconnecting…", no errors, a while later.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(page.count("#connection").await, 0, "no connection indicator left");
+    assert_eq!(
+        page.count("#connection").await,
+        0,
+        "no connection indicator left"
+    );
     assert_eq!(page.uncaught_errors().await, json!([]));
     assert_eq!(
         chrome.js("return document.title;", vec![]).await,
@@ -65,7 +77,9 @@ async fn a_rename_and_a_new_conversation_in_another_tab_show_in_this_one() {
     let tab_b = chrome.current_tab().await;
     chrome.goto(&app.url(&format!("/c/{conversation}"))).await;
     chrome
-        .click(&format!("#conversations li[data-id='{conversation}'] button[title='Rename']"))
+        .click(&format!(
+            "#conversations li[data-id='{conversation}'] button[title='Rename']"
+        ))
         .await;
     chrome.answer_prompt("Renamed in tab B").await;
     chrome.switch_to(&tab_a).await;
@@ -75,7 +89,11 @@ async fn a_rename_and_a_new_conversation_in_another_tab_show_in_this_one() {
         })
         .await;
     assert_eq!(
-        chrome.text(&format!("#conversations li[data-id='{conversation}'] a.title")).await,
+        chrome
+            .text(&format!(
+                "#conversations li[data-id='{conversation}'] a.title"
+            ))
+            .await,
         "Renamed in tab B"
     );
     assert_eq!(

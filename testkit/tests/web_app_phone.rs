@@ -90,25 +90,44 @@ async fn on_a_phone_a_long_title_fits_and_the_conversations_are_a_drawer() {
     ];
     assert_fits(&chrome, &chat_controls, "the chat").await;
     let composer = place(&chrome, "#composer-form").await;
-    assert!(composer.1 - composer.0 >= 380.0, "the chat is full width: {composer:?}");
+    assert!(
+        composer.1 - composer.0 >= 380.0,
+        "the chat is full width: {composer:?}"
+    );
 
     // The drawer: opened by the menu button, over the chat; closed by Escape or a choice.
     open_drawer(&chrome).await;
     assert_eq!(
-        chrome.js("return document.getElementById('menu-button').getAttribute('aria-expanded');", vec![]).await,
+        chrome
+            .js(
+                "return document.getElementById('menu-button').getAttribute('aria-expanded');",
+                vec![]
+            )
+            .await,
         json!("true")
     );
-    assert_fits(&chrome, &["#new-chat", "#conversations li a.title", "#settings-link"], "the drawer").await;
+    assert_fits(
+        &chrome,
+        &["#new-chat", "#conversations li a.title", "#settings-link"],
+        "the drawer",
+    )
+    .await;
     chrome.screenshot("phone-drawer").await;
     chrome
-        .js("document.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' }));", vec![])
+        .js(
+            "document.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' }));",
+            vec![],
+        )
         .await;
     wait_drawer_closed(&chrome).await;
 
     open_drawer(&chrome).await;
     chrome.click("#new-chat").await;
     wait_drawer_closed(&chrome).await;
-    assert_eq!(chrome.js("return location.pathname;", vec![]).await, json!("/"));
+    assert_eq!(
+        chrome.js("return location.pathname;", vec![]).await,
+        json!("/")
+    );
 
     open_drawer(&chrome).await;
     chrome.click("#conversations li a.title").await;
@@ -123,7 +142,12 @@ async fn on_a_phone_a_long_title_fits_and_the_conversations_are_a_drawer() {
     chrome.wait_for_element("#sessions li button").await;
     assert_fits(
         &chrome,
-        &["#menu-button", "#sessions li button", "#create-key button", "#sign-out"],
+        &[
+            "#menu-button",
+            "#sessions li button",
+            "#create-key button",
+            "#sign-out",
+        ],
         "the settings",
     )
     .await;
@@ -136,10 +160,17 @@ async fn on_a_phone_a_long_title_fits_and_the_conversations_are_a_drawer() {
 async fn on_a_wide_screen_the_sidebar_stays_and_there_is_no_menu_button() {
     let app = TestApp::spawn().await;
     let chrome = Chrome::start(1280, 800).await;
-    ChatPage { chrome: &chrome }.sign_up(&app, "wide@example.com").await;
+    ChatPage { chrome: &chrome }
+        .sign_up(&app, "wide@example.com")
+        .await;
     assert!(sidebar_open(&chrome).await, "the sidebar is shown");
     assert_eq!(
-        chrome.js("return getComputedStyle(document.getElementById('menu-button')).display;", vec![]).await,
+        chrome
+            .js(
+                "return getComputedStyle(document.getElementById('menu-button')).display;",
+                vec![]
+            )
+            .await,
         json!("none")
     );
     chrome.quit().await;

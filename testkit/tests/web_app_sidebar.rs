@@ -45,11 +45,16 @@ async fn conversations_are_grouped_under_date_headings_newest_first() {
     assert_eq!(
         shown,
         json!([
-            "# Today", "today",
-            "# Yesterday", "yesterday",
-            "# Previous 7 days", "three days ago",
-            "# Previous 30 days", "twenty days ago",
-            year_ago, "a year ago"
+            "# Today",
+            "today",
+            "# Yesterday",
+            "yesterday",
+            "# Previous 7 days",
+            "three days ago",
+            "# Previous 30 days",
+            "twenty days ago",
+            year_ago,
+            "a year ago"
         ])
     );
     chrome.screenshot("sidebar-dates").await;

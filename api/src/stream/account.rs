@@ -61,12 +61,17 @@ pub async fn account_events(
         .nats
         .subscribe(state.subjects.account(user.user_id))
         .await
-        .map_err(|_| ApiError::unavailable("the event feed (NATS) is unavailable; try again shortly"))?;
+        .map_err(|_| {
+            ApiError::unavailable("the event feed (NATS) is unavailable; try again shortly")
+        })?;
     let events = subscriber.filter_map(|message| {
         let event = serde_json::from_slice::<AccountEvent>(&message.payload).ok();
         std::future::ready(event.map(|e| Event::default().event(e.kind()).json_data(&e)))
     });
-    Ok(sse(&state, events.filter_map(|e| std::future::ready(e.ok()))))
+    Ok(sse(
+        &state,
+        events.filter_map(|e| std::future::ready(e.ok())),
+    ))
 }
 
 /// Tells every open tab and device of `owner`'s. Best effort: the change is already stored, and

@@ -25,7 +25,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("devices.js", JS, include_bytes!("../../web/devices.js")),
     ("drawer.js", JS, include_bytes!("../../web/drawer.js")),
     ("feed.js", JS, include_bytes!("../../web/feed.js")),
-    ("conversation_menu.js", JS, include_bytes!("../../web/conversation_menu.js")),
+    (
+        "conversation_menu.js",
+        JS,
+        include_bytes!("../../web/conversation_menu.js"),
+    ),
     (
         "style.css",
         "text/css; charset=utf-8",
