@@ -83,7 +83,13 @@ export class ChatView {
         this.send();
       }
     });
-    this.input.addEventListener('input', () => this.grow());
+    // What is typed survives a reload (or a refused send) until it is sent: a draft per
+    // conversation, in this tab's session storage.
+    this.input.value = sessionStorage.getItem(this.draftKey()) ?? '';
+    this.input.addEventListener('input', () => {
+      this.grow();
+      this.saveDraft();
+    });
     this.sendButton = h('button.primary', { type: 'submit', id: 'send' }, 'Send');
     this.stopButton = h('button.secondary', { type: 'button', id: 'stop', hidden: true }, 'Stop');
     this.stopButton.addEventListener('click', async () => {
@@ -99,6 +105,15 @@ export class ChatView {
     this.el = h('section.chat', { 'aria-label': 'Chat' },
       h('header.chat-header', {}, this.title, this.indicator, this.picker, this.menu.el),
       h('div.messages-frame', {}, this.messages, this.jumpButton), composer);
+  }
+
+  draftKey() {
+    return `sluice.draft.${this.conversationId ?? 'new'}`;
+  }
+
+  saveDraft() {
+    if (this.input.value) sessionStorage.setItem(this.draftKey(), this.input.value);
+    else sessionStorage.removeItem(this.draftKey());
   }
 
   /** The conversation's title in the header and the browser tab. */
@@ -450,6 +465,9 @@ export class ChatView {
     this.sending = true;
     this.sendButton.disabled = true;
     this.composerError.textContent = '';
+    // Kept until the send succeeds: a refused one leaves it for after a reload too.
+    const draft = this.draftKey();
+    this.saveDraft();
     try {
       // A first message starts its conversation in the same request: refused (too long, say),
       // it leaves nothing behind, and the typed text stays in the composer.
@@ -459,6 +477,7 @@ export class ChatView {
       if (!this.conversationId) this.started(sent.user_message.conversation_id, titleFrom(content));
       this.input.value = '';
       this.grow();
+      sessionStorage.removeItem(draft);
       // It went on the current branch: that is what shows now, whatever was browsed.
       this.shownVersion.clear();
       this.addMessage(sent.user_message);

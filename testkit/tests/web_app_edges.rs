@@ -404,6 +404,16 @@ async fn a_refused_first_message_leaves_no_conversation_and_keeps_the_text() {
         )
         .await;
     assert_eq!(kept, json!(too_long), "the text is kept");
+    // Kept across a reload too, until it is sent.
+    chrome.reload().await;
+    chrome.wait_for_element("#composer").await;
+    let kept = chrome
+        .js(
+            "return document.getElementById('composer').value.length;",
+            vec![],
+        )
+        .await;
+    assert_eq!(kept, json!(too_long), "the draft survives a reload");
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM conversations")
         .fetch_one(&app.pool)
         .await
