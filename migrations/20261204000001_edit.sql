@@ -3,3 +3,5 @@
 -- branch left behind: readable, browsable as "1/2", out of every later prompt) and adds the
 -- new question and its answer after them.
 ALTER TABLE messages ADD COLUMN edit_of uuid REFERENCES messages(id) ON DELETE CASCADE;
+-- Deleting a conversation deletes its messages: each delete looks up what names it.
+CREATE INDEX messages_edit_of ON messages(edit_of) WHERE edit_of IS NOT NULL;

@@ -67,7 +67,11 @@ async function boot(notice) {
     onCreated: (c) => sidebar.upsert(c),
     onUpdated: (c) => sidebar.update(c),
     onDeleted: (id) => sidebar.deletedElsewhere(id),
-    onReopen: () => sidebar.reload(),
+    // Nothing is replayed: what changed while the feed was down is read again.
+    onReopen: async () => {
+      await sidebar.reload();
+      if (view?.conversationId && !(await view.stillThere())) deletedElsewhere();
+    },
   });
   drawer = new Drawer(sidebar.el);
   root.replaceChildren(skip, h('div.layout', {}, drawer.button, sidebar.el, drawer.backdrop, main));

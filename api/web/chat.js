@@ -123,6 +123,7 @@ export class ChatView {
   }
 
   async load() {
+    this.grow(); // a restored draft
     if (!this.conversationId) {
       this.showTitle(null);
       this.messages.append(h('p.empty', {}, 'Start a conversation: type below and press Enter.'));
@@ -141,6 +142,12 @@ export class ChatView {
     await this.refreshMessages();
     this.listenForOtherTabs();
     return true;
+  }
+
+  /** False when the conversation is gone (deleted while this page was not listening). */
+  async stillThere() {
+    return get(`/api/conversations/${this.conversationId}`)
+      .then(() => true, (err) => !(err instanceof ApiError && err.status === 404));
   }
 
   /** Answers started elsewhere (another tab, the CLI) appear here as they stream. */
@@ -194,7 +201,7 @@ export class ChatView {
       const text = h('div.text', {}, m.content);
       const copy = h('button.copy', { type: 'button', 'aria-label': 'Copy message' }, 'Copy');
       copy.addEventListener('click', () => copyText(m.content, copy));
-      const article = h('article.msg.user', { dataset: { id: m.id } },
+      const article = h('article.msg.user', { dataset: { id: m.id, superseded: m.superseded } },
         text, h('footer', {}, h('span.alternates'), h('span.actions'), copy));
       if (!m.superseded) this.offerEdit(article, m);
       place(article);
@@ -207,7 +214,7 @@ export class ChatView {
     const copy = h('button.copy', { type: 'button', 'aria-label': 'Copy answer' }, 'Copy');
     const browse = h('span.alternates');
     const actions = h('span.actions');
-    const article = h('article.msg.assistant', { dataset: { id: m.id, status: m.status } },
+    const article = h('article.msg.assistant', { dataset: { id: m.id, status: m.status, superseded: m.superseded } },
       body, h('footer', {}, browse, status, actions, copy));
     let text = m.content;
     copy.addEventListener('click', () => copyText(text, copy));
@@ -293,7 +300,9 @@ export class ChatView {
       this.versions.set(a.dataset.root, [...(this.versions.get(a.dataset.root) ?? []), a]);
     }
     const shown = new Set();
-    const walk = (from, to) => {
+    // `old`: inside a branch left behind that the reader chose; elsewhere a message replaced
+    // by an edit (whose first version is on a page not loaded yet) is not shown.
+    const walk = (from, to, old) => {
       for (let i = from; i < to; i++) {
         const a = all[i];
         const versions = a.classList.contains('user') ? this.versions.get(a.dataset.root) : null;
@@ -302,15 +311,19 @@ export class ChatView {
           const k = this.shownVersion.get(a.dataset.root) ?? versions.length - 1;
           const next = versions[k + 1];
           shown.add(versions[k]);
-          walk(at.get(versions[k]) + 1, next ? at.get(next) : to);
+          walk(at.get(versions[k]) + 1, next ? at.get(next) : to, old || Boolean(next));
           return;
         }
         const answers = this.alternates.get(a.dataset.replyTo);
-        const k = answers ? this.shownAnswer.get(a.dataset.replyTo) ?? answers.length - 1 : 0;
-        if (!answers || answers[k] === a) shown.add(a);
+        if (answers && answers.length > 1) {
+          const k = this.shownAnswer.get(a.dataset.replyTo) ?? answers.length - 1;
+          if (answers[k] === a) shown.add(a);
+        } else if (old || a.dataset.superseded !== 'true') {
+          shown.add(a);
+        }
       }
     };
-    walk(0, all.length);
+    walk(0, all.length, false);
     for (const a of all) a.hidden = !shown.has(a);
     for (const [key, group] of this.alternates) {
       this.drawBrowse(group, 'answer', (i, focus) => this.choose(this.shownAnswer, key, group, i, focus));
@@ -398,10 +411,10 @@ export class ChatView {
 
   /** An edit replaced `article`: it and everything after it are a branch left behind. */
   leaveBranchFrom(article) {
-    let at = article;
-    while (at) {
-      if (at.matches?.('article.msg')) at.querySelector('.edit')?.remove();
-      at = at.nextElementSibling;
+    for (let at = article; at; at = at.nextElementSibling) {
+      if (!at.matches('article.msg')) continue;
+      at.dataset.superseded = 'true';
+      at.querySelector('.edit')?.remove();
     }
   }
 
@@ -455,8 +468,7 @@ export class ChatView {
     if (this.running.size > 0) {
       // One answer at a time: a second would be written beside the first, out of turn. (Unless
       // the conversation is gone, which is the thing to say then.)
-      const gone = await get(`/api/conversations/${this.conversationId}`)
-        .then(() => false, (err) => err instanceof ApiError && err.status === 404);
+      const gone = !(await this.stillThere());
       this.composerError.textContent = gone
         ? CONVERSATION_GONE
         : 'An answer is still being written: wait for it, or Stop it, then send.';

@@ -71,21 +71,31 @@ export class ConversationMenu {
   async editSystemPrompt() {
     const id = this.chat.conversationId;
     const said = h('p.form-error', { role: 'alert' });
-    const text = h('textarea', { id: 'system-prompt', rows: 8, maxlength: 20000 });
+    // Nothing to edit (or save) until the stored prompt is in: saving an empty box would
+    // clear it.
+    const text = h('textarea', { id: 'system-prompt', rows: 8, maxlength: 20000, disabled: true });
+    const save = h('button.primary', { type: 'submit', disabled: true }, 'Save');
     const cancel = h('button.secondary', { type: 'button' }, 'Cancel');
     const form = h('form.stack.dialog-form', {},
       h('h2', { id: 'system-prompt-heading' }, 'System prompt'),
       h('p.muted', {}, 'Instructions the model follows throughout this conversation. Leave it empty for the server’s default.'),
-      text, said, h('div.inline', {}, h('button.primary', { type: 'submit' }, 'Save'), cancel));
+      text, said, h('div.inline', {}, save, cancel));
     const dialog = h('dialog', { id: 'system-prompt-dialog', 'aria-labelledby': 'system-prompt-heading' }, form);
+    this.dialog = dialog;
     cancel.addEventListener('click', () => dialog.close());
     dialog.addEventListener('close', () => {
       dialog.remove();
-      this.button.focus();
+      this.dialog = null;
+      if (this.button.isConnected) this.button.focus();
     });
     form.addEventListener('submit', guarded(said, async (e) => {
       e.preventDefault();
-      await patch(`/api/conversations/${id}`, { system_prompt: text.value.trim() });
+      save.disabled = true;
+      try {
+        await patch(`/api/conversations/${id}`, { system_prompt: text.value.trim() });
+      } finally {
+        save.disabled = false;
+      }
       dialog.close();
       announce('System prompt saved.');
     }));
@@ -93,13 +103,18 @@ export class ConversationMenu {
     dialog.showModal();
     try {
       text.value = (await get(`/api/conversations/${id}`)).system_prompt ?? '';
+      text.disabled = false;
+      save.disabled = false;
+      text.focus();
     } catch (err) {
       said.textContent = err.message;
+      cancel.focus();
     }
-    text.focus();
   }
 
+  /** The view is going (another page, the conversation deleted elsewhere). */
   destroy() {
     document.removeEventListener('click', this.outside);
+    this.dialog?.close();
   }
 }

@@ -14,11 +14,10 @@ export class Drawer {
     }, '☰');
     this.button.addEventListener('click', () => this.toggle(!this.isOpen));
     this.backdrop = h('div.drawer-backdrop', { hidden: true });
-    this.backdrop.addEventListener('click', () => this.toggle(false));
-    document.addEventListener('keydown', (e) => {
-      if (e.key !== 'Escape' || !this.isOpen) return;
-      this.toggle(false);
-      this.button.focus();
+    this.backdrop.addEventListener('click', () => this.close());
+    // The focus is in the panel while it is open (see `toggle`).
+    panel.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && this.isOpen) this.close();
     });
   }
 
@@ -28,5 +27,12 @@ export class Drawer {
     this.backdrop.hidden = !open;
     this.button.setAttribute('aria-expanded', String(open));
     if (open) this.panel.querySelector('a, button')?.focus();
+  }
+
+  /** Closed by the reader (Escape, a tap beside it): the focus goes back to the button. */
+  close() {
+    if (!this.isOpen) return;
+    this.toggle(false);
+    this.button.focus();
   }
 }

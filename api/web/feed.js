@@ -2,7 +2,7 @@
 // tab or on another device, as they happen. Nothing is replayed, so after a dropped connection
 // `onReopen` is the cue to reload what the page shows.
 
-import { get } from './api.js';
+import { get, SignedOut } from './api.js';
 
 /**
  * Calls onCreated(conversation), onUpdated(conversation), onDeleted(id) and, when the feed
@@ -12,23 +12,33 @@ export function followAccount({ onCreated, onUpdated, onDeleted, onReopen }) {
   let source = null;
   let opened = false;
   let stopped = false;
+  let failures = 0;
   const connect = () => {
+    if (stopped) return;
     source = new EventSource('/api/events');
     const on = (kind, handle) => source.addEventListener(kind, (e) => handle(JSON.parse(e.data)));
     on('conversation_created', (e) => onCreated(e.conversation));
     on('conversation_updated', (e) => onUpdated(e.conversation));
     on('conversation_deleted', (e) => onDeleted(e.conversation_id));
     source.addEventListener('open', () => {
+      failures = 0;
       if (opened) onReopen();
       opened = true;
     });
     source.addEventListener('error', () => {
-      // The browser retries by itself unless the answer was an error status (an expired
-      // access cookie: `get` refreshes it, then the feed opens again).
+      // The browser retries by itself unless the answer was an error status (the feed ends
+      // with its access cookie: `get` refreshes it, then the feed opens again).
       if (source.readyState !== EventSource.CLOSED) return;
       get('/api/auth/me')
-        .then(() => { if (!stopped) setTimeout(connect, 1000); })
-        .catch(() => {});
+        .then(() => setTimeout(connect, 0))
+        .catch((err) => {
+          if (err instanceof SignedOut) {
+            window.dispatchEvent(new CustomEvent('sluice:signed-out'));
+            return;
+          }
+          // The API is down or restarting: try again, less and less often (at most every 30 s).
+          setTimeout(connect, Math.min(30, 2 ** failures++) * 1000);
+        });
     });
   };
   connect();

@@ -31,7 +31,7 @@ function account(me, signOut, refreshMe, signedOut) {
     : `Signed in as ${me.email ?? me.display_name}.`));
   if (me.is_guest) {
     const email = h('input', { id: 'upgrade-email', type: 'email', autocomplete: 'email', required: true });
-    const password = h('input', { id: 'upgrade-password', type: 'password', autocomplete: 'new-password', required: true, minlength: 8 });
+    const password = h('input', { id: 'upgrade-password', type: 'password', autocomplete: 'new-password', required: true, minlength: 10 });
     const problem = h('p.form-error', { role: 'alert' });
     const form = h('form.stack', { id: 'upgrade' },
       h('label', { for: 'upgrade-email' }, 'Email'), email,
@@ -54,7 +54,7 @@ function account(me, signOut, refreshMe, signedOut) {
       providers.append(h('a.button.secondary', { href: `/api/auth/${p.id}?next=/settings` }, `Link ${p.name}`));
     }
   }).catch(() => {});
-  if (!me.is_guest) out.append(changePassword());
+  if (me.has_password) out.append(changePassword());
   const signOutButton = h('button.secondary', { type: 'button', id: 'sign-out' }, 'Sign out');
   signOutButton.addEventListener('click', signOut);
   out.append(providers, h('div.inline', {}, signOutButton, everywhere(me, signedOut)));
@@ -85,20 +85,22 @@ function changePassword() {
 /** Signs every device out, this one too: for a lost phone or a shared computer. */
 function everywhere(me, signedOut) {
   const button = h('button.secondary', { type: 'button', id: 'sign-out-everywhere' }, 'Sign out everywhere');
-  button.addEventListener('click', async () => {
+  const said = h('p.form-error', { role: 'alert' });
+  button.addEventListener('click', guarded(said, async () => {
     const warning = me.is_guest
       ? 'You are a guest: signing out everywhere loses these conversations for good. Sign out everywhere anyway?'
       : 'Sign out of every browser and device, this one too? API keys keep working.';
     if (!confirm(warning)) return;
-    await del('/api/auth/sessions').catch(() => {});
+    await del('/api/auth/sessions');
     await signedOut('You were signed out everywhere.');
-  });
-  return button;
+  }));
+  return h('span', {}, button, said);
 }
 
 /** Deleting the account: everything in it goes, so it is confirmed twice (password, dialog). */
 function leaving(me, signedOut) {
-  const password = me.is_guest ? null
+  // Accounts without a password (guests, GitHub or Google only) confirm with the dialog alone.
+  const password = !me.has_password ? null
     : h('input', { id: 'delete-password', type: 'password', autocomplete: 'current-password', required: true });
   const said = h('p.form-error', { role: 'alert' });
   const form = h('form.stack.danger', { id: 'delete-account' },

@@ -136,6 +136,7 @@ export class Sidebar {
     } catch (err) {
       // Deleted meanwhile (another tab) is what was asked for; anything else is said.
       if (!(err instanceof ApiError && err.status === 404)) {
+        this.deleting.delete(id);
         alert(`The conversation was not deleted: ${err.message}`);
         return;
       }

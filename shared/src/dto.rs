@@ -13,6 +13,9 @@ pub struct UserOut {
     /// Set by password sign-up or a verified address from GitHub/Google.
     pub email: Option<String>,
     pub is_guest: bool,
+    /// Signs in with a password (which changing it, or deleting the account, asks for).
+    #[serde(default)]
+    pub has_password: bool,
     /// Role names (`user`, `admin`); informational — the server checks permissions itself.
     pub roles: Vec<String>,
     pub created_at: DateTime<Utc>,

@@ -3,6 +3,7 @@
 //! database and NATS connections with their one-time setup.
 #![forbid(unsafe_code)]
 
+pub mod account_events;
 pub mod batch;
 pub mod config;
 pub mod db;

@@ -147,3 +147,33 @@ async fn the_feed_needs_a_credential() {
     let response = reqwest::get(app.url("/api/events")).await.unwrap();
     assert_eq!(response.status(), 401);
 }
+
+/// A lost device stops hearing of the account: the feed ends with its credential (here the
+/// access token's expiry; a revoked session is found at the next check).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_ends_when_its_access_token_expires() {
+    let app = TestApp::spawn_configured(|c| c.access_token_ttl_secs = 2).await;
+    let owner = app.register("expiring@example.com").await;
+    let token = owner["access_token"].as_str().unwrap();
+    let mut feed = app.sse(token, "/api/events", None).await;
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while feed.next().await.is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the feed ended after the token's 2 s");
+}
+
+#[tokio::test]
+async fn a_stream_token_cannot_read_the_account_feed() {
+    let app = TestApp::spawn().await;
+    let owner = app.register("scoped@example.com").await;
+    let token = owner["access_token"].as_str().unwrap();
+    let conversation = app.create_conversation(token).await;
+    let scoped = app
+        .stream_token(token, json!({ "conversation_id": conversation }))
+        .await;
+    let response = reqwest::get(app.url(&format!("/api/events?token={scoped}")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+}

@@ -553,6 +553,29 @@ async fn real_responses_of_every_json_route_match_their_schemas() {
         .await
         .unwrap();
     c.check("get", "/api/messages/{id}/stream", stream).await;
+    let question = sent["user_message"]["id"].as_str().unwrap();
+    let edit_path = format!("/api/messages/{question}/edit");
+    let edit = |content: &'static str| {
+        app.call(
+            token,
+            Method::POST,
+            &edit_path,
+            Some(json!({ "content": content })),
+        )
+    };
+    let (status, edited) = c
+        .check("post", "/api/messages/{id}/edit", edit("hello again").await)
+        .await;
+    assert_eq!(status, 202);
+    let edited_answer = edited["assistant_message"]["id"].as_str().unwrap();
+    let stream = get(&format!("/api/messages/{edited_answer}/stream"), token)
+        .await
+        .unwrap();
+    c.check("get", "/api/messages/{id}/stream", stream).await;
+    let again = c
+        .check("post", "/api/messages/{id}/edit", edit("once more").await)
+        .await;
+    assert_eq!(again.0, 409, "replaced already");
     let r = get(&format!("{one}/messages?order=newest"), token)
         .await
         .unwrap();

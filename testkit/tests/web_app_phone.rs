@@ -115,11 +115,16 @@ async fn on_a_phone_a_long_title_fits_and_the_conversations_are_a_drawer() {
     chrome.screenshot("phone-drawer").await;
     chrome
         .js(
-            "document.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' }));",
+            "document.activeElement.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));",
             vec![],
         )
         .await;
     wait_drawer_closed(&chrome).await;
+    assert_eq!(
+        chrome.js("return document.activeElement.id;", vec![]).await,
+        json!("menu-button"),
+        "the focus goes back to the menu button"
+    );
 
     open_drawer(&chrome).await;
     chrome.click("#new-chat").await;

@@ -3,13 +3,12 @@
 
 use axum::{extract::State, response::Response};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::{AuthUser, cookies, password::confirm_password, store};
 use crate::{
-    conversations::store::Unfinished,
     error::{ApiError, ApiResult},
     extract::ApiJson,
+    messages::store as messages,
     openapi::ErrorBody,
     state::AppState,
 };
@@ -58,31 +57,15 @@ pub async fn delete_account(
     user.require_session()?;
     confirm_password(&state, user.user_id, input.password).await?;
     let mut tx = state.pool.begin().await?;
-    // The admins' role rows are locked, so two admins leaving at once cannot both go.
-    let admins: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT r.user_id FROM user_roles r JOIN users u ON u.id = r.user_id
-         WHERE r.role = 'admin' AND u.disabled_at IS NULL FOR UPDATE OF r",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
+    let admins = store::lock_enabled_admins(&mut tx).await?;
     if admins == [user.user_id] {
         return Err(ApiError::conflict(
             "last_admin",
             "you are the only admin: make someone else admin first",
         ));
     }
-    let unfinished: Vec<Unfinished> = sqlx::query_as(
-        "SELECT conversation_id, id, attempt, status FROM messages
-         WHERE user_id = $1 AND status IN ('queued', 'streaming')",
-    )
-    .bind(user.user_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    // Everything of theirs goes with the row (ON DELETE CASCADE).
-    sqlx::query("DELETE FROM users WHERE id = $1")
-        .bind(user.user_id)
-        .execute(&mut *tx)
-        .await?;
+    let unfinished = messages::unfinished_of_user(&mut *tx, user.user_id).await?;
+    store::delete_user(&mut tx, user.user_id).await?;
     tx.commit().await?;
     for answer in unfinished {
         crate::messages::stop_deleted(&state, answer).await;

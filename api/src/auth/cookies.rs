@@ -101,7 +101,6 @@ pub fn csrf_valid(config: &Config, session_id: Uuid, presented: Option<&str>) ->
     presented.is_some_and(|p| constant_time_eq(&csrf_for(config, session_id), p))
 }
 
-/// Deletes the session cookies (the CSRF token may stay: it authorizes nothing alone).
 /// `204 No Content` that also deletes this browser's session cookies (signed out).
 pub fn signed_out(config: &Config) -> Response {
     let mut response = axum::http::StatusCode::NO_CONTENT.into_response();
@@ -109,6 +108,7 @@ pub fn signed_out(config: &Config) -> Response {
     response
 }
 
+/// Deletes the session cookies (the CSRF token may stay: it authorizes nothing alone).
 pub fn sign_out(config: &Config) -> Vec<HeaderValue> {
     vec![
         set(config, ACCESS, "", 0, true),

@@ -156,8 +156,14 @@ impl Statement for LiveSessions {
                  WHERE s.id = ANY($1) AND s.revoked_at IS NULL AND s.expires_at > now()
                    AND u.disabled_at IS NULL
              ), touched AS (
+                 -- A row locked by a refresh is skipped, not waited for: this check serves
+                 -- every user's requests at once.
                  UPDATE sessions SET last_used_at = now()
-                 WHERE id = ANY(ARRAY(SELECT id FROM live WHERE last_used_at < now() - interval '1 minute'))
+                 WHERE id = ANY(ARRAY(
+                     SELECT s.id FROM sessions s
+                     WHERE s.id = ANY(ARRAY(SELECT id FROM live
+                                            WHERE last_used_at < now() - interval '1 minute'))
+                     FOR UPDATE SKIP LOCKED))
              )
              SELECT id, user_id FROM live",
         )

@@ -151,6 +151,26 @@ pub async fn revoke_all(
     Ok(())
 }
 
+/// The enabled admins, their role rows locked until the transaction ends: two admins leaving
+/// at once cannot both go (the second sees the first gone).
+pub async fn lock_enabled_admins(tx: &mut PgConnection) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT r.user_id FROM user_roles r JOIN users u ON u.id = r.user_id
+         WHERE r.role = 'admin' AND u.disabled_at IS NULL FOR UPDATE OF r",
+    )
+    .fetch_all(tx)
+    .await
+}
+
+/// Deletes a user and everything of theirs (every table's rows go with it: ON DELETE CASCADE).
+pub async fn delete_user(tx: &mut PgConnection, user_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(user_id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 /// Ends one of the user's sessions; false when it is not theirs (or unknown).
 pub async fn revoke_owned(pool: &PgPool, user_id: Uuid, session_id: Uuid) -> sqlx::Result<bool> {
     let done = sqlx::query("UPDATE sessions SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL")
@@ -213,7 +233,8 @@ pub async fn create_user(tx: &mut PgConnection, new: NewUser<'_>) -> sqlx::Resul
 /// The account as the API shows it (with its roles).
 pub async fn user(db: &mut PgConnection, user_id: Uuid) -> sqlx::Result<UserOut> {
     sqlx::query_as(
-        "SELECT id, display_name, email, is_guest, created_at,
+        "SELECT id, display_name, email, is_guest, password_hash IS NOT NULL AS has_password,
+                created_at,
                 ARRAY(SELECT role FROM user_roles WHERE user_id = users.id ORDER BY role) AS roles
          FROM users WHERE id = $1",
     )

@@ -6,6 +6,8 @@ use sluice_shared::dto::{ConversationOut, ConversationPatch};
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
+use crate::messages::store::Unfinished;
+
 #[derive(Debug, sqlx::FromRow)]
 pub struct ConversationRow {
     pub id: Uuid,
@@ -140,23 +142,14 @@ pub async fn page(
     .await
 }
 
-/// An answer that was still queued or being written when its conversation was deleted.
-#[derive(Debug, sqlx::FromRow)]
-pub struct Unfinished {
-    pub conversation_id: Uuid,
-    pub id: Uuid,
-    pub attempt: i32,
-    pub status: String,
-}
-
 /// Deletes `owner`'s conversation `id` with its messages (cascade): `None` if they have no such
 /// conversation, else the answers it had under way (the caller stops them).
 pub async fn delete(pool: &PgPool, owner: Uuid, id: Uuid) -> sqlx::Result<Option<Vec<Unfinished>>> {
     // The SELECT sees the messages as they were before the DELETE (one snapshot); a row with no
     // message id says the conversation was deleted with nothing under way.
-    let rows: Vec<(Option<Uuid>, Option<i32>, Option<String>)> = sqlx::query_as(
+    let rows: Vec<(Option<Uuid>, Option<i32>)> = sqlx::query_as(
         "WITH gone AS (DELETE FROM conversations WHERE id = $1 AND user_id = $2 RETURNING id)
-         SELECT m.id, m.attempt, m.status FROM gone
+         SELECT m.id, m.attempt FROM gone
          LEFT JOIN messages m ON m.conversation_id = gone.id
                              AND m.status IN ('queued', 'streaming')",
     )
@@ -169,12 +162,11 @@ pub async fn delete(pool: &PgPool, owner: Uuid, id: Uuid) -> sqlx::Result<Option
     }
     let unfinished = rows
         .into_iter()
-        .filter_map(|(answer, attempt, status)| {
+        .filter_map(|(answer, attempt)| {
             Some(Unfinished {
                 conversation_id: id,
                 id: answer?,
                 attempt: attempt?,
-                status: status?,
             })
         })
         .collect();

@@ -6,10 +6,7 @@ use axum::{
     response::{IntoResponse, sse::Event},
 };
 use futures::{StreamExt, stream};
-use sluice_shared::{
-    dto::{ChatIn, ConversationOut},
-    events::StreamEvent,
-};
+use sluice_shared::{dto::ChatIn, events::StreamEvent};
 
 use uuid::Uuid;
 
@@ -78,7 +75,7 @@ pub async fn start_chat(
         }
         None => (
             enqueue::Target::New(enqueue::NewConversation {
-                title: title.clone(),
+                title,
                 system_prompt: None,
                 origin: conversations::Origin::App,
             }),
@@ -99,15 +96,10 @@ pub async fn start_chat(
     )
     .await?;
     if new {
-        let conversation = ConversationOut {
-            id: answer.conversation_id,
-            title: Some(title),
-            model,
-            system_prompt: None,
-            created_at: question.created_at,
-            updated_at: question.created_at,
+        let row = crate::conversations::find_owned(&state.pool, user_id, answer.conversation_id);
+        let event = AccountEvent::ConversationCreated {
+            conversation: row.await?.into(),
         };
-        let event = AccountEvent::ConversationCreated { conversation };
         relay::account::publish(state, user_id, event).await;
     }
     Ok((question, answer))

@@ -47,7 +47,7 @@ pub async fn edit(
     if original.role != "user" {
         return Err(ApiError::bad_request(
             "not_a_question",
-            "only your own messages can be edited",
+            "only questions can be edited, not answers",
         ));
     }
     let conversation =
@@ -108,7 +108,10 @@ struct Edited {
 /// In one statement: supersede `original` and everything after it — only if it is not
 /// superseded and no answer of the conversation is still running — and store the new question,
 /// its queued answer and the answer's job. Nothing (no rows) when `original` did not qualify.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one statement's parameters, each named"
+)]
 async fn store(
     pool: &PgPool,
     original: &MessageRow,
@@ -125,7 +128,10 @@ async fn store(
              WHERE o.id = $1 AND o.role = 'user' AND o.superseded_at IS NULL
                AND NOT EXISTS (SELECT 1 FROM messages running
                                WHERE running.conversation_id = o.conversation_id
-                                 AND running.status IN ('queued', 'streaming'))),
+                                 AND running.status IN ('queued', 'streaming'))
+             -- Two edits of one question at once: the second waits here, then finds it
+             -- superseded and stores nothing.
+             FOR UPDATE),
          superseded AS (
              UPDATE messages m SET superseded_at = now()
              FROM original

@@ -35,7 +35,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(chat::chat))
-        .routes(routes!(send_anywhere))
+        .routes(routes!(send_new_or_existing))
         .routes(routes!(show))
         .routes(routes!(stream_answer))
         .routes(routes!(cancel))
@@ -93,7 +93,7 @@ pub async fn send(
         (status = 422, description = "`unknown_model`", body = ErrorBody),
         (status = 503, description = "`dependency_down`: nothing was stored", body = ErrorBody),
     ))]
-async fn send_anywhere(
+async fn send_new_or_existing(
     State(state): State<AppState>,
     user: AuthUser,
     RequestId(request_id): RequestId,
@@ -210,12 +210,11 @@ async fn cancel(
 /// Stops an answer whose conversation was just deleted: the worker writing it is told to stop
 /// (it would spend tokens for nobody), and the answer's streams end with `cancelled` at once.
 /// The terminal event is de-duplicated by its `Nats-Msg-Id`: a worker's own adds nothing.
-pub async fn stop_deleted(state: &AppState, answer: crate::conversations::store::Unfinished) {
-    if answer.status == "streaming" {
-        let control = state.subjects.control(answer.id);
-        if let Err(e) = state.nats.publish(control, "cancel".into()).await {
-            tracing::warn!(error = %e, message_id = %answer.id, "cancel not sent");
-        }
+pub async fn stop_deleted(state: &AppState, answer: store::Unfinished) {
+    // Sent to queued answers too: a worker may have claimed one since the row was read.
+    let control = state.subjects.control(answer.id);
+    if let Err(e) = state.nats.publish(control, "cancel".into()).await {
+        tracing::warn!(error = %e, message_id = %answer.id, "cancel not sent");
     }
     let event = StreamEvent::Cancelled {
         message_id: answer.id,

@@ -237,3 +237,26 @@ pub async fn set_last_seq(pool: &PgPool, id: Uuid, seq: u64) -> sqlx::Result<()>
         .await?;
     Ok(())
 }
+
+/// An answer still queued or being written when its conversation (or its user) was deleted:
+/// what it takes to stop it (`messages::stop_deleted`).
+#[derive(Debug, sqlx::FromRow)]
+pub struct Unfinished {
+    pub conversation_id: Uuid,
+    pub id: Uuid,
+    pub attempt: i32,
+}
+
+/// Every answer of `user_id`'s still queued or being written.
+pub async fn unfinished_of_user(
+    db: impl sqlx::PgExecutor<'_>,
+    user_id: Uuid,
+) -> sqlx::Result<Vec<Unfinished>> {
+    sqlx::query_as(
+        "SELECT conversation_id, id, attempt FROM messages
+         WHERE user_id = $1 AND status IN ('queued', 'streaming')",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}

@@ -2,46 +2,26 @@
 //! live, in every tab and on every device they have open, so a sidebar stays current and a tab
 //! showing a conversation deleted elsewhere says so at once. Carried by core NATS
 //! (`{prefix}.account.{user}`), so every API process delivers what any of them published.
-//! Nothing is replayed: a client reloads what it shows whenever the feed (re)opens.
+//! Nothing is replayed: a client reloads what it shows whenever the feed (re)opens. The feed
+//! ends when its credential does (expired, revoked, signed out everywhere, account deleted),
+//! so a lost device stops hearing of the account.
 
 use axum::{
     extract::State,
+    http::StatusCode,
     response::{IntoResponse, sse::Event},
 };
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
-use sluice_shared::dto::ConversationOut;
+pub use sluice_shared::account_events::AccountEvent;
 use uuid::Uuid;
 
 use super::sse;
 use crate::{
-    auth::AuthUser,
     error::{ApiError, ApiResult},
     openapi::ErrorBody,
     state::AppState,
+    ws::caller::Caller,
 };
-
-/// One change to a user's conversations: the SSE `event` is its `type`, `data` this JSON.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum AccountEvent {
-    /// A conversation was started (by the web app, the CLI, `POST /api/chat`…).
-    ConversationCreated { conversation: ConversationOut },
-    /// Its title, model or system prompt changed.
-    ConversationUpdated { conversation: ConversationOut },
-    /// It is gone, with its messages; its unfinished answers were stopped.
-    ConversationDeleted { conversation_id: Uuid },
-}
-
-impl AccountEvent {
-    fn kind(&self) -> &'static str {
-        match self {
-            Self::ConversationCreated { .. } => "conversation_created",
-            Self::ConversationUpdated { .. } => "conversation_updated",
-            Self::ConversationDeleted { .. } => "conversation_deleted",
-        }
-    }
-}
 
 /// The caller's account feed: `conversation_created`, `conversation_updated` and
 /// `conversation_deleted` events as they happen. Not replayed: reload what you show whenever
@@ -51,15 +31,23 @@ impl AccountEvent {
         (status = 200, content_type = "text/event-stream", body = AccountEvent,
             description = "Server-Sent Events: `event` the type, `data` the event as JSON"),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`wrong_stream`: a stream token", body = ErrorBody),
         (status = 503, description = "`dependency_down`: NATS is unavailable", body = ErrorBody),
     ))]
 pub async fn account_events(
     State(state): State<AppState>,
-    user: AuthUser,
+    caller: Caller,
 ) -> ApiResult<impl IntoResponse> {
+    if caller.scope.is_some() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_stream",
+            "a stream token reads its one stream, not the account's feed",
+        ));
+    }
     let subscriber = state
         .nats
-        .subscribe(state.subjects.account(user.user_id))
+        .subscribe(state.subjects.account(caller.user_id))
         .await
         .map_err(|_| {
             ApiError::unavailable("the event feed (NATS) is unavailable; try again shortly")
@@ -68,10 +56,10 @@ pub async fn account_events(
         let event = serde_json::from_slice::<AccountEvent>(&message.payload).ok();
         std::future::ready(event.map(|e| Event::default().event(e.kind()).json_data(&e)))
     });
-    Ok(sse(
-        &state,
-        events.filter_map(|e| std::future::ready(e.ok())),
-    ))
+    let events = events.filter_map(|e| std::future::ready(e.ok()));
+    let watched = state.clone();
+    let events = events.take_until(async move { caller.until_invalid(&watched).await });
+    Ok(sse(&state, events))
 }
 
 /// Tells every open tab and device of `owner`'s. Best effort: the change is already stored, and
