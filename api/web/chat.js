@@ -370,8 +370,8 @@ export class ChatView {
     box.value = text.textContent;
     const said = h('p.form-error', { role: 'alert' });
     const cancel = h('button.secondary', { type: 'button' }, 'Cancel');
-    const form = h('form.edit-form', {}, box, said,
-      h('div.inline', {}, h('button.primary', { type: 'submit' }, 'Send'), cancel));
+    const send = h('button.primary', { type: 'submit' }, 'Send');
+    const form = h('form.edit-form', {}, box, said, h('div.inline', {}, send, cancel));
     const close = () => {
       form.replaceWith(text);
       article.querySelector('footer').hidden = false;
@@ -393,6 +393,8 @@ export class ChatView {
         said.textContent = 'An answer is still being written: wait for it, or Stop it, then edit.';
         return;
       }
+      if (send.disabled) return; // sent already (Enter twice)
+      send.disabled = true;
       try {
         const sent = await post(`/api/messages/${m.id}/edit`, { content: box.value, model: this.picker.value });
         close();
@@ -402,6 +404,8 @@ export class ChatView {
         this.scrollToEnd();
       } catch (err) {
         said.textContent = err.message;
+      } finally {
+        send.disabled = false;
       }
     });
     article.querySelector('footer').hidden = true;
