@@ -433,8 +433,8 @@ async fn a_stream_token_socket_closes_when_its_answer_is_deleted() {
         )
         .await;
     assert_eq!(deleted.status(), 204);
-    // The relay notices within its 5 s recheck of a silent answer; the socket, which can read
-    // nothing else, is closed saying why.
+    // Deleting stops the answer (`cancelled`); the socket, which can read nothing else, is
+    // closed saying why.
     let closed = loop {
         match ws.next(Duration::from_secs(20)).await {
             Received::Frame(frame) => assert_ne!(frame["reason"], "done", "{frame}"),

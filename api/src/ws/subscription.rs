@@ -79,19 +79,22 @@ pub async fn follow(
     let reason = match relayed {
         Ok(Relayed::Gone) => return,
         Ok(Relayed::Ended(reason)) => reason,
-        Ok(Relayed::Stopped) => match Box::pin(still_there(&state, user_id, target)).await {
-            Ok(true) => EndReason::Interrupted,
-            Ok(false) => {
-                outbox.stream_deleted.cancel();
-                EndReason::Deleted
+        Ok(ended @ (Relayed::Stopped | Relayed::Cancelled)) => {
+            match Box::pin(still_there(&state, user_id, target)).await {
+                Ok(true) if matches!(ended, Relayed::Cancelled) => EndReason::Done,
+                Ok(true) => EndReason::Interrupted,
+                Ok(false) => {
+                    outbox.stream_deleted.cancel();
+                    EndReason::Deleted
+                }
+                Err(e) => {
+                    outbox
+                        .deliver(from, ServerFrame::error(None, Some(target), e))
+                        .await;
+                    return;
+                }
             }
-            Err(e) => {
-                outbox
-                    .deliver(from, ServerFrame::error(None, Some(target), e))
-                    .await;
-                return;
-            }
-        },
+        }
         Err(e) => {
             outbox
                 .deliver(from, ServerFrame::error(None, Some(target), e))
@@ -111,6 +114,8 @@ enum Relayed {
     Ended(EndReason),
     /// The relay stopped before the stream's end (deleted, or cut off by the live feed).
     Stopped,
+    /// The answer ended `cancelled`: stopped, or its conversation deleted (which stops it).
+    Cancelled,
 }
 
 async fn follow_answer(
@@ -145,7 +150,11 @@ async fn follow_answer(
             return Ok(Relayed::Gone);
         }
         if relayed.is_terminal() {
-            return Ok(Relayed::Ended(EndReason::Done));
+            return Ok(if relayed.kind() == "cancelled" {
+                Relayed::Cancelled
+            } else {
+                Relayed::Ended(EndReason::Done)
+            });
         }
     }
     Ok(Relayed::Stopped)
