@@ -1,4 +1,4 @@
-//! The events a worker publishes for one assistant message (DESIGN §3). The NATS payload is
+//! The events a worker publishes for one assistant message (docs/design.md §6). The NATS payload is
 //! this JSON; the SSE relay sends it unchanged as `data:` with `event: <type>`.
 
 use serde::{Deserialize, Serialize};

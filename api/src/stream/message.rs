@@ -1,4 +1,4 @@
-//! Attaching to one answer without scanning the stream (DESIGN §2.5). The row says where the
+//! Attaching to one answer without scanning the stream (docs/design.md §6). The row says where the
 //! answer's events start; Direct Get reads them from there (or from `Last-Event-ID` + 1) up to
 //! the end, then the process-wide live feed (`hub.rs`) takes over. The subscription is made
 //! before the first read, and events are de-duplicated by sequence, so nothing falls between
