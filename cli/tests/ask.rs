@@ -59,18 +59,18 @@ async fn a_connection_cut_mid_answer_resumes_without_losing_or_repeating_text() 
     let child = tokio::spawn(run(cmd, None));
     // Once the answer is streaming, cut every connection (twice, to be sure of a resume).
     for _ in 0..2 {
-        loop {
-            let streaming: Option<i64> = sqlx::query_scalar(
-                "SELECT count(*) FROM messages WHERE role = 'assistant' AND status = 'streaming'",
-            )
-            .fetch_optional(&app.pool)
-            .await
-            .unwrap();
-            if streaming == Some(1) {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let _ = sluice_testkit::wait::until(
+            "the answer to stream",
+            std::time::Duration::from_secs(30),
+            || {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT count(*) FROM messages WHERE role = 'assistant' AND status = 'streaming'",
+                )
+                .fetch_one(&app.pool)
+            },
+            |streaming| matches!(streaming, Ok(1)),
+        )
+        .await;
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         proxy.cut_all();
     }

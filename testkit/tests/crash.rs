@@ -64,5 +64,19 @@ async fn a_killed_worker_s_job_is_finished_by_another_with_one_answer() {
         .await
         .collect()
         .await;
+    let kinds: Vec<&str> = replay.iter().map(|e| e.event.as_str()).collect();
+    let reset_at = kinds
+        .iter()
+        .position(|k| *k == "reset")
+        .expect("the reset replayed");
+    assert!(
+        kinds[..reset_at].contains(&"token"),
+        "the first attempt's tokens come before the reset: {kinds:?}"
+    );
+    assert_eq!(replay[reset_at].data["attempt"], 2);
+    assert!(
+        kinds[reset_at..].contains(&"token") && kinds.last() == Some(&"done"),
+        "then the second attempt's, to its end: {kinds:?}"
+    );
     assert_eq!(answer_text(&replay), expected);
 }

@@ -63,11 +63,18 @@ async fn a_hundred_concurrent_answers_reach_reconnecting_clients_exactly_once() 
     for ((token, answer), got) in answers.iter().zip(&received) {
         assert_exactly_once(&app, token, *answer, got).await;
     }
-    let reconnects: usize = received.iter().map(|r| r.connections - 1).sum();
-    assert!(
-        reconnects >= 100,
-        "each client reconnected at least once: {reconnects}"
-    );
+    // The drops happened: a steady client opens its stream and then the 204 that ends it; a
+    // flaky one was cut mid-answer at least once more, and got what it missed on reconnect.
+    for (i, got) in received.iter().enumerate() {
+        if i % 2 == 1 {
+            assert!(
+                got.connections >= 3,
+                "client {i} was cut mid-answer: {got:?}"
+            );
+        } else {
+            assert_eq!(got.connections, 2, "client {i} was never cut: {got:?}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -310,4 +310,13 @@ async fn processes_starting_together_share_one_events_stream() {
     for result in futures::future::join_all(starts).await {
         assert!(result.is_ok(), "{:?}", result.err());
     }
+    // One stream, made once, with the configuration every process asked for.
+    use futures::StreamExt;
+    let mut names: Vec<String> = js.stream_names().map(|n| n.unwrap()).collect().await;
+    names.retain(|n| *n == subjects.stream_name());
+    assert_eq!(names.len(), 1, "one events stream");
+    let stream = js.get_stream(subjects.stream_name()).await.unwrap();
+    let info = stream.get_info().await.unwrap();
+    assert_eq!(info.config.subjects, [subjects.stream_filter()]);
+    assert_eq!(info.config.max_age, age);
 }
