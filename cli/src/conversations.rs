@@ -2,7 +2,10 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use sluice_shared::dto::{ConversationOut, MessageOut, Page};
+use sluice_shared::{
+    dto::{ConversationOut, MessageOut, Page},
+    message_status::MessageStatus,
+};
 use uuid::Uuid;
 
 use crate::{client::Api, error::CliResult};
@@ -108,8 +111,8 @@ fn markdown(conversation: &ConversationOut, messages: &[MessageOut]) -> String {
     );
     for m in messages {
         let who = if m.role == "user" { "You" } else { "Assistant" };
-        let note = match m.status.as_str() {
-            "complete" | "done" => String::new(),
+        let note = match m.status {
+            MessageStatus::Complete | MessageStatus::Done => String::new(),
             other => format!(" _({other})_"),
         };
         out.push_str(&format!("**{who}**{note}\n\n{}\n\n", m.content.trim_end()));

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::events::Usage;
+use crate::{events::Usage, message_status::MessageStatus};
 
 #[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct UserOut {
@@ -92,7 +92,7 @@ pub struct MessageOut {
     pub role: String,
     pub content: String,
     /// `complete` for user messages; `queued | streaming | done | error | cancelled` for answers.
-    pub status: String,
+    pub status: MessageStatus,
     pub model: Option<String>,
     pub provider: Option<String>,
     pub attempt: i32,

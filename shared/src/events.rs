@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::message_status::MessageStatus;
+
 /// Token counts reported by the provider (or estimated by the demo provider).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Usage {
@@ -47,6 +49,12 @@ pub enum StreamEvent {
         message_id: Uuid,
         code: String,
         message: String,
+        /// Whether the same request may succeed later. `true` for what passes — the provider's
+        /// rate limits, outages, timeouts, a dropped connection — that outlasted the worker's own
+        /// retries and fail-over: a client may offer "Retry" (regenerate), best after a pause.
+        /// `false` when the same request fails the same way (a refused or malformed prompt, a
+        /// bad provider key, an unknown model): something must change first. Sluice itself never
+        /// retries an answer that ended with an error.
         retryable: bool,
     },
     Cancelled {
@@ -65,6 +73,59 @@ impl StreamEvent {
             Self::Done { .. } => "done",
             Self::Error { .. } => "error",
             Self::Cancelled { .. } => "cancelled",
+        }
+    }
+}
+
+/// How an answer ended, as its row stores it: the one source of its terminal event. The
+/// worker that finishes an answer and the API that publishes the end for a worker that died
+/// before it could (`api/src/stream/terminal.rs`) both build the event here, so they send the
+/// same one under the same `Nats-Msg-Id`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ending {
+    Done {
+        finish_reason: String,
+        usage: Usage,
+    },
+    Cancelled,
+    Error {
+        code: String,
+        message: String,
+        retryable: bool,
+    },
+}
+
+impl Ending {
+    pub fn status(&self) -> MessageStatus {
+        match self {
+            Self::Done { .. } => MessageStatus::Done,
+            Self::Cancelled => MessageStatus::Cancelled,
+            Self::Error { .. } => MessageStatus::Error,
+        }
+    }
+
+    /// The terminal event of the answer `message_id`.
+    pub fn event(&self, message_id: Uuid) -> StreamEvent {
+        match self.clone() {
+            Self::Done {
+                finish_reason,
+                usage,
+            } => StreamEvent::Done {
+                message_id,
+                finish_reason,
+                usage,
+            },
+            Self::Cancelled => StreamEvent::Cancelled { message_id },
+            Self::Error {
+                code,
+                message,
+                retryable,
+            } => StreamEvent::Error {
+                message_id,
+                code,
+                message,
+                retryable,
+            },
         }
     }
 }
@@ -109,8 +170,11 @@ pub const TERMINAL_KEY: &str = "end";
 
 /// Whether an event type ends a message's stream.
 pub fn is_terminal_kind(kind: &str) -> bool {
-    matches!(kind, "done" | "error" | "cancelled")
+    TERMINAL_KINDS.contains(&kind)
 }
+
+/// The event types that end a message's stream, one of them exactly once per answer.
+pub const TERMINAL_KINDS: [&str; 3] = ["done", "error", "cancelled"];
 
 #[cfg(test)]
 mod tests {

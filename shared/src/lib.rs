@@ -11,6 +11,7 @@ pub mod dto;
 pub mod events;
 pub mod handoff;
 pub mod job;
+pub mod message_status;
 pub mod metrics;
 pub mod nats;
 pub mod queue;

@@ -15,7 +15,7 @@ pub struct SseEvent {
 
 impl SseEvent {
     pub fn is_terminal(&self) -> bool {
-        matches!(self.event.as_str(), "done" | "error" | "cancelled")
+        sluice_shared::events::is_terminal_kind(&self.event)
     }
 }
 

@@ -370,8 +370,8 @@ async fn finished_jobs_leave_the_queue_table_and_dead_ones_stay_a_week() {
 /// stored and its queue row goes with it.
 #[tokio::test]
 async fn a_stale_attempt_finishing_late_leaves_the_answer_and_queue_row_to_its_successor() {
-    use sluice_shared::events::Usage;
-    use sluice_worker::store::{Finish, Outcome, Timing};
+    use sluice_shared::events::{Ending, Usage};
+    use sluice_worker::store::{Finish, Timing};
 
     let app = TestApp::spawn_without_worker().await;
     let token = app.guest().await;
@@ -389,15 +389,15 @@ async fn a_stale_attempt_finishing_late_leaves_the_answer_and_queue_row_to_its_s
         message_id: id,
         attempt,
         content: text.into(),
-        outcome: Outcome::Done {
+        ending: Ending::Done {
             finish_reason: "stop".into(),
             usage: Usage {
                 input_tokens: 3,
                 output_tokens: 1,
             },
-            usage_estimated: false,
-            cost_usd: None,
         },
+        usage_estimated: false,
+        cost_usd: None,
         provider: Some("demo"),
         timing: Timing {
             latency_ms: 5,

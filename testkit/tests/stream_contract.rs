@@ -14,7 +14,7 @@ use async_nats::jetstream;
 use proptest::{prelude::*, sample::Index, test_runner::TestRunner};
 use serde_json::Value;
 use sluice_shared::{
-    events::{StreamEvent, TERMINAL_KEY, Usage, nats_msg_id},
+    events::{Ending, StreamEvent, TERMINAL_KEY, Usage, nats_msg_id},
     subjects::Subjects,
 };
 use sluice_testkit::{
@@ -23,10 +23,11 @@ use sluice_testkit::{
 };
 use uuid::Uuid;
 
+/// How the scenario's answer ends.
 #[derive(Debug, Clone, Copy)]
-enum Ending {
+enum End {
     Done,
-    Error,
+    Error { retryable: bool },
     Cancelled,
 }
 
@@ -34,7 +35,7 @@ enum Ending {
 struct Scenario {
     /// Tokens of each attempt; attempts after the first begin with `reset`.
     attempts: Vec<Vec<String>>,
-    ending: Ending,
+    end: End,
     /// Per connection: worker steps to take first, then events to read before dropping.
     connections: Vec<(usize, usize)>,
     /// Where the "inside the answer" Last-Event-ID probe lands.
@@ -45,16 +46,16 @@ fn scenario() -> impl Strategy<Value = Scenario> {
     (
         prop::collection::vec(prop::collection::vec("[a-z ]{1,3}", 0..4), 1..=2),
         prop_oneof![
-            Just(Ending::Done),
-            Just(Ending::Error),
-            Just(Ending::Cancelled)
+            Just(End::Done),
+            any::<bool>().prop_map(|retryable| End::Error { retryable }),
+            Just(End::Cancelled)
         ],
         prop::collection::vec((0usize..4, 0usize..4), 1..10),
         any::<Index>(),
     )
-        .prop_map(|(attempts, ending, connections, inside)| Scenario {
+        .prop_map(|(attempts, end, connections, inside)| Scenario {
             attempts,
-            ending,
+            end,
             connections,
             inside,
         })
@@ -83,7 +84,7 @@ struct FakeWorker {
     message_id: Uuid,
     final_attempt: i32,
     final_text: String,
-    ending: Ending,
+    end: End,
     /// Sequences of every event on the subject, as the test knows them.
     published: Vec<u64>,
     end_seq: Option<u64>,
@@ -99,7 +100,7 @@ impl FakeWorker {
         message_id: Uuid,
         final_attempt: i32,
         final_text: String,
-        ending: Ending,
+        end: End,
     ) -> Self {
         Self {
             app_pool: app.pool.clone(),
@@ -108,32 +109,34 @@ impl FakeWorker {
             message_id,
             final_attempt,
             final_text,
-            ending,
+            end,
             published: Vec::new(),
             end_seq: None,
             stored: false,
         }
     }
 
-    fn end_event(&self) -> StreamEvent {
-        let message_id = self.message_id;
-        match self.ending {
-            Ending::Done => StreamEvent::Done {
-                message_id,
+    /// The ending the worker stores, and builds its terminal event from, as the real one does.
+    fn ending(&self) -> Ending {
+        match self.end {
+            End::Done => Ending::Done {
                 finish_reason: "stop".into(),
                 usage: Usage {
                     input_tokens: 3,
                     output_tokens: 5,
                 },
             },
-            Ending::Error => StreamEvent::Error {
-                message_id,
+            End::Error { retryable } => Ending::Error {
                 code: "upstream_failed".into(),
                 message: "the provider failed".into(),
-                retryable: false,
+                retryable,
             },
-            Ending::Cancelled => StreamEvent::Cancelled { message_id },
+            End::Cancelled => Ending::Cancelled,
         }
+    }
+
+    fn end_event(&self) -> StreamEvent {
+        self.ending().event(self.message_id)
     }
 
     async fn publish(&mut self, attempt: i32, key: &str, event: &StreamEvent) -> u64 {
@@ -174,26 +177,27 @@ impl FakeWorker {
                 self.publish(attempt, &key, &event).await;
             }
             Step::StoreAnswer => {
-                let (status, code, message) = match self.ending {
-                    Ending::Done => ("done", None, None),
-                    Ending::Error => (
-                        "error",
-                        Some("upstream_failed"),
-                        Some("the provider failed"),
-                    ),
-                    Ending::Cancelled => ("cancelled", None, None),
+                let ending = self.ending();
+                let (code, message, retryable) = match &ending {
+                    Ending::Error {
+                        code,
+                        message,
+                        retryable,
+                    } => (Some(code.clone()), Some(message.clone()), *retryable),
+                    _ => (None, None, false),
                 };
                 sqlx::query(
                     "UPDATE messages SET status = $2, content = $3, completed_at = now(),
                          finish_reason = 'stop', input_tokens = 3, output_tokens = 5,
-                         error_code = $4, error_message = $5
+                         error_code = $4, error_message = $5, error_retryable = $6
                      WHERE id = $1",
                 )
                 .bind(self.message_id)
-                .bind(status)
+                .bind(ending.status())
                 .bind(&self.final_text)
                 .bind(code)
                 .bind(message)
+                .bind(retryable)
                 .execute(&self.app_pool)
                 .await
                 .unwrap();
@@ -315,7 +319,7 @@ async fn run_case(app: &TestApp, token: &str, conversation: Uuid, s: Scenario) {
         message_id,
         s.attempts.len() as i32,
         s.attempts.last().unwrap().concat(),
-        s.ending,
+        s.end,
     );
     let mut steps = steps(&s, message_id, conversation).into_iter();
     let mut received: Vec<SseEvent> = Vec::new();
@@ -369,12 +373,10 @@ async fn run_case(app: &TestApp, token: &str, conversation: Uuid, s: Scenario) {
     }
     let ends: Vec<&SseEvent> = received.iter().filter(|e| e.is_terminal()).collect();
     assert_eq!(ends.len(), 1, "exactly one end: {received:?}");
-    let expected_kind = match s.ending {
-        Ending::Done => "done",
-        Ending::Error => "error",
-        Ending::Cancelled => "cancelled",
-    };
-    assert_eq!(ends[0].event, expected_kind);
+    // The same end whoever published it, the worker or the API on its behalf.
+    let expected = worker.end_event();
+    assert_eq!(ends[0].event, expected.kind());
+    assert_eq!(ends[0].data, serde_json::to_value(&expected).unwrap());
     assert_eq!(ends[0].id, worker.end_seq);
     assert_ids_increase(&received, 0);
     let stored = app.message(token, message_id).await;
@@ -487,7 +489,7 @@ async fn tokens_of_an_attempt_presumed_dead_never_mix_into_the_next() {
         message_id,
         2,
         "new text".into(),
-        Ending::Done,
+        End::Done,
     );
     let token_event = |seq: u32, delta: &str| StreamEvent::Token {
         message_id,

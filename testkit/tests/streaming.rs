@@ -2,8 +2,28 @@
 //! JetStream, clients read it as resumable SSE.
 
 use serde_json::json;
+use sluice_shared::message_status::MessageStatus;
 use sluice_testkit::{TestApp, sse::answer_text};
 use sluice_worker::providers::demo::demo_reply;
+
+/// The statuses the code knows are exactly those the `messages.status` CHECK allows.
+#[tokio::test]
+async fn the_database_allows_exactly_the_message_statuses_the_code_knows() {
+    let app = TestApp::spawn_without_worker().await;
+    let check: String = sqlx::query_scalar(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint
+         WHERE conrelid = 'messages'::regclass AND contype = 'c'
+           AND pg_get_constraintdef(oid) LIKE '%status%'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let mut allowed: Vec<&str> = check.split('\'').skip(1).step_by(2).collect();
+    allowed.sort_unstable();
+    let mut known: Vec<&str> = MessageStatus::ALL.iter().map(|s| s.as_str()).collect();
+    known.sort_unstable();
+    assert_eq!(allowed, known, "{check}");
+}
 
 #[tokio::test]
 async fn the_streamed_answer_equals_the_stored_message() {
@@ -11,7 +31,7 @@ async fn the_streamed_answer_equals_the_stored_message() {
     let token = app.guest().await;
     let conv = app.create_conversation(&token).await;
     let sent = app.send(&token, conv, "hello sluice").await;
-    assert_eq!(sent.assistant_message.status, "queued");
+    assert_eq!(sent.assistant_message.status, MessageStatus::Queued);
 
     let events = app
         .sse(&token, &sent.stream_url, None)

@@ -19,7 +19,7 @@ use sluice_shared::{
     handoff::{self, Offer},
     queue,
 };
-use tokio::task::JoinSet;
+use tokio::{sync::oneshot, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -46,12 +46,14 @@ impl QueueWorker {
 /// Tells the API whether this worker took an offer (`handoff::TAKEN` / `DECLINED`). A lost
 /// answer is harmless: the API then hands the job to the queue, which finds it leased (or
 /// gone) and leaves it be.
-pub async fn answer(state: &WorkerState, reply: Option<Subject>, answer: &'static [u8]) {
-    if answer == handoff::TAKEN {
+async fn answer(state: &WorkerState, reply: Option<Subject>, taken: bool) {
+    let answer = if taken {
         state.metrics.offers_taken.increment(1);
+        handoff::TAKEN
     } else {
         state.metrics.offers_declined.increment(1);
-    }
+        handoff::DECLINED
+    };
     if let Some(reply) = reply {
         let _ = state.nats.publish(reply, answer.into()).await;
     }
@@ -86,7 +88,7 @@ pub async fn serve(
         };
         let Ok(slot) = state.slots.clone().try_acquire_owned() else {
             state.saturation.declined();
-            answer(&state, message.reply, handoff::DECLINED).await;
+            answer(&state, message.reply, false).await;
             continue;
         };
         let (state, worker) = (state.clone(), queue_worker.get());
@@ -96,11 +98,16 @@ pub async fn serve(
                 job_id: offer.job_id.clone(),
                 worker: worker.clone(),
             };
-            let source = Source::Offer {
-                lease,
-                reply: message.reply,
+            let (taken, claimed) = oneshot::channel();
+            let source = Source::Offer { lease, taken };
+            let reply = async {
+                // No word (the claim failed before it could say): no answer, as if lost.
+                if let Ok(taken) = claimed.await {
+                    answer(&state, message.reply, taken).await;
+                }
             };
-            if chat_job::run(&state, &offer.job, source).await.is_err() {
+            let (ran, ()) = tokio::join!(chat_job::run(&state, &offer.job, source), reply);
+            if ran.is_err() {
                 // Back to the queue, one attempt spent, as apalis does with a failed job.
                 if let Err(e) = queue::make_due(&state.pool, &offer.job_id, Some(&worker)).await {
                     tracing::error!(error = %e, job_id = %offer.job_id, "could not return a failed job to the queue; it is retried when its lease lapses");

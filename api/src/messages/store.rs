@@ -1,7 +1,11 @@
 //! Message rows, always read with the owner's id.
 
 use chrono::{DateTime, Utc};
-use sluice_shared::{dto::MessageOut, events::Usage};
+use sluice_shared::{
+    dto::MessageOut,
+    events::{Ending, Usage},
+    message_status::MessageStatus,
+};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -11,7 +15,7 @@ pub struct MessageRow {
     pub conversation_id: Uuid,
     pub role: String,
     pub content: String,
-    pub status: String,
+    pub status: MessageStatus,
     pub model: Option<String>,
     pub provider: Option<String>,
     pub attempt: i32,
@@ -24,6 +28,8 @@ pub struct MessageRow {
     pub ttft_ms: Option<i32>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// The error may pass (see `StreamEvent::Error::retryable`).
+    pub error_retryable: bool,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
     /// For answers: the user message answered.
@@ -39,10 +45,26 @@ pub struct MessageRow {
 
 impl MessageRow {
     pub fn is_finished(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "done" | "error" | "cancelled" | "complete"
-        )
+        !self.status.is_unfinished()
+    }
+
+    /// How a finished answer ended: what its terminal event says. `None` while it is written
+    /// (exactly when `is_finished` is false).
+    pub fn ending(&self) -> Option<Ending> {
+        Some(match self.status {
+            MessageStatus::Queued | MessageStatus::Streaming => return None,
+            MessageStatus::Cancelled => Ending::Cancelled,
+            MessageStatus::Error => Ending::Error {
+                code: self.error_code.clone().unwrap_or_else(|| "error".into()),
+                message: self.error_message.clone().unwrap_or_default(),
+                retryable: self.error_retryable,
+            },
+            // A user's message (`complete`) is never streamed; if asked, it simply ended.
+            MessageStatus::Done | MessageStatus::Complete => Ending::Done {
+                finish_reason: self.finish_reason.clone().unwrap_or_else(|| "stop".into()),
+                usage: self.usage().unwrap_or_default(),
+            },
+        })
     }
 
     /// The stream sequence a replay of this answer starts at: at or before its first event.
@@ -91,7 +113,7 @@ macro_rules! message_columns {
     () => {
         "id, conversation_id, role, content, status, model, provider, attempt, first_seq,
     last_seq, finish_reason, input_tokens, output_tokens, latency_ms, ttft_ms, error_code,
-    error_message, created_at, completed_at, reply_to, edit_of, superseded_at IS NOT NULL AS superseded,
+    error_message, error_retryable, created_at, completed_at, reply_to, edit_of, superseded_at IS NOT NULL AS superseded,
     usage_estimated, cost_usd::float8 AS cost_usd"
     };
 }
@@ -179,7 +201,7 @@ pub enum CancelOutcome {
     /// A worker is on it: it was asked (flag + control message) to stop.
     Requested,
     /// It had already ended with this status.
-    AlreadyFinished { status: String },
+    AlreadyFinished { status: MessageStatus },
 }
 
 pub async fn request_cancel(
@@ -187,7 +209,7 @@ pub async fn request_cancel(
     owner: Uuid,
     id: Uuid,
 ) -> sqlx::Result<Option<CancelOutcome>> {
-    let found: Option<(String, Uuid, i32)> = sqlx::query_as(
+    let found: Option<(MessageStatus, Uuid, i32)> = sqlx::query_as(
         // The row lock makes `old.status` the latest, even when a worker claims concurrently.
         "WITH old AS (
              SELECT id, status FROM messages
@@ -203,16 +225,14 @@ pub async fn request_cancel(
     .bind(owner)
     .fetch_optional(pool)
     .await?;
-    Ok(
-        found.map(|(old, conversation_id, attempt)| match old.as_str() {
-            "queued" => CancelOutcome::CancelledWhileQueued {
-                conversation_id,
-                attempt,
-            },
-            "streaming" => CancelOutcome::Requested,
-            _ => CancelOutcome::AlreadyFinished { status: old },
-        }),
-    )
+    Ok(found.map(|(old, conversation_id, attempt)| match old {
+        MessageStatus::Queued => CancelOutcome::CancelledWhileQueued {
+            conversation_id,
+            attempt,
+        },
+        MessageStatus::Streaming => CancelOutcome::Requested,
+        _ => CancelOutcome::AlreadyFinished { status: old },
+    }))
 }
 
 /// A message by id alone, for a stream whose owner was already checked.

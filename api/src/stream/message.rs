@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use futures::stream::{self, BoxStream, StreamExt};
-use sluice_shared::events::StreamEvent;
+use sluice_shared::{events::StreamEvent, message_status::MessageStatus};
 
 use super::{
     Relayed, Stored,
@@ -44,7 +44,7 @@ pub async fn message_events(
     after: Option<u64>,
 ) -> Result<Attach, ApiError> {
     // An answer not started yet is seen from its enqueue: its first token and end are timed.
-    let fresh = after.is_none() && row.status == "queued";
+    let fresh = after.is_none() && row.status == MessageStatus::Queued;
     let enqueued = row.created_at;
     let observe = |events| {
         state
@@ -56,8 +56,8 @@ pub async fn message_events(
     let start = attempts::read_from(first, after, row.attempt > 1);
     // The client may hold text when it saw more than the answer's first event.
     let client_has_text = after.is_some_and(|a| a > first);
-    if row.is_finished() {
-        let end = terminal::settle(&state, &row).await?;
+    if let Some(ending) = row.ending() {
+        let end = terminal::settle(&state, &row, &ending).await?;
         if after.is_some_and(|a| a >= end.seq) {
             return Ok(Attach::Ended);
         }
@@ -233,10 +233,10 @@ impl Cursor {
             }
             Err(_) => return,
         };
-        if !row.is_finished() {
+        let Some(ending) = row.ending() else {
             return;
-        }
-        match terminal::settle(&self.state, &row).await {
+        };
+        match terminal::settle(&self.state, &row, &ending).await {
             Ok(end) => {
                 self.row = MessageRow {
                     last_seq: Some(end.seq as i64),
@@ -276,9 +276,12 @@ fn from_row(row: &MessageRow, end: u64, client_has_text: bool) -> Vec<Relayed> {
         .into_iter()
         .map(|event| Relayed::Rebuilt { event, id: None })
         .collect();
-    events.push(Relayed::Rebuilt {
-        event: terminal::event(row),
-        id: Some(end),
-    });
+    // Rebuilt only for finished rows, which always have an ending.
+    if let Some(ending) = row.ending() {
+        events.push(Relayed::Rebuilt {
+            event: ending.event(message_id),
+            id: Some(end),
+        });
+    }
     events
 }

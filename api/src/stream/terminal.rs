@@ -9,7 +9,7 @@
 //! with the same sequence, so the answer ends exactly once whoever wins.
 
 use async_nats::jetstream::stream::DirectGetErrorKind;
-use sluice_shared::events::{StreamEvent, TERMINAL_KEY, nats_msg_id};
+use sluice_shared::events::{Ending, StreamEvent, TERMINAL_KEY, nats_msg_id};
 use uuid::Uuid;
 
 use super::Stored;
@@ -28,8 +28,13 @@ pub struct Terminal {
     pub expired: bool,
 }
 
-/// The terminal sequence of a finished answer, publishing the terminal event if no one has.
-pub async fn settle(state: &AppState, row: &MessageRow) -> Result<Terminal, ApiError> {
+/// The terminal sequence of a finished answer (`row`, which ended as `ending`), publishing the
+/// terminal event if no one has.
+pub async fn settle(
+    state: &AppState,
+    row: &MessageRow,
+    ending: &Ending,
+) -> Result<Terminal, ApiError> {
     if let Some(seq) = row.last_seq {
         return Ok(Terminal {
             seq: seq as u64,
@@ -46,7 +51,14 @@ pub async fn settle(state: &AppState, row: &MessageRow) -> Result<Terminal, ApiE
         // Tokens are there, the end is not: the worker is between storing and publishing (or
         // died there). Publish the end for it.
         Some(_) => Terminal {
-            seq: publish(state, row.conversation_id, row.id, row.attempt, &event(row)).await?,
+            seq: publish(
+                state,
+                row.conversation_id,
+                row.id,
+                row.attempt,
+                &ending.event(row.id),
+            )
+            .await?,
             expired: false,
         },
         // Nothing left on the subject: the events expired. Every sequence this answer ever
@@ -80,26 +92,6 @@ pub async fn publish(
         .await?
         .await?;
     Ok(ack.sequence)
-}
-
-/// The terminal event a finished row stands for.
-pub fn event(row: &MessageRow) -> StreamEvent {
-    let message_id = row.id;
-    match row.status.as_str() {
-        "cancelled" => StreamEvent::Cancelled { message_id },
-        "error" => StreamEvent::Error {
-            message_id,
-            code: row.error_code.clone().unwrap_or_else(|| "error".into()),
-            message: row.error_message.clone().unwrap_or_default(),
-            // A stored error is final: the job is not retried any more.
-            retryable: false,
-        },
-        _ => StreamEvent::Done {
-            message_id,
-            finish_reason: row.finish_reason.clone().unwrap_or_else(|| "stop".into()),
-            usage: row.usage().unwrap_or_default(),
-        },
-    }
 }
 
 /// The last event on `subject`, if the stream still holds any.

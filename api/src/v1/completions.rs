@@ -15,7 +15,7 @@ use axum::{
 };
 use futures::{StreamExt, future::ready, stream};
 use serde_json::{Value, json};
-use sluice_shared::events::Usage;
+use sluice_shared::events::{Ending, Usage};
 
 use super::{
     chunks::{self, Chunks},
@@ -216,9 +216,9 @@ pub async fn show(
 /// A finished answer as `chat.completion`; one that failed, was cancelled or is not over yet
 /// as the error saying so.
 fn completion(row: &MessageRow, model: &str) -> Result<Value, V1Error> {
-    match row.status.as_str() {
-        "done" => {}
-        "queued" | "streaming" => {
+    match row.ending() {
+        Some(Ending::Done { .. }) => {}
+        None => {
             return Err(V1Error::new(
                 StatusCode::CONFLICT,
                 "not_finished",
@@ -228,16 +228,14 @@ fn completion(row: &MessageRow, model: &str) -> Result<Value, V1Error> {
                 ),
             ));
         }
-        "cancelled" => {
+        Some(Ending::Cancelled) => {
             return Err(V1Error::new(
                 StatusCode::CONFLICT,
                 "cancelled",
                 "the answer was cancelled",
             ));
         }
-        _ => {
-            let code = row.error_code.as_deref().unwrap_or("upstream_error");
-            let message = row.error_message.as_deref().unwrap_or("the answer failed");
+        Some(Ending::Error { code, message, .. }) => {
             // The provider's rate limit outlasted the worker's retries: the client may retry
             // later, as after OpenAI's own 429 (its SDKs raise `RateLimitError`).
             if code == "rate_limited" {
@@ -247,7 +245,7 @@ fn completion(row: &MessageRow, model: &str) -> Result<Value, V1Error> {
                     message,
                 ));
             }
-            return Err(V1Error::new(StatusCode::BAD_GATEWAY, code, message));
+            return Err(V1Error::new(StatusCode::BAD_GATEWAY, &code, message));
         }
     }
     let used = Usage {

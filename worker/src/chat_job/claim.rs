@@ -2,7 +2,7 @@
 //! outright; an offered one only while its row is still on offer, and the API is told
 //! whether this worker took it.
 
-use sluice_shared::{handoff, job::ChatJob};
+use sluice_shared::job::ChatJob;
 
 use super::Source;
 use crate::{
@@ -18,22 +18,25 @@ pub(super) async fn claim(
     job: &ChatJob,
     source: Source,
 ) -> anyhow::Result<Option<Claim>> {
-    let (lease, reply) = match source {
+    let (lease, taken) = match source {
         Source::Queue => return Ok(state.store.claim(job.message_id).await?),
-        Source::Offer { lease, reply } => (lease, reply),
+        Source::Offer { lease, taken } => (lease, taken),
     };
     let check_queue = state.saturation.queue_may_be_busy();
     let offered = state
         .store
         .claim_offered(job.message_id, lease, check_queue);
-    let (claim, answer) = match offered.await? {
-        Offered::Claimed(claim) => (Some(claim), handoff::TAKEN),
-        Offered::Finished => (None, handoff::TAKEN),
+    let (claim, took) = match offered.await? {
+        Offered::Claimed(claim) => (Some(claim), true),
+        // Over already: taken, so that no one else looks for it.
+        Offered::Finished => (None, true),
         Offered::Gone => {
             state.saturation.declined();
-            (None, handoff::DECLINED)
+            (None, false)
         }
     };
-    crate::handoff::answer(state, reply, answer).await;
+    // The offer's side (`handoff.rs`) tells the API; if it has gone, the API hands the job to
+    // the queue, which finds it leased or gone.
+    let _ = taken.send(took);
     Ok(claim)
 }

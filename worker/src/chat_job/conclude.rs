@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use sluice_shared::{
-    events::{StreamEvent, Usage},
+    events::{Ending, Usage},
     job::ChatJob,
 };
 
@@ -11,7 +11,7 @@ use super::{End, Generation};
 use crate::{
     WorkerState, prompt,
     publisher::EventPublisher,
-    store::{Finish, Outcome, Timing},
+    store::{Finish, Timing},
 };
 
 /// Stores the answer, then publishes the terminal event — only if this attempt still owns the
@@ -39,64 +39,48 @@ pub(super) async fn conclude(
     };
     let text = generation.text;
     let chars = text.len();
-    let (outcome, event) = match generation.end {
+    let mut usage_estimated = false;
+    let ending = match generation.end {
         End::Finished {
             finish_reason,
             usage,
         } => {
             // The provider's own numbers; an estimate, said to be one, where it sent none.
-            let (usage, usage_estimated) = match usage {
-                Some(usage) => (usage, false),
-                None => {
-                    let estimate = Usage {
-                        input_tokens: generation.estimated_input,
-                        output_tokens: prompt::estimate_tokens(&text),
-                    };
-                    (estimate, true)
+            let usage = usage.unwrap_or_else(|| {
+                usage_estimated = true;
+                Usage {
+                    input_tokens: generation.estimated_input,
+                    output_tokens: prompt::estimate_tokens(&text),
                 }
-            };
-            let cost_usd = state
-                .config
-                .model(&job.model)
-                .and_then(|m| m.price)
-                .map(|p| p.cost(usage.input_tokens, usage.output_tokens));
-            let event = StreamEvent::Done {
-                message_id,
-                finish_reason: finish_reason.clone(),
+            });
+            Ending::Done {
+                finish_reason,
                 usage,
-            };
-            (
-                Outcome::Done {
-                    finish_reason,
-                    usage,
-                    usage_estimated,
-                    cost_usd,
-                },
-                event,
-            )
+            }
         }
-        End::Cancelled => (Outcome::Cancelled, StreamEvent::Cancelled { message_id }),
-        End::Failed(e) => {
-            let event = StreamEvent::Error {
-                message_id,
-                code: e.code.into(),
-                message: e.message.clone(),
-                retryable: e.retryable,
-            };
-            (
-                Outcome::Error {
-                    code: e.code,
-                    message: e.message,
-                },
-                event,
-            )
-        }
+        End::Cancelled => Ending::Cancelled,
+        End::Failed(e) => Ending::Error {
+            code: e.code.into(),
+            message: e.message,
+            retryable: e.retryable,
+        },
     };
+    let cost_usd = match &ending {
+        Ending::Done { usage, .. } => state
+            .config
+            .model(&job.model)
+            .and_then(|m| m.price)
+            .map(|p| p.cost(usage.input_tokens, usage.output_tokens)),
+        _ => None,
+    };
+    let event = ending.event(message_id);
     let finish = Finish {
         message_id,
         attempt,
         content: text,
-        outcome,
+        ending,
+        usage_estimated,
+        cost_usd,
         provider: generation.provider,
         timing,
     };

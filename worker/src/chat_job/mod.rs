@@ -17,12 +17,12 @@ use std::{
 };
 
 use apalis::prelude::{BoxDynError, Data};
-use async_nats::Subject;
 use futures::FutureExt;
 use sluice_shared::{
     events::{StreamEvent, Usage},
     job::ChatJob,
 };
+use tokio::sync::oneshot;
 use tracing::Instrument;
 
 use crate::{
@@ -43,11 +43,11 @@ pub async fn chat_job(job: ChatJob, state: Data<Arc<WorkerState>>) -> Result<(),
 pub enum Source {
     /// apalis fetched it from the queue, and holds its row.
     Queue,
-    /// Taken from an offer (`handoff.rs`): the claim must lease the row, and the API hears
-    /// on `reply` whether this worker took it.
+    /// Taken from an offer (`handoff.rs`): the claim must lease the row, and says on `taken`
+    /// whether this worker took it (the offer's side tells the API).
     Offer {
         lease: Lease,
-        reply: Option<Subject>,
+        taken: oneshot::Sender<bool>,
     },
 }
 

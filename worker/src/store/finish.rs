@@ -4,14 +4,14 @@
 
 use sluice_shared::{
     batch::{Statement, column},
-    events::Usage,
+    events::{Ending, Usage},
     job::CHAT_QUEUE,
     queue_delete_finished_jobs,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Finish, Outcome};
+use super::Finish;
 
 pub(super) struct Finishes(pub(super) PgPool);
 
@@ -22,8 +22,8 @@ impl Statement for Finishes {
     async fn run(&self, finishes: &[Finish]) -> sqlx::Result<Vec<bool>> {
         let text = |f: fn(&Finish) -> Option<String>| column(finishes, f);
         let usage = |f: fn(&Usage) -> u32| {
-            column(finishes, |x| match &x.outcome {
-                Outcome::Done { usage, .. } => Some(f(usage) as i32),
+            column(finishes, |x| match &x.ending {
+                Ending::Done { usage, .. } => Some(f(usage) as i32),
                 _ => None,
             })
         };
@@ -37,14 +37,15 @@ impl Statement for Finishes {
                      first_seq = CASE WHEN f.attempt = 1 THEN COALESCE(f.first_seq, m.first_seq)
                                       ELSE m.first_seq END,
                      provider = COALESCE(f.provider, m.provider),
-                     usage_estimated = f.usage_estimated, cost_usd = f.cost_usd
+                     usage_estimated = f.usage_estimated, cost_usd = f.cost_usd,
+                     error_retryable = f.error_retryable
                  FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[],
                              $6::int[], $7::int[], $8::text[], $9::text[], $10::int[],
                              $11::int[], $12::bigint[], $13::text[], $15::bool[],
-                             $16::float8[])
+                             $16::float8[], $17::bool[])
                       AS f(id, attempt, content, status, finish_reason, input_tokens,
                            output_tokens, error_code, error_message, latency_ms, ttft_ms,
-                           first_seq, provider, usage_estimated, cost_usd)
+                           first_seq, provider, usage_estimated, cost_usd, error_retryable)
                  -- `= ANY` lets the planner find the rows by primary key; a join on `unnest`
                  -- alone (estimated at 100 rows) can turn into a scan of the whole table.
                  WHERE m.id = ANY($1) AND m.id = f.id AND m.attempt = f.attempt
@@ -56,19 +57,19 @@ impl Statement for Finishes {
         .bind(column(finishes, |f| f.message_id))
         .bind(column(finishes, |f| f.attempt))
         .bind(column(finishes, |f| f.content.as_str()))
-        .bind(column(finishes, |f| f.outcome.status()))
-        .bind(text(|f| match &f.outcome {
-            Outcome::Done { finish_reason, .. } => Some(finish_reason.clone()),
+        .bind(column(finishes, |f| f.ending.status()))
+        .bind(text(|f| match &f.ending {
+            Ending::Done { finish_reason, .. } => Some(finish_reason.clone()),
             _ => None,
         }))
         .bind(usage(|u| u.input_tokens))
         .bind(usage(|u| u.output_tokens))
-        .bind(text(|f| match &f.outcome {
-            Outcome::Error { code, .. } => Some(code.to_string()),
+        .bind(text(|f| match &f.ending {
+            Ending::Error { code, .. } => Some(code.clone()),
             _ => None,
         }))
-        .bind(text(|f| match &f.outcome {
-            Outcome::Error { message, .. } => Some(message.clone()),
+        .bind(text(|f| match &f.ending {
+            Ending::Error { message, .. } => Some(message.clone()),
             _ => None,
         }))
         .bind(column(finishes, |f| f.timing.latency_ms))
@@ -76,18 +77,16 @@ impl Statement for Finishes {
         .bind(column(finishes, |f| f.timing.start_seq.map(|s| s as i64)))
         .bind(text(|f| f.provider.map(str::to_string)))
         .bind(CHAT_QUEUE)
+        .bind(column(finishes, |f| f.usage_estimated))
+        .bind(column(finishes, |f| f.cost_usd))
         .bind(column(finishes, |f| {
             matches!(
-                &f.outcome,
-                Outcome::Done {
-                    usage_estimated: true,
+                f.ending,
+                Ending::Error {
+                    retryable: true,
                     ..
                 }
             )
-        }))
-        .bind(column(finishes, |f| match &f.outcome {
-            Outcome::Done { cost_usd, .. } => *cost_usd,
-            _ => None,
         }))
         .fetch_all(&self.0)
         .await?;

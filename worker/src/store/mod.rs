@@ -12,7 +12,7 @@ mod prompt;
 use sluice_shared::{
     batch::{BatchError, Batcher},
     db,
-    events::Usage,
+    events::Ending,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -172,23 +172,6 @@ pub enum Offered {
     Gone,
 }
 
-/// How an attempt ended.
-pub enum Outcome {
-    Done {
-        finish_reason: String,
-        usage: Usage,
-        /// The provider sent no usage: `usage` is Sluice's estimate.
-        usage_estimated: bool,
-        /// From the model's price in config.
-        cost_usd: Option<f64>,
-    },
-    Cancelled,
-    Error {
-        code: &'static str,
-        message: String,
-    },
-}
-
 /// The measurements stored with the answer.
 pub struct Timing {
     pub latency_ms: i32,
@@ -202,18 +185,12 @@ pub struct Finish {
     pub message_id: Uuid,
     pub attempt: i32,
     pub content: String,
-    pub outcome: Outcome,
+    pub ending: Ending,
+    /// The provider sent no usage: the `Done` usage is Sluice's estimate.
+    pub usage_estimated: bool,
+    /// From the model's price in config, for a `Done` answer.
+    pub cost_usd: Option<f64>,
     /// The provider called, if one was.
     pub provider: Option<&'static str>,
     pub timing: Timing,
-}
-
-impl Outcome {
-    pub(super) fn status(&self) -> &'static str {
-        match self {
-            Self::Done { .. } => "done",
-            Self::Cancelled => "cancelled",
-            Self::Error { .. } => "error",
-        }
-    }
 }
