@@ -6,8 +6,23 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use serde::Serialize;
 use sluice_shared::batch::BatchError;
+use utoipa::ToSchema;
+
+/// Every error outside `/v1`: `{"error": {"code", "message"}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable: `not_found`, `unknown_model`, `rate_limited`, …
+    pub code: String,
+    /// For people; may change.
+    pub message: String,
+}
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -120,21 +135,23 @@ impl ApiError {
     }
 
     /// `{"code", "message"}`: what an error body's `error` holds, for Socket.IO acks.
-    pub fn into_detail(self) -> serde_json::Value {
+    pub fn into_detail(self) -> ErrorDetail {
         let (_, code, message, _) = self.answer();
-        detail(code, &message)
+        ErrorDetail {
+            code: code.into(),
+            message,
+        }
     }
-}
-
-fn detail(code: &str, message: &str) -> serde_json::Value {
-    json!({ "code": code, "message": message })
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message, retry_after) = self.answer();
-        let mut response =
-            (status, Json(json!({ "error": detail(code, &message) }))).into_response();
+        let error = ErrorDetail {
+            code: code.into(),
+            message,
+        };
+        let mut response = (status, Json(ErrorBody { error })).into_response();
         if let Some(seconds) = retry_after {
             response
                 .headers_mut()

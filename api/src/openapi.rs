@@ -13,15 +13,18 @@ use axum::{
     http::header,
     response::{IntoResponse, Response},
 };
-use serde::Serialize;
 use utoipa::{
-    Modify, OpenApi, ToSchema,
+    Modify, OpenApi,
     openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::{auth::cookies, state::AppState};
+use crate::{
+    auth::cookies,
+    error::{ErrorBody, ErrorDetail},
+    state::AppState,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -74,20 +77,6 @@ impl Modify for SecuritySchemes {
             ))),
         );
     }
-}
-
-/// Every error outside `/v1`: `{"error": {"code", "message"}}`.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Stable and machine-readable: `not_found`, `unknown_model`, `rate_limited`, …
-    pub code: String,
-    /// For people; may change.
-    pub message: String,
 }
 
 /// The document, set once when the first router is built (it depends only on the code).

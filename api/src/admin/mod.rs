@@ -15,9 +15,8 @@ use sluice_shared::dto::Page;
 use crate::{
     auth::{AuthUser, roles},
     cursor::{self, PageQuery},
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, Id},
-    openapi::ErrorBody,
     state::AppState,
 };
 use store::AdminUserOut;

@@ -6,10 +6,9 @@ use serde::Deserialize;
 
 use super::{AuthUser, cookies, password::confirm_password, store};
 use crate::{
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::ApiJson,
     messages::store as messages,
-    openapi::ErrorBody,
     state::AppState,
 };
 

@@ -15,7 +15,7 @@ use crate::{error::ApiResult, state::AppState};
 #[utoipa::path(post, path = "/api/auth/guest", tag = "auth", security(()),
     responses(
         (status = 201, body = sluice_shared::dto::TokensOut),
-        (status = 429, description = "`rate_limited` (per address), with `Retry-After`", body = crate::openapi::ErrorBody),
+        (status = 429, description = "`rate_limited` (per address), with `Retry-After`", body = crate::error::ErrorBody),
     ))]
 pub async fn create_guest(
     State(state): State<AppState>,

@@ -19,9 +19,8 @@ use super::{
 };
 use crate::client_ip::ClientIp;
 use crate::{
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::ApiJson,
-    openapi::ErrorBody,
     state::AppState,
     validate,
 };

@@ -17,9 +17,8 @@ use super::{
 };
 use crate::client_ip::ClientIp;
 use crate::{
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::{Id, parse_json},
-    openapi::ErrorBody,
     state::AppState,
 };
 

@@ -16,10 +16,9 @@ use sluice_shared::dto::{ConversationIn, ConversationOut, ConversationPatch, Mes
 use crate::{
     auth::AuthUser,
     cursor::{self, PageQuery},
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, Id},
     messages::store as messages,
-    openapi::ErrorBody,
     state::AppState,
     stream::account::{self, AccountEvent},
     validate,

@@ -14,9 +14,8 @@ use super::{enqueue, store::MessageRow};
 use crate::{
     auth::AuthUser,
     conversations::store as conversations,
-    error::ApiResult,
+    error::{ApiResult, ErrorBody},
     extract::{ApiJson, RequestId},
-    openapi::ErrorBody,
     state::AppState,
     stream::{self as relay, account::AccountEvent},
 };

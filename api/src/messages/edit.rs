@@ -14,9 +14,8 @@ use super::{
 };
 use crate::{
     auth::AuthUser,
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, Id, RequestId},
-    openapi::ErrorBody,
     state::AppState,
 };
 

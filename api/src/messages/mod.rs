@@ -20,9 +20,8 @@ use sluice_shared::{
 
 use crate::{
     auth::AuthUser,
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, Id, RequestId},
-    openapi::ErrorBody,
     state::AppState,
     stream,
 };

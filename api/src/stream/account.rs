@@ -17,8 +17,7 @@ use uuid::Uuid;
 
 use super::sse;
 use crate::{
-    error::{ApiError, ApiResult},
-    openapi::ErrorBody,
+    error::{ApiError, ApiResult, ErrorBody},
     state::AppState,
     ws::caller::Caller,
 };

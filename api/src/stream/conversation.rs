@@ -16,10 +16,9 @@ use super::{
     tokens::{Scope, StreamReader, until_expiry},
 };
 use crate::{
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::Id,
     messages::store as messages,
-    openapi::ErrorBody,
     state::AppState,
 };
 use sluice_shared::events::StreamEvent;

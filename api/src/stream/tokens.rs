@@ -27,9 +27,8 @@ use uuid::Uuid;
 
 use crate::{
     auth::AuthUser,
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::ApiJson,
-    openapi::ErrorBody,
     state::AppState,
 };
 

@@ -11,7 +11,10 @@ use axum::{
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{error::ApiError, openapi::ErrorBody, state::AppState};
+use crate::{
+    error::{ApiError, ErrorBody},
+    state::AppState,
+};
 pub use assets::assets;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -36,7 +36,10 @@ use self::{
     session::Session,
     subscription::{Outbox, SLOW_READER},
 };
-use crate::{error::ApiError, openapi::ErrorBody, state::AppState};
+use crate::{
+    error::{ApiError, ErrorBody},
+    state::AppState,
+};
 
 /// Frames waiting for the socket: room for a burst, not for a client that stopped reading.
 const OUTBOX_FRAMES: usize = 256;

@@ -18,9 +18,8 @@ use super::{
 use crate::client_ip::ClientIp;
 use crate::{
     auth::AuthUser,
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::ApiJson,
-    openapi::ErrorBody,
     state::AppState,
 };
 

@@ -37,7 +37,7 @@ pub struct DeviceCodeIn {
     responses(
         (status = 200, body = DeviceCodeOut),
         (status = 400, description = "`invalid_client`, `invalid_request`", body = OAuthErrorBody),
-        (status = 429, description = "`rate_limited`, with `Retry-After`", body = crate::openapi::ErrorBody),
+        (status = 429, description = "`rate_limited`, with `Retry-After`", body = crate::error::ErrorBody),
     ))]
 pub async fn request_code(
     State(state): State<AppState>,

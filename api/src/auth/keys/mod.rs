@@ -10,9 +10,8 @@ use uuid::Uuid;
 
 use super::AuthUser;
 use crate::{
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, Id},
-    openapi::ErrorBody,
     state::AppState,
 };
 use store::KeyRow;

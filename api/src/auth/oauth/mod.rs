@@ -64,7 +64,7 @@ pub async fn configured(State(state): State<AppState>) -> axum::Json<ProvidersOu
     params(("provider" = String, Path, description = "`github` or `google`"), StartQuery),
     responses(
         (status = 303, description = "To the provider's consent page"),
-        (status = 404, description = "No such provider", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such provider", body = crate::error::ErrorBody),
         (status = 503, content_type = "text/html", description = "The provider is not configured"),
     ))]
 pub async fn start(
@@ -118,7 +118,7 @@ pub struct CallbackQuery {
     responses(
         (status = 303, description = "Signed in: into the app, with the session cookies"),
         (status = 400, content_type = "text/html", description = "A failed or refused sign-in"),
-        (status = 404, description = "No such provider", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such provider", body = crate::error::ErrorBody),
     ))]
 pub async fn callback(
     State(state): State<AppState>,
