@@ -14,6 +14,7 @@ pub mod job;
 pub mod message_status;
 pub mod metrics;
 pub mod nats;
+pub mod process;
 pub mod queue;
 pub mod subjects;
 pub mod telemetry;
