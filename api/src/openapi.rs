@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use axum::{
     Router,
-    http::header,
+    http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use utoipa::{
@@ -79,6 +79,10 @@ impl Modify for SecuritySchemes {
     }
 }
 
+const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
+
 /// The document, set once when the first router is built (it depends only on the code).
 static DOCUMENT: OnceLock<String> = OnceLock::new();
 
@@ -91,7 +95,23 @@ pub fn collector() -> OpenApiRouter<AppState> {
 pub fn finish(collected: OpenApiRouter<AppState>) -> Router<AppState> {
     let (router, doc) = collected.split_for_parts();
     DOCUMENT.get_or_init(|| doc.to_json().expect("the OpenAPI document serializes"));
-    router.merge(SwaggerUi::new("/docs").config(Config::from("/openapi.json")))
+    let docs: Router<AppState> = SwaggerUi::new("/docs")
+        .config(Config::from("/openapi.json"))
+        .into();
+    // The framing and referrer rules of every other page, and its CSP but for one relaxation:
+    // Swagger UI's bundle injects a `<style>` element. Styles cannot run script, and the page
+    // holds no secret, so `'unsafe-inline'` is allowed for styles here only.
+    router.merge(docs.layer(axum::middleware::map_response(
+        |mut response: Response| async move {
+            let headers = response.headers_mut();
+            crate::web::page_security_headers(headers);
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(DOCS_CSP),
+            );
+            response
+        },
+    )))
 }
 
 /// The OpenAPI 3.1 document of this API.

@@ -126,3 +126,35 @@ async fn only_the_latest_ended_answer_can_be_regenerated() {
     assert_eq!(answers, 2, "no answer was added");
     assert_eq!(app.queue_rows().await, 0, "no job was queued");
 }
+
+/// A regenerate or an edit racing the deletion of its conversation is either done first (202)
+/// or finds the message gone (404): never "not regenerable", which would send a client
+/// looking for a reason that is not there.
+#[tokio::test]
+async fn regenerating_or_editing_while_the_conversation_is_deleted_is_202_or_404() {
+    let app = TestApp::spawn().await;
+    let token = app.guest().await;
+    for round in 0..12 {
+        let conv = app.create_conversation(&token).await;
+        let sent = app.send_answered(&token, conv, "race me").await;
+        let (path, body) = if round % 2 == 0 {
+            let id = sent.assistant_message.id;
+            (format!("/api/messages/{id}/regenerate"), None)
+        } else {
+            let id = sent.user_message.id;
+            let body = serde_json::json!({ "content": "race me, edited" });
+            (format!("/api/messages/{id}/edit"), Some(body))
+        };
+        let conversation = format!("/api/conversations/{conv}");
+        let delete = app.call(&token, Method::DELETE, &conversation, None);
+        let again = app.call(&token, Method::POST, &path, body);
+        let (deleted, again) = tokio::join!(delete, again);
+        assert_eq!(deleted.status(), 204);
+        let status = again.status().as_u16();
+        let body = again.text().await.unwrap();
+        assert!(
+            status == 202 || status == 404,
+            "round {round}: {path} answered {status} {body}"
+        );
+    }
+}

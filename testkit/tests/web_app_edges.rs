@@ -516,3 +516,29 @@ async fn a_new_conversation_is_titled_in_plain_words_cut_at_a_word() {
     assert_eq!(chrome.text(".chat-title").await, expected);
     chrome.quit().await;
 }
+
+/// The API's documentation page has the CSP, framing and referrer rules of every other page,
+/// and renders under them with nothing refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docs_page_renders_under_the_same_security_headers_as_the_app() {
+    let app = TestApp::spawn().await;
+    let page = app.http.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let headers = page.headers();
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["referrer-policy"], "same-origin");
+
+    let chrome = Chrome::start(1100, 700).await;
+    chrome.goto(&app.url("/docs/")).await;
+    chrome.wait_for_element(".opblock").await;
+    chrome.screenshot("docs").await;
+    let errors = chrome.console_errors().await;
+    assert!(errors.is_empty(), "the docs page logged: {errors:?}");
+    chrome.quit().await;
+}

@@ -80,13 +80,14 @@ pub async fn edit(
         &queued,
     )
     .await?;
-    let [question, answer]: [MessageRow; 2] = in_order(stored).try_into().map_err(|_| {
-        ApiError::conflict(
+    let Ok([question, answer]) = <[MessageRow; 2]>::try_from(in_order(stored)) else {
+        let refusal = ApiError::conflict(
             "not_editable",
             "this message was replaced already, or an answer is still being written: \
              wait for it or stop it, then edit",
-        )
-    })?;
+        );
+        return Err(super::refused(&state, user.user_id, id, refusal).await);
+    };
     enqueue::offer_to_workers(&state, offer);
     Ok(sent(question, answer))
 }

@@ -113,6 +113,17 @@ fn sent(user_message: MessageRow, answer: MessageRow) -> (StatusCode, Json<SentO
     (StatusCode::ACCEPTED, Json(out))
 }
 
+/// `refusal` of a request on message `id`, or 404 when the message is gone by now: its
+/// conversation was deleted while the request ran, and a missing message is not found,
+/// whenever it went.
+async fn refused(state: &AppState, owner: Uuid, id: Uuid, refusal: ApiError) -> ApiError {
+    match store::find(&state.pool, owner, id).await {
+        Ok(Some(_)) => refusal,
+        Ok(None) => ApiError::not_found("message"),
+        Err(e) => e.into(),
+    }
+}
+
 /// One message (a question, or an answer with its status, usage and cost).
 #[utoipa::path(get, path = "/api/messages/{id}", tag = "messages",
     params(("id" = Uuid, Path, description = "The message")),

@@ -68,10 +68,11 @@ pub async fn regenerate(
     )
     .await?;
     let Some(answer) = stored else {
-        return Err(ApiError::conflict(
+        let refusal = ApiError::conflict(
             "not_regenerable",
             "only the conversation's latest answer can be regenerated, once it has ended",
-        ));
+        );
+        return Err(super::refused(&state, user.user_id, id, refusal).await);
     };
     enqueue::offer_to_workers(&state, offer);
     let stream_url = format!("/api/messages/{}/stream", answer.id);

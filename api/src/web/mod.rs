@@ -91,7 +91,7 @@ fn app_page() -> Response {
 /// What the app's page sends: no inline script or handler can run, no site may frame it, and
 /// no URL leaks to other sites. (HSTS, when the public URL is https, is on every response:
 /// `lib.rs`.)
-fn page_security_headers(headers: &mut HeaderMap) {
+pub fn page_security_headers(headers: &mut HeaderMap) {
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -129,7 +129,7 @@ async fn asset(
     let gzip_ok = headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("gzip"));
+        .is_some_and(accepts_gzip);
     let cache = if version == assets.version {
         "public, max-age=31536000, immutable"
     } else {
@@ -151,4 +151,53 @@ async fn asset(
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
     Ok(response)
+}
+
+/// Whether an `Accept-Encoding` value allows gzip (RFC 9110 §12.5.3): named, or covered by
+/// `*`, with a weight above zero — `gzip;q=0` refuses it, whatever `*` says.
+fn accepts_gzip(accept_encoding: &str) -> bool {
+    let mut star = false;
+    for item in accept_encoding.split(',') {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let weight = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        match coding.as_str() {
+            "gzip" | "x-gzip" => return weight > 0.0,
+            "*" => star = weight > 0.0,
+            _ => {}
+        }
+    }
+    star
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_gzip;
+
+    #[test]
+    fn gzip_is_sent_only_where_it_is_accepted() {
+        for yes in [
+            "gzip",
+            "gzip, deflate, br",
+            "br;q=1.0, GZIP;q=0.5",
+            "*",
+            "deflate, *;q=0.1",
+        ] {
+            assert!(accepts_gzip(yes), "{yes}");
+        }
+        for no in [
+            "",
+            "identity",
+            "gzip;q=0",
+            "gzip; q=0.000",
+            "*, gzip;q=0",
+            "*;q=0",
+            "br",
+        ] {
+            assert!(!accepts_gzip(no), "{no}");
+        }
+    }
 }
