@@ -20,6 +20,11 @@ pub struct Services {
 }
 
 impl Services {
+    /// The directory the servers' data lives in, removed with the test process.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The Postgres server's own pid (its backends are its children), from `postmaster.pid`.
     pub fn postgres_pid(&self) -> Option<u32> {
         first_line_pid(&self.dir.join("pg").join("postmaster.pid"))
@@ -51,6 +56,13 @@ pub async fn services() -> &'static Services {
                 .expect("services start")
         })
         .await
+}
+
+/// The services, once a stack has started them.
+pub fn started() -> &'static Services {
+    SERVICES
+        .get()
+        .expect("the test services are started with the first stack")
 }
 
 pub fn free_port() -> u16 {

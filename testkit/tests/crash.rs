@@ -1,7 +1,11 @@
 //! A worker process SIGKILLed mid-answer: another worker takes the job once the lease lapses,
 //! clients see `reset` and then the whole answer, and the conversation holds exactly one answer.
 
-use sluice_testkit::{Options, TestApp, sse::answer_text};
+use std::time::Duration;
+
+use sluice_testkit::{
+    Options, TestApp, fake_openai::FakeOpenAi, sse::answer_text, with_fake_openai,
+};
 use sluice_worker::providers::demo::demo_reply;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_sluice-test-worker");
@@ -79,4 +83,26 @@ async fn a_killed_worker_s_job_is_finished_by_another_with_one_answer() {
         "then the second attempt's, to its end: {kinds:?}"
     );
     assert_eq!(answer_text(&replay), expected);
+}
+
+/// A worker process runs with the test's whole configuration, secrets included: here a model
+/// and a provider (with its key) that exist only in the test's config.
+#[tokio::test]
+async fn a_worker_process_gets_the_whole_test_configuration() {
+    let fake = FakeOpenAi::start(6, Duration::ZERO).await;
+    let app = TestApp::spawn_with(Options {
+        in_process_worker: false,
+        ..with_fake_openai(&fake)
+    })
+    .await;
+    let mut worker = app.worker_process(WORKER);
+    let token = app.guest().await;
+    let conv = app.create_conversation(&token).await;
+    let sent = app.send(&token, conv, "configured?").await;
+    let events = app.read_to_end(&token, &sent.stream_url).await;
+    worker.kill().ok();
+    worker.wait().ok();
+    assert_eq!(events.last().unwrap().event, "done", "{events:?}");
+    assert_eq!(answer_text(&events), FakeOpenAi::reply(6));
+    assert_eq!(fake.headers()[0]["authorization"], "Bearer fake-key");
 }

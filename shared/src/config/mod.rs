@@ -165,6 +165,30 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// This configuration's secrets as the `SLUICE_*` environment variables that set them (the
+    /// ones that are set): what a process handed this configuration as a file — where secrets
+    /// serialize redacted — needs beside it. A test keeps the list equal to the redacted keys.
+    pub fn secrets_as_env(&self) -> Vec<(&'static str, String)> {
+        [
+            ("SLUICE_DATABASE_URL", Some(&self.database_url)),
+            ("SLUICE_JWT_SECRET", Some(&self.jwt_secret)),
+            (
+                "SLUICE_GITHUB__CLIENT_SECRET",
+                self.github.client_secret.as_ref(),
+            ),
+            (
+                "SLUICE_GOOGLE__CLIENT_SECRET",
+                self.google.client_secret.as_ref(),
+            ),
+            ("SLUICE_OPENAI__API_KEY", self.openai.api_key.as_ref()),
+            ("SLUICE_ANTHROPIC__API_KEY", self.anthropic.api_key.as_ref()),
+            ("SLUICE_GEMINI__API_KEY", self.gemini.api_key.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(name, secret)| Some((name, secret?.expose_secret().to_string())))
+        .collect()
+    }
+
     /// Defaults, then `sluice.toml` (or the file named by `SLUICE_CONFIG`), then `SLUICE_*`.
     pub fn load() -> Result<Self, ConfigError> {
         let file = std::env::var("SLUICE_CONFIG").unwrap_or_else(|_| "sluice.toml".into());

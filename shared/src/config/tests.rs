@@ -83,6 +83,78 @@ mod defaults {
         let json = serde_json::to_string(&with_secret()).unwrap();
         assert!(!json.contains("xxxxxxxx"), "{json}");
     }
+
+    /// Every secret set, each to its own value.
+    fn with_every_secret() -> Config {
+        let mut c = with_secret();
+        c.database_url = SecretString::from("postgres://u:database-secret@h/db");
+        c.github.client_secret = Some(SecretString::from("github-secret"));
+        c.google.client_secret = Some(SecretString::from("google-secret"));
+        c.openai.api_key = Some(SecretString::from("openai-secret"));
+        c.anthropic.api_key = Some(SecretString::from("anthropic-secret"));
+        c.gemini.api_key = Some(SecretString::from("gemini-secret"));
+        c
+    }
+
+    /// The `SLUICE_*` names of every key that serializes redacted.
+    fn redacted_keys(value: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, v) in map {
+                    let path = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}__{key}")
+                    };
+                    redacted_keys(v, &path, out);
+                }
+            }
+            serde_json::Value::String(s) if s == "[redacted]" => {
+                out.push(format!("SLUICE_{}", path.to_uppercase()));
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn secrets_as_env_names_exactly_the_redacted_keys() {
+        let config = with_every_secret();
+        let mut redacted = Vec::new();
+        redacted_keys(&serde_json::to_value(&config).unwrap(), "", &mut redacted);
+        redacted.sort();
+        let mut named: Vec<String> = config
+            .secrets_as_env()
+            .into_iter()
+            .map(|(name, _)| name.to_string())
+            .collect();
+        named.sort();
+        assert_eq!(named, redacted);
+    }
+
+    /// A process handed a configuration as a file plus `secrets_as_env` loads exactly it.
+    #[test]
+    fn a_config_written_as_a_file_with_its_secrets_loads_back_the_same() {
+        let mut config = with_every_secret();
+        config.worker.concurrency = 3;
+        config.demo.reply_tokens = 7;
+        config.admin_emails = vec!["ada@example.com".into()];
+        config.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
+        let file = std::env::temp_dir().join(format!("sluice-{}.toml", std::process::id()));
+        std::fs::write(&file, toml::to_string(&config).unwrap()).unwrap();
+        let mut figment = Config::figment(&file);
+        for (name, value) in config.secrets_as_env() {
+            let key = name
+                .trim_start_matches("SLUICE_")
+                .to_lowercase()
+                .replace("__", ".");
+            figment = figment.merge((key, value));
+        }
+        let loaded: Config = figment.extract().unwrap();
+        std::fs::remove_file(&file).unwrap();
+        let json = |c: &Config| serde_json::to_value(c).unwrap();
+        assert_eq!(json(&loaded), json(&config));
+        assert_eq!(loaded.secrets_as_env(), config.secrets_as_env());
+    }
 }
 
 mod example_file {

@@ -2,13 +2,17 @@
 //! own release processes (so their CPU and RSS are theirs alone).
 
 use std::{
-    process::{Child, Command, Stdio},
+    process::{Child, Stdio},
     time::Duration,
 };
 
 use secrecy::ExposeSecret;
 use serde_json::Value;
-use sluice_testkit::{fake_openai::FakeOpenAi, services, test_config};
+use sluice_shared::{
+    Config,
+    config::{DemoReply, HttpProviderConfig, ModelConfig, ProviderKind, WorkerConfig},
+};
+use sluice_testkit::{fake_openai::FakeOpenAi, processes, services, test_config};
 
 /// A running API and its workers, killed on drop.
 pub struct Stack {
@@ -54,56 +58,52 @@ impl Workers {
 /// Starts the API and the workers (release binaries in `bin_dir`) on a database and NATS
 /// prefix of their own, with `fake` as the OpenAI upstream of model `fake`.
 pub async fn start(bin_dir: &str, fake: &FakeOpenAi, workers: &Workers) -> anyhow::Result<Stack> {
-    let config = test_config().await;
+    let mut config = test_config().await;
     let pool = sluice_shared::db::connect(&config).await?;
+    // Migrated already (test_config copies a migrated template): this only checks it.
     sluice_shared::db::migrate(&pool).await?;
     let port = services::free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let env: Vec<(String, String)> = vec![
-        ("SLUICE_CONFIG".into(), "/nonexistent.toml".into()),
-        ("SLUICE_LISTEN".into(), format!("127.0.0.1:{port}")),
-        ("SLUICE_PUBLIC_URL".into(), base.clone()),
-        (
-            "SLUICE_DATABASE_URL".into(),
-            config.database_url.expose_secret().to_string(),
-        ),
-        // The pool keeps its default size (20 per process): with 40, Postgres spent ~10 % more
-        // CPU per chat, as the pool hands statements round the idle backends, each one colder.
-        ("SLUICE_NATS_URL".into(), config.nats_url.clone()),
-        ("SLUICE_NATS_PREFIX".into(), config.nats_prefix.clone()),
-        (
-            "SLUICE_JWT_SECRET".into(),
-            config.jwt_secret.expose_secret().to_string(),
-        ),
-        ("SLUICE_OPENAI__BASE_URL".into(), fake.base_url.clone()),
-        ("SLUICE_MODELS__FAKE__PROVIDER".into(), "openai".into()),
-        ("SLUICE_MODELS__FAKE__CONTEXT_TOKENS".into(), "8192".into()),
-        (
-            "SLUICE_MODELS__FAKE__MAX_OUTPUT_TOKENS".into(),
-            "256".into(),
-        ),
-        ("SLUICE_DEMO__PACING_MS".into(), "50".into()),
-        ("SLUICE_DEMO__REPLY_TOKENS".into(), "64".into()),
-        ("SLUICE_DEMO__REPLY".into(), "echo".into()),
-        (
-            "SLUICE_WORKER__CONCURRENCY".into(),
-            workers.concurrency.to_string(),
-        ),
-        // The load client signs in one guest per client from one address.
-        ("SLUICE_AUTH_BURST".into(), "1000".into()),
-        (
-            "SLUICE_WORKER__BATCH_SIZE".into(),
-            workers.batch_size.to_string(),
-        ),
-        (
-            "RUST_LOG".into(),
-            std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "warn".into()),
-        ),
-    ];
+    // The bench measures the shipped defaults, not the tests' quick settings (their short
+    // heartbeats and retries, their smaller pool), but for what it says here.
+    let defaults = Config::default();
+    config.listen = format!("127.0.0.1:{port}").parse()?;
+    config.public_url = base.clone();
+    // The pool keeps its default size (20 per process): with 40, Postgres spent ~10 % more
+    // CPU per chat, as the pool hands statements round the idle backends, each one colder.
+    config.database_max_connections = defaults.database_max_connections;
+    config.worker = WorkerConfig {
+        concurrency: workers.concurrency,
+        batch_size: workers.batch_size,
+        ..defaults.worker
+    };
+    config.openai = HttpProviderConfig {
+        base_url: fake.base_url.clone(),
+        ..defaults.openai
+    };
+    config.models.insert(
+        "fake".into(),
+        ModelConfig {
+            provider: ProviderKind::Openai,
+            upstream_model: None,
+            context_tokens: 8192,
+            max_output_tokens: 256,
+            display_name: None,
+            price: None,
+            fallbacks: Vec::new(),
+        },
+    );
+    config.demo.pacing_ms = 50;
+    config.demo.reply_tokens = 64;
+    config.demo.reply = DemoReply::Echo;
+    // The load client signs in one guest per client from one address.
+    config.auth_burst = 1000;
     let spawn = |name: &str| {
-        Command::new(format!("{bin_dir}/{name}"))
-            .envs(env.iter().cloned())
-            .stdin(Stdio::null())
+        processes::command(&config, &format!("{bin_dir}/{name}"))
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null())
             .stderr(match std::env::var("BENCH_LOG_DIR") {
                 Ok(dir) => Stdio::from(std::fs::File::create(format!("{dir}/{name}.log"))?),
