@@ -10,8 +10,10 @@ use crate::error::ApiError;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,17}\.[0-9a-f]{32}$")]
     pub cursor: Option<String>,
     /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 

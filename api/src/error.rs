@@ -75,6 +75,12 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "dependency_down", message)
     }
 
+    /// 422: a well-formed request about the wrong kind of thing (a question where an answer is
+    /// needed, or the other way round).
+    pub fn wrong_kind(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
     pub fn unknown_model(model: &str) -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,

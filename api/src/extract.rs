@@ -1,10 +1,11 @@
 //! Extractors that answer bad input in the API's error format instead of axum's plain text.
 
 use axum::{
-    extract::{FromRequest, FromRequestParts, Path, Request, rejection::JsonRejection},
-    http::{StatusCode, request::Parts},
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Path, Request},
+    http::{HeaderMap, StatusCode, header, request::Parts},
 };
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -17,54 +18,55 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(rejection) => Err(json_error(rejection)),
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
         }
+        let body = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the request body is too large",
+                )
+            } else {
+                ApiError::bad_request("invalid_body", "the request body could not be read")
+            }
+        })?;
+        Ok(Self(parse_json(&body)?))
     }
 }
 
-fn json_error(rejection: JsonRejection) -> ApiError {
-    let detail = rejection.body_text();
-    match rejection {
-        JsonRejection::JsonSyntaxError(_) => {
-            ApiError::bad_request("invalid_json", "the body is not valid JSON")
-        }
-        JsonRejection::JsonDataError(_) => {
-            ApiError::bad_request("invalid_body", strip_prefix(&detail))
-        }
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as application/json",
-        ),
-        r if r.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "the request body is too large",
-        ),
-        _ => ApiError::bad_request("invalid_body", "the request body could not be read"),
-    }
+/// `application/json`, or another `application/…+json`, whatever its parameters.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let essence = essence.to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Parses a body already read as JSON, with `ApiJson`'s errors.
+/// Parses a JSON body, with `ApiJson`'s errors: malformed → 400 `invalid_json`; not an object
+/// (every body the API takes is one, though serde would fill a struct from an array such as
+/// `[null, null]`) or the wrong shape → 400 `invalid_body`.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        if e.is_syntax() || e.is_eof() {
-            ApiError::bad_request("invalid_json", "the body is not valid JSON")
-        } else {
-            ApiError::bad_request("invalid_body", e.to_string())
-        }
-    })
-}
-
-/// serde's message without axum's "Failed to deserialize the JSON body into the target type: ".
-fn strip_prefix(detail: &str) -> String {
-    detail
-        .rsplit_once("target type: ")
-        .map(|(_, m)| m)
-        .unwrap_or(detail)
-        .to_string()
+    let malformed = || ApiError::bad_request("invalid_json", "the body is not valid JSON");
+    serde_json::from_slice::<IgnoredAny>(body).map_err(|_| malformed())?;
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "the request body must be a JSON object",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
 }
 
 /// A resource id from the path. An id that is not a UUID names nothing: 404, like an unknown one.

@@ -34,8 +34,10 @@ pub struct TokensOut {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationIn {
+    #[schema(max_length = 200)]
     pub title: Option<String>,
     pub model: Option<String>,
+    #[schema(max_length = 20000)]
     pub system_prompt: Option<String>,
 }
 
@@ -44,11 +46,13 @@ pub struct ConversationIn {
 #[serde(deny_unknown_fields)]
 pub struct ConversationPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
     pub title: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     /// `""` clears it: the server's default system prompt applies again.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 20000)]
     pub system_prompt: Option<String>,
 }
 
@@ -72,6 +76,8 @@ pub struct Page<T> {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageIn {
+    /// Not blank.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub content: String,
     pub model: Option<String>,
 }
@@ -80,6 +86,8 @@ pub struct MessageIn {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatIn {
+    /// Not blank.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub message: String,
     pub conversation_id: Option<Uuid>,
     pub model: Option<String>,

@@ -125,7 +125,7 @@ async fn an_edited_question_is_answered_from_the_history_before_it_and_the_old_b
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_editable");
     let r = edit(&app, &token, first.assistant_message.id, "an answer").await;
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 422);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_a_question");
 }

@@ -35,7 +35,7 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::update, keys::remove))
         .routes(routes!(keys::rotate));
-    OpenApiRouter::new()
+    let mut limited_routes = OpenApiRouter::new()
         .routes(routes!(guest::create_guest))
         .routes(routes!(password::register))
         .routes(routes!(password::login))
@@ -55,8 +55,10 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(oauth::start))
         .routes(routes!(oauth::callback))
         .routes(routes!(keys::verify))
-        .route_layer(limited)
-        .merge(unlimited)
+        .route_layer(limited);
+    // What the limit answers, in the description of every route behind it.
+    crate::openapi::common_responses::add_rate_limited(limited_routes.get_openapi_mut());
+    limited_routes.merge(unlimited)
 }
 
 /// The client's User-Agent and address, shown in the session list.

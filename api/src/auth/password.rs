@@ -31,7 +31,9 @@ const MAX_PASSWORD_CHARS: usize = 128;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterIn {
+    #[schema(max_length = 254, pattern = r"^[^@\s]+@\S*\.\S*$")]
     pub email: String,
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
     pub display_name: Option<String>,
 }
@@ -142,7 +144,9 @@ pub async fn login_user(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddPasswordIn {
+    #[schema(max_length = 254, pattern = r"^[^@\s]+@\S*\.\S*$")]
     email: String,
+    #[schema(min_length = 10, max_length = 128)]
     password: String,
 }
 
@@ -192,6 +196,7 @@ pub async fn add_password(
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordIn {
     current_password: String,
+    #[schema(min_length = 10, max_length = 128)]
     new_password: String,
 }
 
@@ -271,7 +276,7 @@ fn email_taken() -> ApiError {
 /// Trimmed and lower-cased; a plausible address or a 400.
 fn normalize_email(raw: &str) -> Result<String, ApiError> {
     let email = raw.trim().to_lowercase();
-    let plausible = email.len() <= 254
+    let plausible = raw.trim().chars().count() <= 254
         && email
             .split_once('@')
             .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))

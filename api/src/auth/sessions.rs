@@ -129,7 +129,7 @@ pub struct RefreshIn {
     request_body(content = Option<RefreshIn>, description = "Empty for a browser's cookie"),
     responses(
         (status = 200, body = TokensOut),
-        (status = 401, description = "`unauthorized`: unknown, spent or expired", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: none, unknown, spent or expired", body = ErrorBody),
     ))]
 pub async fn refresh(
     State(state): State<AppState>,
@@ -161,9 +161,8 @@ pub async fn refresh(
             cookie.to_string()
         }
         (None, None) => {
-            return Err(ApiError::bad_request(
-                "invalid_body",
-                "send {\"refresh_token\": \"...\"}",
+            return Err(ApiError::unauthorized(
+                "no refresh token: send {\"refresh_token\": \"...\"}, or the sluice_refresh cookie",
             ));
         }
     };

@@ -86,6 +86,7 @@ async fn create(
 #[into_params(parameter_in = Query)]
 struct OriginQuery {
     /// `app` (the default) or `api`: the conversations `/v1/chat/completions` made.
+    #[param(inline)]
     origin: Option<store::Origin>,
 }
 
@@ -206,6 +207,7 @@ async fn remove(
 #[into_params(parameter_in = Query)]
 struct OrderQuery {
     /// `oldest` (the default) or `newest`.
+    #[param(pattern = "^(oldest|newest)$")]
     order: Option<String>,
 }
 

@@ -26,11 +26,11 @@ use crate::{
     request_body = sluice_shared::dto::MessageIn,
     responses(
         (status = 202, body = SentOut),
-        (status = 400, description = "`not_a_question`, `empty_content`, bad JSON", body = ErrorBody),
+        (status = 400, description = "`empty_content`, bad JSON", body = ErrorBody),
+        (status = 422, description = "`not_a_question`: an answer cannot be edited; `unknown_model`", body = ErrorBody),
         (status = 404, description = "No such message of the caller's", body = ErrorBody),
         (status = 409, description = "`not_editable`: replaced already, or an answer is still being written", body = ErrorBody),
         (status = 413, description = "`content_too_large`", body = ErrorBody),
-        (status = 422, description = "`unknown_model`", body = ErrorBody),
     ))]
 pub async fn edit(
     State(state): State<AppState>,
@@ -44,7 +44,7 @@ pub async fn edit(
         .await?
         .ok_or_else(|| ApiError::not_found("message"))?;
     if original.role != "user" {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::wrong_kind(
             "not_a_question",
             "only questions can be edited, not answers",
         ));

@@ -148,7 +148,7 @@ async fn show(
 #[utoipa::path(get, path = "/api/messages/{id}/stream", tag = "streams",
     params(
         ("id" = Uuid, Path, description = "The answer (an assistant message)"),
-        ("Last-Event-ID" = Option<String>, Header, description = "The `id` of the last event seen"),
+        ("Last-Event-ID" = Option<u64>, Header, description = "The `id` of the last event seen"),
         ("token" = Option<String>, Query, description = "A stream token for this answer, instead of a credential"),
     ),
     responses(
@@ -156,7 +156,8 @@ async fn show(
             description = "Server-Sent Events: `id` the stream sequence, `event` the type, \
                 `data` the event as JSON"),
         (status = 204, description = "The answer ended at or before `Last-Event-ID`"),
-        (status = 400, description = "`not_an_answer`, `invalid_last_event_id`", body = ErrorBody),
+        (status = 400, description = "`invalid_last_event_id`", body = ErrorBody),
+        (status = 422, description = "`not_an_answer`: a question has no stream", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no credential, or an invalid or expired stream token", body = ErrorBody),
         (status = 403, description = "`wrong_stream`: the stream token reads another stream", body = ErrorBody),
         (status = 404, description = "No such message of the caller's", body = ErrorBody),
@@ -180,7 +181,7 @@ async fn stream_answer(
     }
 }
 
-/// `owner`'s answer `id`: 404 if it is not theirs, 400 `not_an_answer` for a question (only
+/// `owner`'s answer `id`: 404 if it is not theirs, 422 `not_an_answer` for a question (only
 /// answers have a stream).
 pub async fn find_answer(
     pool: &sqlx::PgPool,
@@ -191,7 +192,7 @@ pub async fn find_answer(
         .await?
         .ok_or_else(|| ApiError::not_found("message"))?;
     if row.role != "assistant" {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::wrong_kind(
             "not_an_answer",
             "only assistant messages have a stream",
         ));

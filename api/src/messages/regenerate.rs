@@ -24,7 +24,7 @@ use crate::{
     params(("id" = Uuid, Path, description = "The conversation's latest answer")),
     responses(
         (status = 202, body = RegeneratedOut),
-        (status = 400, description = "`not_an_answer`", body = ErrorBody),
+        (status = 422, description = "`not_an_answer`: a question cannot be regenerated", body = ErrorBody),
         (status = 404, description = "No such message of the caller's", body = ErrorBody),
         (status = 409, description = "`not_regenerable`: not the latest, or not ended", body = ErrorBody),
     ))]
@@ -38,7 +38,7 @@ pub async fn regenerate(
         .await?
         .ok_or_else(|| ApiError::not_found("message"))?;
     if original.role != "assistant" {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::wrong_kind(
             "not_an_answer",
             "only answers can be regenerated",
         ));

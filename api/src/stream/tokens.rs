@@ -64,6 +64,19 @@ pub struct StreamTokenIn {
     pub conversation_id: Option<Uuid>,
 }
 
+/// [`StreamTokenIn`] as the document describes it: one of two bodies, never both.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // Only described; requests are read as `StreamTokenIn`.
+enum StreamTokenTarget {
+    /// An answer: the token reads `GET /api/messages/{id}/stream`.
+    #[schema(title = "Message")]
+    Message { message_id: Uuid },
+    /// A conversation: the token reads `GET /api/conversations/{id}/events`.
+    #[schema(title = "Conversation")]
+    Conversation { conversation_id: Uuid },
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StreamTokenOut {
     /// Pass as `?token=` on that stream's URL.
@@ -74,10 +87,11 @@ pub struct StreamTokenOut {
 /// Mints a token that reads one stream (an answer's, or a conversation's) for a few minutes,
 /// for clients that cannot send credentials: `EventSource` on another origin, a shared link.
 #[utoipa::path(post, path = "/api/stream-tokens", tag = "streams",
-    request_body = StreamTokenIn,
+    request_body = StreamTokenTarget,
     responses(
         (status = 201, body = StreamTokenOut),
-        (status = 400, description = "`invalid_body`: neither or both ids; `not_an_answer`", body = ErrorBody),
+        (status = 400, description = "`invalid_body`: neither or both ids", body = ErrorBody),
+        (status = 422, description = "`not_an_answer`: a question has no stream", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 404, description = "No such message or conversation of the caller's", body = ErrorBody),
     ))]

@@ -14,18 +14,25 @@ use utoipa::ToSchema;
 #[derive(Serialize, ToSchema)]
 pub struct ChatCompletionRequest {
     /// A model of `GET /v1/models`.
+    #[schema(min_length = 1)]
     model: String,
     /// `system` / `developer` / `user` / `assistant` turns; the last is the user's question.
+    #[schema(min_items = 1)]
     messages: Vec<RequestMessage>,
     stream: Option<bool>,
     stream_options: Option<StreamOptions>,
+    #[schema(minimum = 1)]
     max_tokens: Option<u32>,
+    #[schema(minimum = 1)]
     max_completion_tokens: Option<u32>,
+    #[schema(minimum = 0, maximum = 2)]
     temperature: Option<f64>,
+    #[schema(minimum = 0, maximum = 1)]
     top_p: Option<f64>,
     /// One string or up to four.
     stop: Option<Value>,
     /// Must be 1 when given.
+    #[schema(minimum = 1, maximum = 1)]
     n: Option<u32>,
     user: Option<String>,
     metadata: Option<BTreeMap<String, String>>,

@@ -80,6 +80,7 @@ pub async fn request_code(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct DeviceTokenIn {
+    #[schema(pattern = "^urn:ietf:params:oauth:grant-type:device_code$")]
     grant_type: Option<String>,
     device_code: Option<String>,
     client_id: Option<String>,

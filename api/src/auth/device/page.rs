@@ -147,7 +147,8 @@ pub struct SignInForm {
     request_body(content = SignInForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 303, description = "Signed in: back to `/device`"),
         (status = 400, content_type = "text/html", description = "The form, with what was wrong"),
-        (status = 401, content_type = "text/html", description = "Invalid email or password")))]
+        (status = 401, content_type = "text/html", description = "Invalid email or password"),
+        (status = 403, content_type = "text/html", description = "A missing or wrong CSRF token")))]
 pub async fn sign_in(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,

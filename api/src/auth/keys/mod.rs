@@ -23,12 +23,16 @@ const MAX_NAME_CHARS: usize = 100;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyIn {
+    /// 1 to 100 characters, not blank.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyPatch {
+    /// 1 to 100 characters, not blank.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: Option<String>,
     enabled: Option<bool>,
 }

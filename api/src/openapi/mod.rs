@@ -6,6 +6,9 @@
 //! route and its description are added in the same line. `testkit/tests/openapi.rs` fails when
 //! a route is added any other way, and checks real responses against the schemas.
 
+pub mod common_responses;
+mod event_streams;
+
 use std::sync::OnceLock;
 
 use axum::{
@@ -93,8 +96,13 @@ pub fn collector() -> OpenApiRouter<AppState> {
 
 /// Splits the collected routes into the router and the document, and serves both.
 pub fn finish(collected: OpenApiRouter<AppState>) -> Router<AppState> {
-    let (router, doc) = collected.split_for_parts();
-    DOCUMENT.get_or_init(|| doc.to_json().expect("the OpenAPI document serializes"));
+    let (router, mut doc) = collected.split_for_parts();
+    common_responses::add(&mut doc);
+    DOCUMENT.get_or_init(|| {
+        let mut json = serde_json::to_value(&doc).expect("the OpenAPI document serializes");
+        event_streams::describe(&mut json);
+        json.to_string()
+    });
     let docs: Router<AppState> = SwaggerUi::new("/docs")
         .config(Config::from("/openapi.json"))
         .into();
