@@ -3,6 +3,7 @@
 # ensure_command), not run; paths are relative to the repo root, where the scripts cd first.
 #
 #   target/clients/venv/           python3 -m venv + testkit/clients/requirements.txt
+#   target/clients/schemathesis/   python3 -m venv + testkit/clients/schemathesis/requirements.txt
 #   target/clients/node/           testkit/clients/package.json + package-lock.json, npm ci,
 #                                  and a copy of testkit/clients/node/*.mjs (ESM resolves bare
 #                                  imports from the script's own folder, so they must sit beside
@@ -15,6 +16,23 @@ CLIENTS_DIR=${CLIENTS_DIR:-target/clients}
 # sha256 of the given files' contents, in order.
 clients_sha256() {
   cat "$@" | sha256sum | cut -d' ' -f1
+}
+
+# A venv at $1 holding the pinned requirements file $2 (named $3 in the log), rebuilt when the
+# file changes.
+ensure_venv() {
+  local venv=$1 requirements=$2 what=$3
+  local want have=""
+  want=$(clients_sha256 "$requirements")
+  if [ -f "$venv/.stamp" ]; then have=$(cat "$venv/.stamp"); fi
+  if [ "$have" != "$want" ] || ! "$venv/bin/python" -c '' >/dev/null 2>&1; then
+    echo "==> installing $what into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --no-input --disable-pip-version-check \
+      -r "$requirements" </dev/null
+    echo "$want" >"$venv/.stamp"
+  fi
 }
 
 ensure_clients() {
@@ -31,18 +49,9 @@ ensure_clients() {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
   fi
-  local venv=$CLIENTS_DIR/venv
-  local py_want py_have=""
-  py_want=$(clients_sha256 "$src/requirements.txt")
-  if [ -f "$venv/.stamp" ]; then py_have=$(cat "$venv/.stamp"); fi
-  if [ "$py_have" != "$py_want" ] || ! "$venv/bin/python" -c '' >/dev/null 2>&1; then
-    echo "==> installing the Python client matrix into $venv"
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --no-input --disable-pip-version-check \
-      -r "$src/requirements.txt" </dev/null
-    echo "$py_want" >"$venv/.stamp"
-  fi
+  ensure_venv "$CLIENTS_DIR/venv" "$src/requirements.txt" "the Python client matrix"
+  # schemathesis in a venv of its own: its pins need not agree with the clients'.
+  ensure_venv "$CLIENTS_DIR/schemathesis" "$src/schemathesis/requirements.txt" "schemathesis"
 
   # --- Node: target/clients/node ---
   ensure_command node nodejs
