@@ -148,7 +148,7 @@ async fn show(
 #[utoipa::path(get, path = "/api/messages/{id}/stream", tag = "streams",
     params(
         ("id" = Uuid, Path, description = "The answer (an assistant message)"),
-        ("Last-Event-ID" = Option<u64>, Header, description = "The `id` of the last event seen"),
+        ("Last-Event-ID" = Option<u64>, Header, nullable = false, description = "The `id` of the last event seen"),
         ("token" = Option<String>, Query, description = "A stream token for this answer, instead of a credential"),
     ),
     responses(
