@@ -39,7 +39,7 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(guest::create_guest))
         .routes(routes!(password::register))
         .routes(routes!(password::login))
-        .routes(routes!(password::add_password, password::change_password))
+        .routes(routes!(password::add_password, account::change_password))
         .routes(routes!(sessions::refresh))
         .routes(routes!(sessions::logout))
         .routes(routes!(sessions::me, account::delete_account))

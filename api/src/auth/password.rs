@@ -1,5 +1,5 @@
-//! Email and password: `POST /api/auth/register`, `POST /api/auth/login`, a guest's
-//! `POST /api/auth/password` and a change with `PUT /api/auth/password`. Hashing is
+//! Email and password: `POST /api/auth/register`, `POST /api/auth/login` and a guest's
+//! `POST /api/auth/password` (a change, `PUT`, is the account's own: `account.rs`). Hashing is
 //! argon2id on the blocking pool (it is deliberately slow); a failed login says only
 //! "invalid email or password", whichever part was wrong.
 
@@ -192,83 +192,6 @@ pub async fn add_password(
     }
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChangePasswordIn {
-    current_password: String,
-    #[schema(min_length = 10, max_length = 128)]
-    new_password: String,
-}
-
-/// Changes the password; the current one proves it is the owner asking. Every other device is
-/// signed out (this one stays); API keys keep working. Wrong guesses count against the
-/// account's sign-in limit.
-#[utoipa::path(put, path = "/api/auth/password", tag = "auth", request_body = ChangePasswordIn,
-    responses(
-        (status = 204, description = "Changed; other devices signed out"),
-        (status = 400, description = "`weak_password`, bad JSON", body = ErrorBody),
-        (status = 403, description = "`wrong_password`, or `session_required` (an API key)", body = ErrorBody),
-        (status = 409, description = "`no_password`: add one with `POST` first", body = ErrorBody),
-        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
-    ))]
-pub async fn change_password(
-    State(state): State<AppState>,
-    user: AuthUser,
-    ApiJson(input): ApiJson<ChangePasswordIn>,
-) -> ApiResult<axum::http::StatusCode> {
-    let session_id = user.require_session()?;
-    check_password(&input.new_password)?;
-    if !confirm_password(&state, user.user_id, Some(input.current_password)).await? {
-        return Err(ApiError::conflict(
-            "no_password",
-            "this account has no password yet: add one first",
-        ));
-    }
-    let hash = hash_password(input.new_password).await?;
-    let mut tx = state.pool.begin().await?;
-    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
-        .bind(user.user_id)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
-    store::revoke_all(&mut tx, user.user_id, Some(session_id)).await?;
-    tx.commit().await?;
-    Ok(axum::http::StatusCode::NO_CONTENT)
-}
-
-/// Checks that `given` is the account's password, for steps that need more than a session
-/// (change it, delete the account); wrong guesses count against the account's sign-in limit.
-/// `Ok(false)`: the account has no password (a guest, or signed in with GitHub or Google).
-pub async fn confirm_password(
-    state: &AppState,
-    user_id: Uuid,
-    given: Option<String>,
-) -> ApiResult<bool> {
-    let (email, stored): (Option<String>, Option<String>) =
-        sqlx::query_as("SELECT email, password_hash FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_one(&state.pool)
-            .await?;
-    let (Some(email), Some(stored)) = (email, stored) else {
-        return Ok(false);
-    };
-    rate_limit::check_account(&state.login_limiter, &email)?;
-    let Some(given) = given else {
-        return Err(ApiError::bad_request(
-            "password_required",
-            "confirm with the account's password",
-        ));
-    };
-    if !verify_password(given, Some(stored)).await? {
-        return Err(ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "wrong_password",
-            "the password is not right",
-        ));
-    }
-    Ok(true)
-}
-
 fn email_taken() -> ApiError {
     ApiError::conflict("email_taken", "an account with this email already exists")
 }
@@ -290,7 +213,7 @@ fn normalize_email(raw: &str) -> Result<String, ApiError> {
     Ok(email)
 }
 
-fn check_password(password: &str) -> Result<(), ApiError> {
+pub(super) fn check_password(password: &str) -> Result<(), ApiError> {
     let n = password.chars().count();
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
         let message =
@@ -300,7 +223,7 @@ fn check_password(password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn hash_password(password: String) -> anyhow::Result<String> {
+pub(super) async fn hash_password(password: String) -> anyhow::Result<String> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -311,7 +234,10 @@ async fn hash_password(password: String) -> anyhow::Result<String> {
     .await?
 }
 
-async fn verify_password(password: String, stored: Option<String>) -> anyhow::Result<bool> {
+pub(super) async fn verify_password(
+    password: String,
+    stored: Option<String>,
+) -> anyhow::Result<bool> {
     /// Checked when the account does not exist, so that case costs as much as a wrong password.
     static DUMMY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         let salt = SaltString::generate(&mut OsRng);

@@ -37,6 +37,8 @@ pub struct ChatCompletionRequest {
     user: Option<String>,
     metadata: Option<BTreeMap<String, String>>,
     store: Option<bool>,
+    /// Accepted; without tools it changes nothing.
+    parallel_tool_calls: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -248,6 +248,23 @@ fn the_system_prompt_cap_counts_what_is_stored_joiners_included() {
     );
 }
 
+/// The fields the document describes are exactly the fields the parser accepts.
+#[test]
+fn the_documented_request_has_exactly_the_known_fields() {
+    let schema = <crate::v1::schema::ChatCompletionRequest as utoipa::PartialSchema>::schema();
+    let schema = serde_json::to_value(schema).unwrap();
+    let mut documented: Vec<&str> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    documented.sort_unstable();
+    let mut known = super::KNOWN.to_vec();
+    known.sort_unstable();
+    assert_eq!(documented, known);
+}
+
 #[test]
 fn client_text_quoted_in_an_error_is_cut_short() {
     let long = "z".repeat(5000);
