@@ -148,7 +148,7 @@ async fn show(
 #[utoipa::path(get, path = "/api/messages/{id}/stream", tag = "streams",
     params(
         ("id" = Uuid, Path, description = "The answer (an assistant message)"),
-        ("Last-Event-ID" = Option<u64>, Header, nullable = false, description = "The `id` of the last event seen"),
+        ("Last-Event-ID" = Option<String>, Header, nullable = false, pattern = r"^[0-9]*$", description = "The `id` of the last event seen (empty: none, as if not sent)"),
         ("token" = Option<String>, Query, description = "A stream token for this answer, instead of a credential"),
     ),
     responses(

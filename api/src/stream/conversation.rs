@@ -28,7 +28,7 @@ use sluice_shared::events::StreamEvent;
 #[utoipa::path(get, path = "/api/conversations/{id}/events", tag = "streams",
     params(
         ("id" = Uuid, Path, description = "The conversation"),
-        ("Last-Event-ID" = Option<u64>, Header, nullable = false, description = "The `id` of the last event seen"),
+        ("Last-Event-ID" = Option<String>, Header, nullable = false, pattern = r"^[0-9]*$", description = "The `id` of the last event seen (empty: none, as if not sent)"),
         ("token" = Option<String>, Query, description = "A stream token for this conversation, instead of a credential"),
     ),
     responses(
