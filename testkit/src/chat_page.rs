@@ -32,12 +32,18 @@ impl ChatPage<'_> {
         self.chrome.wait_for_element("#composer").await;
     }
 
-    /// Types `text` and presses Enter; returns once an answer is on screen.
+    /// Types `text` and presses Enter; returns once its answer is on screen.
     pub async fn send(&self, text: &str) {
+        let before = self.count(".msg.assistant").await;
         self.chrome
             .type_into("#composer", &format!("{text}{ENTER}"))
             .await;
-        self.chrome.wait_for_element(".msg.assistant").await;
+        // Its own answer, not one already on screen.
+        self.chrome
+            .wait_until("the answer to appear", || async {
+                self.count(".msg.assistant").await > before
+            })
+            .await;
     }
 
     /// The text of the newest answer, as shown.

@@ -110,7 +110,7 @@ async fn only_the_latest_ended_answer_can_be_regenerated() {
     );
     assert_eq!(
         regenerate(token.clone(), second.user_message.id).await,
-        400,
+        422,
         "a question is not an answer"
     );
     let stranger = app.guest().await;
