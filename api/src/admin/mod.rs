@@ -97,6 +97,7 @@ async fn set_roles(
         (status = 200, body = AdminUserOut),
         (status = 403, description = "The caller lacks `users.write`", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "`own_account`: an admin cannot disable their own", body = ErrorBody),
     ))]
 async fn disable(
     State(state): State<AppState>,
