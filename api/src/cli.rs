@@ -13,7 +13,12 @@ pub fn main() -> ExitCode {
     process::main("sluice-api", |started: Started| async move {
         match started.command.as_deref() {
             None | Some("serve") => serve(started.config, started.shutdown).await,
-            Some("migrate") => migrate(&started.config).await,
+            // The signal handler is installed for every command: a migration waiting on a
+            // lock must still stop on Ctrl-C / SIGTERM.
+            Some("migrate") => tokio::select! {
+                migrated = migrate(&started.config) => migrated,
+                () = started.shutdown.cancelled() => Err(anyhow::anyhow!("stopped before the migrations finished")),
+            },
             Some(other) => Err(UsageError(format!(
                 "unknown command {other:?} (use `serve` or `migrate`)"
             ))

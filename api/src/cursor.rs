@@ -6,6 +6,9 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
+/// The largest page (`limit`); the document says it in `#[param(maximum)]`, a test holds them equal.
+const MAX_LIMIT: i64 = 100;
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
@@ -22,7 +25,7 @@ impl PageQuery {
     pub fn limit(&self) -> Result<i64, ApiError> {
         match self.limit {
             None => Ok(20),
-            Some(n) if (1..=100).contains(&n) => Ok(n),
+            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
             Some(_) => Err(ApiError::bad_request(
                 "invalid_limit",
                 "limit must be between 1 and 100",
@@ -69,6 +72,16 @@ pub fn next<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_document_states_the_page_bounds_the_code_checks() {
+        use utoipa::IntoParams;
+        let params = PageQuery::into_params(|| None);
+        let limit = params.iter().find(|p| p.name == "limit").expect("limit");
+        let schema = serde_json::to_value(&limit.schema).unwrap();
+        assert_eq!(schema["minimum"], 1);
+        assert_eq!(schema["maximum"], MAX_LIMIT);
+    }
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {

@@ -2,7 +2,7 @@
 
 use axum::{
     body::Bytes,
-    extract::{FromRequest, FromRequestParts, Path, Request},
+    extract::{FromRequest, FromRequestParts, Path, Request, rejection::JsonRejection},
     http::{HeaderMap, StatusCode, header, request::Parts},
 };
 use serde::de::{DeserializeOwned, IgnoredAny};
@@ -59,14 +59,30 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// `[null, null]`) or the wrong shape → 400 `invalid_body`.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let malformed = || ApiError::bad_request("invalid_json", "the body is not valid JSON");
-    serde_json::from_slice::<IgnoredAny>(body).map_err(|_| malformed())?;
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        // Not an object: malformed, or JSON of another kind.
+        serde_json::from_slice::<IgnoredAny>(body).map_err(|_| malformed())?;
         return Err(ApiError::bad_request(
             "invalid_body",
             "the request body must be a JSON object",
         ));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
+    // axum's reader names the field at fault (`content: invalid type …`).
+    axum::Json::<T>::from_bytes(body)
+        .map(|axum::Json(value)| value)
+        .map_err(|rejection| match rejection {
+            JsonRejection::JsonSyntaxError(_) => malformed(),
+            other => ApiError::bad_request("invalid_body", strip_prefix(&other.body_text())),
+        })
+}
+
+/// serde's message without axum's "Failed to deserialize the JSON body into the target type: ".
+fn strip_prefix(detail: &str) -> String {
+    detail
+        .rsplit_once("target type: ")
+        .map(|(_, m)| m)
+        .unwrap_or(detail)
+        .to_string()
 }
 
 /// A resource id from the path. An id that is not a UUID names nothing: 404, like an unknown one.

@@ -12,10 +12,25 @@ use crate::{TestApp, services};
 /// holds redacted — as environment variables. Logs go by `SLUICE_PROCESS_LOG` (a `RUST_LOG`
 /// filter; `warn` unless set).
 pub fn command(config: &Config, binary: &str) -> Command {
-    let name = format!("{}-{}.toml", config.nats_prefix, config.listen.port());
-    let file = services::started().dir().join(name);
     let text = toml::to_string(config).expect("the config serializes as TOML");
-    std::fs::write(&file, text).expect("write the processes' config file");
+    let secrets = config.secrets_as_env();
+    // A secret the file holds redacted and no variable sets would reach the child as
+    // "[redacted]": fail here, naming it.
+    for line in text.lines().filter(|l| l.contains("\"[redacted]\"")) {
+        let key = line.split('=').next().unwrap_or_default().trim();
+        assert!(
+            secrets
+                .iter()
+                .any(|(name, _)| name.to_lowercase().ends_with(key)),
+            "the secret `{key}` is not in Config::secrets_as_env"
+        );
+    }
+    // A file of its own per child, written whole before it starts: a child starting while
+    // another's file is rewritten never reads half of one.
+    let file = services::started()
+        .dir()
+        .join(format!("{}.toml", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&file, text).expect("write the process's config file");
     let mut command = Command::new(binary);
     command
         .env_clear()
@@ -25,7 +40,7 @@ pub fn command(config: &Config, binary: &str) -> Command {
             std::env::var("SLUICE_PROCESS_LOG").unwrap_or_else(|_| "warn".into()),
         )
         .env("SLUICE_CONFIG", &file)
-        .envs(config.secrets_as_env())
+        .envs(secrets)
         .stdin(Stdio::null());
     command
 }

@@ -98,16 +98,20 @@ pub async fn serve(
                 job_id: offer.job_id.clone(),
                 worker: worker.clone(),
             };
-            let (taken, claimed) = oneshot::channel();
-            let source = Source::Offer { lease, taken };
-            let reply = async {
-                // No word (the claim failed before it could say): no answer, as if lost.
-                if let Ok(taken) = claimed.await {
-                    answer(&state, message.reply, taken).await;
-                }
+            let (took_tx, took_rx) = oneshot::channel();
+            let source = Source::Offer {
+                lease,
+                taken: took_tx,
             };
-            let (ran, ()) = tokio::join!(chat_job::run(&state, &offer.job, source), reply);
-            if ran.is_err() {
+            // The API hears the claim's word as soon as it is said, not when the job next
+            // yields. No word (the claim failed first): no answer, as if it were lost.
+            let replying = state.clone();
+            tokio::spawn(async move {
+                if let Ok(took) = took_rx.await {
+                    answer(&replying, message.reply, took).await;
+                }
+            });
+            if chat_job::run(&state, &offer.job, source).await.is_err() {
                 // Back to the queue, one attempt spent, as apalis does with a failed job.
                 if let Err(e) = queue::make_due(&state.pool, &offer.job_id, Some(&worker)).await {
                     tracing::error!(error = %e, job_id = %offer.job_id, "could not return a failed job to the queue; it is retried when its lease lapses");

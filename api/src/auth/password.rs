@@ -263,6 +263,7 @@ pub(super) async fn verify_password(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openapi::schema_bound;
 
     #[test]
     fn emails_are_normalized_and_checked() {
@@ -279,5 +280,28 @@ mod tests {
         ] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_document_states_the_password_bounds_the_code_checks() {
+        let bounds = |min: u64, max: u64| {
+            assert_eq!(
+                (min, max),
+                (MIN_PASSWORD_CHARS as u64, MAX_PASSWORD_CHARS as u64)
+            )
+        };
+        bounds(
+            schema_bound::<RegisterIn>("password", "minLength"),
+            schema_bound::<RegisterIn>("password", "maxLength"),
+        );
+        bounds(
+            schema_bound::<AddPasswordIn>("password", "minLength"),
+            schema_bound::<AddPasswordIn>("password", "maxLength"),
+        );
+        type Change = super::super::account::ChangePasswordIn;
+        bounds(
+            schema_bound::<Change>("new_password", "minLength"),
+            schema_bound::<Change>("new_password", "maxLength"),
+        );
     }
 }

@@ -248,3 +248,28 @@ async fn list_messages(
         next_cursor,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use sluice_shared::dto::{ConversationIn, ConversationPatch};
+
+    use super::MAX_TITLE_CHARS;
+    use crate::{openapi::schema_bound, validate::MAX_SYSTEM_PROMPT_CHARS};
+
+    #[test]
+    fn the_document_states_the_bounds_the_code_checks() {
+        for (field, bound) in [
+            ("title", MAX_TITLE_CHARS),
+            ("system_prompt", MAX_SYSTEM_PROMPT_CHARS),
+        ] {
+            assert_eq!(
+                schema_bound::<ConversationIn>(field, "maxLength"),
+                bound as u64
+            );
+            assert_eq!(
+                schema_bound::<ConversationPatch>(field, "maxLength"),
+                bound as u64
+            );
+        }
+    }
+}

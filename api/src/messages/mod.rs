@@ -15,7 +15,7 @@ use axum::{
 };
 use sluice_shared::{
     dto::{ChatIn, MessageIn, MessageOut, SentOut},
-    events::StreamEvent,
+    events::{Ending, StreamEvent},
 };
 
 use crate::{
@@ -227,9 +227,7 @@ pub async fn stop_deleted(state: &AppState, answer: store::Unfinished) {
     if let Err(e) = state.nats.publish(control, "cancel".into()).await {
         tracing::warn!(error = %e, message_id = %answer.id, "cancel not sent");
     }
-    let event = StreamEvent::Cancelled {
-        message_id: answer.id,
-    };
+    let event = Ending::Cancelled.event(answer.id);
     let (conversation, attempt) = (answer.conversation_id, answer.attempt);
     let ended = stream::terminal::publish(state, conversation, answer.id, attempt, &event).await;
     if let Err(e) = ended {
@@ -260,7 +258,7 @@ pub async fn cancel_answer(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult
             attempt,
         } => {
             // No worker has it, so the API ends the stream for the clients that wait on it.
-            let event = StreamEvent::Cancelled { message_id: id };
+            let event = Ending::Cancelled.event(id);
             let seq =
                 stream::terminal::publish(state, conversation_id, id, attempt, &event).await?;
             store::set_last_seq(&state.pool, id, seq).await?;

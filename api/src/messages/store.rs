@@ -44,19 +44,21 @@ pub struct MessageRow {
 }
 
 impl MessageRow {
-    pub fn is_finished(&self) -> bool {
-        !self.status.is_unfinished()
-    }
-
     /// How a finished answer ended: what its terminal event says. `None` while it is written
-    /// (exactly when `is_finished` is false).
+    /// (queued or streaming).
     pub fn ending(&self) -> Option<Ending> {
         Some(match self.status {
             MessageStatus::Queued | MessageStatus::Streaming => return None,
             MessageStatus::Cancelled => Ending::Cancelled,
             MessageStatus::Error => Ending::Error {
-                code: self.error_code.clone().unwrap_or_else(|| "error".into()),
-                message: self.error_message.clone().unwrap_or_default(),
+                code: self
+                    .error_code
+                    .clone()
+                    .unwrap_or_else(|| "upstream_error".into()),
+                message: self
+                    .error_message
+                    .clone()
+                    .unwrap_or_else(|| "the answer failed".into()),
                 retryable: self.error_retryable,
             },
             // A user's message (`complete`) is never streamed; if asked, it simply ended.

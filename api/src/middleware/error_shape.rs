@@ -15,7 +15,10 @@ use axum::{
 use serde_json::json;
 
 use super::is_oauth_endpoint;
-use crate::v1;
+use crate::{
+    error::{ErrorBody, ErrorDetail},
+    v1,
+};
 
 /// Bodies of other layers' errors are short; anything longer is not read.
 const MAX_ERROR_BODY: usize = 4096;
@@ -96,8 +99,11 @@ pub fn error_response(path: &str, status: StatusCode, code: &str, message: &str)
         )
             .into_response();
     }
-    let body = json!({ "error": { "code": code, "message": message } });
-    (status, Json(body)).into_response()
+    let error = ErrorDetail {
+        code: code.to_string(),
+        message: message.to_string(),
+    };
+    (status, Json(ErrorBody { error })).into_response()
 }
 
 fn is_json(response: &Response) -> bool {

@@ -5,7 +5,7 @@
 use serde_json::json;
 use utoipa::openapi::{
     ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder,
-    path::{Operation, PathItem},
+    path::{Operation, ParameterIn, PathItem},
 };
 
 /// Adds the common responses to every operation of `doc`.
@@ -27,7 +27,13 @@ pub fn add(doc: &mut OpenApi) {
                     "`unsupported_media_type`: not a body type listed",
                 );
             }
-            if operation.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+            // (A malformed path id names nothing: 404, like an unknown one.)
+            let query_or_header = operation
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| !matches!(p.parameter_in, ParameterIn::Path));
+            if query_or_header {
                 errors.add(operation, "400", "A malformed parameter");
             }
         }

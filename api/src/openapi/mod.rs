@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use axum::{
     Router,
-    http::{HeaderValue, header},
+    http::header,
     response::{IntoResponse, Response},
 };
 use utoipa::{
@@ -82,10 +82,6 @@ impl Modify for SecuritySchemes {
     }
 }
 
-const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-    img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
-    form-action 'self'; frame-ancestors 'none'";
-
 /// The document, set once when the first router is built (it depends only on the code).
 static DOCUMENT: OnceLock<String> = OnceLock::new();
 
@@ -111,12 +107,7 @@ pub fn finish(collected: OpenApiRouter<AppState>) -> Router<AppState> {
     // holds no secret, so `'unsafe-inline'` is allowed for styles here only.
     router.merge(docs.layer(axum::middleware::map_response(
         |mut response: Response| async move {
-            let headers = response.headers_mut();
-            crate::web::page_security_headers(headers);
-            headers.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(DOCS_CSP),
-            );
+            crate::web::security_headers(response.headers_mut(), "'self' 'unsafe-inline'");
             response
         },
     )))
@@ -133,4 +124,15 @@ pub fn finish(collected: OpenApiRouter<AppState>) -> Router<AppState> {
 async fn document() -> Response {
     let json = DOCUMENT.get().cloned().unwrap_or_default();
     ([(header::CONTENT_TYPE, "application/json")], json).into_response()
+}
+
+/// `keyword` (`maxLength`, `minimum`, …) of `T`'s property `field` in the document, for tests
+/// that hold a documented bound equal to the constant the code checks (utoipa's attributes take
+/// only literals).
+#[cfg(test)]
+pub fn schema_bound<T: utoipa::PartialSchema>(field: &str, keyword: &str) -> u64 {
+    let schema = serde_json::to_value(T::schema()).expect("a schema serializes");
+    schema["properties"][field][keyword]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no {keyword} on {field}: {schema}"))
 }

@@ -136,7 +136,9 @@ async fn join(
     };
     let reply = match result {
         Ok(()) => json!({ "ok": true }),
-        Err(e) => json!({ "error": e.into_detail() }),
+        Err(e) => json!(crate::error::ErrorBody {
+            error: e.into_detail()
+        }),
     };
     let _ = ack.send(&reply);
 }

@@ -92,14 +92,20 @@ fn app_page() -> Response {
 /// no URL leaks to other sites. (HSTS, when the public URL is https, is on every response:
 /// `lib.rs`.)
 pub fn page_security_headers(headers: &mut HeaderMap) {
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
-             frame-ancestors 'none'",
-        ),
+    security_headers(headers, "'self'");
+}
+
+/// The pages' headers, with `style_src` as the CSP's `style-src` (the API docs page needs
+/// inline styles: `openapi/mod.rs`).
+pub fn security_headers(headers: &mut HeaderMap, style_src: &str) {
+    let csp = format!(
+        "default-src 'self'; script-src 'self'; style-src {style_src}; img-src 'self' data:; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'"
     );
+    if let Ok(csp) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::REFERRER_POLICY,
@@ -161,7 +167,10 @@ fn accepts_gzip(accept_encoding: &str) -> bool {
         let mut parts = item.split(';');
         let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
         let weight = parts
-            .filter_map(|p| p.trim().strip_prefix("q="))
+            .filter_map(|p| {
+                let (name, value) = p.split_once('=')?;
+                name.trim().eq_ignore_ascii_case("q").then_some(value)
+            })
             .find_map(|q| q.trim().parse::<f32>().ok())
             .unwrap_or(1.0);
         match coding.as_str() {
@@ -182,7 +191,7 @@ mod tests {
         for yes in [
             "gzip",
             "gzip, deflate, br",
-            "br;q=1.0, GZIP;q=0.5",
+            "br;q=1.0, GZIP;Q=0.5",
             "*",
             "deflate, *;q=0.1",
         ] {
@@ -192,7 +201,7 @@ mod tests {
             "",
             "identity",
             "gzip;q=0",
-            "gzip; q=0.000",
+            "gzip; Q=0.000",
             "*, gzip;q=0",
             "*;q=0",
             "br",

@@ -35,8 +35,7 @@ pub(super) async fn claim(
             (None, false)
         }
     };
-    // The offer's side (`handoff.rs`) tells the API; if it has gone, the API hands the job to
-    // the queue, which finds it leased or gone.
+    // The offer's side (`handoff.rs`) tells the API. (Its receiver only goes with the process.)
     let _ = taken.send(took);
     Ok(claim)
 }

@@ -5,6 +5,7 @@ use std::time::Instant;
 use sluice_shared::{
     events::{Ending, Usage},
     job::ChatJob,
+    message_status::MessageStatus,
 };
 
 use super::{End, Generation};
@@ -15,7 +16,8 @@ use crate::{
 };
 
 /// Stores the answer, then publishes the terminal event — only if this attempt still owns the
-/// message, so a retried or stale attempt never produces a second answer.
+/// message, so a retried or stale attempt never produces a second answer. Returns how the
+/// attempt ended.
 #[tracing::instrument(name = "conclude", skip_all)]
 pub(super) async fn conclude(
     state: &WorkerState,
@@ -24,7 +26,7 @@ pub(super) async fn conclude(
     publisher: &mut EventPublisher,
     generation: Generation,
     started: Instant,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<MessageStatus> {
     // Acks first: `start_seq` must be known before the row records it.
     publisher.flush().await?;
     let message_id = job.message_id;
@@ -74,6 +76,7 @@ pub(super) async fn conclude(
         _ => None,
     };
     let event = ending.event(message_id);
+    let status = ending.status();
     let finish = Finish {
         message_id,
         attempt,
@@ -90,10 +93,10 @@ pub(super) async fn conclude(
             attempt,
             "the message is gone or another attempt owns it; dropping this one's result"
         );
-        return Ok(());
+        return Ok(status);
     }
     let last_seq = publisher.publish_terminal(&event).await?;
     state.store.set_last_seq(message_id, last_seq).await?;
     tracing::info!(attempt, kind = event.kind(), chars, "answer stored");
-    Ok(())
+    Ok(status)
 }

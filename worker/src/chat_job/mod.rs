@@ -161,19 +161,14 @@ async fn generate(state: &Arc<WorkerState>, job: &ChatJob, source: Source) -> an
         }
         Prepared::Ended(end) => Generation::ended(end),
     };
-    let outcome = match &generation.end {
-        End::Finished { usage, .. } => {
-            if let (Some(provider), Some(usage)) = (generation.provider, usage) {
-                state
-                    .metrics
-                    .tokens_generated(provider, usage.output_tokens);
-            }
-            "done"
-        }
-        End::Cancelled => "cancelled",
-        End::Failed(_) => "error",
-    };
-    conclude(
+    if let (End::Finished { usage, .. }, Some(provider)) = (&generation.end, generation.provider)
+        && let Some(usage) = usage
+    {
+        state
+            .metrics
+            .tokens_generated(provider, usage.output_tokens);
+    }
+    let status = conclude(
         state,
         job,
         claim.attempt,
@@ -182,7 +177,7 @@ async fn generate(state: &Arc<WorkerState>, job: &ChatJob, source: Source) -> an
         started,
     )
     .await?;
-    state.metrics.attempt_ended(outcome);
+    state.metrics.attempt_ended(status.as_str());
     Ok(())
 }
 
@@ -199,7 +194,8 @@ async fn fail_after_panic(state: &WorkerState, job: &ChatJob) {
             "the worker failed while answering",
             false,
         )));
-        conclude(state, job, attempt, &mut publisher, failed, Instant::now()).await
+        conclude(state, job, attempt, &mut publisher, failed, Instant::now()).await?;
+        anyhow::Ok(())
     };
     if let Err(e) = result.await {
         tracing::error!(error = %e, "could not record the panicked job's failure");

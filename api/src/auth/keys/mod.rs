@@ -199,3 +199,21 @@ fn check_name(name: &str) -> Result<&str, ApiError> {
     }
     Ok(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openapi::schema_bound;
+
+    #[test]
+    fn the_document_states_the_name_bound_the_code_checks() {
+        assert_eq!(
+            schema_bound::<KeyIn>("name", "maxLength"),
+            MAX_NAME_CHARS as u64
+        );
+        assert_eq!(
+            schema_bound::<KeyPatch>("name", "maxLength"),
+            MAX_NAME_CHARS as u64
+        );
+    }
+}
