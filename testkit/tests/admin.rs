@@ -196,3 +196,74 @@ async fn disabling_a_user_ends_their_sessions_refresh_tokens_and_keys_at_once() 
         .await;
     assert_eq!(r.status(), 409, "an admin cannot disable themselves");
 }
+
+/// Two admins demoting or disabling each other at the same instant: one of them wins, the
+/// other is refused, and an enabled admin always remains — every round, either way of acting.
+#[tokio::test]
+async fn two_admins_acting_on_each_other_at_once_always_leave_an_admin() {
+    let app = TestApp::spawn_configured(|c| {
+        c.admin_emails = vec!["a@example.com".into(), "b@example.com".into()];
+        c.auth_burst = 1_000;
+        c.auth_rate_per_minute = 100_000;
+    })
+    .await;
+    for round in 0..10 {
+        let a = app.register(&format!("a{round}@example.com")).await;
+        let b = app.register(&format!("b{round}@example.com")).await;
+        // Both admins (by role, as an admin would grant it).
+        for user in [&a, &b] {
+            sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1::text::uuid, 'admin')")
+                .bind(user["user"]["id"].as_str().unwrap())
+                .execute(&app.pool)
+                .await
+                .unwrap();
+        }
+        let act = |by: &Value, on: &Value| {
+            let on = on["user"]["id"].as_str().unwrap().to_string();
+            let (method, path, body) = if round % 2 == 0 {
+                let body = json!({ "roles": ["user"] });
+                (
+                    reqwest::Method::PUT,
+                    format!("/api/admin/users/{on}/roles"),
+                    Some(body),
+                )
+            } else {
+                (
+                    reqwest::Method::POST,
+                    format!("/api/admin/users/{on}/disable"),
+                    None,
+                )
+            };
+            let token = token(by).to_string();
+            let app = &app;
+            async move {
+                app.call(&token, method, &path, body)
+                    .await
+                    .status()
+                    .as_u16()
+            }
+        };
+        let (one, other) = tokio::join!(act(&a, &b), act(&b, &a));
+        let mut statuses = [one, other];
+        statuses.sort_unstable();
+        assert_eq!(statuses[0], 200, "round {round}: one wins: {statuses:?}");
+        assert!(
+            matches!(statuses[1], 401 | 403 | 409),
+            "round {round}: the other is refused: {statuses:?}"
+        );
+        let admins: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM user_roles r JOIN users u ON u.id = r.user_id
+             WHERE r.role = 'admin' AND u.disabled_at IS NULL
+               AND u.email IN ($1, $2)",
+        )
+        .bind(format!("a{round}@example.com"))
+        .bind(format!("b{round}@example.com"))
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            admins, 1,
+            "round {round}: exactly one of the two is still an admin"
+        );
+    }
+}

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use sluice_shared::dto::Page;
 
 use crate::{
-    auth::{AuthUser, roles},
+    auth::{self, AuthUser, roles},
     cursor::{self, PageQuery},
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, Id},
@@ -61,7 +61,7 @@ struct RolesIn {
         (status = 200, body = AdminUserOut),
         (status = 403, description = "The caller lacks `users.write`", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 409, description = "`own_admin_role`: an admin cannot drop their own", body = ErrorBody),
+        (status = 409, description = "`own_admin_role`: an admin cannot drop their own; `last_admin`: no enabled admin would remain", body = ErrorBody),
         (status = 422, description = "`unknown_role`", body = ErrorBody),
     ))]
 async fn set_roles(
@@ -70,7 +70,7 @@ async fn set_roles(
     Id(id): Id,
     ApiJson(input): ApiJson<RolesIn>,
 ) -> ApiResult<Json<AdminUserOut>> {
-    roles::require(&state.pool, &user, "users.write").await?;
+    let mut tx = admin_change(&state, &user).await?;
     if id == user.user_id && !input.roles.iter().any(|r| r == "admin") {
         return Err(ApiError::conflict(
             "own_admin_role",
@@ -80,13 +80,14 @@ async fn set_roles(
     store::one(&state.pool, id)
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
-    if !store::set_roles(&state.pool, id, &input.roles).await? {
+    if !store::set_roles(&mut tx, id, &input.roles).await? {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "unknown_role",
             "every role must be one of the roles table (user, admin, ...)",
         ));
     }
+    commit_keeping_an_admin(tx).await?;
     found(&state, id).await
 }
 
@@ -97,14 +98,14 @@ async fn set_roles(
         (status = 200, body = AdminUserOut),
         (status = 403, description = "The caller lacks `users.write`", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 409, description = "`own_account`: an admin cannot disable their own", body = ErrorBody),
+        (status = 409, description = "`own_account`: an admin cannot disable their own; `last_admin`: no enabled admin would remain", body = ErrorBody),
     ))]
 async fn disable(
     State(state): State<AppState>,
     user: AuthUser,
     Id(id): Id,
 ) -> ApiResult<Json<AdminUserOut>> {
-    roles::require(&state.pool, &user, "users.write").await?;
+    let mut tx = admin_change(&state, &user).await?;
     if id == user.user_id {
         return Err(ApiError::conflict(
             "own_account",
@@ -114,7 +115,8 @@ async fn disable(
     store::one(&state.pool, id)
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
-    store::disable(&state.pool, id).await?;
+    store::disable(&mut tx, id).await?;
+    commit_keeping_an_admin(tx).await?;
     found(&state, id).await
 }
 
@@ -141,4 +143,32 @@ async fn found(state: &AppState, id: uuid::Uuid) -> ApiResult<Json<AdminUserOut>
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("user"))
+}
+
+/// Opens the transaction of a change to users' roles or access, as one who may make it. Every
+/// such change first locks the enabled admins' rows, so two admins acting on each other at the
+/// same instant go one after the other: the second is checked against the first's change (it
+/// may have taken their admin role).
+async fn admin_change(
+    state: &AppState,
+    user: &AuthUser,
+) -> ApiResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let mut tx = state.pool.begin().await?;
+    auth::store::lock_enabled_admins(&mut tx).await?;
+    roles::require(&mut *tx, user, "users.write").await?;
+    Ok(tx)
+}
+
+/// Commits an admin change unless it left no enabled admin (409 `last_admin`; nothing changes).
+async fn commit_keeping_an_admin(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+) -> ApiResult<()> {
+    if auth::store::lock_enabled_admins(&mut tx).await?.is_empty() {
+        return Err(ApiError::conflict(
+            "last_admin",
+            "this would leave no enabled admin",
+        ));
+    }
+    tx.commit().await?;
+    Ok(())
 }

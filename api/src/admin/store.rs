@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 #[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -51,8 +51,7 @@ pub async fn one(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<AdminUserOut>> 
 }
 
 /// Replaces the user's roles; `Ok(false)` when a name is not a role.
-pub async fn set_roles(pool: &PgPool, id: Uuid, roles: &[String]) -> sqlx::Result<bool> {
-    let mut tx = pool.begin().await?;
+pub async fn set_roles(tx: &mut PgConnection, id: Uuid, roles: &[String]) -> sqlx::Result<bool> {
     let known: i64 = sqlx::query_scalar("SELECT count(*) FROM roles WHERE name = ANY($1)")
         .bind(roles)
         .fetch_one(&mut *tx)
@@ -72,13 +71,11 @@ pub async fn set_roles(pool: &PgPool, id: Uuid, roles: &[String]) -> sqlx::Resul
     .bind(roles)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(true)
 }
 
 /// Disables the user and, in the same transaction, ends every session and disables every key.
-pub async fn disable(pool: &PgPool, id: Uuid) -> sqlx::Result<()> {
-    let mut tx = pool.begin().await?;
+pub async fn disable(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET disabled_at = COALESCE(disabled_at, now()) WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
@@ -91,7 +88,7 @@ pub async fn disable(pool: &PgPool, id: Uuid) -> sqlx::Result<()> {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await
+    Ok(())
 }
 
 /// Lets the user sign in again (their old sessions and keys stay ended).

@@ -16,7 +16,7 @@ pub mod rate_limit;
 mod rfc6749;
 pub mod roles;
 mod sessions;
-mod store;
+pub(crate) mod store;
 pub mod tokens;
 
 use std::net::IpAddr;

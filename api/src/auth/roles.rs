@@ -10,15 +10,21 @@ use super::AuthUser;
 use crate::error::{ApiError, ApiResult};
 
 /// 403 unless the caller holds `permission` through one of their roles.
-pub async fn require(pool: &PgPool, user: &AuthUser, permission: &str) -> ApiResult<()> {
+pub async fn require(
+    db: impl sqlx::PgExecutor<'_>,
+    user: &AuthUser,
+    permission: &str,
+) -> ApiResult<()> {
     let allowed: bool = sqlx::query_scalar(
+        // A disabled user holds no permission, whatever their roles.
         "SELECT EXISTS (
              SELECT 1 FROM user_roles ur JOIN role_permissions rp ON rp.role = ur.role
-             WHERE ur.user_id = $1 AND rp.permission = $2)",
+                                         JOIN users u ON u.id = ur.user_id
+             WHERE ur.user_id = $1 AND rp.permission = $2 AND u.disabled_at IS NULL)",
     )
     .bind(user.user_id)
     .bind(permission)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await?;
     if !allowed {
         return Err(ApiError::new(
