@@ -20,7 +20,11 @@ const NEAR_END_PX = 48;
 export function titleFrom(message) {
   const line = (message.split('\n').map((l) => l.trim()).find((l) => l) ?? '')
     .replace(/^[#> ]+/, '').replace(/^[-*+] /, '');
-  const words = line.split(/\s+/).map((w) => w.replace(/[*`~]/g, '').replace(/__/g, '')).filter((w) => w);
+  // Without the characters a name may not hold (`validate::is_unsafe_in_name` on the server).
+  const unsafe = /[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]/g;
+  const words = line.split(/\s+/)
+    .map((w) => w.replace(/[*`~]/g, '').replace(/__/g, '').replace(unsafe, ''))
+    .filter((w) => w);
   let title = '';
   for (const word of words) {
     const next = (title ? 1 : 0) + [...word].length;

@@ -34,7 +34,11 @@ pub struct TokensOut {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationIn {
-    #[schema(max_length = 200)]
+    /// Without control characters, invisible spaces or marks that reorder text.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]*$"
+    )]
     pub title: Option<String>,
     pub model: Option<String>,
     #[schema(max_length = 20000)]
@@ -46,7 +50,11 @@ pub struct ConversationIn {
 #[serde(deny_unknown_fields)]
 pub struct ConversationPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 200)]
+    /// Without control characters, invisible spaces or marks that reorder text.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]*$"
+    )]
     pub title: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,

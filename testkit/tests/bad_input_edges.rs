@@ -431,3 +431,80 @@ async fn a_last_event_id_far_past_a_running_answer_ends_when_the_answer_does() {
         "once it is over, the same id is told to stop"
     );
 }
+
+/// What a person names — a key, a conversation, themselves — may not hold control characters
+/// (terminal escapes, CR/LF), marks that reorder text, or invisible spaces: 400 `invalid_name`,
+/// nothing stored. Emoji joined with zero-width joiners are names like any other. A title made
+/// from a message drops such characters instead.
+#[tokio::test]
+async fn names_refuse_control_bidi_and_invisible_characters() {
+    let app = TestApp::spawn().await;
+    let token = app.guest().await;
+    let before = snapshot(&app).await;
+    for bad in [
+        "\u{1b}[31mred",
+        "two\r\nlines",
+        "tab\there",
+        "\u{202E}txt.exe",
+        "isolate\u{2066}d",
+        "invisible\u{200B}space",
+        "bom\u{FEFF}",
+    ] {
+        let r = app
+            .call(
+                &token,
+                Method::POST,
+                "/api/keys",
+                Some(json!({ "name": bad })),
+            )
+            .await;
+        api_error(r, 400, "invalid_name").await;
+        let body = json!({ "title": bad });
+        let r = app
+            .call(&token, Method::POST, "/api/conversations", Some(body))
+            .await;
+        api_error(r, 400, "invalid_name").await;
+        let body =
+            json!({ "email": "named@example.com", "password": PASSWORD, "display_name": bad });
+        let r = app
+            .http
+            .post(app.url("/api/auth/register"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        api_error(r, 400, "invalid_name").await;
+    }
+    assert_eq!(snapshot(&app).await, before, "nothing stored");
+    let conversation = app.create_conversation(&token).await;
+    let path = format!("/api/conversations/{conversation}");
+    let r = app
+        .call(
+            &token,
+            Method::PATCH,
+            &path,
+            Some(json!({ "title": "a\u{202E}b" })),
+        )
+        .await;
+    api_error(r, 400, "invalid_name").await;
+
+    let family = "family 👨\u{200D}👩\u{200D}👧";
+    let key = app.create_key(&token, family).await;
+    assert_eq!(key["name"], family);
+    let r = app
+        .call(
+            &token,
+            Method::POST,
+            "/api/chat",
+            Some(json!({ "message": "evil\u{202E}gnp.exe here" })),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    drop(r);
+    let conversations = app.get_json(&token, "/api/conversations").await;
+    let title = conversations["items"][0]["title"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(title, "evilgnp.exe here");
+}

@@ -35,6 +35,11 @@ pub struct RegisterIn {
     pub email: String,
     #[schema(min_length = 10, max_length = 128)]
     pub password: String,
+    /// Without control characters, invisible spaces or marks that reorder text.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]*$"
+    )]
     pub display_name: Option<String>,
 }
 
@@ -50,7 +55,7 @@ pub struct LoginIn {
     request_body = RegisterIn,
     responses(
         (status = 201, body = TokensOut),
-        (status = 400, description = "`invalid_email`, `weak_password`, bad JSON", body = ErrorBody),
+        (status = 400, description = "`invalid_email`, `weak_password`, `invalid_name`, `too_long`, bad JSON", body = ErrorBody),
         (status = 409, description = "`email_taken`", body = ErrorBody),
         (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
     ))]
@@ -73,6 +78,7 @@ pub async fn register_user(
 ) -> ApiResult<TokensOut> {
     let email = normalize_email(&input.email)?;
     check_password(&input.password)?;
+    validate::name("display_name", input.display_name.as_deref())?;
     validate::max_chars(
         "display_name",
         input.display_name.as_deref(),

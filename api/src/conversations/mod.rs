@@ -50,7 +50,7 @@ const MAX_TITLE_CHARS: usize = 200;
     request_body = ConversationIn,
     responses(
         (status = 201, body = ConversationOut),
-        (status = 400, description = "`title_too_long`, `system_prompt_too_long`, bad JSON", body = ErrorBody),
+        (status = 400, description = "`title_too_long`, `invalid_name`, `system_prompt_too_long`, bad JSON", body = ErrorBody),
         (status = 422, description = "`unknown_model`", body = ErrorBody),
     ))]
 async fn create(
@@ -135,7 +135,7 @@ async fn show(
     request_body = ConversationPatch,
     responses(
         (status = 200, body = ConversationOut),
-        (status = 400, description = "`title_too_long`, `system_prompt_too_long`, bad JSON", body = ErrorBody),
+        (status = 400, description = "`title_too_long`, `invalid_name`, `system_prompt_too_long`, bad JSON", body = ErrorBody),
         (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
         (status = 422, description = "`unknown_model`", body = ErrorBody),
     ))]
@@ -164,6 +164,7 @@ async fn update(
 }
 
 fn check_title(title: Option<&str>) -> ApiResult<()> {
+    validate::name("title", title)?;
     if title.is_some_and(|t| t.chars().count() > MAX_TITLE_CHARS) {
         return Err(ApiError::bad_request(
             "title_too_long",

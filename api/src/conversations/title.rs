@@ -20,7 +20,11 @@ pub fn title_from(message: &str) -> String {
         .unwrap_or(line);
     let words: Vec<String> = line
         .split_whitespace()
-        .map(|w| w.replace(['*', '`', '~'], "").replace("__", ""))
+        .map(|w| {
+            w.replace(['*', '`', '~'], "")
+                .replace("__", "")
+                .replace(crate::validate::is_unsafe_in_name, "")
+        })
         .filter(|w| !w.is_empty())
         .collect();
     let mut title = String::new();
