@@ -89,6 +89,7 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
             .timeout(Duration::from_secs(15))
             .build()?,
         metrics,
+        saturation: Default::default(),
         config,
         shutdown,
     })

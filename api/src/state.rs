@@ -43,6 +43,8 @@ pub struct AppState {
     pub nats_reconnected: tokio::sync::watch::Receiver<u64>,
     /// What `/metrics` on `metrics_listen` shows.
     pub metrics: Arc<crate::metrics::ApiMetrics>,
+    /// Whether jobs this API handed to the queue may still wait there (said in each offer).
+    pub saturation: Arc<sluice_shared::saturation::Saturation>,
     /// Fires on shutdown: open SSE responses end cleanly.
     pub shutdown: CancellationToken,
 }

@@ -27,6 +27,10 @@ pub struct Offer {
     /// The job's row in `apalis.jobs`.
     pub job_id: String,
     pub job: ChatJob,
+    /// The API handed jobs to the queue lately (`saturation`): they may be waiting there, so
+    /// the worker checks the queue before taking this one, keeping arrival order.
+    #[serde(default)]
+    pub queue_busy: bool,
 }
 
 /// Queue group of the workers' offer subscription: one worker gets each offer.

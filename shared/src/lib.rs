@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod nats;
 pub mod process;
 pub mod queue;
+pub mod saturation;
 pub mod subjects;
 pub mod telemetry;
 

@@ -91,6 +91,9 @@ pub async fn serve(
             answer(&state, message.reply, false).await;
             continue;
         };
+        if offer.queue_busy {
+            state.saturation.declined();
+        }
         let (state, worker) = (state.clone(), queue_worker.get());
         jobs.spawn(async move {
             let _slot = slot;

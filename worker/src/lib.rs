@@ -11,7 +11,6 @@ pub mod metrics;
 pub mod prompt;
 pub mod providers;
 pub mod publisher;
-pub mod saturation;
 pub mod store;
 pub mod wakeup;
 
@@ -50,7 +49,7 @@ pub struct WorkerState {
     /// Told when an answer ends while the queue may be busy: the queue's worker then fetches
     /// at once, so a job waiting there takes the freed slot (in arrival order).
     pub slot_freed: Arc<Notify>,
-    pub saturation: saturation::Saturation,
+    pub saturation: sluice_shared::saturation::Saturation,
     /// Where each model is served (its deployments, in order).
     pub routes: providers::routes::Routes,
     /// What `/metrics` on `worker.metrics_listen` shows.
@@ -88,7 +87,7 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
         metrics,
         slots: Arc::new(Semaphore::new(config.worker.concurrency)),
         slot_freed: Arc::new(Notify::new()),
-        saturation: saturation::Saturation::default(),
+        saturation: sluice_shared::saturation::Saturation::default(),
         config: config.clone(),
     });
     let sweeper = tokio::spawn(finished_jobs::sweep_until(

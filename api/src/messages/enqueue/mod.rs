@@ -109,6 +109,7 @@ pub fn queue_row(state: &AppState, job: ChatJob) -> Result<(QueuedJob, Offer), A
     let offer = Offer {
         job_id: queued.id.clone(),
         job,
+        queue_busy: false,
     };
     Ok((queued, offer))
 }
@@ -124,6 +125,10 @@ pub fn offer_to_workers(state: &AppState, offer: Offer) {
 /// Offers the stored job to the workers; if none takes it within `window`, hands it to the
 /// queue (made due, workers woken by NOTIFY).
 async fn offer_or_queue(state: AppState, offer: Offer, window: Duration) {
+    let offer = Offer {
+        queue_busy: state.saturation.queue_may_be_busy(),
+        ..offer
+    };
     let payload = match serde_json::to_vec(&offer) {
         Ok(p) => p.into(),
         Err(e) => {
@@ -140,6 +145,7 @@ async fn offer_or_queue(state: AppState, offer: Offer, window: Duration) {
     if taken {
         return;
     }
+    state.saturation.declined();
     if let Err(e) = queue::make_due(&state.pool, &offer.job_id, None).await {
         // The row still becomes due by itself shortly; a worker's heartbeat fetch finds it.
         tracing::warn!(error = %e, job_id = %offer.job_id, "could not hand a job to the queue");

@@ -1,8 +1,10 @@
-//! Whether this worker has lately been too busy to take an offer. Only then can jobs be
-//! waiting in the queue for a slot, so only then is it worth the two things that keep them in
-//! arrival order: checking the queue before taking an offer (`store::claim_offered`), and
-//! waking the queue's fetch when a slot frees. Otherwise both would cost a statement per chat
-//! for nothing (measured: ~12 % more CPU per chat at C = 64).
+//! Whether jobs may lately have waited in the queue for a slot: a worker declined an offer, or
+//! the API handed one to the queue (no worker took it), or an offer said so. Only then is it
+//! worth the two things that keep jobs in arrival order: a worker checking the queue before
+//! taking an offer (`worker/src/store/claim.rs`), and waking the queue's fetch when a slot
+//! frees. Otherwise both would cost a statement per chat for nothing (measured: ~12 % more CPU
+//! per chat at C = 64). The API keeps one too, and says it in each offer (`Offer::queue_busy`):
+//! the worker that hears an offer need not be the one that declined the jobs now waiting.
 
 use std::{
     sync::atomic::{AtomicU64, Ordering},
@@ -28,7 +30,7 @@ impl Default for Saturation {
 }
 
 impl Saturation {
-    /// An offer was declined: its job goes to the queue.
+    /// A job went to the queue (an offer declined or not taken), or an offer said jobs wait.
     pub fn declined(&self) {
         let now = self.started.elapsed().as_millis().max(1) as u64;
         self.last_decline_ms.store(now, Ordering::Relaxed);
