@@ -45,11 +45,6 @@ impl MessageStatus {
             Self::Cancelled => "cancelled",
         }
     }
-
-    /// An answer still being written (or waiting to be).
-    pub fn is_unfinished(self) -> bool {
-        matches!(self, Self::Queued | Self::Streaming)
-    }
 }
 
 impl fmt::Display for MessageStatus {

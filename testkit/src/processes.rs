@@ -16,14 +16,17 @@ pub fn command(config: &Config, binary: &str) -> Command {
     let secrets = config.secrets_as_env();
     // A secret the file holds redacted and no variable sets would reach the child as
     // "[redacted]": fail here, naming it.
-    for line in text.lines().filter(|l| l.contains("\"[redacted]\"")) {
-        let key = line.split('=').next().unwrap_or_default().trim();
-        assert!(
-            secrets
-                .iter()
-                .any(|(name, _)| name.to_lowercase().ends_with(key)),
-            "the secret `{key}` is not in Config::secrets_as_env"
-        );
+    let mut table = String::new();
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            table = format!("{}__", name.replace('.', "__"));
+        } else if let Some((key, "\"[redacted]\"")) = line.split_once(" = ") {
+            let variable = format!("SLUICE_{table}{key}").to_uppercase();
+            assert!(
+                secrets.iter().any(|(name, _)| *name == variable),
+                "{variable} is not in Config::secrets_as_env"
+            );
+        }
     }
     // A file of its own per child, written whole before it starts: a child starting while
     // another's file is rewritten never reads half of one.

@@ -107,7 +107,7 @@ pub fn finish(collected: OpenApiRouter<AppState>) -> Router<AppState> {
     // holds no secret, so `'unsafe-inline'` is allowed for styles here only.
     router.merge(docs.layer(axum::middleware::map_response(
         |mut response: Response| async move {
-            crate::web::security_headers(response.headers_mut(), "'self' 'unsafe-inline'");
+            crate::web::docs_security_headers(response.headers_mut());
             response
         },
     )))

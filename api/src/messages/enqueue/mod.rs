@@ -109,7 +109,7 @@ pub fn queue_row(state: &AppState, job: ChatJob) -> Result<(QueuedJob, Offer), A
     let offer = Offer {
         job_id: queued.id.clone(),
         job,
-        queue_busy: false,
+        queue_busy: state.saturation.queue_may_be_busy(),
     };
     Ok((queued, offer))
 }
@@ -125,10 +125,6 @@ pub fn offer_to_workers(state: &AppState, offer: Offer) {
 /// Offers the stored job to the workers; if none takes it within `window`, hands it to the
 /// queue (made due, workers woken by NOTIFY).
 async fn offer_or_queue(state: AppState, offer: Offer, window: Duration) {
-    let offer = Offer {
-        queue_busy: state.saturation.queue_may_be_busy(),
-        ..offer
-    };
     let payload = match serde_json::to_vec(&offer) {
         Ok(p) => p.into(),
         Err(e) => {
