@@ -108,13 +108,8 @@ pub fn router(state: AppState) -> Router {
     let routes = openapi::collector()
         .merge(health::router())
         .merge(auth::router(&state))
-        .merge(admin::router())
-        .merge(conversations::router())
-        .merge(messages::router())
-        .merge(stream::router())
-        .merge(ws::router())
-        .merge(models::router())
-        .merge(v1::router())
+        .merge(admin::router(&state))
+        .merge(chat_routes(&state))
         .merge(web::router());
     openapi::finish(routes)
         .route_layer(axum::middleware::from_fn_with_state(
@@ -151,6 +146,22 @@ pub fn router(state: AppState) -> Router {
             &state.config.cors,
         )))
         .with_state(state)
+}
+
+/// The routes that chat, read or change conversations: each needs the `chat` permission.
+fn chat_routes(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .merge(auth::keys::router())
+        .merge(conversations::router())
+        .merge(messages::router())
+        .merge(stream::router())
+        .merge(ws::router())
+        .merge(models::router())
+        .merge(v1::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::roles::require_chat,
+        ))
 }
 
 /// Serves on `listener` until `shutdown` fires; open SSE responses then end cleanly.

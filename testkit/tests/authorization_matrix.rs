@@ -1,6 +1,7 @@
 //! Nobody gets into what is not theirs: every endpoint that takes an id answers another
 //! user's id with 404 (its existence is not revealed), admin routes answer non-admins with
-//! 403, and the owner's data is untouched afterwards.
+//! 403, and the owner's data is untouched afterwards. A user with no role left can do nothing
+//! but manage their own account: every other route of the document answers 403.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -141,4 +142,101 @@ async fn another_users_ids_are_not_found_on_every_endpoint_that_takes_an_id() {
         2,
         "no message was added"
     );
+}
+
+/// The routes a user whose roles were all removed may still use: their own account.
+const WITHOUT_A_ROLE: &[(&str, &str)] = &[
+    ("get", "/api/auth/me"),
+    ("delete", "/api/auth/me"),
+    ("post", "/api/auth/logout"),
+    ("post", "/api/auth/password"),
+    ("put", "/api/auth/password"),
+    ("get", "/api/auth/sessions"),
+    ("delete", "/api/auth/sessions"),
+    ("delete", "/api/auth/sessions/{id}"),
+    ("get", "/api/auth/session"),
+    ("post", "/api/auth/device/{decision}"),
+    ("get", "/device"),
+    ("post", "/device"),
+];
+
+#[tokio::test]
+async fn a_user_without_a_role_is_refused_every_route_but_their_account() {
+    let app = TestApp::spawn_configured(|c| c.admin_emails = vec!["root@example.com".into()]).await;
+    let root = app.register("root@example.com").await;
+    let root_token = root["access_token"].as_str().unwrap();
+    let ada = app.register("ada@example.com").await;
+    let token = ada["access_token"].as_str().unwrap();
+    let conversation = app.create_conversation(token).await;
+    let key = app.create_key(token, "ada's key").await;
+    let key = key["key"].as_str().unwrap();
+    let ada_id = ada["user"]["id"].as_str().unwrap();
+    let r = app
+        .call(
+            root_token,
+            Method::PUT,
+            &format!("/api/admin/users/{ada_id}/roles"),
+            Some(json!({ "roles": [] })),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+
+    // Every operation the document lists that needs a credential, but the account's own.
+    let document = app.get_json(token, "/openapi.json").await;
+    let mut refused = 0;
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let public = operation["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .any(|r| r.as_object().is_some_and(|r| r.is_empty()))
+            });
+            if public || WITHOUT_A_ROLE.contains(&(method.as_str(), path.as_str())) {
+                continue;
+            }
+            // The refusal comes before any lookup: any id will do.
+            let concrete = path.replace("{id}", &conversation.to_string());
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let body = (method != Method::GET).then(|| json!({}));
+            let r = app.call(token, method.clone(), &concrete, body).await;
+            assert_eq!(r.status(), 403, "{method} {path}");
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "forbidden", "{method} {path}");
+            refused += 1;
+        }
+    }
+    assert!(refused >= 25, "only {refused} routes were tried");
+
+    // The API key acts for the same user: /v1 says so in OpenAI's shape.
+    let r = app
+        .call(
+            key,
+            Method::POST,
+            "/v1/chat/completions",
+            Some(json!({ "model": "demo", "messages": [{ "role": "user", "content": "hi" }] })),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("chat"),
+        "{body}"
+    );
+
+    // Their account is still theirs.
+    assert_eq!(app.get(token, "/api/auth/me").await.status(), 200);
+    assert_eq!(app.get(token, "/api/auth/sessions").await.status(), 200);
+
+    // Given the role back, everything works again at once.
+    let r = app
+        .call(
+            root_token,
+            Method::PUT,
+            &format!("/api/admin/users/{ada_id}/roles"),
+            Some(json!({ "roles": ["user"] })),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let sent = app.send_answered(token, conversation, "back again").await;
+    let answer = app.message(token, sent.assistant_message.id).await;
+    assert_eq!(answer["status"], "done", "{answer}");
 }

@@ -22,12 +22,41 @@ use crate::{
 use store::AdminUserOut;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_users))
         .routes(routes!(set_roles))
         .routes(routes!(disable))
         .routes(routes!(enable))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admins_only,
+        ))
+}
+
+/// Every admin route needs at least `users.read`: checked before the request's input is
+/// read, so a non-admin learns nothing from its validation. (Routes that change things also
+/// ask for `users.write`.)
+async fn admins_only(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::{extract::FromRequestParts, response::IntoResponse};
+    let (mut parts, body) = request.into_parts();
+    let checked = async {
+        let user = AuthUser::from_request_parts(&mut parts, &state).await?;
+        roles::require(&state.pool, &user, "users.read").await?;
+        Ok::<_, ApiError>(user)
+    };
+    match checked.await {
+        Ok(user) => {
+            parts.extensions.insert(user);
+            next.run(axum::extract::Request::from_parts(parts, body))
+                .await
+        }
+        Err(error) => error.into_response(),
+    }
 }
 
 /// Every account, newest first.

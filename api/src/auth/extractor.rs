@@ -14,7 +14,7 @@ use sluice_shared::batch::Statement;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{cookies, keys};
+use super::{cookies, keys, roles::may_chat};
 use crate::{
     error::{ApiError, ApiResult},
     state::AppState,
@@ -24,6 +24,10 @@ use crate::{
 pub struct AuthUser {
     pub user_id: Uuid,
     pub credential: Credential,
+    /// Whether the user holds the `chat` permission, read by the same statement that checks
+    /// the credential (so a role change acts on the next request, at no extra round trip).
+    /// Routes that chat or touch conversations require it (`roles::require_chat`).
+    pub may_chat: bool,
 }
 
 /// What the caller proved who they are with.
@@ -63,6 +67,10 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // Already checked by a layer in front (`roles::require_chat`).
+        if let Some(user) = parts.extensions.get::<AuthUser>() {
+            return Ok(*user);
+        }
         if let Some(bearer) = bearer(&parts.headers) {
             return from_bearer(state, bearer).await;
         }
@@ -109,14 +117,15 @@ async fn from_access_token(state: &AppState, token: &str) -> Result<AuthUser, Ap
         .jwt
         .verify(token.trim())
         .ok_or_else(|| ApiError::unauthorized("the access token is invalid or expired"))?;
-    if !session_is_live(state, claims.sid, claims.sub).await? {
+    let Some(live) = live_session(state, claims.sid, claims.sub).await? else {
         return Err(ApiError::unauthorized(
             "the session has ended; sign in again",
         ));
-    }
+    };
     Ok(AuthUser {
         user_id: claims.sub,
         credential: Credential::Session(claims.sid),
+        may_chat: live.may_chat,
     })
 }
 
@@ -130,8 +139,19 @@ fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-pub async fn session_is_live(state: &AppState, session_id: Uuid, user_id: Uuid) -> ApiResult<bool> {
+/// The session, if it is live (not revoked or expired, its user not disabled).
+pub async fn live_session(
+    state: &AppState,
+    session_id: Uuid,
+    user_id: Uuid,
+) -> ApiResult<Option<Live>> {
     Ok(state.live_sessions.submit((session_id, user_id)).await?)
+}
+
+/// What a live session's user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Live {
+    pub may_chat: bool,
 }
 
 /// Checks that sessions are live (not revoked or expired, the user not disabled); checks of
@@ -140,13 +160,13 @@ pub struct LiveSessions(pub PgPool);
 
 impl Statement for LiveSessions {
     type Item = (Uuid, Uuid);
-    type Output = bool;
+    type Output = Option<Live>;
 
-    async fn run(&self, sessions: &[(Uuid, Uuid)]) -> sqlx::Result<Vec<bool>> {
+    async fn run(&self, sessions: &[(Uuid, Uuid)]) -> sqlx::Result<Vec<Option<Live>>> {
         let (ids, users): (Vec<Uuid>, Vec<Uuid>) = sessions.iter().copied().unzip();
         // A live session is also marked used (at most once a minute, so this is rarely a
         // write): the device list's "last active" follows use, not only token refreshes.
-        let live: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        let live: Vec<(Uuid, Uuid, bool)> = sqlx::query_as(concat!(
             "WITH live AS (
                  SELECT s.id, s.user_id, s.last_used_at
                  FROM unnest($1::uuid[], $2::uuid[]) AS q(id, user_id)
@@ -165,12 +185,18 @@ impl Statement for LiveSessions {
                                             WHERE last_used_at < now() - interval '1 minute'))
                      FOR UPDATE SKIP LOCKED))
              )
-             SELECT id, user_id FROM live",
-        )
+             SELECT id, user_id, ",
+            may_chat!("live.user_id"),
+            " FROM live"
+        ))
         .bind(&ids)
         .bind(&users)
         .fetch_all(&self.0)
         .await?;
-        Ok(sessions.iter().map(|s| live.contains(s)).collect())
+        let found = |&(id, user): &(Uuid, Uuid)| {
+            let row = live.iter().find(|(i, u, _)| (*i, *u) == (id, user))?;
+            Some(Live { may_chat: row.2 })
+        };
+        Ok(sessions.iter().map(found).collect())
     }
 }

@@ -29,12 +29,9 @@ pub use extractor::AuthUser;
 use crate::state::AppState;
 
 /// Every sign-in route, the device page and key verification sit behind the per-IP limit.
+/// (Managing API keys is in `keys::router`, with the chat routes: a key is for chatting.)
 pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
     let limited = axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit);
-    let unlimited = OpenApiRouter::new()
-        .routes(routes!(keys::list, keys::create))
-        .routes(routes!(keys::update, keys::remove))
-        .routes(routes!(keys::rotate));
     let mut limited_routes = OpenApiRouter::new()
         .routes(routes!(guest::create_guest))
         .routes(routes!(password::register))
@@ -58,7 +55,7 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .route_layer(limited);
     // What the limit answers, in the description of every route behind it.
     crate::openapi::common_responses::add_rate_limited(limited_routes.get_openapi_mut());
-    limited_routes.merge(unlimited)
+    limited_routes
 }
 
 /// The client's User-Agent and address, shown in the session list.

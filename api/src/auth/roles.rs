@@ -1,13 +1,67 @@
 //! Roles and permissions (tables `roles`, `role_permissions`, `user_roles`). Guards ask for a
 //! permission, read from the database on each call, so a role change acts at once; the
-//! `roles` claim in the access token is for clients to display, never for decisions.
+//! `roles` claim in the access token is for clients to display, never for decisions. `chat`,
+//! which nearly every route needs, is read with the credential (`may_chat!`).
 
-use axum::http::StatusCode;
+use axum::{
+    extract::{FromRequestParts, Request, State},
+    http::StatusCode,
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::AuthUser;
-use crate::error::{ApiError, ApiResult};
+use super::{AuthUser, cookies, extractor};
+use crate::{
+    error::{ApiError, ApiResult},
+    state::AppState,
+};
+
+/// SQL: whether the user in column `$user` holds the `chat` permission. Spliced into the
+/// statements that check a credential, so every request learns it at no extra round trip.
+macro_rules! may_chat {
+    ($user:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM user_roles ur JOIN role_permissions rp ON rp.role = ur.role
+                     WHERE ur.user_id = ",
+            $user,
+            " AND rp.permission = 'chat')"
+        )
+    };
+}
+pub(crate) use may_chat;
+
+/// A layer for the routes that chat, read or change conversations (everything but signing
+/// in and out, the account itself, and admin routes, which ask for their own permission):
+/// 403 unless the caller holds `chat`. A user whose roles were all removed keeps their
+/// account but cannot use it to chat. The checked caller is handed on to the handler's
+/// `AuthUser`, so the credential is checked once. A request with no credential, or with a
+/// stream token (`?token=`, minted by a caller who could chat, for one stream) goes on to
+/// the handler, which answers it as before.
+pub async fn require_chat(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let credential = extractor::bearer(&parts.headers).is_some()
+        || cookies::get(&parts.headers, cookies::ACCESS).is_some();
+    if credential && crate::stream::tokens::query_token(&parts).is_none() {
+        match AuthUser::from_request_parts(&mut parts, &state).await {
+            Ok(user) if user.may_chat => {
+                parts.extensions.insert(user);
+            }
+            Ok(_) => return missing("chat").into_response(),
+            Err(error) => return error.into_response(),
+        }
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+pub fn missing(permission: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!("this needs the {permission:?} permission"),
+    )
+}
 
 /// 403 unless the caller holds `permission` through one of their roles.
 pub async fn require(
@@ -27,11 +81,7 @@ pub async fn require(
     .fetch_one(db)
     .await?;
     if !allowed {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("this needs the {permission:?} permission"),
-        ));
+        return Err(missing(permission));
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ use crate::{
     auth::{
         AuthUser, cookies,
         extractor::{self, Credential},
-        keys,
+        keys, roles,
     },
     error::ApiError,
     state::AppState,
@@ -51,16 +51,17 @@ impl Caller {
     }
 
     /// Whether the credential is still good: not expired, its session or key not revoked, its
-    /// user not disabled. A database outage is not a revocation: it counts as good.
+    /// user not disabled and still holding `chat`. A database outage is not a revocation: it
+    /// counts as good.
     pub async fn still_valid(&self, state: &AppState) -> bool {
         if self.time_left().is_some_and(|left| left.is_zero()) {
             return false;
         }
         match self.recheck {
-            Recheck::Session(sid) => extractor::session_is_live(state, sid, self.user_id)
+            Recheck::Session(sid) => extractor::live_session(state, sid, self.user_id)
                 .await
-                .unwrap_or(true),
-            Recheck::ApiKey(id) => keys::store::key_is_live(&state.pool, id)
+                .map_or(true, |live| live.is_some_and(|live| live.may_chat)),
+            Recheck::ApiKey(id) => keys::store::key_may_chat(&state.pool, id)
                 .await
                 .unwrap_or(true),
             Recheck::Expiry => true,
@@ -89,12 +90,15 @@ impl Caller {
     /// The caller a bearer credential (access token or API key) names: Socket.IO's handshake.
     pub async fn from_bearer(state: &AppState, bearer: &str) -> Result<Self, ApiError> {
         let user = extractor::from_bearer(state, bearer).await?;
-        Ok(Self::signed_in(state, user, bearer))
+        Self::signed_in(state, user, bearer)
     }
 
     /// A signed-in caller, with how to check its credential again (`presented`: the access
     /// token, whose expiry it carries, or the key).
-    fn signed_in(state: &AppState, user: AuthUser, presented: &str) -> Self {
+    fn signed_in(state: &AppState, user: AuthUser, presented: &str) -> Result<Self, ApiError> {
+        if !user.may_chat {
+            return Err(roles::missing("chat"));
+        }
         let (expires_at, recheck) = match user.credential {
             Credential::Session(sid) => (
                 state.jwt.verify(presented.trim()).map(|claims| claims.exp),
@@ -102,12 +106,12 @@ impl Caller {
             ),
             Credential::ApiKey(id) => (None, Recheck::ApiKey(id)),
         };
-        Self {
+        Ok(Self {
             user_id: user.user_id,
             scope: None,
             expires_at,
             recheck,
-        }
+        })
     }
 }
 
@@ -132,7 +136,7 @@ impl FromRequestParts<AppState> for Caller {
         let presented = extractor::bearer(&parts.headers)
             .or_else(|| cookies::get(&parts.headers, cookies::ACCESS))
             .unwrap_or("");
-        Ok(Self::signed_in(state, user, presented))
+        Self::signed_in(state, user, presented)
     }
 }
 

@@ -220,6 +220,8 @@ fn signed_in_user(state: &AppState, tokens: &TokensOut) -> Option<AuthUser> {
     Some(AuthUser {
         user_id: claims.sub,
         credential: Credential::Session(claims.sid),
+        // Not looked up: this page only approves devices, which needs no permission.
+        may_chat: false,
     })
 }
 

@@ -16,6 +16,15 @@ use crate::{
 };
 use store::KeyRow;
 
+/// Listing, creating, changing and removing keys (verification is with the sign-in routes).
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(update, remove))
+        .routes(routes!(rotate))
+}
+
 /// Every key starts with this, so a leaked one is recognisable (secret scanners, logs).
 pub const KEY_PREFIX: &str = "sk-sluice-";
 const MAX_NAME_CHARS: usize = 100;

@@ -7,6 +7,8 @@ use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::auth::roles::may_chat;
+
 use super::KEY_PREFIX;
 use crate::auth::{AuthUser, extractor::Credential, tokens::hash_token};
 
@@ -124,6 +126,8 @@ pub async fn delete(pool: &PgPool, user_id: Uuid, id: Uuid) -> sqlx::Result<bool
 #[derive(sqlx::FromRow)]
 pub struct UsedKey {
     pub user_id: Uuid,
+    /// Whether its user holds the `chat` permission.
+    pub may_chat: bool,
     #[sqlx(flatten)]
     pub row: KeyRow,
 }
@@ -131,7 +135,7 @@ pub struct UsedKey {
 /// The key, if it is enabled and its user is not disabled. Marks it used (at most every 30 s,
 /// so a busy key does not write on every request).
 pub async fn use_key(pool: &PgPool, key: &str) -> sqlx::Result<Option<UsedKey>> {
-    sqlx::query_as(
+    sqlx::query_as(concat!(
         "WITH k AS (
              SELECT k.* FROM api_keys k JOIN users u ON u.id = k.user_id
              WHERE k.key_hash = $1 AND k.enabled AND u.disabled_at IS NULL),
@@ -141,9 +145,10 @@ pub async fn use_key(pool: &PgPool, key: &str) -> sqlx::Result<Option<UsedKey>> 
                AND (last_used_at IS NULL OR last_used_at < now() - interval '30 seconds')
              RETURNING id, last_used_at)
          SELECT k.user_id, k.id, k.name, k.prefix, k.enabled, k.created_at,
-                COALESCE(t.last_used_at, k.last_used_at) AS last_used_at
-         FROM k LEFT JOIN touched t ON t.id = k.id",
-    )
+                COALESCE(t.last_used_at, k.last_used_at) AS last_used_at, ",
+        may_chat!("k.user_id"),
+        " AS may_chat FROM k LEFT JOIN touched t ON t.id = k.id"
+    ))
     .bind(hash_token(key))
     .fetch_optional(pool)
     .await
@@ -154,16 +159,20 @@ pub async fn authenticate(pool: &PgPool, key: &str) -> sqlx::Result<Option<AuthU
     Ok(use_key(pool, key).await?.map(|used| AuthUser {
         user_id: used.user_id,
         credential: Credential::ApiKey(used.row.id),
+        may_chat: used.may_chat,
     }))
 }
 
-/// Whether key `id` still works (enabled, its user not disabled), without marking it used: a
-/// long-lived socket checks its key again and again, which is not a use.
-pub async fn key_is_live(pool: &PgPool, id: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
+/// Whether key `id` still works (enabled, its user not disabled) and its user may chat,
+/// without marking it used: a long-lived socket checks its key again and again, which is not
+/// a use.
+pub async fn key_may_chat(pool: &PgPool, id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar(concat!(
         "SELECT EXISTS (SELECT 1 FROM api_keys k JOIN users u ON u.id = k.user_id
-                        WHERE k.id = $1 AND k.enabled AND u.disabled_at IS NULL)",
-    )
+                        WHERE k.id = $1 AND k.enabled AND u.disabled_at IS NULL AND ",
+        may_chat!("k.user_id"),
+        ")"
+    ))
     .bind(id)
     .fetch_one(pool)
     .await
