@@ -1,5 +1,6 @@
 //! The `sluice-api` process: `serve` (the default) serves the API; `migrate` applies database
-//! migrations and exits. Start-up and exit codes: `sluice_shared::process`.
+//! migrations and exits; `rotate-master-key` re-wraps every stored provider key under the
+//! current `secrets.master_key` and exits. Start-up and exit codes: `sluice_shared::process`.
 
 use std::{process::ExitCode, sync::Arc};
 
@@ -19,8 +20,12 @@ pub fn main() -> ExitCode {
                 migrated = migrate(&started.config) => migrated,
                 () = started.shutdown.cancelled() => Err(anyhow::anyhow!("stopped before the migrations finished")),
             },
+            Some("rotate-master-key") => tokio::select! {
+                rotated = rotate_master_key(&started.config) => rotated,
+                () = started.shutdown.cancelled() => Err(anyhow::anyhow!("stopped before every key was re-wrapped; run it again to go on")),
+            },
             Some(other) => Err(UsageError(format!(
-                "unknown command {other:?} (use `serve` or `migrate`)"
+                "unknown command {other:?} (use `serve`, `migrate` or `rotate-master-key`)"
             ))
             .into()),
         }
@@ -38,5 +43,18 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     let pool = db::connect(config).await?;
     db::migrate(&pool).await?;
     println!("migrations applied");
+    Ok(())
+}
+
+/// Re-wraps every provider key under the current master key (resumable: each batch commits).
+async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
+    let keys = sluice_shared::envelope::MasterKeys::from_config(&config.secrets)?
+        .ok_or_else(|| UsageError("rotate-master-key needs secrets.master_key set".into()))?;
+    let pool = db::connect(config).await?;
+    let moved = crate::provider_keys::store::rotate_master_key(&pool, &keys).await?;
+    println!(
+        "{moved} provider keys re-wrapped; every key is now under master key {:?}",
+        keys.current_id()
+    );
     Ok(())
 }

@@ -17,6 +17,7 @@ mod metrics;
 mod middleware;
 mod models;
 mod openapi;
+pub mod provider_keys;
 mod socket_io;
 pub mod state;
 pub mod stream;
@@ -90,6 +91,8 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
             .build()?,
         metrics,
         saturation: Default::default(),
+        master_keys: sluice_shared::envelope::MasterKeys::from_config(&config.secrets)?
+            .map(Arc::new),
         config,
         shutdown,
     })
@@ -152,6 +155,7 @@ pub fn router(state: AppState) -> Router {
 fn chat_routes(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState> {
     utoipa_axum::router::OpenApiRouter::new()
         .merge(auth::keys::router())
+        .merge(provider_keys::router())
         .merge(conversations::router())
         .merge(messages::router())
         .merge(stream::router())

@@ -45,6 +45,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::ApiMetrics>,
     /// Whether jobs this API handed to the queue may still wait there (said in each offer).
     pub saturation: Arc<sluice_shared::saturation::Saturation>,
+    /// Seals users' provider keys; `None` when `[secrets]` sets no master key.
+    pub master_keys: Option<Arc<sluice_shared::envelope::MasterKeys>>,
     /// Fires on shutdown: open SSE responses end cleanly.
     pub shutdown: CancellationToken,
 }

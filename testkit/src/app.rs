@@ -83,8 +83,14 @@ pub async fn test_config() -> Config {
     config.worker.missed_heartbeats = 4;
     config.worker.shutdown_grace_secs = 5;
     config.openai.retry_base_ms = 50;
+    // Users' own provider keys can be stored (`provider_keys.rs` tests without one too).
+    config.secrets.master_key = Some(TEST_MASTER_KEY.to_string().into());
+    config.secrets.master_key_id = "test-1".into();
     config
 }
+
+/// The test stacks' master key (base64 of 32 bytes).
+pub const TEST_MASTER_KEY: &str = "dGVzdC1tYXN0ZXIta2V5LXRlc3QtbWFzdGVyLWtleSE=";
 
 /// The database every test's is copied from, migrated once per test process: copying a
 /// database's files (`CREATE DATABASE … TEMPLATE`) is cheaper than running every migration

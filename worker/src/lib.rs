@@ -52,6 +52,8 @@ pub struct WorkerState {
     pub saturation: sluice_shared::saturation::Saturation,
     /// Where each model is served (its deployments, in order).
     pub routes: providers::routes::Routes,
+    /// Opens users' own provider keys; `None` when `[secrets]` sets no master key.
+    pub master_keys: Option<sluice_shared::envelope::MasterKeys>,
     /// What `/metrics` on `worker.metrics_listen` shows.
     pub metrics: Arc<metrics::WorkerMetrics>,
 }
@@ -84,6 +86,7 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
         js,
         subjects,
         routes: providers::routes::Routes::build(&config, &metrics)?,
+        master_keys: sluice_shared::envelope::MasterKeys::from_config(&config.secrets)?,
         metrics,
         slots: Arc::new(Semaphore::new(config.worker.concurrency)),
         slot_freed: Arc::new(Notify::new()),

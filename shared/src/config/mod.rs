@@ -7,6 +7,7 @@
 use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
 
 mod edge;
+mod master_key;
 mod models;
 mod providers;
 mod secrets;
@@ -21,6 +22,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 pub use edge::CorsConfig;
+pub use master_key::SecretsConfig;
 pub use models::{Deployment, ModelConfig, ModelPrice, ProviderKind};
 pub use providers::{DemoConfig, DemoReply, HttpProviderConfig};
 use secrets::{list_or_commas, redact};
@@ -104,6 +106,8 @@ pub struct Config {
     pub gemini: HttpProviderConfig,
     /// Models users may pick, by name.
     pub models: BTreeMap<String, ModelConfig>,
+    /// The master key sealing users' provider keys.
+    pub secrets: SecretsConfig,
 }
 
 impl Default for Config {
@@ -143,6 +147,7 @@ impl Default for Config {
             anthropic: HttpProviderConfig::anthropic(),
             gemini: HttpProviderConfig::gemini(),
             models: models::default_models(),
+            secrets: SecretsConfig::default(),
         }
     }
 }
@@ -183,9 +188,19 @@ impl Config {
             ("SLUICE_OPENAI__API_KEY", self.openai.api_key.as_ref()),
             ("SLUICE_ANTHROPIC__API_KEY", self.anthropic.api_key.as_ref()),
             ("SLUICE_GEMINI__API_KEY", self.gemini.api_key.as_ref()),
+            (
+                "SLUICE_SECRETS__MASTER_KEY",
+                self.secrets.master_key.as_ref(),
+            ),
         ]
         .into_iter()
         .filter_map(|(name, secret)| Some((name, secret?.expose_secret().to_string())))
+        .chain((!self.secrets.retired_master_keys.is_empty()).then(|| {
+            let keys: Vec<&str> = (self.secrets.retired_master_keys.iter())
+                .map(|k| k.expose_secret())
+                .collect();
+            ("SLUICE_SECRETS__RETIRED_MASTER_KEYS", keys.join(","))
+        }))
         .collect()
     }
 
@@ -250,6 +265,8 @@ impl Config {
         if !(1..=300).contains(&self.stream_token_ttl_secs) {
             return bad("stream_token_ttl_secs must be from 1 to 300".into());
         }
+        crate::envelope::MasterKeys::from_config(&self.secrets)
+            .map_err(|e| ConfigError::Invalid(format!("secrets: {e}")))?;
         self.github
             .validate("github")
             .map_err(ConfigError::Invalid)?;

@@ -93,6 +93,13 @@ mod defaults {
         c.openai.api_key = Some(SecretString::from("openai-secret"));
         c.anthropic.api_key = Some(SecretString::from("anthropic-secret"));
         c.gemini.api_key = Some(SecretString::from("gemini-secret"));
+        c.secrets.master_key = Some(SecretString::from(
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ));
+        c.secrets.master_key_id = "two".into();
+        c.secrets.retired_master_keys = vec![SecretString::from(
+            "one:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        )];
         c
     }
 

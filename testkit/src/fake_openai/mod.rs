@@ -69,6 +69,8 @@ struct FakeState {
     headers: Mutex<Vec<axum::http::HeaderMap>>,
     /// Send no usage (as some servers do).
     omit_usage: std::sync::atomic::AtomicBool,
+    /// Requests authenticated with one of these keys get 401, as a revoked key would.
+    refused_keys: Mutex<Vec<String>>,
 }
 
 #[derive(Clone)]
@@ -156,6 +158,16 @@ impl FakeOpenAi {
         self.state.prompts.lock().expect("lock").clone()
     }
 
+    /// From now on, a request authenticated with `key` (in whichever header its vendor uses)
+    /// gets 401 in the vendor's error shape.
+    pub fn refuse_key(&self, key: &str) {
+        self.state
+            .refused_keys
+            .lock()
+            .expect("lock")
+            .push(key.into());
+    }
+
     /// Answers from now on carry no usage, as some OpenAI-compatible servers send none.
     pub fn omit_usage(&self) {
         self.state.omit_usage.store(true, Ordering::SeqCst);
@@ -225,7 +237,21 @@ async fn answer(
     let arrived = Instant::now();
     state.requests.fetch_add(1, Ordering::SeqCst);
     state.prompts.lock().expect("lock").push(body.clone());
+    let refused = {
+        let refused_keys = state.refused_keys.lock().expect("lock");
+        let presents = |key: &String| {
+            (headers.values()).any(|v| v.to_str().is_ok_and(|v| v.contains(key.as_str())))
+        };
+        refused_keys.iter().any(presents)
+    };
     state.headers.lock().expect("lock").push(headers);
+    if refused {
+        return refusal(
+            vendor,
+            StatusCode::UNAUTHORIZED,
+            "Incorrect API key provided",
+        );
+    }
     let fault = state.faults.lock().expect("lock").pop_front();
     let (mut drop_after, mut malformed_after, mut error_after) = (None, None, None);
     match fault {

@@ -14,7 +14,7 @@ use sluice_shared::job::ChatJob;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use super::prepare::request_for;
+use super::{own_keys, prepare::request_for};
 use crate::{
     WorkerState,
     providers::{ChunkStream, ProviderError, routes::Route},
@@ -61,9 +61,18 @@ impl Drop for EarlyCall {
 async fn open(state: Arc<WorkerState>, job: ChatJob) -> Option<Opened> {
     let prompt = state.store.read_prompt(job.message_id).await.ok()??;
     let model = state.config.model(&job.model)?;
-    let route = state.routes.for_model(&job.model).into_iter().next()?;
+    let routes = state.routes.for_model(&job.model);
+    let first = own_keys::tries(&state, job.user_id, routes, &prompt.own_keys)
+        .into_iter()
+        .next()?;
+    let route = first.route;
     let mut request = request_for(&state, &job, model, &prompt);
     request.model = route.upstream_model.clone();
+    // The same key the first call of the plan uses (a key that cannot be read: no early call).
+    request.api_key = match &first.own_key {
+        Some(key) => Some(key.secret().ok()?.clone()),
+        None => None,
+    };
     let stream = route.provider.stream(request).await;
     Some(Opened {
         prompt,

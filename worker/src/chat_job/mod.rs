@@ -7,6 +7,7 @@
 mod claim;
 mod conclude;
 mod early;
+mod own_keys;
 mod prepare;
 mod relay;
 
@@ -135,7 +136,7 @@ async fn generate(state: &Arc<WorkerState>, job: &ChatJob, source: Source) -> an
     }
     let started = Instant::now();
     let generation = match prepare(state, job, &claim, &mut publisher).await? {
-        Prepared::Ready { routes, request } => {
+        Prepared::Ready { tries, request } => {
             let estimated_input = request
                 .messages
                 .iter()
@@ -143,11 +144,11 @@ async fn generate(state: &Arc<WorkerState>, job: &ChatJob, source: Source) -> an
                 .sum();
             let deadline = started + Duration::from_secs(state.config.worker.job_timeout_secs);
             let deadline = deadline.into();
-            let opened_early = routes
+            let opened_early = tries
                 .first()
-                .map(|first| early.take(&claim.prompt, first.clone()).boxed());
+                .map(|first| early.take(&claim.prompt, first.route.clone()).boxed());
             let call = Call {
-                routes,
+                tries,
                 request,
                 opened_early,
             };

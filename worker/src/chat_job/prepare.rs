@@ -1,13 +1,14 @@
 //! Step 2: check the attempt and the model, announce `start`, and build the prompt.
 
-use std::sync::Arc;
-
 use sluice_shared::{config::ModelConfig, events::StreamEvent, job::ChatJob};
 
-use super::End;
+use super::{
+    End,
+    own_keys::{self, Try},
+};
 use crate::{
     WorkerState, prompt,
-    providers::{ProviderError, ProviderRequest, routes::Route},
+    providers::{ProviderError, ProviderRequest},
     publisher::EventPublisher,
     store::{Claim, Prompt},
 };
@@ -15,8 +16,9 @@ use crate::{
 /// What happens before the provider is called.
 pub(super) enum Prepared {
     Ready {
-        /// The model's deployments, in the order to try them.
-        routes: Vec<Arc<Route>>,
+        /// The calls to make, in order: the model's deployments, each with the user's own
+        /// key or the server's (`own_keys`).
+        tries: Vec<Try>,
         request: ProviderRequest,
     },
     /// The attempt ends without calling the provider.
@@ -60,7 +62,8 @@ pub(super) async fn prepare(
         return Ok(Prepared::Ended(End::Cancelled));
     }
     let request = request_for(state, job, model, &claim.prompt);
-    Ok(Prepared::Ready { routes, request })
+    let tries = own_keys::tries(state, job.user_id, routes, &claim.prompt.own_keys);
+    Ok(Prepared::Ready { tries, request })
 }
 
 /// The provider request for `job` with `prompt`: the system prompt, then as much of the
@@ -94,5 +97,6 @@ pub(super) fn request_for(
         messages,
         max_output_tokens,
         options: job.options.clone(),
+        api_key: None,
     }
 }

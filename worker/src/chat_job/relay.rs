@@ -1,24 +1,27 @@
 //! Step 3: relay the provider's deltas as `token` events, in order, coalescing bursts, from
 //! the first of the model's deployments that answers.
 
-use std::{sync::Arc, time::Instant};
+use std::time::Instant;
 
 use futures::{StreamExt, future::BoxFuture};
 use sluice_shared::{events::StreamEvent, job::ChatJob};
 use tokio::time::sleep_until;
 use tracing::Instrument;
 
-use super::{End, Generation};
+use super::{
+    End, Generation,
+    own_keys::{OwnKey, Try},
+};
 use crate::{
     cancels::CancelSignal,
-    providers::{ChunkStream, ProviderChunk, ProviderError, ProviderRequest, routes::Route},
+    providers::{ChunkStream, ProviderChunk, ProviderError, ProviderRequest},
     publisher::EventPublisher,
 };
 
-/// What to call: the model's deployments in order, the request, and the first deployment's
-/// call if it was opened while the claim ran (`early.rs`).
+/// What to call: the model's deployments in order, each with its key (`own_keys.rs`), the
+/// request, and the first call if it was opened while the claim ran (`early.rs`).
 pub(super) struct Call<'a> {
-    pub(super) routes: Vec<Arc<Route>>,
+    pub(super) tries: Vec<Try>,
     pub(super) request: ProviderRequest,
     pub(super) opened_early: Option<BoxFuture<'a, Option<Result<ChunkStream, ProviderError>>>>,
 }
@@ -37,14 +40,18 @@ pub(super) async fn stream_with_failover(
     deadline: tokio::time::Instant,
 ) -> anyhow::Result<Generation> {
     let Call {
-        routes,
+        tries,
         mut request,
         mut opened_early,
     } = call;
     let mut relay = TokenRelay::new(job.message_id, publisher);
     let mut handovers = 0;
-    for (i, route) in routes.iter().enumerate() {
+    for (i, Try { route, own_key }) in tries.iter().enumerate() {
         request.model = route.upstream_model.clone();
+        request.api_key = match own_key.as_deref().map(OwnKey::secret).transpose() {
+            Ok(key) => key.cloned(),
+            Err(unreadable) => return Ok(Generation::ended(End::Failed(unreadable))),
+        };
         let metrics = &route.metrics;
         metrics.provider_called(route.provider.name());
         let early = opened_early.take();
@@ -70,18 +77,29 @@ pub(super) async fn stream_with_failover(
                 route.breaker.succeeded();
                 return Ok(generation);
             }
-            End::Failed(e) if e.code != "timeout" => {
-                route.breaker.failed();
-                metrics.provider_failed(route.provider.name(), e.code);
-                e
-            }
+            End::Failed(e) if e.code != "timeout" => e,
             // Cancelled, or out of time: no deployment would do better.
             _ => return Ok(generation),
         };
-        let Some(next) = routes.get(i + 1).filter(|_| failed.retryable) else {
+        metrics.provider_failed(route.provider.name(), failed.code);
+        // The user's own key refused says nothing of the deployment: it does not rest it.
+        let refused_key = own_key.as_ref().filter(|key| key.refused_by(failed));
+        match refused_key {
+            Some(key) if !key.allows_server_fallback() => {
+                let end = End::Failed(key.refused(failed));
+                return Ok(Generation { end, ..generation });
+            }
+            Some(_) => {}
+            None => route.breaker.failed(),
+        }
+        let Some(next) = tries
+            .get(i + 1)
+            .filter(|_| failed.retryable || refused_key.is_some())
+        else {
             return Ok(generation);
         };
-        tracing::warn!(from = %route.label, to = %next.label, error = %failed, "deployment failed; failing over");
+        let to = &next.route.label;
+        tracing::warn!(from = %route.label, %to, own_key = own_key.is_some(), error = %failed, "deployment failed; failing over");
         metrics.failovers.increment(1);
         if relay.has_text() {
             handovers += 1;

@@ -133,7 +133,18 @@ impl<W: WireFormat> Provider for HttpProvider<W> {
 
 impl<W: WireFormat> HttpProvider<W> {
     async fn open(&self, request: &ProviderRequest) -> Opened {
-        let mut call = self.format.request(&self.http, &self.config, request);
+        let with_own_key;
+        let config = match &request.api_key {
+            Some(key) => {
+                with_own_key = HttpProviderConfig {
+                    api_key: Some(key.clone()),
+                    ..self.config.clone()
+                };
+                &with_own_key
+            }
+            None => &self.config,
+        };
+        let mut call = self.format.request(&self.http, config, request);
         // The provider call's place in the answer's trace, for providers (and proxies) that
         // record it.
         if let Some(traceparent) = sluice_shared::telemetry::current_traceparent() {

@@ -31,6 +31,9 @@ pub struct ProviderRequest {
     /// Sampling as the client asked (temperature, top_p, stop); `max_tokens` is folded into
     /// `max_output_tokens`.
     pub options: GenerationOptions,
+    /// The user's own key for this deployment's provider (`chat_job::own_keys`), used instead
+    /// of the server's. (Its `Debug` is redacted.)
+    pub api_key: Option<secrecy::SecretString>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

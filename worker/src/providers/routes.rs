@@ -24,6 +24,8 @@ use crate::metrics::WorkerMetrics;
 /// One deployment of a model.
 pub struct Route {
     pub provider: Box<dyn Provider>,
+    /// Which provider it is (a user's own key for it stands in for the server's).
+    pub kind: ProviderKind,
     /// The provider's own name for the model.
     pub upstream_model: String,
     /// For logs: `anthropic:claude-x@https://…`.
@@ -65,6 +67,7 @@ impl Routes {
                 let (provider, at) = provider(config, deployment, metrics)?;
                 routes.push(Arc::new(Route {
                     label: format!("{}:{upstream_model}@{at}", provider.name()),
+                    kind: deployment.provider,
                     provider,
                     upstream_model,
                     breaker: breaker(),

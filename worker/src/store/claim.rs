@@ -13,11 +13,11 @@ use sluice_shared::{
     queue_lease_claimed_rows, queue_offered_rows,
 };
 
-use crate::history_of;
+use crate::{history_of, own_keys_of};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Claim, HISTORY_LIMIT, Lease, Prompt};
+use super::{Claim, HISTORY_LIMIT, Lease, OwnKeyJson, Prompt, own_keys};
 
 /// A handed-off job's part of a claim: whose lease, and whether to check the queue first.
 pub(super) struct OfferedItem {
@@ -77,7 +77,7 @@ async fn claim_each(
                AND m.status IN ('queued', 'streaming')
                AND (item.job_id IS NULL OR item.job_id IN (SELECT id FROM offered))
              RETURNING m.id, m.attempt, m.cancel_requested, c.system_prompt,
-                       m.conversation_id, item.job_id,
+                       m.conversation_id, c.user_id, item.job_id,
                        -- History ends with the question: for a regenerated answer, that
                        -- excludes the earlier answers to it.
                        COALESCE((SELECT q.created_at + interval '1 microsecond'
@@ -87,7 +87,9 @@ async fn claim_each(
         "SELECT item.id, claimed.attempt, claimed.cancel_requested, claimed.system_prompt,
                 item.job_id IN (SELECT id FROM offered) AS on_offer,
                 COALESCE(h.roles, '{}') AS history_roles,
-                COALESCE(h.contents, '{}') AS history_contents
+                COALESCE(h.contents, '{}') AS history_contents, ",
+        own_keys_of!("claimed.user_id"),
+        "
          FROM item LEFT JOIN claimed ON claimed.id = item.id LEFT JOIN LATERAL (",
         history_of!("claimed.conversation_id", "claimed.history_end", "$4"),
         ") h ON claimed.id IS NOT NULL"
@@ -108,6 +110,7 @@ async fn claim_each(
                 system_prompt: row.system_prompt,
                 history_roles: row.history_roles,
                 history_contents: row.history_contents,
+                own_keys: own_keys(row.own_keys),
             },
         });
         let on_offer = row.on_offer.unwrap_or(false);
@@ -131,6 +134,7 @@ struct ClaimRow {
     on_offer: Option<bool>,
     history_roles: Vec<String>,
     history_contents: Vec<String>,
+    own_keys: sqlx::types::Json<Vec<OwnKeyJson>>,
 }
 
 fn has_duplicates(ids: &[Uuid]) -> bool {

@@ -12,6 +12,7 @@ mod prompt;
 use sluice_shared::{
     batch::{BatchError, Batcher},
     db,
+    envelope::Sealed,
     events::Ending,
 };
 use sqlx::PgPool;
@@ -39,6 +40,65 @@ pub struct Prompt {
     /// contents of user messages and finished answers.
     pub history_roles: Vec<String>,
     pub history_contents: Vec<String>,
+    /// The owner's enabled provider keys, still sealed (`chat_job::own_keys` opens them).
+    pub own_keys: Vec<SealedOwnKey>,
+}
+
+/// A user's own key for a provider, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SealedOwnKey {
+    pub provider: String,
+    pub allow_server_fallback: bool,
+    pub last4: String,
+    pub sealed: Sealed,
+}
+
+/// The `own_keys` column both statements that read a prompt select: user `$user`'s enabled
+/// provider keys as a JSON array (bytes in hex).
+#[macro_export]
+macro_rules! own_keys_of {
+    ($user:literal) => {
+        concat!(
+            "(SELECT COALESCE(jsonb_agg(jsonb_build_object(
+                 'provider', k.provider, 'allow_server_fallback', k.allow_server_fallback,
+                 'last4', k.last4, 'ciphertext', encode(k.ciphertext, 'hex'),
+                 'wrapped_key', encode(k.wrapped_key, 'hex'), 'master_key_id', k.master_key_id)),
+                 '[]')
+             FROM provider_keys k WHERE k.user_id = ",
+            $user,
+            " AND k.enabled) AS own_keys"
+        )
+    };
+}
+
+/// One element of `own_keys_of!`.
+#[derive(serde::Deserialize)]
+pub(crate) struct OwnKeyJson {
+    provider: String,
+    allow_server_fallback: bool,
+    last4: String,
+    ciphertext: String,
+    wrapped_key: String,
+    master_key_id: String,
+}
+
+/// The keys an `own_keys_of!` column holds (one whose bytes are not hex, which the statement
+/// never writes, is left out).
+pub(crate) fn own_keys(column: sqlx::types::Json<Vec<OwnKeyJson>>) -> Vec<SealedOwnKey> {
+    (column.0.into_iter())
+        .filter_map(|k| {
+            Some(SealedOwnKey {
+                sealed: Sealed {
+                    ciphertext: hex::decode(&k.ciphertext).ok()?,
+                    wrapped_key: hex::decode(&k.wrapped_key).ok()?,
+                    master_key_id: k.master_key_id,
+                },
+                provider: k.provider,
+                allow_server_fallback: k.allow_server_fallback,
+                last4: k.last4,
+            })
+        })
+        .collect()
 }
 
 /// The history of a prompt, as a lateral subquery both statements that read one splice in:

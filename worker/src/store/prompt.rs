@@ -7,8 +7,8 @@ use sluice_shared::batch::Statement;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{HISTORY_LIMIT, Prompt};
-use crate::history_of;
+use super::{HISTORY_LIMIT, OwnKeyJson, Prompt, own_keys};
+use crate::{history_of, own_keys_of};
 
 pub(super) struct Prompts(pub(super) PgPool);
 
@@ -19,7 +19,7 @@ impl Statement for Prompts {
     async fn run(&self, ids: &[Uuid]) -> sqlx::Result<Vec<Option<Prompt>>> {
         let rows: Vec<PromptRow> = sqlx::query_as(concat!(
             "WITH answer AS (
-                 SELECT m.id, m.conversation_id, c.system_prompt,
+                 SELECT m.id, m.conversation_id, c.system_prompt, c.user_id,
                         -- As the claim: history ends with the question.
                         COALESCE((SELECT q.created_at + interval '1 microsecond'
                                   FROM messages q WHERE q.id = m.reply_to),
@@ -28,7 +28,9 @@ impl Statement for Prompts {
                  WHERE m.id = ANY($1) AND m.status IN ('queued', 'streaming'))
              SELECT answer.id, answer.system_prompt,
                     COALESCE(h.roles, '{}') AS history_roles,
-                    COALESCE(h.contents, '{}') AS history_contents
+                    COALESCE(h.contents, '{}') AS history_contents, ",
+            own_keys_of!("answer.user_id"),
+            "
              FROM answer LEFT JOIN LATERAL (",
             history_of!("answer.conversation_id", "answer.history_end", "$2"),
             ") h ON true"
@@ -44,6 +46,7 @@ impl Statement for Prompts {
                     system_prompt: r.system_prompt,
                     history_roles: r.history_roles,
                     history_contents: r.history_contents,
+                    own_keys: own_keys(r.own_keys),
                 };
                 (r.id, prompt)
             })
@@ -58,4 +61,5 @@ struct PromptRow {
     system_prompt: Option<String>,
     history_roles: Vec<String>,
     history_contents: Vec<String>,
+    own_keys: sqlx::types::Json<Vec<OwnKeyJson>>,
 }

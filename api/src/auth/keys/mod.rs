@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::AuthUser;
+use crate::provider_keys;
 use crate::{
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, Id},
@@ -175,6 +176,10 @@ pub struct VerifyOut {
     /// Which key it is, when valid.
     #[serde(skip_serializing_if = "Option::is_none")]
     key: Option<KeyRow>,
+    /// The providers its owner has an enabled key of their own for (`/api/provider-keys`),
+    /// when valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    providers: Option<Vec<String>>,
 }
 
 /// Whether a key `{key}` would be accepted, and which one it is. Needs no sign-in, so it sits
@@ -192,6 +197,7 @@ pub async fn verify(
         valid: false,
         user_id: None,
         key: None,
+        providers: None,
     };
     if !input.key.starts_with(KEY_PREFIX) {
         return Ok(Json(invalid));
@@ -203,6 +209,7 @@ pub async fn verify(
         valid: true,
         user_id: Some(used.user_id),
         key: Some(used.row),
+        providers: Some(provider_keys::store::enabled_providers(&state.pool, used.user_id).await?),
     }))
 }
 
