@@ -145,7 +145,7 @@ pub async fn rotate_master_key(pool: &PgPool, keys: &MasterKeys) -> anyhow::Resu
     let mut rewrapped = 0;
     loop {
         let mut tx = pool.begin().await?;
-        let rows: Vec<(Uuid, String, Vec<u8>, Vec<u8>, String)> = sqlx::query_as(
+        let rows: Vec<SealedRow> = sqlx::query_as(
             "SELECT user_id, provider, ciphertext, wrapped_key, master_key_id
              FROM provider_keys WHERE master_key_id <> $1
              LIMIT $2 FOR UPDATE",
@@ -157,7 +157,14 @@ pub async fn rotate_master_key(pool: &PgPool, keys: &MasterKeys) -> anyhow::Resu
         if rows.is_empty() {
             return Ok(rewrapped);
         }
-        for (user_id, provider, ciphertext, wrapped_key, master_key_id) in rows {
+        for SealedRow {
+            user_id,
+            provider,
+            ciphertext,
+            wrapped_key,
+            master_key_id,
+        } in rows
+        {
             let sealed = Sealed {
                 ciphertext,
                 wrapped_key,
@@ -180,4 +187,14 @@ pub async fn rotate_master_key(pool: &PgPool, keys: &MasterKeys) -> anyhow::Resu
         }
         tx.commit().await?;
     }
+}
+
+/// A key's row as rotation reads it.
+#[derive(sqlx::FromRow)]
+struct SealedRow {
+    user_id: Uuid,
+    provider: String,
+    ciphertext: Vec<u8>,
+    wrapped_key: Vec<u8>,
+    master_key_id: String,
 }
