@@ -1,11 +1,13 @@
 // Settings: the account (add a password to a guest, change it, link GitHub / Google, sign out
 // here or everywhere, delete the account), then the signed-in devices (devices.js), API keys
-// (keys.js) and, for admins, the users (users.js).
+// (keys.js), the user's own provider keys (provider_keys.js) and, for admins, the users
+// (users.js).
 
 import { h, guarded } from './dom.js';
 import { api, get, post, put, del } from './api.js';
 import { devicesSection } from './devices.js';
 import { keysSection } from './keys.js';
+import { providerKeysSection } from './provider_keys.js';
 import { usersSection } from './users.js';
 
 /** `signedOut(notice)` shows the sign-in screen once the session is over (app.js). */
@@ -18,7 +20,8 @@ export async function settingsView(main, { me, signOut, refreshMe, signedOut }) 
       if (sure) await signOut();
     }
     : signOut;
-  const sections = [account(me, leave, refreshMe, signedOut), await devicesSection(leave), await keysSection()];
+  const sections = [account(me, leave, refreshMe, signedOut), await devicesSection(leave), await keysSection(),
+    await providerKeysSection()];
   if (me.roles.includes('admin')) sections.push(await usersSection());
   sections.push(leaving(me, signedOut));
   main.replaceChildren(h('section.settings', { id: 'settings' }, h('h1', {}, 'Settings'), ...sections));

@@ -22,6 +22,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("dom.js", JS, include_bytes!("../../web/dom.js")),
     ("users.js", JS, include_bytes!("../../web/users.js")),
     ("keys.js", JS, include_bytes!("../../web/keys.js")),
+    (
+        "provider_keys.js",
+        JS,
+        include_bytes!("../../web/provider_keys.js"),
+    ),
     ("devices.js", JS, include_bytes!("../../web/devices.js")),
     ("drawer.js", JS, include_bytes!("../../web/drawer.js")),
     ("feed.js", JS, include_bytes!("../../web/feed.js")),
