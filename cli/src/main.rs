@@ -10,6 +10,7 @@ mod credentials;
 mod error;
 mod interrupts;
 mod login;
+mod provider_keys;
 mod render;
 mod stream;
 
@@ -66,6 +67,48 @@ enum Command {
     /// List, show, export or delete conversations.
     #[command(subcommand, alias = "conv")]
     Conversations(ConversationsCommand),
+    /// Your own OpenAI, Anthropic or Gemini keys, used for your answers before the server's.
+    #[command(subcommand)]
+    ProviderKeys(ProviderKeysCommand),
+}
+
+#[derive(Subcommand)]
+enum ProviderKeysCommand {
+    List,
+    /// Adds or replaces your key for PROVIDER, read from stdin (not shown when typed).
+    Add {
+        provider: Provider,
+        /// When the provider refuses your key, answer with the server's key instead of failing.
+        #[arg(long)]
+        allow_server_fallback: bool,
+    },
+    Enable {
+        provider: Provider,
+    },
+    Disable {
+        provider: Provider,
+    },
+    #[command(alias = "remove")]
+    Rm {
+        provider: Provider,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Provider {
+    Openai,
+    Anthropic,
+    Gemini,
+}
+
+impl Provider {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Openai => "openai",
+            Self::Anthropic => "anthropic",
+            Self::Gemini => "gemini",
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -150,6 +193,22 @@ async fn run(cli: Cli) -> CliResult<()> {
                 conversations::export(&mut api, id, format).await
             }
             ConversationsCommand::Rm { id } => conversations::remove(&mut api, id).await,
+        },
+        Command::ProviderKeys(c) => match c {
+            ProviderKeysCommand::List => provider_keys::list(&mut api).await,
+            ProviderKeysCommand::Add {
+                provider,
+                allow_server_fallback,
+            } => provider_keys::add(&mut api, provider.as_str(), allow_server_fallback).await,
+            ProviderKeysCommand::Enable { provider } => {
+                provider_keys::set_enabled(&mut api, provider.as_str(), true).await
+            }
+            ProviderKeysCommand::Disable { provider } => {
+                provider_keys::set_enabled(&mut api, provider.as_str(), false).await
+            }
+            ProviderKeysCommand::Rm { provider } => {
+                provider_keys::remove(&mut api, provider.as_str()).await
+            }
         },
     }
 }
