@@ -36,6 +36,9 @@ pub enum ApiError {
         retry_after_secs: u64,
         message: String,
     },
+    /// 429: a limit or budget of the user's or their API key's (`crate::limits`), with
+    /// `Retry-After` and `x-ratelimit-*` headers.
+    OverLimit(Box<crate::limits::Refusal>),
     Internal(anyhow::Error),
 }
 
@@ -115,6 +118,12 @@ impl ApiError {
                 code,
                 message,
             } => (status, code, message, None),
+            Self::OverLimit(refusal) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                refusal.code(),
+                refusal.message(),
+                Some(refusal.retry_after().as_secs()),
+            ),
             Self::Internal(e) if database_unreachable(&e) => {
                 tracing::warn!(error = %e, "database unreachable");
                 let message = "the database is unavailable; try again shortly".to_string();
@@ -152,6 +161,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let limit_headers = match &self {
+            Self::OverLimit(refusal) => {
+                let mut headers = axum::http::HeaderMap::new();
+                refusal.headers(&mut headers);
+                headers
+            }
+            _ => Default::default(),
+        };
         let (status, code, message, retry_after) = self.answer();
         let error = ErrorDetail {
             code: code.into(),
@@ -163,6 +180,7 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        response.headers_mut().extend(limit_headers);
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

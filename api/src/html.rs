@@ -84,6 +84,11 @@ impl From<ApiError> for Page {
             ApiError::RateLimited { message, .. } => {
                 Self::message(StatusCode::TOO_MANY_REQUESTS, "Slow down", &message)
             }
+            ApiError::OverLimit(refusal) => Self::message(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Limit reached",
+                &refusal.message(),
+            ),
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "internal error on a page");
                 Self::message(

@@ -12,6 +12,7 @@ pub mod error;
 mod extract;
 mod health;
 mod html;
+pub mod limits;
 pub mod messages;
 mod metrics;
 mod middleware;

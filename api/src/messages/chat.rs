@@ -8,14 +8,13 @@ use axum::{
 use futures::{StreamExt, stream};
 use sluice_shared::{dto::ChatIn, events::StreamEvent};
 
-use uuid::Uuid;
-
 use super::{enqueue, store::MessageRow};
 use crate::{
     auth::AuthUser,
     conversations::store as conversations,
     error::{ApiResult, ErrorBody},
     extract::{ApiJson, RequestId},
+    limits::Spender,
     state::AppState,
     stream::{self as relay, account::AccountEvent},
 };
@@ -38,7 +37,7 @@ pub async fn chat(
     RequestId(request_id): RequestId,
     ApiJson(input): ApiJson<ChatIn>,
 ) -> ApiResult<impl IntoResponse> {
-    let (user_message, answer) = start_chat(&state, user.user_id, input, request_id).await?;
+    let (user_message, answer) = start_chat(&state, (&user).into(), input, request_id).await?;
     let meta = StreamEvent::Meta {
         conversation_id: answer.conversation_id,
         user_message_id: user_message.id,
@@ -61,10 +60,11 @@ pub async fn chat(
 /// `send`.
 pub async fn start_chat(
     state: &AppState,
-    user_id: Uuid,
+    spender: Spender,
     input: ChatIn,
     request_id: Option<String>,
 ) -> ApiResult<(MessageRow, MessageRow)> {
+    let user_id = spender.user_id;
     enqueue::validate_content(state, &input.message)?;
     let title = crate::conversations::title_from(&input.message);
     let (target, default_model) = match input.conversation_id {
@@ -86,7 +86,7 @@ pub async fn start_chat(
     let new = input.conversation_id.is_none();
     let (question, answer) = enqueue::enqueue(
         state,
-        user_id,
+        spender,
         target,
         &input.message,
         &model,

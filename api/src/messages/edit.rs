@@ -16,6 +16,7 @@ use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, Id, RequestId},
+    limits::{self, Spender},
     state::AppState,
 };
 
@@ -54,9 +55,12 @@ pub async fn edit(
             .await?;
     let model = input.model.unwrap_or(conversation.model);
     enqueue::validate_model(&state, &model)?;
+    let spender = Spender::from(&user);
     let new = Edited {
         question: Uuid::now_v7(),
         answer: Uuid::now_v7(),
+        spender,
+        reservation: enqueue::reservation(&state, &model, None),
     };
     let job = ChatJob {
         message_id: new.answer,
@@ -86,7 +90,8 @@ pub async fn edit(
             "this message was replaced already, or an answer is still being written: \
              wait for it or stop it, then edit",
         );
-        return Err(super::refused(&state, user.user_id, id, refusal).await);
+        let refusal = super::refused(&state, user.user_id, id, refusal).await;
+        return Err(limits::refused_or(&state.pool, spender, refusal).await);
     };
     enqueue::offer_to_workers(&state, offer);
     Ok(sent(question, answer))
@@ -99,15 +104,18 @@ fn in_order(mut rows: Vec<MessageRow>) -> Vec<MessageRow> {
 }
 
 /// The ids of the edited question and its answer, chosen before they are stored (the job's
-/// payload names the answer).
+/// payload names the answer), and who pays for the answer.
 struct Edited {
     question: Uuid,
     answer: Uuid,
+    spender: Spender,
+    reservation: enqueue::Reservation,
 }
 
 /// In one statement: supersede `original` and everything after it — only if it is not
-/// superseded and no answer of the conversation is still running — and store the new question,
-/// its queued answer and the answer's job. Nothing (no rows) when `original` did not qualify.
+/// superseded, no answer of the conversation is still running, and the spender's limits admit
+/// one more answer (`sluice_reserve`) — and store the new question, its queued answer and the
+/// answer's job. Nothing (no rows) when it did not qualify or a limit refused it.
 #[expect(
     clippy::too_many_arguments,
     reason = "one statement's parameters, each named"
@@ -132,27 +140,36 @@ async fn store(
              -- Two edits of one question at once: the second waits here, then finds it
              -- superseded and stores nothing.
              FOR UPDATE),
+         admitted AS (
+             SELECT o.*, sluice_reserve($13, $14, o.conversation_id, $15, $16, $17::numeric,
+                                        $18::numeric) AS reservation
+             FROM original o),
+         ok AS (SELECT * FROM admitted WHERE reservation IS NOT NULL),
          superseded AS (
              UPDATE messages m SET superseded_at = now()
-             FROM original
-             WHERE m.conversation_id = original.conversation_id
-               AND m.created_at >= original.created_at AND m.superseded_at IS NULL),
+             FROM ok
+             WHERE m.conversation_id = ok.conversation_id
+               AND m.created_at >= ok.created_at AND m.superseded_at IS NULL),
          job AS (",
-        insert_queue_row!("SELECT $4, $5, $6, $7, $8, $3 FROM original"),
+        insert_queue_row!("SELECT $4, $5, $6, $7, $8, $3 FROM ok"),
         "),
          touched AS (
              UPDATE conversations c SET updated_at = now()
-             FROM original WHERE c.id = original.conversation_id)
+             FROM ok WHERE c.id = ok.conversation_id)
          INSERT INTO messages (id, conversation_id, user_id, role, content, status, model,
-                               first_seq, request_id, created_at, reply_to, edit_of)
-         SELECT m.id, original.conversation_id, original.user_id, m.role, m.content, m.status,
-                m.model, m.first_seq, $11, clock_timestamp() + m.later, m.reply_to, m.edit_of
-         FROM original, LATERAL (VALUES
+                               first_seq, request_id, created_at, reply_to, edit_of, api_key_id,
+                               reserved_tokens, reserved_cost)
+         SELECT m.id, ok.conversation_id, ok.user_id, m.role, m.content, m.status,
+                m.model, m.first_seq, $11, clock_timestamp() + m.later, m.reply_to, m.edit_of,
+                m.api_key_id, m.reserved_tokens, m.reserved_cost
+         FROM ok, LATERAL (VALUES
              ($2, 'user', $9, 'complete', NULL::text, NULL::bigint, interval '0', NULL::uuid,
-              original.id),
+              ok.id, NULL::uuid, NULL::bigint, NULL::numeric),
              -- The answer sorts after its question even within one clock tick.
-             ($3, 'assistant', '', 'queued', $10, $12, interval '1 microsecond', $2, NULL::uuid)
-         ) AS m (id, role, content, status, model, first_seq, later, reply_to, edit_of)
+             ($3, 'assistant', '', 'queued', $10, $12, interval '1 microsecond', $2, NULL::uuid,
+              $14, (ok.reservation->>'tokens')::bigint, (ok.reservation->>'cost')::numeric)
+         ) AS m (id, role, content, status, model, first_seq, later, reply_to, edit_of,
+                 api_key_id, reserved_tokens, reserved_cost)
          RETURNING ",
         message_columns!()
     ))
@@ -168,6 +185,12 @@ async fn store(
     .bind(model)
     .bind(request_id)
     .bind(first_seq as i64)
+    .bind(new.spender.user_id)
+    .bind(new.spender.api_key)
+    .bind(content.chars().count() as i32)
+    .bind(new.reservation.output_tokens as i32)
+    .bind(new.reservation.price_in)
+    .bind(new.reservation.price_out)
     .fetch_all(pool)
     .await
 }

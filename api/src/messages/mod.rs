@@ -68,7 +68,7 @@ pub async fn send(
     enqueue::validate_model(&state, &model)?;
     let (user_message, answer) = enqueue::enqueue(
         &state,
-        user.user_id,
+        (&user).into(),
         enqueue::Target::Existing(conversation_id),
         &input.content,
         &model,
@@ -98,7 +98,7 @@ async fn send_new_or_existing(
     RequestId(request_id): RequestId,
     ApiJson(input): ApiJson<ChatIn>,
 ) -> ApiResult<(StatusCode, Json<SentOut>)> {
-    let (user_message, answer) = start_chat(&state, user.user_id, input, request_id).await?;
+    let (user_message, answer) = start_chat(&state, (&user).into(), input, request_id).await?;
     Ok(sent(user_message, answer))
 }
 

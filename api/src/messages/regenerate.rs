@@ -16,6 +16,7 @@ use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{Id, RequestId},
+    limits::{self, Spender},
     state::AppState,
 };
 
@@ -56,23 +57,25 @@ pub async fn regenerate(
         options: Default::default(),
         traceparent: sluice_shared::telemetry::current_traceparent(),
     };
+    let reservation = enqueue::reservation(&state, &job.model, None);
     let (queued, offer) = enqueue::queue_row(&state, job)?;
     let first_seq = state.hub.next_seq_lower_bound();
-    let stored = store(
-        &state.pool,
-        &original,
-        answer_id,
+    let spender = Spender::from(&user);
+    let new = NewAnswer {
+        id: answer_id,
         first_seq,
         request_id,
-        &queued,
-    )
-    .await?;
+        spender,
+        reservation,
+    };
+    let stored = store(&state.pool, &original, &new, &queued).await?;
     let Some(answer) = stored else {
         let refusal = ApiError::conflict(
             "not_regenerable",
             "only the conversation's latest answer can be regenerated, once it has ended",
         );
-        return Err(super::refused(&state, user.user_id, id, refusal).await);
+        let refusal = super::refused(&state, user.user_id, id, refusal).await;
+        return Err(limits::refused_or(&state.pool, spender, refusal).await);
     };
     enqueue::offer_to_workers(&state, offer);
     let stream_url = format!("/api/messages/{}/stream", answer.id);
@@ -85,25 +88,44 @@ pub async fn regenerate(
     ))
 }
 
-/// In one statement: supersede `original` — only if it has ended and no answer came after it —
-/// and store the new answer and its job. `None` when `original` did not qualify.
+/// The new answer: its id (chosen before it is stored: the job's payload names it), where its
+/// events begin, and who pays for it.
+struct NewAnswer {
+    id: Uuid,
+    first_seq: u64,
+    request_id: Option<String>,
+    spender: Spender,
+    reservation: enqueue::Reservation,
+}
+
+/// In one statement: supersede `original` — only if it has ended, no answer came after it, and
+/// the spender's limits admit one more (`sluice_reserve`) — and store the new answer and its
+/// job. `None` when it did not qualify or a limit refused it.
 async fn store(
     pool: &PgPool,
     original: &MessageRow,
-    answer_id: Uuid,
-    first_seq: u64,
-    request_id: Option<String>,
+    new: &NewAnswer,
     job: &QueuedJob,
 ) -> sqlx::Result<Option<MessageRow>> {
+    let r = &new.reservation;
     sqlx::query_as(concat!(
-        "WITH superseded AS (
-             UPDATE messages o SET superseded_at = now()
+        "WITH original AS (
+             SELECT o.id FROM messages o
              WHERE o.id = $1 AND o.superseded_at IS NULL
                AND o.status IN ('done', 'error', 'cancelled')
                AND NOT EXISTS (SELECT 1 FROM messages later
                                WHERE later.conversation_id = o.conversation_id
                                  AND later.created_at > o.created_at)
-             RETURNING o.conversation_id, o.user_id, o.model, o.reply_to),
+             FOR UPDATE),
+         admitted AS (
+             SELECT o.id, sluice_reserve($10, $11, m.conversation_id, 0, $12, $13::numeric,
+                                         $14::numeric) AS reservation
+             FROM original o JOIN messages m ON m.id = o.id),
+         superseded AS (
+             UPDATE messages o SET superseded_at = now()
+             FROM admitted a
+             WHERE o.id = a.id AND a.reservation IS NOT NULL
+             RETURNING o.conversation_id, o.user_id, o.model, o.reply_to, a.reservation),
          job AS (",
         insert_queue_row!("SELECT $3, $4, $5, $6, $7, $2 FROM superseded"),
         "),
@@ -111,21 +133,28 @@ async fn store(
              UPDATE conversations c SET updated_at = now()
              FROM superseded WHERE c.id = superseded.conversation_id)
          INSERT INTO messages (id, conversation_id, user_id, role, content, status, model,
-                               first_seq, request_id, reply_to)
-         SELECT $2, conversation_id, user_id, 'assistant', '', 'queued', model, $8, $9, reply_to
+                               first_seq, request_id, reply_to, api_key_id, reserved_tokens,
+                               reserved_cost)
+         SELECT $2, conversation_id, user_id, 'assistant', '', 'queued', model, $8, $9, reply_to,
+                $11, (reservation->>'tokens')::bigint, (reservation->>'cost')::numeric
          FROM superseded
          RETURNING ",
         message_columns!()
     ))
     .bind(original.id)
-    .bind(answer_id)
+    .bind(new.id)
     .bind(&job.id)
     .bind(job.queue)
     .bind(&job.payload)
     .bind(job.max_attempts)
     .bind(job.run_at)
-    .bind(first_seq as i64)
-    .bind(request_id)
+    .bind(new.first_seq as i64)
+    .bind(&new.request_id)
+    .bind(new.spender.user_id)
+    .bind(new.spender.api_key)
+    .bind(r.output_tokens as i32)
+    .bind(r.price_in)
+    .bind(r.price_out)
     .fetch_optional(pool)
     .await
 }

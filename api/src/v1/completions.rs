@@ -89,7 +89,7 @@ pub async fn create(
     };
     let sent = enqueue::enqueue(
         &state,
-        user.user_id,
+        (&user).into(),
         target,
         &request.question,
         &request.model,

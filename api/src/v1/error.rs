@@ -88,9 +88,14 @@ pub struct OpenAiShaped;
 
 /// The error body OpenAI sends for `status`.
 pub fn body(status: StatusCode, message: &str, param: Option<&str>, code: Option<&str>) -> Value {
+    // A budget used up is its own type at OpenAI, beside its code.
+    let kind = match code {
+        Some("insufficient_quota") => "insufficient_quota",
+        _ => error_type(status),
+    };
     json!({ "error": {
         "message": message,
-        "type": error_type(status),
+        "type": kind,
         "param": param,
         "code": code,
     }})
@@ -110,6 +115,7 @@ fn error_type(status: StatusCode) -> &'static str {
 pub fn openai_code(status: StatusCode, ours: &str) -> String {
     match (status, ours) {
         (StatusCode::UNAUTHORIZED, _) => "invalid_api_key".into(),
+        (StatusCode::TOO_MANY_REQUESTS, "insufficient_quota") => "insufficient_quota".into(),
         (StatusCode::TOO_MANY_REQUESTS, _) => "rate_limit_exceeded".into(),
         _ => ours.to_string(),
     }

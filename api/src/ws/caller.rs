@@ -45,6 +45,18 @@ enum Recheck {
 }
 
 impl Caller {
+    /// Who pays for what this socket sends: its user, and its API key if it signed in with one.
+    pub fn spender(&self) -> crate::limits::Spender {
+        let api_key = match self.recheck {
+            Recheck::ApiKey(id) => Some(id),
+            Recheck::Session(_) | Recheck::Expiry => None,
+        };
+        crate::limits::Spender {
+            user_id: self.user_id,
+            api_key,
+        }
+    }
+
     /// Time left before the credential expires, if it does.
     pub fn time_left(&self) -> Option<Duration> {
         tokens::time_left(self.expires_at)

@@ -165,7 +165,7 @@ impl Session {
         // Checked before sending: the answer it starts is followed at once.
         self.room_for_one_more()?;
         let (question, answer) =
-            messages::start_chat(&self.state, self.caller.user_id, input, None).await?;
+            messages::start_chat(&self.state, self.caller.spender(), input, None).await?;
         self.subscribe(Scope::Message(answer.id), None)?;
         Ok(ServerFrame::Sent {
             reference,

@@ -93,6 +93,10 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// Longest user message accepted, in characters (longer → 413).
     pub max_message_chars: usize,
+    /// Output tokens an answer reserves against its user's budgets until it ends (then it
+    /// settles to what it really used): a bounded guess, not the model's maximum, which would
+    /// block users whose real spend is near zero. A request's own `max_tokens` lowers it.
+    pub reserve_output_tokens: u32,
     /// Seconds between `: keep-alive` comments on SSE responses.
     pub keepalive_secs: u64,
     /// Model used when a request names none.
@@ -138,6 +142,7 @@ impl Default for Config {
             google: OAuthProviderConfig::google(),
             body_limit_bytes: 256 * 1024,
             max_message_chars: 32_000,
+            reserve_output_tokens: 500,
             keepalive_secs: 15,
             default_model: "demo".into(),
             system_prompt: "You are a helpful assistant.".into(),

@@ -1,4 +1,5 @@
-//! Health, accounts and sessions, the device flow, API keys: their real responses checked.
+//! Health, accounts and sessions, the device flow, API keys, provider keys: their real
+//! responses checked.
 
 use reqwest::Method;
 use serde_json::json;
@@ -200,4 +201,26 @@ pub(crate) async fn api_keys(app: &TestApp, c: &mut Checker, token: &str) {
     }
     let r = app.call(token, Method::GET, "/api/keys", None).await;
     c.check("get", "/api/keys", r).await;
+}
+
+/// Provider keys: added, replaced, listed, disabled, and a bad one refused.
+pub(crate) async fn provider_keys(app: &TestApp, c: &mut Checker, token: &str) {
+    let add = |key: &str| json!({ "provider": "openai", "api_key": key });
+    for key in ["sk-openapi-first-0001", "sk-openapi-second-0002", "short"] {
+        let r = app
+            .call(token, Method::POST, "/api/provider-keys", Some(add(key)))
+            .await;
+        c.check("post", "/api/provider-keys", r).await;
+    }
+    let r = get(app, "/api/provider-keys", token).await;
+    c.check("get", "/api/provider-keys", r).await;
+    let r = app
+        .call(
+            token,
+            Method::PATCH,
+            "/api/provider-keys/openai",
+            Some(json!({ "enabled": false })),
+        )
+        .await;
+    c.check("patch", "/api/provider-keys/{provider}", r).await;
 }

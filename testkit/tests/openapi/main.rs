@@ -16,7 +16,7 @@ mod checker;
 mod conversations;
 mod openai_and_admin;
 
-use accounts::{accounts_and_sessions, api_keys, device_flow, health_and_providers};
+use accounts::{accounts_and_sessions, api_keys, device_flow, health_and_providers, provider_keys};
 use checker::Checker;
 use conversations::{chat_and_deletion, conversations, edits_and_lists, messages_and_streams};
 use openai_and_admin::{admin, openai_completions, openai_models, sign_out};
@@ -187,6 +187,7 @@ async fn real_responses_of_every_json_route_match_their_schemas() {
     let token = token.as_str();
     device_flow(&app, &mut c, token).await;
     api_keys(&app, &mut c, token).await;
+    provider_keys(&app, &mut c, token).await;
     let one = conversations(&app, &mut c, token).await;
     let sent = messages_and_streams(&app, &mut c, token, &one).await;
     edits_and_lists(&app, &mut c, token, &one, &sent).await;

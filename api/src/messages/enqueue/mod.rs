@@ -13,11 +13,14 @@ use sluice_shared::{
     job::{ChatJob, GenerationOptions},
     queue::{self, QueuedJob},
 };
-use uuid::Uuid;
 
 use super::store::MessageRow;
-use crate::{error::ApiError, state::AppState};
-pub use insert_pairs::{InsertPairs, NewConversation, Target};
+use crate::{
+    error::ApiError,
+    limits::{self, Spender},
+    state::AppState,
+};
+pub use insert_pairs::{InsertPairs, NewConversation, Reservation, Target};
 use insert_pairs::{NewPair, PairIds};
 
 /// Checks the text of a user message against the configured limits.
@@ -53,10 +56,11 @@ pub fn validate_model(state: &AppState, model: &str) -> Result<(), ApiError> {
     }
 }
 
-/// Stores the pair and enqueues the job; returns (user message, queued answer).
+/// Stores the pair and enqueues the job; returns (user message, queued answer). Refused (429,
+/// nothing stored) when a limit of the spender's would break.
 pub async fn enqueue(
     state: &AppState,
-    owner: Uuid,
+    spender: Spender,
     target: Target,
     content: &str,
     model: &str,
@@ -67,10 +71,12 @@ pub async fn enqueue(
     // starts here instead of scanning the stream.
     let first_seq = state.hub.next_seq_lower_bound();
     let ids = PairIds::new(&target);
+    let reservation = reservation(state, model, options.max_tokens);
+    let new_conversation = matches!(target, Target::New(_));
     let job = ChatJob {
         message_id: ids.answer,
         conversation_id: ids.conversation,
-        user_id: owner,
+        user_id: spender.user_id,
         model: model.to_string(),
         request_id: request_id.clone(),
         options,
@@ -78,7 +84,9 @@ pub async fn enqueue(
     };
     let (queued, offer) = queue_row(state, job)?;
     let pair = NewPair {
-        owner,
+        owner: spender.user_id,
+        api_key: spender.api_key,
+        reservation,
         target,
         ids,
         content: content.to_string(),
@@ -87,14 +95,36 @@ pub async fn enqueue(
         request_id,
         job: queued,
     };
-    let stored = state
-        .enqueues
-        .submit(pair)
-        .await?
-        // Deleted between the caller's check and now.
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    let Some(stored) = state.enqueues.submit(pair).await? else {
+        // A limit, or its conversation was deleted between the caller's check and now (a new
+        // one cannot have been).
+        let otherwise = match new_conversation {
+            true => limits::limit_passed(),
+            false => ApiError::not_found("conversation"),
+        };
+        return Err(limits::refused_or(&state.pool, spender, otherwise).await);
+    };
     offer_to_workers(state, offer);
     Ok(stored)
+}
+
+/// What an answer for `model` reserves beside its history: the bounded output guess (lowered
+/// by the request's own `max_tokens`) at the model's price.
+pub fn reservation(state: &AppState, model: &str, max_tokens: Option<u32>) -> Reservation {
+    let config = state.config.model(model);
+    let price = config.and_then(|m| m.price.as_ref());
+    let mut output_tokens = state.config.reserve_output_tokens;
+    if let Some(m) = config {
+        output_tokens = output_tokens.min(m.max_output_tokens);
+    }
+    if let Some(asked) = max_tokens {
+        output_tokens = output_tokens.min(asked);
+    }
+    Reservation {
+        output_tokens,
+        price_in: price.map_or(0.0, |p| p.input_per_mtok),
+        price_out: price.map_or(0.0, |p| p.output_per_mtok),
+    }
 }
 
 /// The queue row for `job`, and the offer that hands it to a worker straight away.
