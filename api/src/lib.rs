@@ -157,6 +157,7 @@ fn chat_routes(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState>
     utoipa_axum::router::OpenApiRouter::new()
         .merge(auth::keys::router())
         .merge(provider_keys::router())
+        .merge(limits::router())
         .merge(conversations::router())
         .merge(messages::router())
         .merge(stream::router())

@@ -28,6 +28,12 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(set_roles))
         .routes(routes!(disable))
         .routes(routes!(enable))
+        .routes(routes!(crate::limits::admin::role_limits))
+        .routes(routes!(crate::limits::admin::set_role_limits))
+        .routes(routes!(
+            crate::limits::admin::user_limits,
+            crate::limits::admin::set_user_limits
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             admins_only,
@@ -200,4 +206,12 @@ async fn commit_keeping_an_admin(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// 404 unless user `id` exists.
+pub async fn user_exists(state: &AppState, id: uuid::Uuid) -> ApiResult<()> {
+    store::one(&state.pool, id)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| ApiError::not_found("user"))
 }

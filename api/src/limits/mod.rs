@@ -13,6 +13,10 @@ pub mod admin;
 pub mod keys;
 pub mod store;
 
+use axum::{Json, extract::State};
+use serde::Serialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
@@ -23,8 +27,74 @@ use uuid::Uuid;
 
 use crate::{
     auth::{AuthUser, extractor::Credential},
-    error::ApiError,
+    error::{ApiError, ApiResult},
+    state::AppState,
 };
+use keys::KeyLimitsOut;
+use store::{Limits, Used};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(own_limits))
+        .routes(routes!(keys::key_limits, keys::set_key_limits))
+}
+
+/// The caller's limits and what they have used in the current windows (with an API key: the
+/// key's own too).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OwnLimitsOut {
+    limits: Limits,
+    used: Used,
+    /// The API key's own limits and use, when the caller is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_key: Option<KeyLimitsOut>,
+}
+
+/// The caller's limits and use.
+#[utoipa::path(get, path = "/api/limits", tag = "limits",
+    responses((status = 200, body = OwnLimitsOut)))]
+async fn own_limits(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<Json<OwnLimitsOut>> {
+    let spender = Spender::from(&user);
+    let (limits, key_limits) = store::effective(&state.pool, user.user_id, spender.api_key).await?;
+    let used = store::used(&state.pool, user.user_id).await?;
+    let api_key = match spender.api_key {
+        Some(id) => Some(KeyLimitsOut {
+            limits: key_limits.unwrap_or_default(),
+            used: store::used(&state.pool, id).await?,
+        }),
+        None => None,
+    };
+    Ok(Json(OwnLimitsOut {
+        limits,
+        used,
+        api_key,
+    }))
+}
+
+/// Limits are whole, non-negative and below a billion (400 `invalid_limit`).
+pub fn check(limits: &Limits) -> ApiResult<()> {
+    let too_big = 1e9;
+    let whole = [
+        limits.requests_per_minute.map(f64::from),
+        limits.tokens_per_day.map(|t| t as f64),
+        limits.concurrent_answers.map(f64::from),
+    ];
+    let money = [limits.cost_per_day_usd, limits.cost_per_month_usd];
+    let bad = |v: &f64| !v.is_finite() || *v < 0.0 || *v > too_big;
+    let tokens_bad = limits
+        .tokens_per_day
+        .is_some_and(|t| !(0..=1_000_000_000_000).contains(&t));
+    if whole.iter().flatten().any(|v| *v < 0.0) || money.iter().flatten().any(bad) || tokens_bad {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            "limits are numbers from 0 (nothing allowed) to 1e9, or null for none",
+        ));
+    }
+    Ok(())
+}
 
 /// Who pays for a send: the user, and the API key it came through (whose own limits apply too).
 #[derive(Debug, Clone, Copy)]

@@ -1,1 +1,184 @@
+//! The `limits` rows (per role, user or API key) and what a user's budget has used.
 
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// A set of limits; a missing or null one is no limit (for a user: the roles' own).
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Requests (sends) per UTC minute.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default)]
+    pub requests_per_minute: Option<i32>,
+    /// Tokens (prompt and answer) per UTC day.
+    #[schema(minimum = 0)]
+    #[serde(default)]
+    pub tokens_per_day: Option<i64>,
+    /// US dollars per UTC day (models with a price in the server's config).
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default)]
+    pub cost_per_day_usd: Option<f64>,
+    /// US dollars per UTC month.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default)]
+    pub cost_per_month_usd: Option<f64>,
+    /// Answers being written at once.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default)]
+    pub concurrent_answers: Option<i32>,
+}
+
+/// What a user (or one API key) has used in the current windows, reservations of answers
+/// still being written included.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Used {
+    pub requests_this_minute: i32,
+    pub tokens_today: i64,
+    pub cost_today_usd: f64,
+    pub cost_this_month_usd: f64,
+    pub answers_in_flight: i32,
+}
+
+/// Whose limits a row holds.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    Role(&'a str),
+    User(Uuid),
+    Key(Uuid),
+}
+
+macro_rules! limit_columns {
+    () => {
+        "requests_per_minute, tokens_per_day, cost_per_day_usd::float8 AS cost_per_day_usd,
+         cost_per_month_usd::float8 AS cost_per_month_usd, concurrent_answers"
+    };
+}
+
+/// The row's limits (all `None` when it has none).
+pub async fn get(pool: &PgPool, subject: Subject<'_>) -> sqlx::Result<Limits> {
+    let (role, user, key) = columns(subject);
+    let row: Option<Limits> = sqlx::query_as(concat!(
+        "SELECT ",
+        limit_columns!(),
+        " FROM limits
+         WHERE ($1::text IS NOT NULL AND role = $1) OR ($2::uuid IS NOT NULL AND user_id = $2)
+            OR ($3::uuid IS NOT NULL AND api_key_id = $3)"
+    ))
+    .bind(role)
+    .bind(user)
+    .bind(key)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.unwrap_or_default())
+}
+
+/// Replaces the row's limits; limits with nothing set remove the row.
+pub async fn set(pool: &PgPool, subject: Subject<'_>, limits: &Limits) -> sqlx::Result<()> {
+    let (role, user, key) = columns(subject);
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "DELETE FROM limits
+         WHERE ($1::text IS NOT NULL AND role = $1) OR ($2::uuid IS NOT NULL AND user_id = $2)
+            OR ($3::uuid IS NOT NULL AND api_key_id = $3)",
+    )
+    .bind(role)
+    .bind(user)
+    .bind(key)
+    .execute(&mut *tx)
+    .await?;
+    if *limits != Limits::default() {
+        sqlx::query(
+            "INSERT INTO limits (role, user_id, api_key_id, requests_per_minute, tokens_per_day,
+                                 cost_per_day_usd, cost_per_month_usd, concurrent_answers)
+             VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8)",
+        )
+        .bind(role)
+        .bind(user)
+        .bind(key)
+        .bind(limits.requests_per_minute)
+        .bind(limits.tokens_per_day)
+        .bind(limits.cost_per_day_usd)
+        .bind(limits.cost_per_month_usd)
+        .bind(limits.concurrent_answers)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+fn columns(subject: Subject<'_>) -> (Option<&str>, Option<Uuid>, Option<Uuid>) {
+    match subject {
+        Subject::Role(role) => (Some(role), None, None),
+        Subject::User(id) => (None, Some(id), None),
+        Subject::Key(id) => (None, None, Some(id)),
+    }
+}
+
+/// Every role's limits, by role name.
+pub async fn by_role(pool: &PgPool) -> sqlx::Result<Vec<(String, Limits)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        name: String,
+        #[sqlx(flatten)]
+        limits: Limits,
+    }
+    let rows: Vec<Row> = sqlx::query_as(concat!(
+        "SELECT r.name, ",
+        limit_columns!(),
+        " FROM roles r LEFT JOIN limits l ON l.role = r.name ORDER BY r.name"
+    ))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.name, r.limits)).collect())
+}
+
+/// The limits that apply to `user` (their overrides over their roles'), and to `key`.
+pub async fn effective(
+    pool: &PgPool,
+    user: Uuid,
+    key: Option<Uuid>,
+) -> sqlx::Result<(Limits, Option<Limits>)> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        scope: String,
+        #[sqlx(flatten)]
+        limits: Limits,
+    }
+    let rows: Vec<Row> = sqlx::query_as(concat!(
+        "SELECT scope, ",
+        limit_columns!(),
+        " FROM sluice_limits_of($1, $2)"
+    ))
+    .bind(user)
+    .bind(key)
+    .fetch_all(pool)
+    .await?;
+    let mut user_limits = Limits::default();
+    let mut key_limits = None;
+    for row in rows {
+        match row.scope.as_str() {
+            "key" => key_limits = Some(row.limits),
+            _ => user_limits = row.limits,
+        }
+    }
+    Ok((user_limits, key_limits))
+}
+
+/// What `subject` (a user's or an API key's id) has used in the current windows.
+pub async fn used(pool: &PgPool, subject: Uuid) -> sqlx::Result<Used> {
+    sqlx::query_as(
+        "SELECT COALESCE(minute_requests, 0) AS requests_this_minute,
+                COALESCE(day_tokens, 0) AS tokens_today,
+                COALESCE(day_cost, 0)::float8 AS cost_today_usd,
+                COALESCE(month_cost, 0)::float8 AS cost_this_month_usd,
+                COALESCE(in_flight, 0) AS answers_in_flight
+         FROM sluice_budget_now($1)",
+    )
+    .bind(subject)
+    .fetch_one(pool)
+    .await
+}

@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::AuthUser;
-use crate::provider_keys;
 use crate::{
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, Id},
     state::AppState,
 };
+use crate::{limits, limits::store::Limits, provider_keys};
 use store::KeyRow;
 
 /// Listing, creating, changing and removing keys (verification is with the sign-in routes).
@@ -180,6 +180,16 @@ pub struct VerifyOut {
     /// when valid.
     #[serde(skip_serializing_if = "Option::is_none")]
     providers: Option<Vec<String>>,
+    /// The limits a request with this key is held to, when valid: its owner's (`user`) and
+    /// the key's own (`key`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limits: Option<VerifiedLimits>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct VerifiedLimits {
+    user: Limits,
+    key: Limits,
 }
 
 /// Whether a key `{key}` would be accepted, and which one it is. Needs no sign-in, so it sits
@@ -198,6 +208,7 @@ pub async fn verify(
         user_id: None,
         key: None,
         providers: None,
+        limits: None,
     };
     if !input.key.starts_with(KEY_PREFIX) {
         return Ok(Json(invalid));
@@ -205,11 +216,17 @@ pub async fn verify(
     let Some(used) = store::use_key(&state.pool, &input.key).await? else {
         return Ok(Json(invalid));
     };
+    let (user, key) =
+        limits::store::effective(&state.pool, used.user_id, Some(used.row.id)).await?;
     Ok(Json(VerifyOut {
         valid: true,
         user_id: Some(used.user_id),
         key: Some(used.row),
         providers: Some(provider_keys::store::enabled_providers(&state.pool, used.user_id).await?),
+        limits: Some(VerifiedLimits {
+            user,
+            key: key.unwrap_or_default(),
+        }),
     }))
 }
 

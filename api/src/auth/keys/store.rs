@@ -113,6 +113,15 @@ pub async fn rotate(
     Ok(row.map(|row| (row, key)))
 }
 
+/// Whether key `id` is `user_id`'s.
+pub async fn is_owned(pool: &PgPool, user_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = $1 AND user_id = $2)")
+        .bind(id)
+        .bind(user_id)
+        .fetch_one(pool)
+        .await
+}
+
 pub async fn delete(pool: &PgPool, user_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
     let done = sqlx::query("DELETE FROM api_keys WHERE id = $1 AND user_id = $2")
         .bind(id)
