@@ -173,12 +173,12 @@ BEGIN
 END
 $$;
 
--- Admits one answer to conversation `p_conversation` with `p_new_chars` characters of new
--- text and `p_output_tokens` tokens expected out, or refuses it (NULL). Its reservation: the
--- prompt — the conversation's latest answer's real prompt and answer (the history it carried),
--- plus the new text at ~4 characters a token — and the expected output, priced per million
+-- Admits one answer to conversation `p_conversation` with `p_new_tokens` tokens of new text
+-- (`sluice_shared::estimate`) and `p_output_tokens` expected out, or refuses it (NULL). Its
+-- reservation: the prompt — the conversation's latest answer's real prompt and answer (the
+-- history it carried), plus the new text — and the expected output, priced per million
 -- tokens. Returns {tokens, cost} reserved.
-CREATE FUNCTION sluice_reserve(p_user uuid, p_key uuid, p_conversation uuid, p_new_chars integer,
+CREATE FUNCTION sluice_reserve(p_user uuid, p_key uuid, p_conversation uuid, p_new_tokens integer,
                                p_output_tokens integer, p_price_in numeric, p_price_out numeric)
 RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -191,7 +191,7 @@ BEGIN
     WHERE m.conversation_id = p_conversation AND m.role = 'assistant' AND m.status = 'done'
       AND m.superseded_at IS NULL
     ORDER BY m.created_at DESC, m.id DESC LIMIT 1;
-    prompt := COALESCE(prompt, 0) + ceil(p_new_chars / 4.0);
+    prompt := COALESCE(prompt, 0) + p_new_tokens;
     tokens := prompt + p_output_tokens;
     cost := round((prompt * p_price_in + p_output_tokens * p_price_out) / 1000000, 6);
     IF sluice_admit(p_user, p_key, tokens, cost) THEN

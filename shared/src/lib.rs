@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod dto;
 pub mod envelope;
+pub mod estimate;
 pub mod events;
 pub mod handoff;
 pub mod job;

@@ -4,11 +4,7 @@
 
 use crate::providers::PromptMessage;
 
-/// A rough token count (4 characters per token), enough to keep a prompt inside its window
-/// without shipping a tokenizer per model.
-pub fn estimate_tokens(text: &str) -> u32 {
-    (text.chars().count() as u32).div_ceil(4) + 4
-}
+pub use sluice_shared::estimate::tokens as estimate_tokens;
 
 /// Keeps the newest turns whose estimated size fits the budget (the system prompt first).
 /// Only the turns kept are copied.

@@ -60,7 +60,12 @@ pub async fn edit(
         question: Uuid::now_v7(),
         answer: Uuid::now_v7(),
         spender,
-        reservation: enqueue::reservation(&state, &model, None),
+        reservation: enqueue::reservation(
+            &state,
+            &model,
+            sluice_shared::estimate::tokens(&input.content),
+            None,
+        ),
     };
     let job = ChatJob {
         message_id: new.answer,
@@ -187,7 +192,7 @@ async fn store(
     .bind(first_seq as i64)
     .bind(new.spender.user_id)
     .bind(new.spender.api_key)
-    .bind(content.chars().count() as i32)
+    .bind(new.reservation.new_tokens as i32)
     .bind(new.reservation.output_tokens as i32)
     .bind(new.reservation.price_in)
     .bind(new.reservation.price_out)

@@ -57,7 +57,7 @@ pub async fn regenerate(
         options: Default::default(),
         traceparent: sluice_shared::telemetry::current_traceparent(),
     };
-    let reservation = enqueue::reservation(&state, &job.model, None);
+    let reservation = enqueue::reservation(&state, &job.model, 0, None);
     let (queued, offer) = enqueue::queue_row(&state, job)?;
     let first_seq = state.hub.next_seq_lower_bound();
     let spender = Spender::from(&user);

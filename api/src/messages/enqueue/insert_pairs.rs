@@ -66,9 +66,11 @@ pub struct NewPair {
     pub job: QueuedJob,
 }
 
-/// What goes into an answer's reservation besides its conversation's history: the expected
-/// output and the model's price (US dollars per million tokens; 0 when unpriced).
+/// What goes into an answer's reservation besides its conversation's history: the new text's
+/// tokens, the expected output and the model's price (US dollars per million tokens; 0 when
+/// unpriced).
 pub struct Reservation {
+    pub new_tokens: u32,
     pub output_tokens: u32,
     pub price_in: f64,
     pub price_out: f64,
@@ -107,7 +109,7 @@ impl Statement for InsertPairs {
                  -- Beside the rest: a zip of equal-length arrays.
                  JOIN unnest($8::uuid[], $17::uuid[], $18::int[], $19::int[], $20::float8[],
                              $21::float8[])
-                 AS r (answer_id, api_key_id, new_chars, output_tokens, price_in, price_out)
+                 AS r (answer_id, api_key_id, new_tokens, output_tokens, price_in, price_out)
                  USING (answer_id)),
              locked AS (
                  SELECT c.id FROM conversations c JOIN pair ON pair.conversation_id = c.id
@@ -115,7 +117,7 @@ impl Statement for InsertPairs {
                  ORDER BY c.id FOR UPDATE OF c),
              admitted AS (
                  SELECT p.*, sluice_reserve(p.owner, p.api_key_id, p.conversation_id,
-                                            p.new_chars, p.output_tokens,
+                                            p.new_tokens, p.output_tokens,
                                             p.price_in::numeric, p.price_out::numeric)
                              AS reservation
                  -- One user's pairs one after another, users in order (see above); OFFSET 0
@@ -187,11 +189,7 @@ impl Statement for InsertPairs {
             Target::Existing(_) => None,
         }))
         .bind(pairs.iter().map(|p| p.api_key).collect::<Vec<_>>())
-        .bind(
-            (pairs.iter())
-                .map(|p| p.content.chars().count() as i32)
-                .collect::<Vec<_>>(),
-        )
+        .bind(column_of(pairs, |r| r.new_tokens as i32))
         .bind(column_of(pairs, |r| r.output_tokens as i32))
         .bind(column_of(pairs, |r| r.price_in))
         .bind(column_of(pairs, |r| r.price_out))

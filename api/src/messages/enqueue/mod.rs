@@ -9,6 +9,7 @@ mod insert_pairs;
 
 use axum::http::StatusCode;
 use sluice_shared::{
+    estimate,
     handoff::{self, Offer},
     job::{ChatJob, GenerationOptions},
     queue::{self, QueuedJob},
@@ -71,7 +72,13 @@ pub async fn enqueue(
     // starts here instead of scanning the stream.
     let first_seq = state.hub.next_seq_lower_bound();
     let ids = PairIds::new(&target);
-    let reservation = reservation(state, model, options.max_tokens);
+    // The new text: the question, and for a new conversation its system prompt.
+    let mut new_tokens = estimate::tokens(content);
+    if let Target::New(new) = &target {
+        let system = new.system_prompt.as_deref();
+        new_tokens += estimate::tokens(system.unwrap_or(&state.config.system_prompt));
+    }
+    let reservation = reservation(state, model, new_tokens, options.max_tokens);
     let new_conversation = matches!(target, Target::New(_));
     let job = ChatJob {
         message_id: ids.answer,
@@ -108,9 +115,14 @@ pub async fn enqueue(
     Ok(stored)
 }
 
-/// What an answer for `model` reserves beside its history: the bounded output guess (lowered
-/// by the request's own `max_tokens`) at the model's price.
-pub fn reservation(state: &AppState, model: &str, max_tokens: Option<u32>) -> Reservation {
+/// What an answer for `model` reserves beside its history: `new_tokens` of new text and the
+/// bounded output guess (lowered by the request's own `max_tokens`), at the model's price.
+pub fn reservation(
+    state: &AppState,
+    model: &str,
+    new_tokens: u32,
+    max_tokens: Option<u32>,
+) -> Reservation {
     let config = state.config.model(model);
     let price = config.and_then(|m| m.price.as_ref());
     let mut output_tokens = state.config.reserve_output_tokens;
@@ -121,6 +133,7 @@ pub fn reservation(state: &AppState, model: &str, max_tokens: Option<u32>) -> Re
         output_tokens = output_tokens.min(asked);
     }
     Reservation {
+        new_tokens,
         output_tokens,
         price_in: price.map_or(0.0, |p| p.input_per_mtok),
         price_out: price.map_or(0.0, |p| p.output_per_mtok),
