@@ -40,7 +40,9 @@ function sentence(status, code, message) {
     const what = (message ?? '').replace(/ not found$/, '') || 'it';
     return `This ${what} no longer exists: it may have been deleted in another tab or on another device.`;
   }
-  if (status === 429) return 'Too many requests just now: wait a moment, then try again.';
+  // A limit of the user's own names itself and when it resets; other 429s are the server's.
+  const ownLimit = code === 'rate_limit_exceeded' || code === 'insufficient_quota';
+  if (status === 429 && !ownLimit) return 'Too many requests just now: wait a moment, then try again.';
   if (status >= 500 || !message) return 'Sluice could not do that just now: try again in a moment.';
   const text = message[0].toUpperCase() + message.slice(1);
   return /[.!?]$/.test(text) ? text : `${text}.`;

@@ -9,6 +9,7 @@ import { devicesSection } from './devices.js';
 import { keysSection } from './keys.js';
 import { providerKeysSection } from './provider_keys.js';
 import { usersSection } from './users.js';
+import { roleLimitsSection } from './limits.js';
 
 /** `signedOut(notice)` shows the sign-in screen once the session is over (app.js). */
 export async function settingsView(main, { me, signOut, refreshMe, signedOut }) {
@@ -22,7 +23,7 @@ export async function settingsView(main, { me, signOut, refreshMe, signedOut }) 
     : signOut;
   const sections = [account(me, leave, refreshMe, signedOut), await devicesSection(leave), await keysSection(),
     await providerKeysSection()];
-  if (me.roles.includes('admin')) sections.push(await usersSection());
+  if (me.roles.includes('admin')) sections.push(await usersSection(), await roleLimitsSection());
   sections.push(leaving(me, signedOut));
   main.replaceChildren(h('section.settings', { id: 'settings' }, h('h1', {}, 'Settings'), ...sections));
 }

@@ -1,7 +1,9 @@
-// Settings → Users (admins only): every account, make or remove admins, disable / enable.
+// Settings → Users (admins only): every account, make or remove admins, disable / enable, and
+// each one's limits (limits.js).
 
 import { h, guarded } from './dom.js';
 import { get, post, put } from './api.js';
+import { userLimits } from './limits.js';
 
 export async function usersSection() {
   const list = h('ul.rows', { id: 'users' });
@@ -27,7 +29,20 @@ export async function usersSection() {
         roles.textContent = err.message;
       }
     });
-    return h('li', {}, h('span', {}, u.email ?? u.display_name), roles, promote, toggle);
+    const name = u.email ?? u.display_name;
+    const limits = h('button.secondary', { type: 'button', 'aria-expanded': 'false', 'aria-label': `Limits of ${name}` }, 'Limits');
+    const row = h('li', { dataset: { id: u.id } }, h('span', {}, name), roles, promote, toggle, limits);
+    limits.addEventListener('click', guarded(problem, async () => {
+      const open = row.querySelector('.user-limits');
+      if (open) {
+        open.remove();
+        limits.setAttribute('aria-expanded', 'false');
+        return;
+      }
+      row.append(await userLimits(u));
+      limits.setAttribute('aria-expanded', 'true');
+    }));
+    return row;
   }));
   return h('div.section', {}, h('h2', {}, 'Users'), problem, list);
 }

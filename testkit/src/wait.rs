@@ -31,3 +31,13 @@ pub async fn until<T: Debug, F: Future<Output = T>>(
         tokio::time::sleep(EVERY).await;
     }
 }
+
+/// Waits, if needed, until the current UTC minute has at least 20 seconds left: a test of a
+/// per-minute limit must not see its window roll over halfway.
+pub async fn fresh_minute() {
+    use chrono::Timelike;
+    let second = chrono::Utc::now().second();
+    if second >= 40 {
+        tokio::time::sleep(Duration::from_secs((60 - second + 1).into())).await;
+    }
+}

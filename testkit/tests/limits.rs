@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use sluice_testkit::{TestApp, fake_openai::FakeOpenAi, fake_openai::Fault, with_fake_openai};
+use sluice_testkit::{
+    TestApp, fake_openai::FakeOpenAi, fake_openai::Fault, wait, with_fake_openai,
+};
 
 /// A stack whose root@example.com is an admin.
 async fn stack(configure: impl FnOnce(&mut sluice_shared::Config) + Send + 'static) -> TestApp {
@@ -78,6 +80,7 @@ async fn a_role_limit_refuses_the_extra_send_with_429_headers_and_nothing_stored
     )
     .await;
     assert_eq!(r.status(), 200);
+    wait::fresh_minute().await;
     for i in 0..2 {
         let r = send_new(&app, token(&ada), &format!("hello {i}")).await;
         assert_eq!(r.status(), 202, "send {i}");
@@ -156,6 +159,7 @@ async fn an_api_keys_own_limit_holds_it_and_v1_says_so_in_openais_shape() {
     .await;
     assert_eq!(r.status(), 200);
     let completion = json!({ "model": "demo", "messages": [{ "role": "user", "content": "hi" }] });
+    wait::fresh_minute().await;
     let r = app
         .call(
             secret,
@@ -260,7 +264,7 @@ async fn answers_in_flight_hold_their_place_until_they_end_cancelled_or_failed()
         .unwrap();
     assert_eq!(app.cancel(token(&ada), answer).await.status(), 202);
     let freed = || async { budget(&app, &ada_id).await.2 };
-    sluice_testkit::wait::until(
+    wait::until(
         "the cancelled answer settles",
         Duration::from_secs(10),
         freed,
@@ -280,7 +284,7 @@ async fn answers_in_flight_hold_their_place_until_they_end_cancelled_or_failed()
         .read_to_end(token(&ada), failed["stream_url"].as_str().unwrap())
         .await;
     assert_eq!(events.last().unwrap().event, "error");
-    sluice_testkit::wait::until(
+    wait::until(
         "the failed answer settles",
         Duration::from_secs(10),
         freed,
@@ -292,7 +296,7 @@ async fn answers_in_flight_hold_their_place_until_they_end_cancelled_or_failed()
     let after: Value = r.json().await.unwrap();
     app.read_to_end(token(&ada), after["stream_url"].as_str().unwrap())
         .await;
-    sluice_testkit::wait::until(
+    wait::until(
         "the last answer settles",
         Duration::from_secs(10),
         freed,

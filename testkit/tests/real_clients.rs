@@ -118,6 +118,51 @@ async fn a_provider_rate_limit_reaches_the_python_sdk_as_rate_limit_error() {
     assert_eq!(got["code"], "rate_limit_exceeded");
 }
 
+/// Sluice's own limits, as the SDK sees them: a rate limit and a used-up budget are both its
+/// `RateLimitError`, told apart by OpenAI's codes.
+#[tokio::test]
+async fn a_sluice_limit_and_budget_reach_the_python_sdk_as_rate_limit_errors() {
+    let app = TestApp::spawn().await;
+    let (token, env) = client_env(&app, "demo", "limited?").await;
+    let key_id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM api_keys")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let path = format!("/api/keys/{key_id}/limits");
+    let limit = |body: Value| app.call(&token, reqwest::Method::PUT, &path, Some(body));
+    assert_eq!(
+        limit(serde_json::json!({ "requests_per_minute": 0 }))
+            .await
+            .status(),
+        200
+    );
+    let got = python("openai_sdk.py", &["rate_limited"], &env).await;
+    assert_eq!(got["class"], "RateLimitError", "{got}");
+    assert_eq!(got["status"], 429);
+    assert_eq!(got["code"], "rate_limit_exceeded");
+    assert!(
+        got["message"]
+            .as_str()
+            .unwrap()
+            .contains("requests per minute"),
+        "{got}"
+    );
+
+    assert_eq!(
+        limit(serde_json::json!({ "cost_per_month_usd": 0 }))
+            .await
+            .status(),
+        200
+    );
+    let got = python("openai_sdk.py", &["rate_limited"], &env).await;
+    assert_eq!(got["class"], "RateLimitError", "{got}");
+    assert_eq!(got["code"], "insufficient_quota");
+    assert!(
+        got["message"].as_str().unwrap().contains("monthly budget"),
+        "{got}"
+    );
+}
+
 #[tokio::test]
 async fn a_failure_mid_stream_reaches_the_python_sdk_as_api_error_after_the_text_sent() {
     let fake = FakeOpenAi::start(40, std::time::Duration::from_millis(10)).await;

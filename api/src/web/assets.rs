@@ -21,6 +21,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("render.js", JS, include_bytes!("../../web/render.js")),
     ("dom.js", JS, include_bytes!("../../web/dom.js")),
     ("users.js", JS, include_bytes!("../../web/users.js")),
+    ("limits.js", JS, include_bytes!("../../web/limits.js")),
     ("keys.js", JS, include_bytes!("../../web/keys.js")),
     (
         "provider_keys.js",
