@@ -22,6 +22,9 @@ const CLIENTS: usize = 50;
 const PRICE_PER_MTOK: f64 = 1000.0;
 const BUDGET_USD: f64 = 16.0;
 
+/// When a refused send was asked, and the refusal.
+type Refusal = (DateTime<Utc>, Value);
+
 struct Killed(Child);
 
 impl Drop for Killed {
@@ -94,7 +97,7 @@ async fn fifty_streams_over_two_apis_end_within_one_estimate_of_the_budget() {
     // Each client sends, streams the answer to its end (every 7th cancels it after the first
     // token), and goes again, until a send is refused; it notes when it last sent.
     let bases = [app.base.clone(), second_base.clone()];
-    let refusals: Arc<Mutex<Vec<(DateTime<Utc>, Value)>>> = Arc::default();
+    let refusals: Arc<Mutex<Vec<Refusal>>> = Arc::default();
     let mut clients = Vec::new();
     for client in 0..CLIENTS {
         let (http, token, refusals) = (app.http.clone(), token.clone(), refusals.clone());
