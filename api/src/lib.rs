@@ -22,6 +22,7 @@ pub mod provider_keys;
 mod socket_io;
 pub mod state;
 pub mod stream;
+mod usage;
 mod v1;
 mod validate;
 pub mod web;
@@ -158,6 +159,7 @@ fn chat_routes(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState>
         .merge(auth::keys::router())
         .merge(provider_keys::router())
         .merge(limits::router())
+        .merge(usage::router())
         .merge(conversations::router())
         .merge(messages::router())
         .merge(stream::router())

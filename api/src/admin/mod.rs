@@ -34,6 +34,7 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
             crate::limits::admin::user_limits,
             crate::limits::admin::set_user_limits
         ))
+        .merge(crate::usage::admin_router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             admins_only,

@@ -46,6 +46,7 @@ use crate::{
         (name = "auth", description = "Sign-in, sessions, the device flow (RFC 8628)"),
         (name = "keys", description = "API keys (`sk-sluice-…`)"),
         (name = "provider-keys", description = "Users' own provider keys, used for their answers before the server's (shown by their last 4 characters only)"),
+        (name = "usage", description = "The caller's requests, tokens, cost, latency and errors over time"),
         (name = "limits", description = "The caller's limits and budgets, and what they have used"),
         (name = "conversations", description = "Conversations and their messages"),
         (name = "messages", description = "Send, read, stream, cancel, regenerate"),
