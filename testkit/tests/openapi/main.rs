@@ -14,11 +14,13 @@ use sluice_testkit::TestApp;
 mod accounts;
 mod checker;
 mod conversations;
+mod limits_and_usage;
 mod openai_and_admin;
 
 use accounts::{accounts_and_sessions, api_keys, device_flow, health_and_providers, provider_keys};
 use checker::Checker;
 use conversations::{chat_and_deletion, conversations, edits_and_lists, messages_and_streams};
+use limits_and_usage::limits_and_usage;
 use openai_and_admin::{admin, openai_completions, openai_models, sign_out};
 
 /// Router-building calls that add a route without its description. Every route is registered
@@ -195,6 +197,7 @@ async fn real_responses_of_every_json_route_match_their_schemas() {
     openai_models(&app, &mut c, token).await;
     openai_completions(&app, &mut c, token).await;
     admin(&app, &mut c, token).await;
+    limits_and_usage(&app, &mut c, token).await;
     sign_out(&app, &mut c, token).await;
 
     let missing = c.unchecked_json_operations();
