@@ -1,4 +1,5 @@
-// The entry module: who is signed in, which view the URL names (`/`, `/c/{id}`, `/settings`),
+// The entry module: who is signed in, which view the URL names (`/`, `/c/{id}`, `/settings`,
+// `/usage`),
 // and moving between them with the History API so back/forward and links work.
 
 import { h } from './dom.js';
@@ -9,6 +10,7 @@ import { Drawer } from './drawer.js';
 import { followAccount } from './feed.js';
 import { ChatView } from './chat.js';
 import { settingsView } from './settings.js';
+import { usageView } from './usage.js';
 
 const root = document.getElementById('app');
 
@@ -129,6 +131,10 @@ async function route() {
           route();
         },
       });
+    } else if (path === '/usage') {
+      sidebar.highlight(null);
+      document.title = 'Usage · Sluice';
+      await usageView(main, { me });
     } else if (match || path === '/' || path === '/signin') {
       if (path === '/signin') history.replaceState(null, '', '/');
       const id = match ? match[1] : null;

@@ -22,11 +22,15 @@ export class Sidebar {
     newChat.addEventListener('click', (e) => { e.preventDefault(); this.navigate('/'); });
     this.el = h('nav.sidebar', { id: 'sidebar', 'aria-label': 'Sidebar' },
       newChat, this.list,
-      h('a.settings-link', { href: '/settings', id: 'settings-link' }, 'Settings'));
-    this.el.querySelector('#settings-link').addEventListener('click', (e) => {
-      e.preventDefault();
-      this.navigate('/settings');
-    });
+      h('div.sidebar-links', {},
+        h('a.settings-link', { href: '/usage', id: 'usage-link' }, 'Usage'),
+        h('a.settings-link', { href: '/settings', id: 'settings-link' }, 'Settings')));
+    for (const [id, path] of [['#usage-link', '/usage'], ['#settings-link', '/settings']]) {
+      this.el.querySelector(id).addEventListener('click', (e) => {
+        e.preventDefault();
+        this.navigate(path);
+      });
+    }
     new IntersectionObserver((entries) => {
       if (entries.some((e) => e.isIntersecting)) this.more();
     }, { root: this.list }).observe(this.sentinel);

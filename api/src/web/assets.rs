@@ -22,6 +22,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("dom.js", JS, include_bytes!("../../web/dom.js")),
     ("users.js", JS, include_bytes!("../../web/users.js")),
     ("limits.js", JS, include_bytes!("../../web/limits.js")),
+    ("usage.js", JS, include_bytes!("../../web/usage.js")),
     ("keys.js", JS, include_bytes!("../../web/keys.js")),
     (
         "provider_keys.js",

@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(home))
         .routes(routes!(conversation))
         .routes(routes!(settings))
+        .routes(routes!(usage))
         .routes(routes!(sign_in))
         .routes(routes!(asset))
 }
@@ -47,6 +48,13 @@ async fn conversation() -> Response {
 #[utoipa::path(get, path = "/settings", tag = "web", security(()),
     responses((status = 200, content_type = "text/html", description = "The app's page")))]
 async fn settings() -> Response {
+    app_page()
+}
+
+/// The web app's usage page: requests, tokens, cost and latency over time.
+#[utoipa::path(get, path = "/usage", tag = "web", security(()),
+    responses((status = 200, content_type = "text/html", description = "The app's page")))]
+async fn usage() -> Response {
     app_page()
 }
 
