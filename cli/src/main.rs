@@ -13,6 +13,7 @@ mod login;
 mod provider_keys;
 mod render;
 mod stream;
+mod usage;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use uuid::Uuid;
@@ -67,6 +68,12 @@ enum Command {
     /// List, show, export or delete conversations.
     #[command(subcommand, alias = "conv")]
     Conversations(ConversationsCommand),
+    /// What you used: requests, tokens, cost and latency, totals and per bucket.
+    Usage {
+        /// Bucket width: 15M (last day), 1H (last 7 days), 1D (last 30 days) or 7D.
+        #[arg(long, value_enum, default_value = "1d")]
+        interval: Interval,
+    },
     /// Your own OpenAI, Anthropic or Gemini keys, used for your answers before the server's.
     #[command(subcommand)]
     ProviderKeys(ProviderKeysCommand),
@@ -92,6 +99,29 @@ enum ProviderKeysCommand {
     Rm {
         provider: Provider,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Interval {
+    #[value(name = "15m", alias = "15M")]
+    Quarter,
+    #[value(name = "1h", alias = "1H")]
+    Hour,
+    #[value(name = "1d", alias = "1D")]
+    Day,
+    #[value(name = "7d", alias = "7D")]
+    Week,
+}
+
+impl Interval {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Quarter => "15M",
+            Self::Hour => "1H",
+            Self::Day => "1D",
+            Self::Week => "7D",
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -194,6 +224,7 @@ async fn run(cli: Cli) -> CliResult<()> {
             }
             ConversationsCommand::Rm { id } => conversations::remove(&mut api, id).await,
         },
+        Command::Usage { interval } => usage::show(&mut api, interval.as_str()).await,
         Command::ProviderKeys(c) => match c {
             ProviderKeysCommand::List => provider_keys::list(&mut api).await,
             ProviderKeysCommand::Add {
