@@ -32,13 +32,8 @@ async fn the_usage_page_shows_what_was_used_in_numbers_and_charts() {
     assert!(page.count("#usage-requests-chart rect.bar").await >= 1);
     let latency = chrome.text("#usage-latency-table").await;
     assert!(latency.contains("demo"), "{latency}");
-    assert_eq!(
-        chrome
-            .text("#usage-errors-table")
-            .await
-            .contains("No errors"),
-        true
-    );
+    let errors = chrome.text("#usage-errors-table").await;
+    assert!(errors.contains("No errors"), "{errors}");
     chrome.screenshot("usage").await;
 
     // Everyone: Bob's answer too.
