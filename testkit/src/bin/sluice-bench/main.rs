@@ -5,6 +5,7 @@
 
 mod cpu;
 mod idle_sockets;
+mod limits;
 mod live_streams;
 mod load;
 mod open_loop;
@@ -12,6 +13,7 @@ mod report;
 mod scale_out;
 mod stack;
 mod streams;
+mod usage;
 
 use std::time::Duration;
 
@@ -60,9 +62,11 @@ async fn main() -> anyhow::Result<()> {
         Some("compare") => open_loop::compare(&bin_dir, seconds, args.collect()).await,
         Some("live-streams") => live_streams::run(&bin_dir, seconds).await,
         Some("idle-sockets") => idle_sockets::run(&bin_dir).await,
+        Some("usage") => usage::run(&bin_dir).await,
+        Some("limits") => limits::run(&bin_dir, seconds).await,
         Some(other) => anyhow::bail!(
-            "unknown scenario {other:?}: spine, scale-out, open-loop, compare, live-streams or \
-             idle-sockets"
+            "unknown scenario {other:?}: spine, scale-out, open-loop, compare, live-streams, \
+             idle-sockets, usage or limits"
         ),
     }
 }

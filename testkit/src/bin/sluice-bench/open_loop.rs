@@ -116,7 +116,7 @@ pub async fn run(bin_dir: &str, seconds: u64) -> anyhow::Result<()> {
 
 /// Sends chats (`chat(i)` makes the i-th) at `rate` per second for `length`, whatever the
 /// answers do, and waits for every answer; fails if any chat fails.
-async fn row<F: Future<Output = anyhow::Result<Chat>>>(
+pub async fn row<F: Future<Output = anyhow::Result<Chat>>>(
     rate: f64,
     length: Duration,
     chat: impl Fn(usize) -> F,
