@@ -1,7 +1,8 @@
--- Usage you can see (issue 25, part 3): a rollup of every ended answer, by 15-minute bucket
--- (UTC, of when it was asked), user, API key, model, provider and outcome, kept by the
--- statement that stores the answer (the settlement trigger below), so usage pages read a few
--- rows per bucket instead of scanning messages. The messages stay the truth: a test recomputes
+-- Usage you can see (issue 25, part 3): a rollup of every ended answer, by UTC quarter hour and
+-- by UTC day (`grain`, of when it was asked), user, API key, model, provider and outcome, kept
+-- by the statement that stores the answer (the settlement trigger below), so usage pages read a
+-- few rows per bucket instead of scanning messages: a long range reads its whole days from day
+-- rows and only its partial days' edges from quarter rows. The messages stay the truth: a test recomputes
 -- every rollup from them (`sluice_usage_recomputed`). Deleting a conversation does not take
 -- back its usage: it happened.
 --
@@ -31,8 +32,7 @@ $$;
 
 CREATE FUNCTION sluice_hist_add(a integer[], b integer[]) RETURNS integer[]
     LANGUAGE sql IMMUTABLE AS $$
-    SELECT array_agg(COALESCE(a[i], 0) + COALESCE(b[i], 0) ORDER BY i)
-    FROM generate_series(1, 64) i
+    SELECT array_agg(COALESCE(x, 0) + COALESCE(y, 0)) FROM unnest(a, b) AS u(x, y)
 $$;
 
 -- sluice_hist(ms): the histogram of a set of durations; sluice_hist_sum(h): of histograms.
@@ -46,6 +46,8 @@ CREATE AGGREGATE sluice_hist_sum(integer[]) (
 );
 
 CREATE TABLE usage_rollups (
+    -- `quarter` (15 minutes) or `day`; every answer is in one row of each.
+    grain          text           NOT NULL CHECK (grain IN ('quarter', 'day')),
     bucket_start   timestamptz    NOT NULL,
     user_id        uuid           NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     api_key_id     uuid,
@@ -60,12 +62,13 @@ CREATE TABLE usage_rollups (
     cost_usd       numeric(16, 6) NOT NULL,
     ttft_hist      integer[]      NOT NULL,
     latency_hist   integer[]      NOT NULL,
-    UNIQUE NULLS NOT DISTINCT (user_id, bucket_start, api_key_id, model, provider, status,
-                               error_code)
+    UNIQUE NULLS NOT DISTINCT (user_id, grain, bucket_start, api_key_id, model, provider,
+                               status, error_code)
 );
 -- The same for everyone together (admins' pages without a user or key filter): a few rows per
 -- bucket whatever the number of users.
 CREATE TABLE usage_rollups_all (
+    grain          text           NOT NULL CHECK (grain IN ('quarter', 'day')),
     bucket_start   timestamptz    NOT NULL,
     model          text           NOT NULL,
     provider       text,
@@ -77,7 +80,7 @@ CREATE TABLE usage_rollups_all (
     cost_usd       numeric(16, 6) NOT NULL,
     ttft_hist      integer[]      NOT NULL,
     latency_hist   integer[]      NOT NULL,
-    UNIQUE NULLS NOT DISTINCT (bucket_start, model, provider, status, error_code)
+    UNIQUE NULLS NOT DISTINCT (grain, bucket_start, model, provider, status, error_code)
 );
 
 -- What of an answer its usage and settlement need (not its text).
@@ -93,32 +96,36 @@ $$;
 
 -- The rollup rows of a set of ended answers (`answers`: `sluice_usage_fields` of each).
 CREATE FUNCTION sluice_usage_of(answers jsonb)
-RETURNS TABLE (bucket_start timestamptz, user_id uuid, api_key_id uuid, model text,
-               provider text, status text, error_code text, requests integer,
+RETURNS TABLE (grain text, bucket_start timestamptz, user_id uuid, api_key_id uuid,
+               model text, provider text, status text, error_code text, requests integer,
                input_tokens bigint, output_tokens bigint, cost_usd numeric,
                ttft_hist integer[], latency_hist integer[])
 LANGUAGE sql STABLE AS $$
-    SELECT sluice_quarter(m.created_at), m.user_id, m.api_key_id, COALESCE(m.model, ''),
+    SELECT g.grain,
+           CASE g.grain WHEN 'quarter' THEN sluice_quarter(m.created_at)
+                        ELSE date_trunc('day', m.created_at, 'UTC') END,
+           m.user_id, m.api_key_id, COALESCE(m.model, ''),
            m.provider, m.status, m.error_code, count(*)::integer,
            COALESCE(sum(m.input_tokens), 0), COALESCE(sum(m.output_tokens), 0),
            COALESCE(sum(m.cost_usd), 0), sluice_hist(m.ttft_ms), sluice_hist(m.latency_ms)
     FROM jsonb_to_recordset(answers) AS m(created_at timestamptz, user_id uuid, api_key_id uuid,
          model text, provider text, status text, error_code text, input_tokens integer,
-         output_tokens integer, cost_usd numeric, ttft_ms integer, latency_ms integer)
-    GROUP BY 1, 2, 3, 4, 5, 6, 7
+         output_tokens integer, cost_usd numeric, ttft_ms integer, latency_ms integer),
+         (VALUES ('quarter'), ('day')) AS g(grain)
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 $$;
 
 -- Adds ended answers to both rollups, rows in key order (so concurrent settlements lock them
 -- in one order).
 CREATE FUNCTION sluice_roll_up(answers jsonb) RETURNS void LANGUAGE sql AS $$
     INSERT INTO usage_rollups_all AS r
-    SELECT u.bucket_start, u.model, u.provider, u.status, u.error_code, sum(u.requests),
-           sum(u.input_tokens), sum(u.output_tokens), sum(u.cost_usd),
+    SELECT u.grain, u.bucket_start, u.model, u.provider, u.status, u.error_code,
+           sum(u.requests), sum(u.input_tokens), sum(u.output_tokens), sum(u.cost_usd),
            sluice_hist_sum(u.ttft_hist), sluice_hist_sum(u.latency_hist)
     FROM sluice_usage_of(answers) u
-    GROUP BY 1, 2, 3, 4, 5
-    ORDER BY 1, 2, 3, 4, 5
-    ON CONFLICT (bucket_start, model, provider, status, error_code)
+    GROUP BY 1, 2, 3, 4, 5, 6
+    ORDER BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (grain, bucket_start, model, provider, status, error_code)
     DO UPDATE SET requests = r.requests + excluded.requests,
                   input_tokens = r.input_tokens + excluded.input_tokens,
                   output_tokens = r.output_tokens + excluded.output_tokens,
@@ -127,8 +134,9 @@ CREATE FUNCTION sluice_roll_up(answers jsonb) RETURNS void LANGUAGE sql AS $$
                   latency_hist = sluice_hist_add(r.latency_hist, excluded.latency_hist);
     INSERT INTO usage_rollups AS r
     SELECT * FROM sluice_usage_of(answers) u
-    ORDER BY u.user_id, u.bucket_start, u.api_key_id, u.model, u.provider, u.status, u.error_code
-    ON CONFLICT (user_id, bucket_start, api_key_id, model, provider, status, error_code)
+    ORDER BY u.user_id, u.grain, u.bucket_start, u.api_key_id, u.model, u.provider, u.status,
+             u.error_code
+    ON CONFLICT (user_id, grain, bucket_start, api_key_id, model, provider, status, error_code)
     DO UPDATE SET requests = r.requests + excluded.requests,
                   input_tokens = r.input_tokens + excluded.input_tokens,
                   output_tokens = r.output_tokens + excluded.output_tokens,
@@ -171,8 +179,8 @@ $$;
 
 -- What the rollup would be if built from the messages alone (for the test that checks it).
 CREATE FUNCTION sluice_usage_recomputed()
-RETURNS TABLE (bucket_start timestamptz, user_id uuid, api_key_id uuid, model text,
-               provider text, status text, error_code text, requests integer,
+RETURNS TABLE (grain text, bucket_start timestamptz, user_id uuid, api_key_id uuid,
+               model text, provider text, status text, error_code text, requests integer,
                input_tokens bigint, output_tokens bigint, cost_usd numeric,
                ttft_hist integer[], latency_hist integer[])
 LANGUAGE sql STABLE AS $$

@@ -1,5 +1,6 @@
 //! A worker process SIGKILLed mid-answer: another worker takes the job once the lease lapses,
-//! clients see `reset` and then the whole answer, and the conversation holds exactly one answer.
+//! clients see `reset` and then the whole answer, the conversation holds exactly one answer,
+//! and the user's budget is charged for it once.
 
 use std::time::Duration;
 
@@ -61,6 +62,22 @@ async fn a_killed_worker_s_job_is_finished_by_another_with_one_answer() {
         .map(|m| m["role"].as_str().unwrap())
         .collect();
     assert_eq!(roles, ["user", "assistant"], "exactly one answer");
+
+    // Charged once: the retry settled the one reservation to the answer's real usage.
+    let me = app.get_json(&token, "/api/auth/me").await;
+    let (tokens, in_flight): (i64, i32) =
+        sqlx::query_as("SELECT day_tokens, in_flight FROM budgets WHERE subject = $1::uuid")
+            .bind(me["id"].as_str().unwrap())
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let used = stored["usage"]["input_tokens"].as_i64().unwrap()
+        + stored["usage"]["output_tokens"].as_i64().unwrap();
+    assert_eq!(
+        (tokens, in_flight),
+        (used, 0),
+        "one answer's usage, nothing in flight"
+    );
 
     // A late reader replays the same story from the stream: first attempt, reset, second attempt.
     let replay = app

@@ -338,7 +338,8 @@ async fn limits_are_set_by_admins_only_and_bad_ones_are_refused() {
     for bad in [
         json!({ "requests_per_minute": -1 }),
         json!({ "cost_per_day_usd": -0.5 }),
-        json!({ "cost_per_month_usd": 1e12 }),
+        json!({ "cost_per_month_usd": 1e7 }),
+        json!({ "concurrent_answers": 2_000_000_000 }),
         json!({ "tokens_per_day": "lots" }),
         json!({ "per_hour": 5 }),
     ] {

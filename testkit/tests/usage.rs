@@ -116,6 +116,30 @@ async fn usage_pages_say_what_the_stored_answers_say() {
         "{overview}"
     );
 
+    // A range of whole days reads day rows: the same numbers, percentiles included.
+    let today = chrono::Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let days = format!(
+        "/api/usage/overview?from={}&to={}",
+        (today - chrono::Duration::days(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        (today + chrono::Duration::days(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    );
+    let by_days = app.get_json(token(&ada), &days).await;
+    for field in [
+        "requests",
+        "errors",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "ttft_ms",
+        "latency_ms",
+    ] {
+        assert_eq!(by_days[field], overview[field], "{field}");
+    }
+
     // 96 quarters of the last day, every answer in one of them.
     let series = app
         .get_json(token(&ada), "/api/usage/timeseries?interval=15M")
@@ -232,13 +256,15 @@ async fn usage_pages_say_what_the_stored_answers_say() {
     assert_eq!(differ, 0, "the per-user rollup differs from the messages");
     let differ_all: i64 = sqlx::query_scalar(
         "WITH want AS (
-             SELECT bucket_start, model, provider, status, error_code, sum(requests)::int AS requests,
-                    sum(input_tokens)::int8 AS i, sum(output_tokens)::int8 AS o, sum(cost_usd) AS c,
+             SELECT grain, bucket_start, model, provider, status, error_code,
+                    sum(requests)::int AS requests, sum(input_tokens)::int8 AS i,
+                    sum(output_tokens)::int8 AS o, sum(cost_usd) AS c,
                     sluice_hist_sum(ttft_hist) AS t, sluice_hist_sum(latency_hist) AS l
-             FROM sluice_usage_recomputed() GROUP BY 1, 2, 3, 4, 5),
+             FROM sluice_usage_recomputed() GROUP BY 1, 2, 3, 4, 5, 6),
          have AS (
-             SELECT bucket_start, model, provider, status, error_code, requests, input_tokens,
-                    output_tokens, cost_usd, ttft_hist, latency_hist FROM usage_rollups_all)
+             SELECT grain, bucket_start, model, provider, status, error_code, requests,
+                    input_tokens, output_tokens, cost_usd, ttft_hist, latency_hist
+             FROM usage_rollups_all)
          SELECT count(*) FROM ((SELECT * FROM want EXCEPT SELECT * FROM have)
                                UNION ALL (SELECT * FROM have EXCEPT SELECT * FROM want)) d",
     )

@@ -74,23 +74,21 @@ async fn own_limits(
     }))
 }
 
-/// Limits are whole, non-negative and below a billion (400 `invalid_limit`).
+/// Limits the document states (400 `invalid_limit` otherwise): counts from 0 to a billion
+/// (tokens a day to a trillion), dollars from 0 to a million.
 pub fn check(limits: &Limits) -> ApiResult<()> {
-    let too_big = 1e9;
-    let whole = [
-        limits.requests_per_minute.map(f64::from),
-        limits.tokens_per_day.map(|t| t as f64),
-        limits.concurrent_answers.map(f64::from),
-    ];
-    let money = [limits.cost_per_day_usd, limits.cost_per_month_usd];
-    let bad = |v: &f64| !v.is_finite() || *v < 0.0 || *v > too_big;
-    let tokens_bad = limits
-        .tokens_per_day
-        .is_some_and(|t| !(0..=1_000_000_000_000).contains(&t));
-    if whole.iter().flatten().any(|v| *v < 0.0) || money.iter().flatten().any(bad) || tokens_bad {
+    let count = |v: Option<i64>, max: i64| v.is_some_and(|v| !(0..=max).contains(&v));
+    let dollars = |v: Option<f64>| v.is_some_and(|v| !(0.0..=1e6).contains(&v));
+    let bad = count(limits.requests_per_minute.map(i64::from), 1_000_000_000)
+        || count(limits.concurrent_answers.map(i64::from), 1_000_000_000)
+        || count(limits.tokens_per_day, 1_000_000_000_000)
+        || dollars(limits.cost_per_day_usd)
+        || dollars(limits.cost_per_month_usd);
+    if bad {
         return Err(ApiError::bad_request(
             "invalid_limit",
-            "limits are numbers from 0 (nothing allowed) to 1e9, or null for none",
+            "limits are null (none) or from 0 (nothing allowed) up to 1e9 requests or answers, \
+             1e12 tokens a day, and 1e6 dollars",
         ));
     }
     Ok(())

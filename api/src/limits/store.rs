@@ -15,15 +15,15 @@ pub struct Limits {
     #[serde(default)]
     pub requests_per_minute: Option<i32>,
     /// Tokens (prompt and answer) per UTC day.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     #[serde(default)]
     pub tokens_per_day: Option<i64>,
     /// US dollars per UTC day (models with a price in the server's config).
-    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     #[serde(default)]
     pub cost_per_day_usd: Option<f64>,
     /// US dollars per UTC month.
-    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     #[serde(default)]
     pub cost_per_month_usd: Option<f64>,
     /// Answers being written at once.

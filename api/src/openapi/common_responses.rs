@@ -8,10 +8,31 @@ use utoipa::openapi::{
     path::{Operation, ParameterIn, PathItem},
 };
 
+/// The routes that store an answer (each a POST): admitted against the caller's limits
+/// (`crate::limits`), so they may answer 429.
+const STORES_AN_ANSWER: &[&str] = &[
+    "/api/conversations/{id}/messages",
+    "/api/messages",
+    "/api/chat",
+    "/api/messages/{id}/regenerate",
+    "/api/messages/{id}/edit",
+    "/v1/chat/completions",
+];
+
 /// Adds the common responses to every operation of `doc`.
 pub fn add(doc: &mut OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
         let errors = ErrorShape::of(path);
+        if let Some(post) = item
+            .post
+            .as_mut()
+            .filter(|_| STORES_AN_ANSWER.contains(&path.as_str()))
+        {
+            let over = "`rate_limit_exceeded` (requests per minute, tokens per day, answers at \
+                        once) or `insufficient_quota` (a cost budget) of the caller's or their \
+                        API key's: nothing was stored; `Retry-After`, `x-ratelimit-*`";
+            errors.add(post, "429", over);
+        }
         for operation in operations(item) {
             if is_secured(operation) {
                 let unauthorized =

@@ -228,20 +228,20 @@ async fn cost_of(state: &AppState, range: Range) -> ApiResult<Json<CostOut>> {
 }
 
 async fn errors_of(state: &AppState, range: Range) -> ApiResult<Json<ErrorsOut>> {
-    let (totals, _, _) = store::totals(&state.pool, &range).await?;
+    let (requests, errors) = store::counts(&state.pool, &range).await?;
     let codes = store::errors(&state.pool, &range).await?;
     let items = (codes.into_iter())
         .map(|e| ErrorCodeOut {
-            rate: rate(e.count, totals.requests),
+            rate: rate(e.count, requests),
             code: e.code,
             count: e.count,
         })
         .collect();
     Ok(Json(ErrorsOut {
         window: Window::from(&range),
-        requests: totals.requests,
-        errors: totals.errors,
-        error_rate: rate(totals.errors, totals.requests),
+        requests,
+        errors,
+        error_rate: rate(errors, requests),
         items,
     }))
 }

@@ -128,6 +128,23 @@ impl UsageQuery {
     }
 }
 
+impl Range {
+    /// The whole UTC days inside the range (`from..to` of day starts); an empty range at
+    /// `from` when there are none.
+    pub fn whole_days(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        let day = Duration::days(1);
+        let floor = |t: DateTime<Utc>| t.duration_trunc(day).unwrap_or(t);
+        let from = floor(self.from);
+        let first = if from == self.from { from } else { from + day };
+        let last = floor(self.to);
+        if first < last {
+            (first, last)
+        } else {
+            (self.from, self.from)
+        }
+    }
+}
+
 fn invalid(message: &str) -> ApiError {
     ApiError::bad_request("invalid_range", message)
 }

@@ -7,33 +7,54 @@ use sqlx::PgPool;
 
 use super::{histogram::Histogram, query::Range};
 
+/// Which rollup rows cover the range: `quarters` — quarter-hour rows from `$1` to `$2`; `mixed`
+/// — day rows for the whole days `$7`..`$8` inside it and quarter-hour rows for the rest (what
+/// percentiles read: far fewer histograms to add up over a long range).
+macro_rules! grain {
+    (quarters) => {
+        "grain = 'quarter' AND bucket_start >= $1 AND bucket_start < $2"
+    };
+    (mixed) => {
+        "((grain = 'day' AND bucket_start >= $7 AND bucket_start < $8)
+          OR (grain = 'quarter' AND bucket_start >= $1 AND bucket_start < $2
+              AND NOT (bucket_start >= $7 AND bucket_start < $8)))"
+    };
+}
+
 /// The rows of the range and filters, as a CTE body: `$1` from, `$2` to, `$3` user, `$4`
 /// model, `$5` provider, `$6` key.
 macro_rules! rows {
-    (all) => {
-        "SELECT bucket_start, model, provider, status, error_code, requests, input_tokens,
-                output_tokens, cost_usd, ttft_hist, latency_hist
-         FROM usage_rollups_all
-         WHERE bucket_start >= $1 AND bucket_start < $2 AND $3::uuid IS NULL AND $6::uuid IS NULL
-           AND ($4::text IS NULL OR model = $4) AND ($5::text IS NULL OR provider = $5)"
+    (all, $grain:ident) => {
+        concat!(
+            "SELECT bucket_start, model, provider, status, error_code, requests, input_tokens,
+                    output_tokens, cost_usd, ttft_hist, latency_hist
+             FROM usage_rollups_all
+             WHERE ",
+            grain!($grain),
+            " AND $3::uuid IS NULL AND $6::uuid IS NULL
+               AND ($4::text IS NULL OR model = $4) AND ($5::text IS NULL OR provider = $5)"
+        )
     };
-    (user) => {
-        "SELECT bucket_start, model, provider, status, error_code, requests, input_tokens,
-                output_tokens, cost_usd, ttft_hist, latency_hist
-         FROM usage_rollups
-         WHERE user_id = $3 AND bucket_start >= $1 AND bucket_start < $2
-           AND ($6::uuid IS NULL OR api_key_id = $6)
-           AND ($4::text IS NULL OR model = $4) AND ($5::text IS NULL OR provider = $5)"
+    (user, $grain:ident) => {
+        concat!(
+            "SELECT bucket_start, model, provider, status, error_code, requests, input_tokens,
+                    output_tokens, cost_usd, ttft_hist, latency_hist
+             FROM usage_rollups
+             WHERE user_id = $3 AND ",
+            grain!($grain),
+            " AND ($6::uuid IS NULL OR api_key_id = $6)
+               AND ($4::text IS NULL OR model = $4) AND ($5::text IS NULL OR provider = $5)"
+        )
     };
 }
 
 /// The statement `WITH r AS (rows) <rest>` for the range's scope.
 macro_rules! for_scope {
-    ($range:expr, $($rest:expr),+) => {
+    ($range:expr, $grain:ident, $($rest:expr),+) => {
         if $range.user.is_some() {
-            concat!("WITH r AS (", rows!(user), ") ", $($rest),+)
+            concat!("WITH r AS (", rows!(user, $grain), ") ", $($rest),+)
         } else {
-            concat!("WITH r AS (", rows!(all), ") ", $($rest),+)
+            concat!("WITH r AS (", rows!(all, $grain), ") ", $($rest),+)
         }
     };
 }
@@ -85,6 +106,7 @@ pub struct Totals {
 pub async fn totals(pool: &PgPool, range: &Range) -> sqlx::Result<(Totals, Histogram, Histogram)> {
     let query = for_scope!(
         range,
+        mixed,
         "SELECT COALESCE(sum(requests), 0)::int8 AS requests,
                 COALESCE(sum(requests) FILTER (WHERE status = 'error'), 0)::int8 AS errors,
                 COALESCE(sum(requests) FILTER (WHERE status = 'cancelled'), 0)::int8 AS cancelled,
@@ -96,12 +118,28 @@ pub async fn totals(pool: &PgPool, range: &Range) -> sqlx::Result<(Totals, Histo
         summed!("latency_hist", "true"),
         " AS latency FROM r"
     );
-    let totals: Totals = bind_as(query, range).fetch_one(pool).await?;
+    let (day_from, day_to) = range.whole_days();
+    let totals: Totals = bind_as(query, range)
+        .bind(day_from)
+        .bind(day_to)
+        .fetch_one(pool)
+        .await?;
     let (ttft, latency) = (
         Histogram::from(&totals.ttft),
         Histogram::from(&totals.latency),
     );
     Ok((totals, ttft, latency))
+}
+
+/// Requests and errors over the range (no histograms: what the error rates need).
+pub async fn counts(pool: &PgPool, range: &Range) -> sqlx::Result<(i64, i64)> {
+    let query = for_scope!(
+        range,
+        quarters,
+        "SELECT COALESCE(sum(requests), 0)::int8,
+                COALESCE(sum(requests) FILTER (WHERE status = 'error'), 0)::int8 FROM r"
+    );
+    bind_as(query, range).fetch_one(pool).await
 }
 
 /// One bucket of a time series.
@@ -119,6 +157,7 @@ pub struct Point {
 pub async fn series(pool: &PgPool, range: &Range) -> sqlx::Result<Vec<Point>> {
     let query = for_scope!(
         range,
+        quarters,
         ", b AS (
              SELECT date_bin($7::interval, bucket_start, '2000-01-03T00:00:00Z') AS start,
                     sum(requests)::int8 AS requests,
@@ -153,6 +192,7 @@ pub struct ModelLatency {
 pub async fn latency(pool: &PgPool, range: &Range) -> sqlx::Result<Vec<ModelLatency>> {
     let query = for_scope!(
         range,
+        mixed,
         ", g AS (SELECT provider, model, sum(requests)::int8 AS requests FROM r GROUP BY 1, 2)
          SELECT g.provider, g.model, g.requests, ",
         summed!(
@@ -166,7 +206,12 @@ pub async fn latency(pool: &PgPool, range: &Range) -> sqlx::Result<Vec<ModelLate
         ),
         " AS latency FROM g ORDER BY g.requests DESC, g.model"
     );
-    bind_as(query, range).fetch_all(pool).await
+    let (day_from, day_to) = range.whole_days();
+    bind_as(query, range)
+        .bind(day_from)
+        .bind(day_to)
+        .fetch_all(pool)
+        .await
 }
 
 /// Cost and tokens of one model in one bucket.
@@ -183,6 +228,7 @@ pub struct ModelCost {
 pub async fn cost(pool: &PgPool, range: &Range) -> sqlx::Result<Vec<ModelCost>> {
     let query = for_scope!(
         range,
+        quarters,
         "SELECT date_bin($7::interval, bucket_start, '2000-01-03T00:00:00Z') AS start, model,
                 sum(requests)::int8 AS requests, sum(input_tokens)::int8 AS input_tokens,
                 sum(output_tokens)::int8 AS output_tokens, sum(cost_usd)::float8 AS cost_usd
@@ -204,6 +250,7 @@ pub struct ErrorCount {
 pub async fn errors(pool: &PgPool, range: &Range) -> sqlx::Result<Vec<ErrorCount>> {
     let query = for_scope!(
         range,
+        quarters,
         "SELECT COALESCE(error_code, 'unknown') AS code, sum(requests)::int8 AS count
          FROM r WHERE status = 'error' GROUP BY 1 ORDER BY 2 DESC, 1"
     );
