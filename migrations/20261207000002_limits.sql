@@ -31,7 +31,10 @@ CREATE UNIQUE INDEX limits_key ON limits(api_key_id) WHERE api_key_id IS NOT NUL
 CREATE TABLE budgets (
     -- The user's id (their own counters) or one of their API keys' ids.
     subject          uuid PRIMARY KEY,
-    user_id          uuid           NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    -- No foreign key: deleting a user deletes these rows itself, after the user's messages
+    -- (`auth::store::delete_user`), in the one lock order — a cascade could lock them before
+    -- a message whose settlement holds it and waits for them.
+    user_id          uuid           NOT NULL,
     minute_start     timestamptz    NOT NULL,
     minute_requests  integer        NOT NULL DEFAULT 0,
     day_start        timestamptz    NOT NULL,

@@ -49,7 +49,10 @@ CREATE TABLE usage_rollups (
     -- `quarter` (15 minutes) or `day`; every answer is in one row of each.
     grain          text           NOT NULL CHECK (grain IN ('quarter', 'day')),
     bucket_start   timestamptz    NOT NULL,
-    user_id        uuid           NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    -- No foreign key (as `budgets.user_id`): a settlement adding to a user's rows must not wait
+    -- on the user's row, which an account deletion holds while it waits for that settlement's
+    -- message. `auth::store::delete_user` deletes them.
+    user_id        uuid           NOT NULL,
     api_key_id     uuid,
     model          text           NOT NULL,
     provider       text,
@@ -177,7 +180,8 @@ BEGIN
 END
 $$;
 
--- What the rollup would be if built from the messages alone (for the test that checks it).
+-- What the rollup would be if built from the messages alone (for the test that checks it: it
+-- holds every answer in memory at once).
 CREATE FUNCTION sluice_usage_recomputed()
 RETURNS TABLE (grain text, bucket_start timestamptz, user_id uuid, api_key_id uuid,
                model text, provider text, status text, error_code text, requests integer,
@@ -189,6 +193,19 @@ LANGUAGE sql STABLE AS $$
         WHERE m.role = 'assistant' AND m.status IN ('done', 'error', 'cancelled')))
 $$;
 
--- Answers that ended before this migration.
-SELECT sluice_roll_up(COALESCE(jsonb_agg(sluice_usage_fields(m)), '[]'))
-FROM messages m WHERE m.role = 'assistant' AND m.status IN ('done', 'error', 'cancelled');
+-- Answers that ended before this migration, an hour of them at a time (one array of every
+-- answer would outgrow what a jsonb value may hold).
+DO $$
+DECLARE
+    hour timestamptz;
+BEGIN
+    FOR hour IN SELECT DISTINCT date_trunc('hour', m.created_at, 'UTC') FROM messages m
+                WHERE m.role = 'assistant' AND m.status IN ('done', 'error', 'cancelled')
+                ORDER BY 1 LOOP
+        PERFORM sluice_roll_up(COALESCE(jsonb_agg(sluice_usage_fields(m)), '[]'))
+        FROM messages m
+        WHERE m.role = 'assistant' AND m.status IN ('done', 'error', 'cancelled')
+          AND m.created_at >= hour AND m.created_at < hour + interval '1 hour';
+    END LOOP;
+END
+$$;

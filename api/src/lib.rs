@@ -155,7 +155,7 @@ pub fn router(state: AppState) -> Router {
 
 /// The routes that chat, read or change conversations: each needs the `chat` permission.
 fn chat_routes(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState> {
-    utoipa_axum::router::OpenApiRouter::new()
+    let mut routes = utoipa_axum::router::OpenApiRouter::new()
         .merge(auth::keys::router())
         .merge(provider_keys::router())
         .merge(limits::router())
@@ -169,7 +169,9 @@ fn chat_routes(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState>
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::roles::require_chat,
-        ))
+        ));
+    openapi::common_responses::add_needs_chat(routes.get_openapi_mut());
+    routes
 }
 
 /// Serves on `listener` until `shutdown` fires; open SSE responses then end cleanly.

@@ -41,7 +41,7 @@ export async function roleLimitsSection() {
   const { items } = await get('/api/admin/limits');
   const forms = items.map(({ role, limits }) => h('div', {},
     h('h3', {}, `Role “${role}”`),
-    limitsForm(`limits-role-${role}`, limits, (body) => put(`/api/admin/limits/roles/${role}`, body))));
+    limitsForm(`limits-role-${role}`, limits, (body) => put(`/api/admin/limits/roles/${encodeURIComponent(role)}`, body))));
   return h('div.section', { id: 'role-limits' }, h('h2', {}, 'Limits'),
     h('p.muted', {}, 'Per role: everyone with the role, unless their own limits say otherwise (with several roles, the most generous). Empty: no limit. Days and months are UTC.'),
     ...forms);

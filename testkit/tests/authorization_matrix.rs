@@ -221,6 +221,13 @@ async fn a_user_without_a_role_is_refused_every_route_but_their_account() {
         body["error"]["message"].as_str().unwrap().contains("chat"),
         "{body}"
     );
+    // A stream token in the query changes nothing for a credential that works.
+    for path in ["/v1/chat/completions?token=x", "/api/messages?token=x"] {
+        let body = json!({ "model": "demo", "messages": [{ "role": "user", "content": "hi" }],
+                           "message": "hi" });
+        let r = app.call(key, Method::POST, path, Some(body)).await;
+        assert_eq!(r.status(), 403, "{path}");
+    }
 
     // Their account is still theirs.
     assert_eq!(app.get(token, "/api/auth/me").await.status(), 200);

@@ -191,6 +191,15 @@ async fn fifty_streams_over_two_apis_end_within_one_estimate_of_the_budget() {
         "counter {counted} vs stored {spent}"
     );
     assert!(cancelled > 0, "some answers were cancelled");
+    // Cancelled after text came: the prompt and the text were spent, and are counted.
+    let charged: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM messages
+         WHERE status = 'cancelled' AND content <> '' AND cost_usd > 0 AND usage_estimated",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(charged > 0, "cancelled answers with text are charged");
     assert!(
         spent <= BUDGET_USD + largest_estimate + 1e-9,
         "spent {spent} of {BUDGET_USD} (an estimate is {largest_estimate})"

@@ -401,3 +401,59 @@ async fn limits_are_set_by_admins_only_and_bad_ones_are_refused() {
     .await;
     assert_eq!(rows(&app, "limits").await, 0);
 }
+
+/// Sends arriving together share one statement: a refused one beside an admitted one to the
+/// same conversation must still store nothing.
+#[tokio::test]
+async fn sends_racing_to_one_conversation_are_admitted_one_at_a_time() {
+    let fake = FakeOpenAi::start(100, Duration::from_millis(20)).await;
+    let app = TestApp::spawn_with(with_fake_openai(&fake).and(|c| {
+        c.admin_emails = vec!["root@example.com".into()];
+    }))
+    .await;
+    let root = app.register("root@example.com").await;
+    let ada = app.register("ada@example.com").await;
+    let ada_id = ada["user"]["id"].as_str().unwrap();
+    let path = format!("/api/admin/users/{ada_id}/limits");
+    // Set by several admins' clicks at once: each is applied, none fails.
+    let sets = (0..8).map(|n| {
+        put(
+            &app,
+            token(&root),
+            &path,
+            json!({ "concurrent_answers": 1, "tokens_per_day": 100_000 + n }),
+        )
+    });
+    for r in futures::future::join_all(sets).await {
+        assert_eq!(r.status(), 200);
+    }
+    let conversation = app.create_conversation(token(&ada)).await;
+    let path = format!("/api/conversations/{conversation}/messages");
+    let sends = (0..12).map(|i| {
+        let body = json!({ "content": format!("racing {i}") });
+        app.call(token(&ada), Method::POST, &path, Some(body))
+    });
+    let statuses: Vec<u16> = futures::future::join_all(sends)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 202).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        11,
+        "{statuses:?}"
+    );
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM messages WHERE conversation_id = $1")
+            .bind(conversation)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, 2, "one question and its answer");
+    assert_eq!(budget(&app, ada_id).await.2, 1);
+}

@@ -8,7 +8,11 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 use sluice_shared::{config::SecretsConfig, envelope::MasterKeys, provider_keys};
-use sluice_testkit::{TestApp, fake_openai::FakeOpenAi, processes, with_fake_openai};
+use sluice_testkit::{
+    TestApp,
+    fake_openai::{FakeOpenAi, Fault},
+    processes, with_fake_openai,
+};
 
 const OWN_KEY: &str = "sk-ada-own-key-0123456789-wxyz";
 
@@ -341,4 +345,46 @@ async fn rotating_the_master_key_rewraps_every_key_while_answers_go_on() {
     );
     assert_eq!(ask(&app, &token, "after").await.event, "done");
     assert_eq!(last_key_used(&fake), OWN_KEY);
+}
+
+/// A user's key goes only to the provider's own endpoint: never to a fallback deployment with
+/// a server of its own; and a failure of the user's key other than a refusal never makes the
+/// server pay for it on the same deployment, even where the user allowed the server's key.
+#[tokio::test]
+async fn own_keys_go_only_to_the_providers_endpoint_and_only_a_refusal_falls_back() {
+    let fake = FakeOpenAi::start(3, Duration::from_millis(1)).await;
+    let elsewhere = FakeOpenAi::start(3, Duration::from_millis(1)).await;
+    let other_server = elsewhere.base_url.clone();
+    let app = TestApp::spawn_with(with_fake_openai(&fake).and(move |c| {
+        let model = c.models.get_mut("fake-gpt").unwrap();
+        model.fallbacks = vec![sluice_shared::config::Deployment {
+            provider: sluice_shared::config::ProviderKind::Openai,
+            upstream_model: Some("gpt-elsewhere".into()),
+            base_url: Some(other_server),
+            api_key_env: None,
+        }];
+    }))
+    .await;
+    let token = app.guest().await;
+    let body = json!({ "provider": "openai", "api_key": OWN_KEY, "allow_server_fallback": true });
+    assert_eq!(add_key(&app, &token, body).await.status(), 201);
+
+    // The provider's endpoint fails (its retries too): the fallback answers, with the
+    // server's key, and the user's key never reached it.
+    for _ in 0..3 {
+        fake.push_fault(Fault::ServerError);
+    }
+    assert_eq!(ask(&app, &token, "fail over").await.event, "done");
+    assert_eq!(
+        fake.requests(),
+        3,
+        "no second round on the same endpoint with the server's key"
+    );
+    assert!(
+        fake.headers()
+            .iter()
+            .all(|h| h["authorization"] == format!("Bearer {OWN_KEY}"))
+    );
+    assert_eq!(elsewhere.requests(), 1);
+    assert_eq!(last_key_used(&elsewhere), "fake-key");
 }

@@ -396,6 +396,10 @@ async fn a_stale_attempt_finishing_late_leaves_the_answer_and_queue_row_to_its_s
                 output_tokens: 1,
             },
         },
+        usage: Some(Usage {
+            input_tokens: 3,
+            output_tokens: 1,
+        }),
         usage_estimated: false,
         cost_usd: None,
         provider: Some("demo"),

@@ -36,19 +36,23 @@ pub(crate) use may_chat;
 /// in and out, the account itself, and admin routes, which ask for their own permission):
 /// 403 unless the caller holds `chat`. A user whose roles were all removed keeps their
 /// account but cannot use it to chat. The checked caller is handed on to the handler's
-/// `AuthUser`, so the credential is checked once. A request with no credential, or with a
-/// stream token (`?token=`, minted by a caller who could chat, for one stream) goes on to
-/// the handler, which answers it as before.
+/// `AuthUser`, so the credential is checked once. A request with no credential goes on to
+/// the handler, which answers it as before; so does one whose credential fails but which
+/// carries a stream token (`?token=`, minted by a caller who could chat, for one stream — a
+/// browser's `EventSource` sends its cookies too, perhaps expired ones). A credential that
+/// works is always checked, token or not.
 pub async fn require_chat(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     let credential = extractor::bearer(&parts.headers).is_some()
         || cookies::get(&parts.headers, cookies::ACCESS).is_some();
-    if credential && crate::stream::tokens::query_token(&parts).is_none() {
+    if credential {
+        let stream_token = crate::stream::tokens::query_token(&parts).is_some();
         match AuthUser::from_request_parts(&mut parts, &state).await {
             Ok(user) if user.may_chat => {
                 parts.extensions.insert(user);
             }
             Ok(_) => return missing("chat").into_response(),
+            Err(_) if stream_token => {}
             Err(error) => return error.into_response(),
         }
     }

@@ -162,12 +162,20 @@ pub async fn lock_enabled_admins(tx: &mut PgConnection) -> sqlx::Result<Vec<Uuid
     .await
 }
 
-/// Deletes a user and everything of theirs (every table's rows go with it: ON DELETE CASCADE).
+/// Deletes a user and everything of theirs: most tables' rows go with it (ON DELETE CASCADE);
+/// their budget and usage rows are deleted after their messages, in the lock order answers'
+/// settlements take them (design §12).
 pub async fn delete_user(tx: &mut PgConnection, user_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM users WHERE id = $1")
-        .bind(user_id)
-        .execute(tx)
-        .await?;
+    for statement in [
+        "DELETE FROM users WHERE id = $1",
+        "DELETE FROM budgets WHERE user_id = $1",
+        "DELETE FROM usage_rollups WHERE user_id = $1",
+    ] {
+        sqlx::query(statement)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+    }
     Ok(())
 }
 

@@ -74,7 +74,9 @@ pub async fn set_role_limits(
     if !known.iter().any(|(name, _)| *name == role) {
         return Err(ApiError::not_found("role"));
     }
-    store::set(&state.pool, Subject::Role(&role), &limits).await?;
+    if !store::set(&state.pool, Subject::Role(&role), &limits).await? {
+        return Err(ApiError::not_found("role"));
+    }
     Ok(Json(RoleLimits { role, limits }))
 }
 
@@ -119,6 +121,8 @@ pub async fn set_user_limits(
     roles::require(&state.pool, &user, "users.write").await?;
     check(&limits)?;
     crate::admin::user_exists(&state, id).await?;
-    store::set(&state.pool, Subject::User(id), &limits).await?;
+    if !store::set(&state.pool, Subject::User(id), &limits).await? {
+        return Err(ApiError::not_found("user"));
+    }
     user_limits(State(state), Id(id)).await
 }

@@ -63,6 +63,8 @@ pub async fn set_key_limits(
     if !keys::store::is_owned(&state.pool, user.user_id, id).await? {
         return Err(ApiError::not_found("API key"));
     }
-    store::set(&state.pool, Subject::Key(id), &limits).await?;
+    if !store::set(&state.pool, Subject::Key(id), &limits).await? {
+        return Err(ApiError::not_found("API key"));
+    }
     key_limits(State(state), user, Id(id)).await
 }

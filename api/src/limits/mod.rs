@@ -239,8 +239,9 @@ pub async fn refused_or(pool: &PgPool, spender: Spender, otherwise: ApiError) ->
 /// `otherwise` for a send that could only have been refused by a limit, which no longer
 /// applies by the time we asked (another answer ended): try again at once.
 pub fn limit_passed() -> ApiError {
-    ApiError::RateLimited {
-        retry_after_secs: 1,
+    ApiError::Client {
+        status: axum::http::StatusCode::TOO_MANY_REQUESTS,
+        code: "rate_limit_exceeded",
         message: "a limit was reached just now; try again".into(),
     }
 }

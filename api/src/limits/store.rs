@@ -76,10 +76,17 @@ pub async fn get(pool: &PgPool, subject: Subject<'_>) -> sqlx::Result<Limits> {
     Ok(row.unwrap_or_default())
 }
 
-/// Replaces the row's limits; limits with nothing set remove the row.
-pub async fn set(pool: &PgPool, subject: Subject<'_>, limits: &Limits) -> sqlx::Result<()> {
+/// Replaces the row's limits; limits with nothing set remove the row. False when the role,
+/// user or key is gone (deleted meanwhile).
+pub async fn set(pool: &PgPool, subject: Subject<'_>, limits: &Limits) -> sqlx::Result<bool> {
     let (role, user, key) = columns(subject);
     let mut tx = pool.begin().await?;
+    // Two admins setting the same subject's limits at once: one after the other (the second
+    // would otherwise insert beside the first and break the unique index).
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+        .bind(format!("limits {role:?} {user:?} {key:?}"))
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "DELETE FROM limits
          WHERE ($1::text IS NOT NULL AND role = $1) OR ($2::uuid IS NOT NULL AND user_id = $2)
@@ -91,7 +98,7 @@ pub async fn set(pool: &PgPool, subject: Subject<'_>, limits: &Limits) -> sqlx::
     .execute(&mut *tx)
     .await?;
     if *limits != Limits::default() {
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO limits (role, user_id, api_key_id, requests_per_minute, tokens_per_day,
                                  cost_per_day_usd, cost_per_month_usd, concurrent_answers)
              VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8)",
@@ -105,9 +112,14 @@ pub async fn set(pool: &PgPool, subject: Subject<'_>, limits: &Limits) -> sqlx::
         .bind(limits.cost_per_month_usd)
         .bind(limits.concurrent_answers)
         .execute(&mut *tx)
-        .await?;
+        .await;
+        match inserted {
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => return Ok(false),
+            other => other?,
+        };
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(true)
 }
 
 fn columns(subject: Subject<'_>) -> (Option<&str>, Option<Uuid>, Option<Uuid>) {

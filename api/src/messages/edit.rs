@@ -136,9 +136,14 @@ async fn store(
     job: &QueuedJob,
 ) -> sqlx::Result<Vec<MessageRow>> {
     sqlx::query_as(concat!(
-        "WITH original AS (
+        "WITH conversation AS (
+             -- Locked first, as every statement that locks a conversation and a message or a
+             -- budget does (design §12).
+             SELECT id FROM conversations WHERE id = $19 FOR UPDATE),
+         original AS (
              SELECT o.id, o.conversation_id, o.user_id, o.created_at FROM messages o
              WHERE o.id = $1 AND o.role = 'user' AND o.superseded_at IS NULL
+               AND o.conversation_id IN (SELECT id FROM conversation)
                AND NOT EXISTS (SELECT 1 FROM messages running
                                WHERE running.conversation_id = o.conversation_id
                                  AND running.status IN ('queued', 'streaming'))
@@ -196,6 +201,7 @@ async fn store(
     .bind(new.reservation.output_tokens as i32)
     .bind(new.reservation.price_in)
     .bind(new.reservation.price_out)
+    .bind(original.conversation_id)
     .fetch_all(pool)
     .await
 }

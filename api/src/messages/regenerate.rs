@@ -109,18 +109,23 @@ async fn store(
 ) -> sqlx::Result<Option<MessageRow>> {
     let r = &new.reservation;
     sqlx::query_as(concat!(
-        "WITH original AS (
-             SELECT o.id FROM messages o
+        "WITH conversation AS (
+             -- Locked first, as every statement that locks a conversation and a message or a
+             -- budget does (design §12).
+             SELECT id FROM conversations WHERE id = $15 FOR UPDATE),
+         original AS (
+             SELECT o.id, o.conversation_id FROM messages o
              WHERE o.id = $1 AND o.superseded_at IS NULL
+               AND o.conversation_id IN (SELECT id FROM conversation)
                AND o.status IN ('done', 'error', 'cancelled')
                AND NOT EXISTS (SELECT 1 FROM messages later
                                WHERE later.conversation_id = o.conversation_id
                                  AND later.created_at > o.created_at)
              FOR UPDATE),
          admitted AS (
-             SELECT o.id, sluice_reserve($10, $11, m.conversation_id, 0, $12, $13::numeric,
+             SELECT o.id, sluice_reserve($10, $11, o.conversation_id, 0, $12, $13::numeric,
                                          $14::numeric) AS reservation
-             FROM original o JOIN messages m ON m.id = o.id),
+             FROM original o),
          superseded AS (
              UPDATE messages o SET superseded_at = now()
              FROM admitted a
@@ -155,6 +160,7 @@ async fn store(
     .bind(r.output_tokens as i32)
     .bind(r.price_in)
     .bind(r.price_out)
+    .bind(original.conversation_id)
     .fetch_optional(pool)
     .await
 }

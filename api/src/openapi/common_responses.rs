@@ -61,6 +61,21 @@ pub fn add(doc: &mut OpenApi) {
     }
 }
 
+/// Adds `403 forbidden` to every operation of `doc`: for the routes that need the `chat`
+/// permission (`auth::roles::require_chat`).
+pub fn add_needs_chat(doc: &mut OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let errors = ErrorShape::of(path);
+        for operation in operations(item) {
+            errors.add(
+                operation,
+                "403",
+                "`forbidden`: the caller holds no role with the `chat` permission",
+            );
+        }
+    }
+}
+
 /// Adds `429 rate_limited` (with `Retry-After`) to every operation of `doc`: for routes behind
 /// a per-address limit.
 pub fn add_rate_limited(doc: &mut OpenApi) {

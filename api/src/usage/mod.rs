@@ -1,46 +1,42 @@
 //! Usage you can see: requests, tokens, cost, time to first token and latency percentiles,
-//! error rates — `/api/usage/{overview,timeseries,latency,cost,errors}` for the caller,
-//! `/api/admin/usage/…` for everyone (filter by user, model, provider, key). Read from the
-//! rollup the answer-storing statement keeps (`store.rs`), never by scanning messages.
+//! error rates — `/api/usage/{overview,timeseries,latency,cost,errors}` for the caller
+//! (`own.rs`), `/api/admin/usage/…` for everyone, or one user or key (`admin.rs`). Both answer
+//! with the same bodies, built here from the rollup the answer-storing statement keeps
+//! (`store.rs`), never by scanning messages.
 
+mod admin;
 mod histogram;
+mod own;
 mod query;
 mod store;
 
-use axum::{
-    Json,
-    extract::{Query, State},
-};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{
-    auth::AuthUser,
-    error::{ApiError, ApiResult, ErrorBody},
-    state::AppState,
-};
+use crate::{error::ApiResult, state::AppState};
 use histogram::Percentiles;
 pub use query::{Interval, Range, UsageQuery};
 
 /// The caller's own usage.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(overview))
-        .routes(routes!(timeseries))
-        .routes(routes!(latency))
-        .routes(routes!(cost))
-        .routes(routes!(errors))
+        .routes(routes!(own::overview))
+        .routes(routes!(own::timeseries))
+        .routes(routes!(own::latency))
+        .routes(routes!(own::cost))
+        .routes(routes!(own::errors))
 }
 
 /// Everyone's (behind the admin routes' layer).
 pub fn admin_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(admin_overview))
-        .routes(routes!(admin_timeseries))
-        .routes(routes!(admin_latency))
-        .routes(routes!(admin_cost))
-        .routes(routes!(admin_errors))
+        .routes(routes!(admin::overview))
+        .routes(routes!(admin::timeseries))
+        .routes(routes!(admin::latency))
+        .routes(routes!(admin::cost))
+        .routes(routes!(admin::errors))
 }
 
 /// What every answer says of its range.
@@ -244,159 +240,4 @@ async fn errors_of(state: &AppState, range: Range) -> ApiResult<Json<ErrorsOut>>
         error_rate: rate(errors, requests),
         items,
     }))
-}
-
-/// The caller's range: their own usage (a `user` filter is for admins).
-fn own(user: &AuthUser, q: UsageQuery) -> ApiResult<Range> {
-    if q.user.is_some() {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            "`user` is for admins (/api/admin/usage/…); this is your own usage",
-        ));
-    }
-    q.range(Some(user.user_id))
-}
-
-/// An admin's range: everyone, or the `user` filter, or the owner of the `key` filter.
-async fn everyone(state: &AppState, q: UsageQuery) -> ApiResult<Range> {
-    let user = match (q.user, q.key) {
-        (Some(user), _) => Some(user),
-        (None, Some(key)) => Some(
-            store::key_owner(&state.pool, key)
-                .await?
-                .ok_or_else(|| ApiError::not_found("API key"))?,
-        ),
-        (None, None) => None,
-    };
-    q.range(user)
-}
-
-/// Totals of the caller's answers: requests, errors, tokens, cost, percentiles.
-#[utoipa::path(get, path = "/api/usage/overview", tag = "usage", params(UsageQuery),
-    responses((status = 200, body = OverviewOut),
-              (status = 400, description = "`invalid_range`, `invalid_request`", body = ErrorBody)))]
-async fn overview(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Query(q): Query<UsageQuery>,
-) -> ApiResult<Json<OverviewOut>> {
-    overview_of(&state, own(&user, q)?).await
-}
-
-/// The caller's requests, errors, tokens and cost per bucket of `interval`.
-#[utoipa::path(get, path = "/api/usage/timeseries", tag = "usage", params(UsageQuery),
-    responses((status = 200, body = TimeseriesOut),
-              (status = 400, description = "`invalid_range`, `invalid_request`", body = ErrorBody)))]
-async fn timeseries(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Query(q): Query<UsageQuery>,
-) -> ApiResult<Json<TimeseriesOut>> {
-    timeseries_of(&state, own(&user, q)?).await
-}
-
-/// Time to first token and latency percentiles of the caller's answers, by provider and model.
-#[utoipa::path(get, path = "/api/usage/latency", tag = "usage", params(UsageQuery),
-    responses((status = 200, body = LatencyOut),
-              (status = 400, description = "`invalid_range`, `invalid_request`", body = ErrorBody)))]
-async fn latency(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Query(q): Query<UsageQuery>,
-) -> ApiResult<Json<LatencyOut>> {
-    latency_of(&state, own(&user, q)?).await
-}
-
-/// The caller's cost and tokens per bucket (`interval=1D`: by day) and model.
-#[utoipa::path(get, path = "/api/usage/cost", tag = "usage", params(UsageQuery),
-    responses((status = 200, body = CostOut),
-              (status = 400, description = "`invalid_range`, `invalid_request`", body = ErrorBody)))]
-async fn cost(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Query(q): Query<UsageQuery>,
-) -> ApiResult<Json<CostOut>> {
-    cost_of(&state, own(&user, q)?).await
-}
-
-/// The caller's error rate, by error code.
-#[utoipa::path(get, path = "/api/usage/errors", tag = "usage", params(UsageQuery),
-    responses((status = 200, body = ErrorsOut),
-              (status = 400, description = "`invalid_range`, `invalid_request`", body = ErrorBody)))]
-async fn errors(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Query(q): Query<UsageQuery>,
-) -> ApiResult<Json<ErrorsOut>> {
-    errors_of(&state, own(&user, q)?).await
-}
-
-/// Everyone's totals (or one user's, or one key's).
-#[utoipa::path(get, path = "/api/admin/usage/overview", tag = "admin", params(UsageQuery),
-    responses((status = 200, body = OverviewOut),
-              (status = 400, description = "`invalid_range`", body = ErrorBody),
-              (status = 403, description = "The caller lacks `users.read`", body = ErrorBody),
-              (status = 404, description = "No such API key", body = ErrorBody)))]
-async fn admin_overview(
-    State(state): State<AppState>,
-    Query(q): Query<UsageQuery>,
-) -> ApiResult<Json<OverviewOut>> {
-    let range = everyone(&state, q).await?;
-    overview_of(&state, range).await
-}
-
-/// Everyone's time series.
-#[utoipa::path(get, path = "/api/admin/usage/timeseries", tag = "admin", params(UsageQuery),
-    responses((status = 200, body = TimeseriesOut),
-              (status = 400, description = "`invalid_range`", body = ErrorBody),
-              (status = 403, description = "The caller lacks `users.read`", body = ErrorBody),
-              (status = 404, description = "No such API key", body = ErrorBody)))]
-async fn admin_timeseries(
-    State(state): State<AppState>,
-    Query(q): Query<UsageQuery>,
-) -> ApiResult<Json<TimeseriesOut>> {
-    let range = everyone(&state, q).await?;
-    timeseries_of(&state, range).await
-}
-
-/// Everyone's latency by provider and model.
-#[utoipa::path(get, path = "/api/admin/usage/latency", tag = "admin", params(UsageQuery),
-    responses((status = 200, body = LatencyOut),
-              (status = 400, description = "`invalid_range`", body = ErrorBody),
-              (status = 403, description = "The caller lacks `users.read`", body = ErrorBody),
-              (status = 404, description = "No such API key", body = ErrorBody)))]
-async fn admin_latency(
-    State(state): State<AppState>,
-    Query(q): Query<UsageQuery>,
-) -> ApiResult<Json<LatencyOut>> {
-    let range = everyone(&state, q).await?;
-    latency_of(&state, range).await
-}
-
-/// Everyone's cost by bucket and model.
-#[utoipa::path(get, path = "/api/admin/usage/cost", tag = "admin", params(UsageQuery),
-    responses((status = 200, body = CostOut),
-              (status = 400, description = "`invalid_range`", body = ErrorBody),
-              (status = 403, description = "The caller lacks `users.read`", body = ErrorBody),
-              (status = 404, description = "No such API key", body = ErrorBody)))]
-async fn admin_cost(
-    State(state): State<AppState>,
-    Query(q): Query<UsageQuery>,
-) -> ApiResult<Json<CostOut>> {
-    let range = everyone(&state, q).await?;
-    cost_of(&state, range).await
-}
-
-/// Everyone's error rate by code.
-#[utoipa::path(get, path = "/api/admin/usage/errors", tag = "admin", params(UsageQuery),
-    responses((status = 200, body = ErrorsOut),
-              (status = 400, description = "`invalid_range`", body = ErrorBody),
-              (status = 403, description = "The caller lacks `users.read`", body = ErrorBody),
-              (status = 404, description = "No such API key", body = ErrorBody)))]
-async fn admin_errors(
-    State(state): State<AppState>,
-    Query(q): Query<UsageQuery>,
-) -> ApiResult<Json<ErrorsOut>> {
-    let range = everyone(&state, q).await?;
-    errors_of(&state, range).await
 }

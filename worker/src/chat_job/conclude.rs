@@ -67,14 +67,22 @@ pub(super) async fn conclude(
             retryable: e.retryable,
         },
     };
-    let cost_usd = match &ending {
-        Ending::Done { usage, .. } => state
-            .config
-            .model(&job.model)
-            .and_then(|m| m.price)
-            .map(|p| p.cost(usage.input_tokens, usage.output_tokens)),
+    let usage = match &ending {
+        Ending::Done { usage, .. } => Some(*usage),
+        // Stopped after text came: the provider read the prompt and wrote that much.
+        _ if !text.is_empty() => {
+            usage_estimated = true;
+            Some(Usage {
+                input_tokens: generation.estimated_input,
+                output_tokens: prompt::estimate_tokens(&text),
+            })
+        }
         _ => None,
     };
+    let cost_usd = usage.and_then(|usage| {
+        let price = state.config.model(&job.model)?.price?;
+        Some(price.cost(usage.input_tokens, usage.output_tokens))
+    });
     let event = ending.event(message_id);
     let status = ending.status();
     let finish = Finish {
@@ -82,6 +90,7 @@ pub(super) async fn conclude(
         attempt,
         content: text,
         ending,
+        usage,
         usage_estimated,
         cost_usd,
         provider: generation.provider,

@@ -43,7 +43,7 @@ pub(super) fn tries(
         .collect();
     let mut tries = Vec::with_capacity(routes.len());
     for route in routes {
-        let provider = stored_name(route.kind);
+        let provider = stored_name(route.kind).filter(|_| route.takes_user_keys);
         let own_key = keys.iter().find(|k| Some(k.provider.as_str()) == provider);
         if let Some(key) = own_key {
             tries.push(Try {
@@ -90,7 +90,7 @@ impl OwnKey {
     }
 
     /// Whether `failure` is the provider refusing this key.
-    pub(super) fn refused_by(&self, failure: &ProviderError) -> bool {
+    fn refused_by(&self, failure: &ProviderError) -> bool {
         failure.code == "upstream_auth"
     }
 
@@ -102,8 +102,39 @@ impl OwnKey {
         );
         ProviderError::new("provider_auth", message, false)
     }
+}
 
-    pub(super) fn allows_server_fallback(&self) -> bool {
-        self.allow_server_fallback
+/// What follows a failed call.
+pub(super) enum AfterFailure {
+    /// The next call of the plan, at this index.
+    Next(usize),
+    /// The answer ends with this error: the provider refused the user's own key, and the
+    /// server's may not stand in.
+    End(ProviderError),
+    /// The failure is the answer's (not retryable, or nothing left to try).
+    Stop,
+}
+
+/// What follows call `at` of `tries` failing with `failed`. The server's key stands in on the
+/// same deployment only for an own key the provider refused (and only if its owner allowed
+/// it): any other failure with an own key — its quota spent, the provider down — moves on to
+/// the next deployment, so the server never pays for a user's exhausted key.
+pub(super) fn after_failure(tries: &[Try], at: usize, failed: &ProviderError) -> AfterFailure {
+    let here = &tries[at];
+    let refused = here.own_key.as_ref().filter(|key| key.refused_by(failed));
+    if let Some(key) = refused
+        && !key.allow_server_fallback
+    {
+        return AfterFailure::End(key.refused(failed));
+    }
+    if refused.is_none() && !failed.retryable {
+        return AfterFailure::Stop;
+    }
+    let server_key_here = |t: &Try| Arc::ptr_eq(&t.route, &here.route) && t.own_key.is_none();
+    let next = (tries.iter().enumerate().skip(at + 1))
+        .find(|(_, t)| refused.is_some() || !server_key_here(t));
+    match next {
+        Some((next, _)) => AfterFailure::Next(next),
+        None => AfterFailure::Stop,
     }
 }

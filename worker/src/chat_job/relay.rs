@@ -10,7 +10,7 @@ use tracing::Instrument;
 
 use super::{
     End, Generation,
-    own_keys::{OwnKey, Try},
+    own_keys::{self, AfterFailure, OwnKey, Try},
 };
 use crate::{
     cancels::CancelSignal,
@@ -46,7 +46,9 @@ pub(super) async fn stream_with_failover(
     } = call;
     let mut relay = TokenRelay::new(job.message_id, publisher);
     let mut handovers = 0;
-    for (i, Try { route, own_key }) in tries.iter().enumerate() {
+    let mut at = 0;
+    loop {
+        let Try { route, own_key } = &tries[at];
         request.model = route.upstream_model.clone();
         request.api_key = match own_key.as_deref().map(OwnKey::secret).transpose() {
             Ok(key) => key.cloned(),
@@ -82,23 +84,22 @@ pub(super) async fn stream_with_failover(
             _ => return Ok(generation),
         };
         metrics.provider_failed(route.provider.name(), failed.code);
-        // The user's own key refused says nothing of the deployment: it does not rest it.
-        let refused_key = own_key.as_ref().filter(|key| key.refused_by(failed));
-        match refused_key {
-            Some(key) if !key.allows_server_fallback() => {
-                let end = End::Failed(key.refused(failed));
-                return Ok(Generation { end, ..generation });
-            }
-            Some(_) => {}
-            None => route.breaker.failed(),
+        // A failure with the user's own key (refused, or its quota spent) says nothing of the
+        // deployment: only the server's key rests it.
+        if own_key.is_none() {
+            route.breaker.failed();
         }
-        let Some(next) = tries
-            .get(i + 1)
-            .filter(|_| failed.retryable || refused_key.is_some())
-        else {
-            return Ok(generation);
+        let next = match own_keys::after_failure(&tries, at, failed) {
+            AfterFailure::Next(next) => next,
+            AfterFailure::End(error) => {
+                return Ok(Generation {
+                    end: End::Failed(error),
+                    ..generation
+                });
+            }
+            AfterFailure::Stop => return Ok(generation),
         };
-        let to = &next.route.label;
+        let to = &tries[next].route.label;
         tracing::warn!(from = %route.label, %to, own_key = own_key.is_some(), error = %failed, "deployment failed; failing over");
         metrics.failovers.increment(1);
         if relay.has_text() {
@@ -106,8 +107,8 @@ pub(super) async fn stream_with_failover(
             relay.restart(attempt, handovers).await?;
             metrics.resets.increment(1);
         }
+        at = next;
     }
-    unreachable!("a model has at least one deployment")
 }
 
 /// Relays one deployment's deltas as `token` events until it finishes, the client cancels or

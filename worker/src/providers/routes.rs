@@ -26,6 +26,10 @@ pub struct Route {
     pub provider: Box<dyn Provider>,
     /// Which provider it is (a user's own key for it stands in for the server's).
     pub kind: ProviderKind,
+    /// Whether users' own keys go to it: only the provider section's own endpoint does, never
+    /// a fallback with a `base_url` or key variable of its own (another server, perhaps
+    /// another company's, that must not see a user's OpenAI key).
+    pub takes_user_keys: bool,
     /// The provider's own name for the model.
     pub upstream_model: String,
     /// For logs: `anthropic:claude-x@https://…`.
@@ -68,6 +72,8 @@ impl Routes {
                 routes.push(Arc::new(Route {
                     label: format!("{}:{upstream_model}@{at}", provider.name()),
                     kind: deployment.provider,
+                    takes_user_keys: deployment.base_url.is_none()
+                        && deployment.api_key_env.is_none(),
                     provider,
                     upstream_model,
                     breaker: breaker(),

@@ -21,12 +21,8 @@ impl Statement for Finishes {
 
     async fn run(&self, finishes: &[Finish]) -> sqlx::Result<Vec<bool>> {
         let text = |f: fn(&Finish) -> Option<String>| column(finishes, f);
-        let usage = |f: fn(&Usage) -> u32| {
-            column(finishes, |x| match &x.ending {
-                Ending::Done { usage, .. } => Some(f(usage) as i32),
-                _ => None,
-            })
-        };
+        let usage =
+            |f: fn(&Usage) -> u32| column(finishes, |x| x.usage.as_ref().map(|u| f(u) as i32));
         let owned: Vec<(Uuid, i32)> = sqlx::query_as(concat!(
             "WITH finished AS (
                  UPDATE messages m

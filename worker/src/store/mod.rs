@@ -13,7 +13,7 @@ use sluice_shared::{
     batch::{BatchError, Batcher},
     db,
     envelope::Sealed,
-    events::Ending,
+    events::{Ending, Usage},
 };
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -246,7 +246,11 @@ pub struct Finish {
     pub attempt: i32,
     pub content: String,
     pub ending: Ending,
-    /// The provider sent no usage: the `Done` usage is Sluice's estimate.
+    /// What the answer used: the provider's count when it is done; for one cancelled or
+    /// failed after text came, Sluice's estimate of the prompt and the text (a provider bills
+    /// those too, so budgets count them); else none.
+    pub usage: Option<Usage>,
+    /// `usage` is Sluice's estimate.
     pub usage_estimated: bool,
     /// From the model's price in config, for a `Done` answer.
     pub cost_usd: Option<f64>,

@@ -137,9 +137,12 @@ impl Statement for InsertPairs {
                  WHERE c.id = ANY($1) AND admitted.new_title IS NULL
                    AND admitted.reservation IS NOT NULL AND c.id = admitted.conversation_id
                  RETURNING c.id),
+             -- Admitted, and its conversation made or still there (another pair to the same
+             -- conversation may have been admitted beside a refused one).
              stored AS (
                  SELECT * FROM admitted
-                 WHERE conversation_id IN (SELECT id FROM created UNION ALL SELECT id FROM touched)),
+                 WHERE reservation IS NOT NULL
+                   AND conversation_id IN (SELECT id FROM created UNION ALL SELECT id FROM touched)),
              job AS (",
             insert_queue_row!(
                 "SELECT job_id, queue, payload, max_attempts, run_at, answer_id FROM stored"

@@ -80,6 +80,7 @@ pub async fn enqueue(
     }
     let reservation = reservation(state, model, new_tokens, options.max_tokens);
     let new_conversation = matches!(target, Target::New(_));
+    let conversation = ids.conversation;
     let job = ChatJob {
         message_id: ids.answer,
         conversation_id: ids.conversation,
@@ -103,11 +104,15 @@ pub async fn enqueue(
         job: queued,
     };
     let Some(stored) = state.enqueues.submit(pair).await? else {
-        // A limit, or its conversation was deleted between the caller's check and now (a new
-        // one cannot have been).
-        let otherwise = match new_conversation {
-            true => limits::limit_passed(),
-            false => ApiError::not_found("conversation"),
+        // A limit (which may have cleared by now: another answer ended), or the conversation
+        // was deleted between the caller's check and now (a new one cannot have been).
+        let gone = !new_conversation
+            && crate::conversations::find_owned(&state.pool, spender.user_id, conversation)
+                .await
+                .is_err();
+        let otherwise = match gone {
+            true => ApiError::not_found("conversation"),
+            false => limits::limit_passed(),
         };
         return Err(limits::refused_or(&state.pool, spender, otherwise).await);
     };
