@@ -68,6 +68,12 @@ CREATE TABLE usage_rollups (
     UNIQUE NULLS NOT DISTINCT (user_id, grain, bucket_start, api_key_id, model, provider,
                                status, error_code)
 );
+-- The current quarter's and day's rows are updated by answer after answer: room for their new
+-- versions on the page keeps those updates HOT, and frequent vacuums keep the pages clear (as
+-- for `budgets`).
+ALTER TABLE usage_rollups SET (fillfactor = 50, autovacuum_vacuum_scale_factor = 0.02,
+                               autovacuum_vacuum_threshold = 1000);
+
 -- The same for everyone together (admins' pages without a user or key filter): a few rows per
 -- bucket whatever the number of users.
 CREATE TABLE usage_rollups_all (
@@ -85,6 +91,8 @@ CREATE TABLE usage_rollups_all (
     latency_hist   integer[]      NOT NULL,
     UNIQUE NULLS NOT DISTINCT (grain, bucket_start, model, provider, status, error_code)
 );
+ALTER TABLE usage_rollups_all SET (fillfactor = 10, autovacuum_vacuum_scale_factor = 0,
+                                   autovacuum_vacuum_threshold = 1000);
 
 -- What of an answer its usage and settlement need (not its text).
 CREATE FUNCTION sluice_usage_fields(m messages) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$

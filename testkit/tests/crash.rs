@@ -23,6 +23,13 @@ async fn a_killed_worker_s_job_is_finished_by_another_with_one_answer() {
     .await;
     let mut doomed = app.worker_process(WORKER);
     let token = app.guest().await;
+    // A limit of the user's: the answer is reserved against a budget, and settled once.
+    let me = app.get_json(&token, "/api/auth/me").await;
+    sqlx::query("INSERT INTO limits (user_id, tokens_per_day) VALUES ($1::uuid, 1000000)")
+        .bind(me["id"].as_str().unwrap())
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let conv = app.create_conversation(&token).await;
     let sent = app.send(&token, conv, "survive a crash").await;
     let mut stream = app.sse(&token, &sent.stream_url, None).await;
@@ -64,7 +71,6 @@ async fn a_killed_worker_s_job_is_finished_by_another_with_one_answer() {
     assert_eq!(roles, ["user", "assistant"], "exactly one answer");
 
     // Charged once: the retry settled the one reservation to the answer's real usage.
-    let me = app.get_json(&token, "/api/auth/me").await;
     let (tokens, in_flight): (i64, i32) =
         sqlx::query_as("SELECT day_tokens, in_flight FROM budgets WHERE subject = $1::uuid")
             .bind(me["id"].as_str().unwrap())

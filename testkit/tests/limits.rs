@@ -457,3 +457,50 @@ async fn sends_racing_to_one_conversation_are_admitted_one_at_a_time() {
     assert_eq!(stored, 2, "one question and its answer");
     assert_eq!(budget(&app, ada_id).await.2, 1);
 }
+
+/// Without a limit nothing is counted per send (limits cost nothing); a limit set later starts
+/// from what the user already used today, read from the usage rollup.
+#[tokio::test]
+async fn a_limit_set_later_counts_what_was_used_before_it() {
+    let app = stack(|_| {}).await;
+    let root = app.register("root@example.com").await;
+    let ada = app.register("ada@example.com").await;
+    let ada_id = ada["user"]["id"].as_str().unwrap();
+    for i in 0..3 {
+        let sent = send_new(&app, token(&ada), &format!("before any limit {i}")).await;
+        let sent: Value = sent.json().await.unwrap();
+        app.read_to_end(token(&ada), sent["stream_url"].as_str().unwrap())
+            .await;
+    }
+    assert_eq!(
+        rows(&app, "budgets").await,
+        0,
+        "no budget kept without a limit"
+    );
+    let (used, _) = truth(&app, ada_id).await;
+    assert!(used > 0);
+    let path = format!("/api/admin/users/{ada_id}/limits");
+    put(&app, token(&root), &path, json!({ "tokens_per_day": used })).await;
+    let r = send_new(&app, token(&ada), "over already").await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(
+        r.headers()["x-ratelimit-limit-tokens"],
+        used.to_string().as_str()
+    );
+    assert_eq!(r.headers()["x-ratelimit-remaining-tokens"], "0");
+    // Lifted: allowed again; removed: the budget goes too.
+    put(
+        &app,
+        token(&root),
+        &path,
+        json!({ "tokens_per_day": used * 10 }),
+    )
+    .await;
+    assert_eq!(
+        send_new(&app, token(&ada), "room again").await.status(),
+        202
+    );
+    put(&app, token(&root), &path, json!({})).await;
+    assert_eq!(send_new(&app, token(&ada), "no limit").await.status(), 202);
+    assert_eq!(rows(&app, "budgets").await, 0);
+}
