@@ -48,8 +48,7 @@ CREATE TABLE budgets (
 
 -- Each row is updated twice per answer (admitted, settled): room on its page for the new
 -- versions keeps those updates HOT (no index entry each), and a vacuum every thousand dead
--- versions keeps the pages from filling with them (measured: without both, Postgres' CPU per
--- chat climbed ~40 % within a minute at 100 chats/s, until autovacuum came).
+-- versions keeps the pages from filling with them.
 ALTER TABLE budgets SET (fillfactor = 10, autovacuum_vacuum_scale_factor = 0,
                          autovacuum_vacuum_threshold = 1000);
 
