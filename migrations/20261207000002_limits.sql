@@ -114,9 +114,11 @@ $$;
 -- The first limit one more answer would break, NULL if none: {scope, limit, value, used,
 -- reset_at}. Budgets (tokens, cost) admit while anything is left, so spend ends at most one
 -- answer's estimate over; requests and concurrent answers admit while one more fits.
+-- (plpgsql: its query is planned once per connection, not at every send.)
 CREATE FUNCTION sluice_limit_refusal(p_user uuid, p_key uuid) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('scope', l.scope, 'limit', c.name, 'value', c.value,
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT jsonb_build_object('scope', l.scope, 'limit', c.name, 'value', c.value,
                               'used', c.used, 'reset_at', c.reset_at)
     FROM sluice_limits_of(p_user, p_key) l,
          LATERAL sluice_budget_now(l.subject) b,
@@ -139,7 +141,8 @@ LANGUAGE sql STABLE AS $$
          ) AS c(rank, name, value, used, reset_at, broken)
     WHERE c.broken
     ORDER BY l.scope DESC, c.rank
-    LIMIT 1
+    LIMIT 1);
+END
 $$;
 
 -- Admits one answer of `p_user` (sent with key `p_key`, or NULL) reserving `p_tokens` and
