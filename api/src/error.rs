@@ -84,6 +84,12 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
+    /// 422: each part well-formed, but together they do not fit (a range that ends before it
+    /// starts, or holds more buckets than a chart can).
+    pub fn unfit(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
     pub fn unknown_model(model: &str) -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -54,8 +54,12 @@ async fn the_api_answers_as_its_openapi_document_says() {
             &examples,
             "--seed",
             &seed,
+            // One worker: with two, Hypothesis raises the recursion limit in one thread while
+            // the other parses a source file for a strategy's description, and CPython 3.11's
+            // parser then fails with "AST constructor recursion depth mismatch" (a
+            // schemathesis runtime error, seen here with seed 1: CPython issue 106905).
             "--workers",
-            "2",
+            "1",
         ])
         .args(["--generation-database", "none"])
         .args(["--report", "har", "--report-har-path"])

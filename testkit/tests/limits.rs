@@ -341,6 +341,8 @@ async fn limits_are_set_by_admins_only_and_bad_ones_are_refused() {
         json!({ "cost_per_month_usd": 1e7 }),
         json!({ "concurrent_answers": 2_000_000_000 }),
         json!({ "tokens_per_day": "lots" }),
+        json!({ "requests_per_minute": 1.5 }),
+        json!({ "concurrent_answers": 3e9 }),
         json!({ "per_hour": 5 }),
     ] {
         let r = put(
@@ -357,6 +359,18 @@ async fn limits_are_set_by_admins_only_and_bad_ones_are_refused() {
             "{body}"
         );
     }
+    // A whole number written with a fraction of zero is the number (JSON Schema's `integer`).
+    let r = put(
+        &app,
+        token(&root),
+        &own,
+        json!({ "requests_per_minute": 600.0 }),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let set = app.get_json(token(&root), &own).await;
+    assert_eq!(set["overrides"]["requests_per_minute"], 600, "{set}");
+    assert_eq!(put(&app, token(&root), &own, json!({})).await.status(), 200);
     let r = put(
         &app,
         token(&root),

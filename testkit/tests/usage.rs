@@ -219,24 +219,27 @@ async fn usage_pages_say_what_the_stored_answers_say() {
     }
 
     // Bad ranges and filters, in words.
-    for (path, code) in [
-        ("/api/usage/overview?interval=2H", "invalid_request"),
+    for (path, status, code) in [
+        ("/api/usage/overview?interval=2H", 400, "invalid_request"),
         (
             "/api/usage/overview?from=2026-12-01T00:00:00Z&to=2026-11-01T00:00:00Z",
+            422,
             "invalid_range",
         ),
         (
             "/api/usage/timeseries?interval=15M&from=2025-01-01T00:00:00Z",
+            422,
             "invalid_range",
         ),
         (
             &format!("/api/usage/overview?user={ada_id}"),
+            400,
             "invalid_request",
         ),
-        ("/api/usage/overview?bogus=1", "invalid_request"),
+        ("/api/usage/overview?bogus=1", 400, "invalid_request"),
     ] {
         let r = app.get(token(&ada), path).await;
-        assert_eq!(r.status(), 400, "{path}");
+        assert_eq!(r.status(), status, "{path}");
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"]["code"], code, "{path}: {body}");
     }

@@ -12,11 +12,11 @@ use uuid::Uuid;
 pub struct Limits {
     /// Requests (sends) per UTC minute.
     #[schema(minimum = 0, maximum = 1_000_000_000)]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub requests_per_minute: Option<i32>,
     /// Tokens (prompt and answer) per UTC day.
     #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub tokens_per_day: Option<i64>,
     /// US dollars per UTC day (models with a price in the server's config).
     #[schema(minimum = 0, maximum = 1_000_000)]
@@ -28,8 +28,32 @@ pub struct Limits {
     pub cost_per_month_usd: Option<f64>,
     /// Answers being written at once.
     #[schema(minimum = 0, maximum = 1_000_000_000)]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub concurrent_answers: Option<i32>,
+}
+
+/// A count as JSON Schema's `integer` means it: any number without a fraction, `5.0` too (what
+/// JavaScript's `JSON.stringify` and some generators send). Out of the type's range or with a
+/// fraction, a clear error (the bounds themselves are checked by `limits::check`).
+fn whole_number<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::de::Error;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let whole = number.as_i64().or_else(|| {
+        let float = number.as_f64()?;
+        // i64::MAX as f64 rounds up to 2^63, which is out of range: `<`, not `<=`.
+        (float.fract() == 0.0 && float >= i64::MIN as f64 && float < i64::MAX as f64)
+            .then_some(float as i64)
+    });
+    whole
+        .and_then(|n| T::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| D::Error::custom(format!("expected a whole number in range, got {number}")))
 }
 
 /// What a user (or one API key) has used in the current windows, reservations of answers

@@ -17,7 +17,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{error::ApiResult, state::AppState};
 use histogram::Percentiles;
-pub use query::{Interval, Range, UsageQuery};
+pub use query::{AdminUsageQuery, Interval, Range, UsageQuery, UserFilter};
 
 /// The caller's own usage.
 pub fn router() -> OpenApiRouter<AppState> {

@@ -11,25 +11,20 @@ use super::{
 };
 use crate::{
     auth::AuthUser,
-    error::{ApiError, ApiResult, ErrorBody},
+    error::{ApiResult, ErrorBody},
     state::AppState,
 };
 
-/// The caller's range: their own usage (a `user` filter is for admins).
+/// The caller's range: their own usage.
 fn own(user: &AuthUser, q: UsageQuery) -> ApiResult<Range> {
-    if q.user.is_some() {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            "`user` is for admins (/api/admin/usage/…); this is your own usage",
-        ));
-    }
     q.range(Some(user.user_id))
 }
 
 /// Totals of the caller's answers: requests, errors, tokens, cost, percentiles.
 #[utoipa::path(get, path = "/api/usage/overview", tag = "usage", params(UsageQuery),
     responses((status = 200, body = OverviewOut),
-              (status = 400, description = "`invalid_range`, `invalid_request`", body = ErrorBody)))]
+              (status = 400, description = "`invalid_request`", body = ErrorBody),
+              (status = 422, description = "`invalid_range`: from after to, or over 1000 buckets", body = ErrorBody)))]
 pub(super) async fn overview(
     State(state): State<AppState>,
     user: AuthUser,
@@ -41,7 +36,8 @@ pub(super) async fn overview(
 /// The caller's requests, errors, tokens and cost per bucket of `interval`.
 #[utoipa::path(get, path = "/api/usage/timeseries", tag = "usage", params(UsageQuery),
     responses((status = 200, body = TimeseriesOut),
-              (status = 400, description = "`invalid_range`, `invalid_request`", body = ErrorBody)))]
+              (status = 400, description = "`invalid_request`", body = ErrorBody),
+              (status = 422, description = "`invalid_range`: from after to, or over 1000 buckets", body = ErrorBody)))]
 pub(super) async fn timeseries(
     State(state): State<AppState>,
     user: AuthUser,
@@ -53,7 +49,8 @@ pub(super) async fn timeseries(
 /// Time to first token and latency percentiles of the caller's answers, by provider and model.
 #[utoipa::path(get, path = "/api/usage/latency", tag = "usage", params(UsageQuery),
     responses((status = 200, body = LatencyOut),
-              (status = 400, description = "`invalid_range`, `invalid_request`", body = ErrorBody)))]
+              (status = 400, description = "`invalid_request`", body = ErrorBody),
+              (status = 422, description = "`invalid_range`: from after to, or over 1000 buckets", body = ErrorBody)))]
 pub(super) async fn latency(
     State(state): State<AppState>,
     user: AuthUser,
@@ -65,7 +62,8 @@ pub(super) async fn latency(
 /// The caller's cost and tokens per bucket (`interval=1D`: by day) and model.
 #[utoipa::path(get, path = "/api/usage/cost", tag = "usage", params(UsageQuery),
     responses((status = 200, body = CostOut),
-              (status = 400, description = "`invalid_range`, `invalid_request`", body = ErrorBody)))]
+              (status = 400, description = "`invalid_request`", body = ErrorBody),
+              (status = 422, description = "`invalid_range`: from after to, or over 1000 buckets", body = ErrorBody)))]
 pub(super) async fn cost(
     State(state): State<AppState>,
     user: AuthUser,
@@ -77,7 +75,8 @@ pub(super) async fn cost(
 /// The caller's error rate, by error code.
 #[utoipa::path(get, path = "/api/usage/errors", tag = "usage", params(UsageQuery),
     responses((status = 200, body = ErrorsOut),
-              (status = 400, description = "`invalid_range`, `invalid_request`", body = ErrorBody)))]
+              (status = 400, description = "`invalid_request`", body = ErrorBody),
+              (status = 422, description = "`invalid_range`: from after to, or over 1000 buckets", body = ErrorBody)))]
 pub(super) async fn errors(
     State(state): State<AppState>,
     user: AuthUser,
