@@ -204,15 +204,22 @@ pub async fn effective(
     Ok((user_limits, key_limits))
 }
 
-/// What `subject` (a user's or an API key's id) has used in the current windows.
+/// What `subject` (a user's or an API key's id) has used in the current windows. While a limit
+/// applies, its budget row says, reservations of answers in flight included; with none, no
+/// budget is kept (`sluice_reserve`), and the stored answers say: the usage rollup for the day
+/// and month, the messages of this minute and those still being written.
 pub async fn used(pool: &PgPool, subject: Uuid) -> sqlx::Result<Used> {
     sqlx::query_as(
-        "SELECT COALESCE(minute_requests, 0) AS requests_this_minute,
-                COALESCE(day_tokens, 0) AS tokens_today,
-                COALESCE(day_cost, 0)::float8 AS cost_today_usd,
-                COALESCE(month_cost, 0)::float8 AS cost_this_month_usd,
-                COALESCE(in_flight, 0) AS answers_in_flight
-         FROM sluice_budget_now($1)",
+        "SELECT CASE WHEN kept THEN b.minute_requests ELSE u.minute_requests END
+                    AS requests_this_minute,
+                CASE WHEN kept THEN b.day_tokens ELSE u.day_tokens END AS tokens_today,
+                (CASE WHEN kept THEN b.day_cost ELSE u.day_cost END)::float8 AS cost_today_usd,
+                (CASE WHEN kept THEN b.month_cost ELSE u.month_cost END)::float8
+                    AS cost_this_month_usd,
+                CASE WHEN kept THEN b.in_flight ELSE u.in_flight END AS answers_in_flight
+         FROM sluice_budget_now($1) b,
+              sluice_used_by(COALESCE((SELECT user_id FROM api_keys WHERE id = $1), $1), $1) u,
+              LATERAL (SELECT EXISTS (SELECT 1 FROM budgets WHERE subject = $1) AS kept) k",
     )
     .bind(subject)
     .fetch_one(pool)
