@@ -10,6 +10,7 @@ pub mod conversations;
 mod cursor;
 pub mod error;
 mod extract;
+pub mod groups;
 mod health;
 mod html;
 pub mod limits;
@@ -161,6 +162,7 @@ fn chat_routes(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState>
         .merge(limits::router())
         .merge(usage::router())
         .merge(conversations::router())
+        .merge(groups::router())
         .merge(messages::router())
         .merge(stream::router())
         .merge(ws::router())

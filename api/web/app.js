@@ -69,6 +69,7 @@ async function boot(notice) {
     onCreated: (c) => sidebar.upsert(c),
     onUpdated: (c) => sidebar.update(c),
     onDeleted: (id) => sidebar.deletedElsewhere(id),
+    onFoldersChanged: () => sidebar.folders.recount(),
     // Nothing is replayed: what changed while the feed was down is read again.
     onReopen: async () => {
       await sidebar.reload();

@@ -1,5 +1,5 @@
-// The chat header's menu (⋯) for the conversation on screen: its system prompt, rename,
-// delete. A menu button with arrow keys and Escape, as WAI-ARIA's menu button pattern has it;
+// The chat header's menu (⋯) for the conversation on screen: its system prompt, star, move
+// to a folder, rename, delete. A menu button with arrow keys and Escape, as WAI-ARIA's menu button pattern has it;
 // the system prompt is edited in a modal <dialog>.
 
 import { h, announce, guarded } from './dom.js';
@@ -24,6 +24,8 @@ export class ConversationMenu {
     const title = () => chat.title.textContent;
     this.menu = h('div.menu', { id: 'conversation-menu', role: 'menu', 'aria-label': 'Conversation', hidden: true },
       item('menu-system-prompt', 'System prompt…', () => this.editSystemPrompt()),
+      item('menu-star', 'Star', () => chat.sidebar.star(chat.conversationId, !this.starred())),
+      item('menu-move', 'Move to folder…', () => this.moveToFolder()),
       item('menu-rename', 'Rename…', () => chat.sidebar.rename(chat.conversationId, title())),
       item('menu-delete', 'Delete…', () => chat.sidebar.delete(chat.conversationId, title())));
     this.button.addEventListener('click', () => (this.menu.hidden ? this.open() : this.close()));
@@ -39,7 +41,13 @@ export class ConversationMenu {
     this.button.hidden = !visible;
   }
 
+  /** Whether the conversation on screen is starred, as the sidebar shows it. */
+  starred() {
+    return Boolean(this.chat.sidebar.entry(this.chat.conversationId)?.classList.contains('starred'));
+  }
+
   open() {
+    this.menu.querySelector('#menu-star').textContent = this.starred() ? 'Unstar' : 'Star';
     this.menu.hidden = false;
     this.button.setAttribute('aria-expanded', 'true');
     this.items()[0].focus();
@@ -106,6 +114,52 @@ export class ConversationMenu {
       text.disabled = false;
       save.disabled = false;
       text.focus();
+    } catch (err) {
+      said.textContent = err.message;
+      cancel.focus();
+    }
+  }
+
+  /** A dialog choosing the conversation's folder, or none. */
+  async moveToFolder() {
+    const id = this.chat.conversationId;
+    const said = h('p.form-error', { role: 'alert' });
+    const choice = h('select', { id: 'move-folder', disabled: true }, h('option', { value: '' }, 'No folder'));
+    const move = h('button.primary', { type: 'submit', disabled: true }, 'Move');
+    const cancel = h('button.secondary', { type: 'button' }, 'Cancel');
+    const form = h('form.stack.dialog-form', {},
+      h('h2', { id: 'move-heading' }, 'Move to folder'),
+      h('label', { for: 'move-folder' }, 'Folder'), choice,
+      h('p.muted', {}, 'Make folders with + beside “Folders” in the sidebar.'),
+      said, h('div.inline', {}, move, cancel));
+    const dialog = h('dialog', { id: 'move-dialog', 'aria-labelledby': 'move-heading' }, form);
+    this.dialog = dialog;
+    cancel.addEventListener('click', () => dialog.close());
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      this.dialog = null;
+      if (this.button.isConnected) this.button.focus();
+    });
+    form.addEventListener('submit', guarded(said, async (e) => {
+      e.preventDefault();
+      move.disabled = true;
+      try {
+        this.chat.sidebar.update(await patch(`/api/conversations/${id}`, { group_id: choice.value || null }));
+      } finally {
+        move.disabled = false;
+      }
+      dialog.close();
+      announce('Moved.');
+    }));
+    document.body.append(dialog);
+    dialog.showModal();
+    try {
+      const [conversation, folders] = await Promise.all([get(`/api/conversations/${id}`), get('/api/groups')]);
+      choice.append(...folders.items.map((g) => h('option', { value: g.id }, g.name)));
+      choice.value = conversation.group_id ?? '';
+      choice.disabled = false;
+      move.disabled = false;
+      choice.focus();
     } catch (err) {
       said.textContent = err.message;
       cancel.focus();

@@ -57,3 +57,12 @@ export function guarded(problem, action) {
     }
   };
 }
+
+/** Inserts `li` among `list`'s entries, newest first (before `end` if none is older). */
+export function insertByDate(list, li, end) {
+  const created = li.dataset.created;
+  const older = [...list.querySelectorAll('li[data-id]')].find((o) => o.dataset.created < created);
+  if (older) older.before(li);
+  else if (end) end.before(li);
+  else list.append(li);
+}

@@ -1,14 +1,14 @@
-// The account feed (`GET /api/events`): conversations started, changed or deleted in another
-// tab or on another device, as they happen. Nothing is replayed, so after a dropped connection
-// `onReopen` is the cue to reload what the page shows.
+// The account feed (`GET /api/events`): conversations and folders made, changed or deleted in
+// another tab or on another device, as they happen. Nothing is replayed, so after a dropped
+// connection `onReopen` is the cue to reload what the page shows.
 
 import { get, SignedOut } from './api.js';
 
 /**
- * Calls onCreated(conversation), onUpdated(conversation), onDeleted(id) and, when the feed
- * opens again after a drop, onReopen(). Returns a function that stops following.
+ * Calls onCreated(conversation), onUpdated(conversation), onDeleted(id), onFoldersChanged()
+ * (a folder made, renamed or deleted) and, when the feed opens again after a drop, onReopen(). Returns a function that stops following.
  */
-export function followAccount({ onCreated, onUpdated, onDeleted, onReopen }) {
+export function followAccount({ onCreated, onUpdated, onDeleted, onFoldersChanged, onReopen }) {
   let source = null;
   let opened = false;
   let stopped = false;
@@ -20,6 +20,7 @@ export function followAccount({ onCreated, onUpdated, onDeleted, onReopen }) {
     on('conversation_created', (e) => onCreated(e.conversation));
     on('conversation_updated', (e) => onUpdated(e.conversation));
     on('conversation_deleted', (e) => onDeleted(e.conversation_id));
+    for (const kind of ['group_created', 'group_updated', 'group_deleted']) on(kind, () => onFoldersChanged());
     source.addEventListener('open', () => {
       failures = 0;
       if (opened) onReopen();

@@ -1,18 +1,32 @@
-// The conversations sidebar: newest first under date headings (Today, Yesterday, Previous 7
-// days…), more pages as it scrolls, new chat, rename, delete (confirmed), the open one
+// The conversations sidebar, top to bottom: Favorites (starred), Folders (collapsible, each
+// loading its conversations when first opened), then Chats — the rest, newest first under date
+// headings (Today, Yesterday, Previous 7 days…), more pages as it scrolls. A conversation is
+// shown in one place: starred ones under Favorites, else in their folder, else under Chats.
+// New chat, star, rename, delete (confirmed), drag onto a folder to move; the open one
 // highlighted; kept current by the account feed (changes made in other tabs and on other
 // devices).
 
-import { h } from './dom.js';
+import { h, insertByDate } from './dom.js';
 import { get, patch, del, ApiError } from './api.js';
+import { Folders } from './folders.js';
 
 export class Sidebar {
   constructor({ navigate, onDeleted, onRenamed }) {
     this.navigate = navigate;
     this.onDeleted = onDeleted;
     this.onRenamed = onRenamed;
-    this.list = h('ul.conversations', { id: 'conversations', 'aria-label': 'Conversations' });
+    this.favorites = h('ul.conversations', { id: 'favorites', 'aria-label': 'Favorites' });
+    this.favoritesSection = h('section.sidebar-section', { id: 'favorites-section', hidden: true },
+      h('h2.section-title', {}, 'Favorites'), this.favorites);
+    this.folders = new Folders(this);
+    this.list = h('ul.conversations', { id: 'conversations', 'aria-label': 'Chats' });
     this.sentinel = h('li.sentinel', { 'aria-hidden': 'true' });
+    this.chatsTitle = h('h2.section-title', {}, 'Chats');
+    // Dropping a conversation on "Chats" takes it out of its folder.
+    this.folders.dropTarget(this.chatsTitle, null);
+    this.scroller = h('div.sidebar-scroll', {},
+      this.favoritesSection, this.folders.el,
+      h('section.sidebar-section', {}, this.chatsTitle, this.list));
     this.cursor = undefined;
     this.loading = false;
     this.activeId = null;
@@ -21,7 +35,7 @@ export class Sidebar {
     const newChat = h('a.button.primary.new-chat', { href: '/', id: 'new-chat' }, '+ New chat');
     newChat.addEventListener('click', (e) => { e.preventDefault(); this.navigate('/'); });
     this.el = h('nav.sidebar', { id: 'sidebar', 'aria-label': 'Sidebar' },
-      newChat, this.list,
+      newChat, this.scroller,
       h('div.sidebar-links', {},
         h('a.settings-link', { href: '/usage', id: 'usage-link' }, 'Usage'),
         h('a.settings-link', { href: '/settings', id: 'settings-link' }, 'Settings')));
@@ -33,22 +47,32 @@ export class Sidebar {
     }
     new IntersectionObserver((entries) => {
       if (entries.some((e) => e.isIntersecting)) this.more();
-    }, { root: this.list }).observe(this.sentinel);
+    }, { root: this.scroller }).observe(this.sentinel);
   }
 
   async reload() {
     this.list.replaceChildren(this.sentinel);
     this.cursor = undefined;
+    const [favorites] = await Promise.all([
+      get('/api/conversations?favorite=true&limit=100'),
+      this.folders.reload(),
+    ]);
+    this.favorites.replaceChildren(...favorites.items.map((c) => this.item(c)));
+    this.favoritesSection.hidden = favorites.items.length === 0;
     await this.more();
   }
 
+  /** The next page of Chats: conversations in no folder and not starred. */
   async more() {
     if (this.loading || this.cursor === null) return;
     this.loading = true;
     try {
       const query = this.cursor ? `&cursor=${encodeURIComponent(this.cursor)}` : '';
-      const page = await get(`/api/conversations?limit=30${query}`);
-      for (const c of page.items) this.sentinel.before(this.item(c));
+      const page = await get(`/api/conversations?group=none&favorite=false&limit=30${query}`);
+      for (const c of page.items) {
+        // Moved here by the feed before its page came: shown once.
+        if (!this.entry(c.id)) this.sentinel.before(this.item(c));
+      }
       this.cursor = page.next_cursor ?? null;
     } finally {
       this.loading = false;
@@ -69,22 +93,40 @@ export class Sidebar {
     }
   }
 
-  /** Puts a conversation at the top (a new one, or one just used). */
+  entry(id) {
+    return this.el.querySelector(`li[data-id="${id}"]`);
+  }
+
+  /** Puts a new conversation at the top of Chats. */
   upsert(conversation) {
-    this.list.querySelector(`[data-id="${conversation.id}"]`)?.remove();
+    this.entry(conversation.id)?.remove();
     this.list.prepend(this.item(conversation));
     this.regroup();
     this.highlight(this.activeId);
   }
 
-  /** A conversation changed (renamed here or elsewhere): its entry shows it, in place. */
+  /**
+   * A conversation changed (renamed, starred or moved, here or elsewhere): it is shown where
+   * it now belongs, in date order.
+   */
   update(conversation) {
     this.onRenamed(conversation.id, conversation.title);
-    const old = this.list.querySelector(`[data-id="${conversation.id}"]`);
-    if (!old) return; // on a page not loaded yet
-    old.replaceWith(this.item(conversation));
+    const old = this.entry(conversation.id);
+    const movedFolder = old && (old.dataset.group || '') !== (conversation.group_id || '');
+    old?.remove();
+    const list = this.listFor(conversation);
+    // A list not loaded yet (a closed folder, a later page of Chats) shows it when it loads.
+    if (list) insertByDate(list, this.item(conversation), list === this.list ? this.sentinel : null);
+    this.favoritesSection.hidden = !this.favorites.querySelector('li[data-id]');
     this.regroup();
     this.highlight(this.activeId);
+    if (movedFolder || !old) this.folders.recount();
+  }
+
+  listFor(c) {
+    if (c.favorite) return this.favorites;
+    if (c.group_id) return this.folders.listOf(c.group_id);
+    return this.list;
   }
 
   /** A conversation deleted in another tab or on another device. */
@@ -95,13 +137,16 @@ export class Sidebar {
   }
 
   remove(id) {
-    this.list.querySelector(`[data-id="${id}"]`)?.remove();
+    const gone = this.entry(id);
+    gone?.remove();
+    this.favoritesSection.hidden = !this.favorites.querySelector('li[data-id]');
     this.regroup();
+    if (gone?.dataset.group) this.folders.recount();
   }
 
   highlight(id) {
     this.activeId = id;
-    for (const li of this.list.querySelectorAll('li[data-id]')) {
+    for (const li of this.el.querySelectorAll('li[data-id]')) {
       const active = li.dataset.id === id;
       li.classList.toggle('active', active);
       li.querySelector('a').toggleAttribute('aria-current', active);
@@ -112,23 +157,51 @@ export class Sidebar {
     const title = c.title || 'New chat';
     const link = h('a.title', { href: `/c/${c.id}` }, title);
     link.addEventListener('click', (e) => { e.preventDefault(); this.navigate(`/c/${c.id}`); });
+    const star = h('button.icon.star', {
+      type: 'button', 'aria-pressed': String(Boolean(c.favorite)),
+      'aria-label': `${c.favorite ? 'Unstar' : 'Star'} ${title}`, title: c.favorite ? 'Unstar' : 'Star',
+    }, c.favorite ? '★' : '☆');
+    star.addEventListener('click', () => this.star(c.id, !c.favorite));
     const rename = h('button.icon', { type: 'button', 'aria-label': `Rename ${title}`, title: 'Rename' }, '✎');
     rename.addEventListener('click', () => this.rename(c.id, link.textContent));
     const remove = h('button.icon', { type: 'button', 'aria-label': `Delete ${title}`, title: 'Delete' }, '×');
     remove.addEventListener('click', () => this.delete(c.id, link.textContent));
-    return h('li', { dataset: { id: c.id, created: c.created_at ?? new Date().toISOString() } }, link, rename, remove);
+    const li = h('li', {
+      draggable: 'true',
+      dataset: { id: c.id, created: c.created_at ?? new Date().toISOString(), group: c.group_id ?? '' },
+    }, link, star, rename, remove);
+    if (c.favorite) li.classList.add('starred');
+    li.addEventListener('dragstart', (e) => {
+      e.dataTransfer.setData('application/x-sluice-conversation', c.id);
+      e.dataTransfer.effectAllowed = 'move';
+    });
+    return li;
+  }
+
+  /** Stars or unstars (also the chat header's menu). */
+  async star(id, favorite) {
+    await this.change(id, { favorite }, favorite ? 'starred' : 'unstarred');
+  }
+
+  /** Puts a conversation in a folder, or in none (`null`): drag and drop, and the header's menu. */
+  async move(id, groupId) {
+    await this.change(id, { group_id: groupId }, 'moved');
+  }
+
+  async change(id, body, done) {
+    try {
+      this.update(await patch(`/api/conversations/${id}`, body));
+    } catch (err) {
+      // Said, not swallowed: a folder or conversation deleted meanwhile.
+      alert(`The conversation was not ${done}: ${err.message}`);
+    }
   }
 
   /** Asks for a new title (also the chat header's menu). */
   async rename(id, title) {
     const next = prompt('Rename conversation', title);
     if (next === null || !next.trim()) return;
-    try {
-      this.update(await patch(`/api/conversations/${id}`, { title: next.trim() }));
-    } catch (err) {
-      // Said, not swallowed: a title over 200 characters, a conversation deleted meanwhile.
-      alert(`The conversation was not renamed: ${err.message}`);
-    }
+    await this.change(id, { title: next.trim() }, 'renamed');
   }
 
   /** Deletes after a confirmation (also the chat header's menu). */

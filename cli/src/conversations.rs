@@ -10,7 +10,9 @@ use uuid::Uuid;
 
 use crate::{client::Api, error::CliResult};
 
+/// Every conversation, newest first: starred ones marked ★, and the folder each is in.
 pub async fn list(api: &mut Api) -> CliResult<()> {
+    let folders = crate::folders::all(api).await?;
     let mut cursor: Option<String> = None;
     let mut any = false;
     loop {
@@ -21,8 +23,14 @@ pub async fn list(api: &mut Api) -> CliResult<()> {
         let page: Page<ConversationOut> = api.call(Method::GET, &path, None).await?;
         for c in &page.items {
             any = true;
+            let star = if c.favorite { "★" } else { " " };
+            let folder = c
+                .group_id
+                .and_then(|g| folders.iter().find(|f| f.id == g))
+                .map(|f| format!("  [{}]", f.name))
+                .unwrap_or_default();
             println!(
-                "{}  {}  {:<10}  {}",
+                "{}  {}  {:<10} {star} {}{folder}",
                 c.id,
                 c.updated_at.format("%Y-%m-%d %H:%M"),
                 c.model,

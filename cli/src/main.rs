@@ -8,6 +8,7 @@ mod config;
 mod conversations;
 mod credentials;
 mod error;
+mod folders;
 mod interrupts;
 mod login;
 mod provider_keys;
@@ -65,9 +66,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List, show, export or delete conversations.
+    /// List, show, export, delete, move or star conversations.
     #[command(subcommand, alias = "conv")]
     Conversations(ConversationsCommand),
+    /// List, make, rename or delete folders of conversations.
+    #[command(subcommand)]
+    Folders(FoldersCommand),
     /// What you used: requests, tokens, cost and latency, totals and per bucket.
     Usage {
         /// Bucket width: 15M (last day), 1H (last 7 days), 1D (last 30 days) or 7D.
@@ -156,6 +160,36 @@ enum ConversationsCommand {
     Rm {
         id: Uuid,
     },
+    /// Put a conversation in a folder (made if you have none of that name), or take it out.
+    Mv {
+        id: Uuid,
+        /// The folder's name.
+        #[arg(required_unless_present = "out")]
+        folder: Option<String>,
+        /// Out of any folder.
+        #[arg(long, conflicts_with = "folder")]
+        out: bool,
+    },
+    /// Star a conversation: it is listed among the favorites, on top.
+    Star {
+        id: Uuid,
+        /// Unstar it.
+        #[arg(long)]
+        off: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum FoldersCommand {
+    /// Your folders, with how many conversations each holds.
+    List,
+    /// Make a folder.
+    Add { name: String },
+    /// Rename a folder.
+    Rename { name: String, new_name: String },
+    /// Delete a folder; its conversations are kept, in no folder.
+    #[command(alias = "delete")]
+    Rm { name: String },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -223,6 +257,18 @@ async fn run(cli: Cli) -> CliResult<()> {
                 conversations::export(&mut api, id, format).await
             }
             ConversationsCommand::Rm { id } => conversations::remove(&mut api, id).await,
+            ConversationsCommand::Mv { id, folder, .. } => {
+                folders::move_to(&mut api, id, folder.as_deref()).await
+            }
+            ConversationsCommand::Star { id, off } => folders::star(&mut api, id, !off).await,
+        },
+        Command::Folders(c) => match c {
+            FoldersCommand::List => folders::list(&mut api).await,
+            FoldersCommand::Add { name } => folders::add(&mut api, &name).await.map(|_| ()),
+            FoldersCommand::Rename { name, new_name } => {
+                folders::rename(&mut api, &name, &new_name).await
+            }
+            FoldersCommand::Rm { name } => folders::remove(&mut api, &name).await,
         },
         Command::Usage { interval } => usage::show(&mut api, interval.as_str()).await,
         Command::ProviderKeys(c) => match c {

@@ -1,11 +1,11 @@
-//! What happens to a user's conversations, as the API publishes it on core NATS
+//! What happens to a user's conversations and folders, as the API publishes it on core NATS
 //! (`{prefix}.account.{user}`) and relays it on `GET /api/events`: every open tab and device of
 //! theirs hears at once.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::dto::ConversationOut;
+use crate::dto::{ConversationOut, GroupOut};
 
 /// One change to a user's conversations: the SSE `event` is its `type`, `data` this JSON.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -17,6 +17,12 @@ pub enum AccountEvent {
     ConversationUpdated { conversation: ConversationOut },
     /// It is gone, with its messages; its unfinished answers were stopped.
     ConversationDeleted { conversation_id: Uuid },
+    /// A folder was made.
+    GroupCreated { group: GroupOut },
+    /// A folder was renamed.
+    GroupUpdated { group: GroupOut },
+    /// A folder was deleted; the conversations it held are in none now.
+    GroupDeleted { group_id: Uuid },
 }
 
 impl AccountEvent {
@@ -26,6 +32,9 @@ impl AccountEvent {
             Self::ConversationCreated { .. } => "conversation_created",
             Self::ConversationUpdated { .. } => "conversation_updated",
             Self::ConversationDeleted { .. } => "conversation_deleted",
+            Self::GroupCreated { .. } => "group_created",
+            Self::GroupUpdated { .. } => "group_updated",
+            Self::GroupDeleted { .. } => "group_deleted",
         }
     }
 }

@@ -62,6 +62,28 @@ pub struct ConversationPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 20000)]
     pub system_prompt: Option<String>,
+    /// Puts it in one of the caller's folders (`GET /api/groups`), out of the one it was in;
+    /// `null` takes it out of any.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<Uuid>, nullable)]
+    pub group_id: Option<Option<Uuid>>,
+    /// Starred: listed among the favorites, above the rest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub favorite: Option<bool>,
+}
+
+/// A field that may be sent as `null`: `Some(None)` then, and `None` (by `default`) when it is
+/// not sent at all.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -70,8 +92,24 @@ pub struct ConversationOut {
     pub title: Option<String>,
     pub model: String,
     pub system_prompt: Option<String>,
+    /// The folder it is in, if any.
+    #[serde(default)]
+    pub group_id: Option<Uuid>,
+    /// Starred.
+    #[serde(default)]
+    pub favorite: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A folder of conversations.
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct GroupOut {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    /// How many of the owner's conversations it holds.
+    pub conversations: i64,
 }
 
 /// One page of a list; pass `next_cursor` back as `?cursor=` for the next page.

@@ -20,6 +20,17 @@ async fn another_users_ids_are_not_found_on_every_endpoint_that_takes_an_id() {
     let sessions = app.get_json(owner_token, "/api/auth/sessions").await;
     let session_id = sessions["items"][0]["id"].as_str().unwrap().to_string();
     let owner_id = owner["user"]["id"].as_str().unwrap();
+    let folder = app
+        .call(
+            owner_token,
+            Method::POST,
+            "/api/groups",
+            Some(json!({ "name": "owner's folder" })),
+        )
+        .await;
+    assert_eq!(folder.status(), 201);
+    let folder: Value = folder.json().await.unwrap();
+    let folder_id = folder["id"].as_str().unwrap();
 
     let intruder = app.register("intruder@example.com").await;
     let token = intruder["access_token"].as_str().unwrap();
@@ -93,6 +104,17 @@ async fn another_users_ids_are_not_found_on_every_endpoint_that_takes_an_id() {
         ),
         (Method::POST, format!("/api/keys/{key_id}/rotate"), None),
         (Method::DELETE, format!("/api/keys/{key_id}"), None),
+        (
+            Method::PATCH,
+            format!("/api/conversations/{conversation}"),
+            Some(json!({ "favorite": true })),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/groups/{folder_id}"),
+            Some(json!({ "name": "taken over" })),
+        ),
+        (Method::DELETE, format!("/api/groups/{folder_id}"), None),
     ];
     for (method, path, body) in cases {
         let r = app.call(token, method.clone(), &path, body).await;
@@ -125,6 +147,8 @@ async fn another_users_ids_are_not_found_on_every_endpoint_that_takes_an_id() {
     );
     let keys = app.get_json(owner_token, "/api/keys").await;
     assert_eq!(keys["items"][0]["enabled"], true);
+    let folders = app.get_json(owner_token, "/api/groups").await;
+    assert_eq!(folders["items"][0]["name"], "owner's folder");
     assert_eq!(
         app.get(key["key"].as_str().unwrap(), "/api/auth/me")
             .await

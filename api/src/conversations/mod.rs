@@ -84,15 +84,38 @@ async fn create(
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-struct OriginQuery {
+struct FilterQuery {
     /// `app` (the default) or `api`: the conversations `/v1/chat/completions` made.
     #[param(inline)]
     origin: Option<store::Origin>,
+    /// Only those in this folder (its id), or `none`: only those in no folder.
+    #[param(
+        pattern = "^(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
+    group: Option<String>,
+    /// Only the starred ones (`true`) or only the others (`false`).
+    favorite: Option<bool>,
 }
 
-/// The caller's conversations, newest first.
+impl FilterQuery {
+    fn filter(&self) -> ApiResult<store::Filter> {
+        let group = match self.group.as_deref() {
+            None => None,
+            Some("none") => Some(None),
+            Some(id) => Some(Some(id.parse().map_err(|_| {
+                ApiError::bad_request("invalid_request", "group is a folder's id or `none`")
+            })?)),
+        };
+        Ok(store::Filter {
+            group,
+            favorite: self.favorite,
+        })
+    }
+}
+
+/// The caller's conversations, newest first; `group` and `favorite` narrow the list.
 #[utoipa::path(get, path = "/api/conversations", tag = "conversations",
-    params(PageQuery, OriginQuery),
+    params(PageQuery, FilterQuery),
     responses(
         (status = 200, body = Page<ConversationOut>),
         (status = 400, description = "`invalid_cursor`, `invalid_limit`", body = ErrorBody),
@@ -101,11 +124,12 @@ async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     Query(q): Query<PageQuery>,
-    Query(origin): Query<OriginQuery>,
+    Query(filter): Query<FilterQuery>,
 ) -> ApiResult<Json<Page<ConversationOut>>> {
     let limit = q.limit()?;
-    let origin = origin.origin.unwrap_or(store::Origin::App);
-    let rows = store::page(&state.pool, user.user_id, origin, q.after()?, limit).await?;
+    let origin = filter.origin.unwrap_or(store::Origin::App);
+    let (filter, after) = (filter.filter()?, q.after()?);
+    let rows = store::page(&state.pool, user.user_id, origin, filter, after, limit).await?;
     let next_cursor = cursor::next(&rows, limit, |r| (r.created_at, r.id));
     Ok(Json(Page {
         items: rows.into_iter().map(Into::into).collect(),
@@ -129,14 +153,14 @@ async fn show(
     Ok(Json(row.into()))
 }
 
-/// Changes the fields sent: `{title?, model?, system_prompt?}`.
+/// Changes the fields sent: `{title?, model?, system_prompt?, group_id?, favorite?}`.
 #[utoipa::path(patch, path = "/api/conversations/{id}", tag = "conversations",
     params(("id" = Uuid, Path, description = "The conversation")),
     request_body = ConversationPatch,
     responses(
         (status = 200, body = ConversationOut),
         (status = 400, description = "`title_too_long`, `invalid_name`, `system_prompt_too_long`, bad JSON", body = ErrorBody),
-        (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
+        (status = 404, description = "No such conversation or folder of the caller's", body = ErrorBody),
         (status = 422, description = "`unknown_model`", body = ErrorBody),
     ))]
 async fn update(
@@ -152,9 +176,11 @@ async fn update(
     {
         return Err(ApiError::unknown_model(model));
     }
-    let row = store::update(&state.pool, user.user_id, id, &patch)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    let row = match store::update(&state.pool, user.user_id, id, &patch).await? {
+        store::Updated::Conversation(row) => row,
+        store::Updated::NoConversation => return Err(ApiError::not_found("conversation")),
+        store::Updated::NoGroup => return Err(ApiError::not_found("folder")),
+    };
     let conversation: ConversationOut = row.into();
     let event = AccountEvent::ConversationUpdated {
         conversation: conversation.clone(),

@@ -14,6 +14,8 @@ pub struct ConversationRow {
     pub title: Option<String>,
     pub model: String,
     pub system_prompt: Option<String>,
+    pub group_id: Option<Uuid>,
+    pub favorite: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -25,6 +27,8 @@ impl From<ConversationRow> for ConversationOut {
             title: r.title,
             model: r.model,
             system_prompt: r.system_prompt,
+            group_id: r.group_id,
+            favorite: r.favorite,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -53,7 +57,7 @@ impl Origin {
 /// Every column a row type reads, as a literal so queries stay `&'static str`.
 macro_rules! conversation_columns {
     () => {
-        "id, title, model, system_prompt, created_at, updated_at"
+        "id, title, model, system_prompt, group_id, favorite, created_at, updated_at"
     };
 }
 
@@ -90,17 +94,29 @@ pub async fn find(pool: &PgPool, owner: Uuid, id: Uuid) -> sqlx::Result<Option<C
     .await
 }
 
-/// Changes the fields given; `None` when the conversation is not the owner's.
+/// What a change came to.
+pub enum Updated {
+    Conversation(ConversationRow),
+    /// The owner has no such conversation.
+    NoConversation,
+    /// The owner has no such folder.
+    NoGroup,
+}
+
+/// Changes the fields given.
 pub async fn update(
     pool: &PgPool,
     owner: Uuid,
     id: Uuid,
     patch: &ConversationPatch,
-) -> sqlx::Result<Option<ConversationRow>> {
-    sqlx::query_as(concat!(
+) -> sqlx::Result<Updated> {
+    let row = sqlx::query_as(concat!(
         "UPDATE conversations SET title = COALESCE($3, title), model = COALESCE($4, model),
                 -- An empty prompt clears it (the server's default applies again).
                 system_prompt = CASE WHEN $5::text IS NULL THEN system_prompt ELSE NULLIF($5, '') END,
+                -- The foreign key (group_id, user_id) refuses another user's folder.
+                group_id = CASE WHEN $6 THEN $7 ELSE group_id END,
+                favorite = COALESCE($8, favorite),
                 updated_at = now()
          WHERE id = $1 AND user_id = $2 RETURNING ",
         conversation_columns!()
@@ -110,17 +126,35 @@ pub async fn update(
     .bind(patch.title.as_deref())
     .bind(patch.model.as_deref())
     .bind(patch.system_prompt.as_deref())
+    .bind(patch.group_id.is_some())
+    .bind(patch.group_id.flatten())
+    .bind(patch.favorite)
     .fetch_optional(pool)
-    .await
+    .await;
+    match row {
+        Ok(Some(row)) => Ok(Updated::Conversation(row)),
+        Ok(None) => Ok(Updated::NoConversation),
+        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => Ok(Updated::NoGroup),
+        Err(e) => Err(e),
+    }
 }
 
-/// Newest first; `after` is the (created_at, id) of the last row of the previous page.
+/// Which of the owner's conversations a list shows.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Filter {
+    /// `Some(None)`: only those in no folder; `Some(Some(id))`: only folder `id`'s.
+    pub group: Option<Option<Uuid>>,
+    pub favorite: Option<bool>,
+}
+
 /// One page of the owner's conversations of one origin (`app`: made in the app or the API's
-/// own routes; `api`: made by `/v1/chat/completions`), newest first.
+/// own routes; `api`: made by `/v1/chat/completions`) that pass `filter`, newest first; `after`
+/// is the (created_at, id) of the last row of the previous page.
 pub async fn page(
     pool: &PgPool,
     owner: Uuid,
     origin: Origin,
+    filter: Filter,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> sqlx::Result<Vec<ConversationRow>> {
@@ -131,6 +165,8 @@ pub async fn page(
         " FROM conversations
          WHERE user_id = $1 AND origin = $5
            AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+           AND (NOT $6 OR group_id IS NOT DISTINCT FROM $7)
+           AND ($8::bool IS NULL OR favorite = $8)
          ORDER BY created_at DESC, id DESC LIMIT $4"
     ))
     .bind(owner)
@@ -138,6 +174,9 @@ pub async fn page(
     .bind(id)
     .bind(limit)
     .bind(origin.as_str())
+    .bind(filter.group.is_some())
+    .bind(filter.group.flatten())
+    .bind(filter.favorite)
     .fetch_all(pool)
     .await
 }

@@ -42,7 +42,49 @@ pub(crate) async fn conversations(app: &TestApp, c: &mut Checker, token: &str) -
     c.check("patch", "/api/conversations/{id}", r).await;
     let r = get(app, &one, token).await;
     c.check("get", "/api/conversations/{id}", r).await;
+    folders(app, c, token, &one).await;
     one
+}
+
+/// A folder made, renamed and listed; the conversation at `one` filed in it, starred, then
+/// out again; the folder deleted.
+async fn folders(app: &TestApp, c: &mut Checker, token: &str, one: &str) {
+    let r = app
+        .call(
+            token,
+            Method::POST,
+            "/api/groups",
+            Some(json!({ "name": "Work" })),
+        )
+        .await;
+    let (status, folder) = c.check("post", "/api/groups", r).await;
+    assert_eq!(status, 201);
+    let path = format!("/api/groups/{}", folder["id"].as_str().unwrap());
+    let r = app
+        .call(
+            token,
+            Method::PATCH,
+            &path,
+            Some(json!({ "name": "Projects" })),
+        )
+        .await;
+    c.check("patch", "/api/groups/{id}", r).await;
+    let body = json!({ "group_id": folder["id"], "favorite": true });
+    let r = app.call(token, Method::PATCH, one, Some(body)).await;
+    let (_, filed) = c.check("patch", "/api/conversations/{id}", r).await;
+    assert_eq!(
+        (&filed["group_id"], &filed["favorite"]),
+        (&folder["id"], &json!(true))
+    );
+    let (_, listed) = c
+        .check("get", "/api/groups", get(app, "/api/groups", token).await)
+        .await;
+    assert_eq!(listed["items"][0]["conversations"], 1);
+    let body = json!({ "group_id": null, "favorite": false });
+    let r = app.call(token, Method::PATCH, one, Some(body)).await;
+    c.check("patch", "/api/conversations/{id}", r).await;
+    let r = app.call(token, Method::DELETE, &path, None).await;
+    assert_eq!(c.check("delete", "/api/groups/{id}", r).await.0, 204);
 }
 
 /// A message sent to the conversation at `one`, its answer streamed, a stream token, the
