@@ -20,6 +20,7 @@ mod middleware;
 mod models;
 mod openapi;
 pub mod provider_keys;
+mod search;
 mod socket_io;
 pub mod state;
 pub mod stream;
@@ -163,6 +164,7 @@ fn chat_routes(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState>
         .merge(usage::router())
         .merge(conversations::router())
         .merge(groups::router())
+        .merge(search::router())
         .merge(messages::router())
         .merge(stream::router())
         .merge(ws::router())

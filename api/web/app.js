@@ -145,6 +145,9 @@ async function route() {
       view = chat;
       if (!(await chat.load())) notFound('This conversation does not exist, or it was deleted.');
       else {
+        // `#m-{id}`: opened at a message (a search hit).
+        const at = location.hash.match(/^#m-([0-9a-f-]{36})$/);
+        if (at) await chat.showMessage(at[1]);
         chat.input.focus();
         performance.mark('sluice-interactive');
       }

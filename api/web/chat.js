@@ -177,24 +177,39 @@ export class ChatView {
     if (this.topSentinel || !this.olderCursor) return;
     this.topSentinel = h('div.sentinel', { 'aria-hidden': 'true' });
     this.messages.prepend(this.topSentinel);
-    new IntersectionObserver(async (entries) => {
-      if (!entries.some((e) => e.isIntersecting) || this.loadingOlder || !this.olderCursor) return;
-      this.loadingOlder = true;
-      try {
-        const cursor = encodeURIComponent(this.olderCursor);
-        const page = await get(`/api/conversations/${this.conversationId}/messages?order=newest&limit=30&cursor=${cursor}`);
-        this.olderCursor = page.next_cursor;
-        const before = this.messages.scrollHeight - this.messages.scrollTop;
-        // Newest first, each placed above the ones shown: the page ends up in order.
-        for (const m of page.items) {
-          if (!this.known.has(m.id)) this.addMessage(m, this.topSentinel.nextSibling);
-        }
-        this.messages.scrollTop = this.messages.scrollHeight - before;
-        if (!this.olderCursor) this.topSentinel.remove();
-      } finally {
-        this.loadingOlder = false;
-      }
+    new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) this.loadOlder();
     }, { root: this.messages }).observe(this.topSentinel);
+  }
+
+  /** The page of messages before the oldest shown, keeping what is on screen in place. */
+  async loadOlder() {
+    if (this.loadingOlder || !this.olderCursor) return;
+    this.loadingOlder = true;
+    try {
+      const cursor = encodeURIComponent(this.olderCursor);
+      const page = await get(`/api/conversations/${this.conversationId}/messages?order=newest&limit=30&cursor=${cursor}`);
+      this.olderCursor = page.next_cursor;
+      const before = this.messages.scrollHeight - this.messages.scrollTop;
+      // Newest first, each placed above the ones shown: the page ends up in order.
+      for (const m of page.items) {
+        if (!this.known.has(m.id)) this.addMessage(m, this.topSentinel.nextSibling);
+      }
+      this.messages.scrollTop = this.messages.scrollHeight - before;
+      if (!this.olderCursor) this.topSentinel.remove();
+    } finally {
+      this.loadingOlder = false;
+    }
+  }
+
+  /** Scrolls to message `id` (a search hit), loading older pages until it is there. */
+  async showMessage(id) {
+    const find = () => this.messages.querySelector(`article.msg[data-id="${id}"]`);
+    while (!find() && this.olderCursor) await this.loadOlder();
+    const article = find();
+    if (!article) return;
+    article.scrollIntoView({ block: 'center' });
+    article.classList.add('found');
   }
 
   /** Shows a message at the end, or before `anchor` (older pages). */

@@ -1,5 +1,6 @@
-// The chat header's menu (⋯) for the conversation on screen: its system prompt, star, move
-// to a folder, rename, delete. A menu button with arrow keys and Escape, as WAI-ARIA's menu button pattern has it;
+// The chat header's menu (⋯) for the conversation on screen: its system prompt, rename,
+// star, move to a folder, delete. A menu button with arrow keys and Escape, as WAI-ARIA's
+// menu button pattern has it;
 // the system prompt is edited in a modal <dialog>.
 
 import { h, announce, guarded } from './dom.js';
@@ -24,9 +25,9 @@ export class ConversationMenu {
     const title = () => chat.title.textContent;
     this.menu = h('div.menu', { id: 'conversation-menu', role: 'menu', 'aria-label': 'Conversation', hidden: true },
       item('menu-system-prompt', 'System prompt…', () => this.editSystemPrompt()),
+      item('menu-rename', 'Rename…', () => chat.sidebar.rename(chat.conversationId, title())),
       item('menu-star', 'Star', () => chat.sidebar.star(chat.conversationId, !this.starred())),
       item('menu-move', 'Move to folder…', () => this.moveToFolder()),
-      item('menu-rename', 'Rename…', () => chat.sidebar.rename(chat.conversationId, title())),
       item('menu-delete', 'Delete…', () => chat.sidebar.delete(chat.conversationId, title())));
     this.button.addEventListener('click', () => (this.menu.hidden ? this.open() : this.close()));
     this.menu.addEventListener('keydown', (e) => this.key(e));

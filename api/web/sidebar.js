@@ -1,4 +1,4 @@
-// The conversations sidebar, top to bottom: Favorites (starred), Folders (collapsible, each
+// The conversations sidebar, top to bottom: the search box (`search.js`), Favorites (starred), Folders (collapsible, each
 // loading its conversations when first opened), then Chats — the rest, newest first under date
 // headings (Today, Yesterday, Previous 7 days…), more pages as it scrolls. A conversation is
 // shown in one place: starred ones under Favorites, else in their folder, else under Chats.
@@ -9,6 +9,7 @@
 import { h, insertByDate } from './dom.js';
 import { get, patch, del, ApiError } from './api.js';
 import { Folders } from './folders.js';
+import { Search } from './search.js';
 
 export class Sidebar {
   constructor({ navigate, onDeleted, onRenamed }) {
@@ -34,8 +35,10 @@ export class Sidebar {
     this.deleting = new Set();
     const newChat = h('a.button.primary.new-chat', { href: '/', id: 'new-chat' }, '+ New chat');
     newChat.addEventListener('click', (e) => { e.preventDefault(); this.navigate('/'); });
+    this.search = new Search({ navigate: (path) => this.navigate(path), lists: this.scroller });
+    this.search.panel.classList.add('sidebar-scroll');
     this.el = h('nav.sidebar', { id: 'sidebar', 'aria-label': 'Sidebar' },
-      newChat, this.scroller,
+      newChat, this.search.input, this.search.panel, this.scroller,
       h('div.sidebar-links', {},
         h('a.settings-link', { href: '/usage', id: 'usage-link' }, 'Usage'),
         h('a.settings-link', { href: '/settings', id: 'settings-link' }, 'Settings')));

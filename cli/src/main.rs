@@ -13,6 +13,7 @@ mod interrupts;
 mod login;
 mod provider_keys;
 mod render;
+mod search;
 mod stream;
 mod usage;
 
@@ -72,6 +73,14 @@ enum Command {
     /// List, make, rename or delete folders of conversations.
     #[command(subcommand)]
     Folders(FoldersCommand),
+    /// Find conversations and messages: words in any form, "a phrase", -without, names and
+    /// parts of identifiers as written.
+    Search {
+        query: String,
+        /// Hits to show, 1 to 50.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u8).range(1..=50))]
+        limit: u8,
+    },
     /// What you used: requests, tokens, cost and latency, totals and per bucket.
     Usage {
         /// Bucket width: 15M (last day), 1H (last 7 days), 1D (last 30 days) or 7D.
@@ -262,6 +271,7 @@ async fn run(cli: Cli) -> CliResult<()> {
             }
             ConversationsCommand::Star { id, off } => folders::star(&mut api, id, !off).await,
         },
+        Command::Search { query, limit } => search::search(&mut api, &query, limit).await,
         Command::Folders(c) => match c {
             FoldersCommand::List => folders::list(&mut api).await,
             FoldersCommand::Add { name } => folders::add(&mut api, &name).await.map(|_| ()),

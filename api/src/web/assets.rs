@@ -16,6 +16,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("signin.js", JS, include_bytes!("../../web/signin.js")),
     ("sidebar.js", JS, include_bytes!("../../web/sidebar.js")),
     ("folders.js", JS, include_bytes!("../../web/folders.js")),
+    ("search.js", JS, include_bytes!("../../web/search.js")),
     ("chat.js", JS, include_bytes!("../../web/chat.js")),
     ("settings.js", JS, include_bytes!("../../web/settings.js")),
     ("stream.js", JS, include_bytes!("../../web/stream.js")),
