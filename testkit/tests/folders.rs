@@ -182,8 +182,13 @@ async fn nobody_reaches_another_users_folder_and_bad_input_is_refused_in_words()
     let bobs_chat = titled(&app, &bob, "Bob's").await;
 
     // Bob cannot file his conversation in Ada's folder, rename it, delete it or list it.
+    // Ada's folder is no folder of Bob's: 422, as an id naming nothing here.
     let (status, body) = patch(&app, &bob, &bobs_chat, json!({ "group_id": adas })).await;
-    assert_eq!(status, 404, "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("unknown_folder")),
+        "{body}"
+    );
     let (status, _) = call(
         &app,
         &bob,
@@ -236,7 +241,7 @@ async fn nobody_reaches_another_users_folder_and_bad_input_is_refused_in_words()
         json!({ "group_id": uuid::Uuid::now_v7() }),
     )
     .await;
-    assert_eq!(status, 404, "an unknown folder: {body}");
+    assert_eq!(status, 422, "an unknown folder: {body}");
     let unchanged = app
         .get_json(&ada, &format!("/api/conversations/{mine}"))
         .await;

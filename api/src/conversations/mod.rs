@@ -160,8 +160,8 @@ async fn show(
     responses(
         (status = 200, body = ConversationOut),
         (status = 400, description = "`title_too_long`, `invalid_name`, `system_prompt_too_long`, bad JSON", body = ErrorBody),
-        (status = 404, description = "No such conversation or folder of the caller's", body = ErrorBody),
-        (status = 422, description = "`unknown_model`", body = ErrorBody),
+        (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
+        (status = 422, description = "`unknown_model`, `unknown_folder`", body = ErrorBody),
     ))]
 async fn update(
     State(state): State<AppState>,
@@ -179,7 +179,13 @@ async fn update(
     let row = match store::update(&state.pool, user.user_id, id, &patch).await? {
         store::Updated::Conversation(row) => row,
         store::Updated::NoConversation => return Err(ApiError::not_found("conversation")),
-        store::Updated::NoGroup => return Err(ApiError::not_found("folder")),
+        // A folder id that is not the caller's names nothing here (as an unknown model).
+        store::Updated::NoGroup => {
+            return Err(ApiError::unfit(
+                "unknown_folder",
+                "group_id names none of your folders",
+            ));
+        }
     };
     let conversation: ConversationOut = row.into();
     let event = AccountEvent::ConversationUpdated {

@@ -36,8 +36,8 @@ struct SearchQuery {
     /// identifiers, parts of words) are found as they are written, ranked after.
     #[param(min_length = 1, max_length = 200, pattern = r"\S")]
     q: String,
-    /// `next_cursor` of the previous page.
-    #[param(pattern = r"^[0-9]{1,4}$")]
+    /// `next_cursor` of the previous page (how many hits came before: 0 to 1000).
+    #[param(pattern = r"^(0|[1-9][0-9]{0,2}|1000)$")]
     cursor: Option<String>,
     /// Hits per page, 1 to 50 (default 20).
     #[param(minimum = 1, maximum = 50)]
@@ -106,7 +106,7 @@ async fn search(
         Some(c) => c
             .parse::<i64>()
             .ok()
-            .filter(|o| (1..=MAX_OFFSET).contains(o))
+            .filter(|o| (0..=MAX_OFFSET).contains(o) && c == o.to_string())
             .ok_or_else(|| {
                 ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued")
             })?,

@@ -60,8 +60,8 @@ pub async fn search(
          SELECT h.conversation_id, c.title AS conversation_title, h.message_id, m.role,
                 COALESCE(m.created_at, c.created_at) AS created_at,
                 CASE WHEN h.rank > 0 THEN ts_headline('english', COALESCE(m.content, c.title),
-                         q.fts, 'StartSel=\u{e000}, StopSel=\u{e001}, MaxWords=24, MinWords=10,
-                                 MaxFragments=2, FragmentDelimiter=\" … \"')
+                         q.fts, 'StartSel=\u{e000}, StopSel=\u{e001}, MaxWords=30, MinWords=12,
+                                 ShortWord=2')
                      ELSE sluice_substring_snippet(COALESCE(m.content, c.title), $3)
                 END AS snippet
          FROM hits h

@@ -11,6 +11,7 @@ mod load;
 mod open_loop;
 mod report;
 mod scale_out;
+mod search;
 mod stack;
 mod streams;
 mod usage;
@@ -63,10 +64,11 @@ async fn main() -> anyhow::Result<()> {
         Some("live-streams") => live_streams::run(&bin_dir, seconds).await,
         Some("idle-sockets") => idle_sockets::run(&bin_dir).await,
         Some("usage") => usage::run(&bin_dir).await,
+        Some("search") => search::run(&bin_dir).await,
         Some("limits") => limits::run(&bin_dir, seconds).await,
         Some(other) => anyhow::bail!(
             "unknown scenario {other:?}: spine, scale-out, open-loop, compare, live-streams, \
-             idle-sockets, usage or limits"
+             idle-sockets, usage, search or limits"
         ),
     }
 }
