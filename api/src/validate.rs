@@ -8,16 +8,7 @@ pub const MAX_DISPLAY_NAME_CHARS: usize = 100;
 /// A conversation's system prompt.
 pub const MAX_SYSTEM_PROMPT_CHARS: usize = 20_000;
 
-/// Characters a name may not hold: controls (terminal escapes, CR/LF, tabs), the marks and
-/// overrides that reorder text (U+061C, U+200E–U+200F, U+202A–U+202E, U+2066–U+2069) and the
-/// invisible spaces (U+200B, U+2060, U+FEFF). Zero-width joiners stay: emoji sequences and
-/// several scripts need them. (The web app's `titleFrom` drops the same set.)
-pub fn is_unsafe_in_name(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
-            | '\u{200B}' | '\u{2060}' | '\u{FEFF}')
-}
+pub use sluice_shared::title::is_unsafe_in_name;
 
 /// 400 `invalid_name`, naming the field, when `value` holds a character a name may not.
 pub fn name(field: &str, value: Option<&str>) -> Result<(), ApiError> {

@@ -154,11 +154,12 @@ export class ChatView {
       .then(() => true, (err) => !(err instanceof ApiError && err.status === 404));
   }
 
-  /** Answers started elsewhere (another tab, the CLI) appear here as they stream. */
+  /** Answers started elsewhere (another tab, the CLI) appear here as they stream; the title the
+   *  model gives shows at once. */
   listenForOtherTabs() {
     this.stopConversation = followConversation(this.conversationId, (messageId) => {
       if (!this.known.has(messageId)) this.refreshMessages();
-    });
+    }, (title) => this.showTitle(title));
   }
 
   /** Adds the newest messages this page does not show yet (the latest page the first time). */

@@ -97,14 +97,17 @@ export function followAnswer(messageId, { onText, onState, onEnd }) {
 }
 
 /**
- * Every event of a conversation (answers started in another tab). onStart(messageId) for
- * answers this page does not know yet. Returns a function that stops listening.
+ * Every event of a conversation (answers started in another tab, its title). onStart(messageId)
+ * for each answer started, onTitle(title) when the model names it. Returns a function that
+ * stops listening.
  */
-export function followConversation(conversationId, onStart) {
+export function followConversation(conversationId, onStart, onTitle) {
   let source = null;
   const connect = () => {
     source = new EventSource(`/api/conversations/${conversationId}/events`);
     source.addEventListener('start', (e) => onStart(JSON.parse(e.data).message_id));
+    // Named by its model after the first answer (the title job).
+    source.addEventListener('title', (e) => onTitle(JSON.parse(e.data).title));
     source.addEventListener('error', (e) => {
       // Given up on an error status: an expired access cookie (`get` refreshes it) or a
       // conversation deleted meanwhile (then stop). An answer's own `error` event is a

@@ -60,6 +60,12 @@ pub enum StreamEvent {
     Cancelled {
         message_id: Uuid,
     },
+    /// The conversation was named by its model after its first answer (the title job):
+    /// only on the conversation's stream (`GET /api/conversations/{id}/events`).
+    Title {
+        conversation_id: Uuid,
+        title: String,
+    },
 }
 
 impl StreamEvent {
@@ -73,6 +79,7 @@ impl StreamEvent {
             Self::Done { .. } => "done",
             Self::Error { .. } => "error",
             Self::Cancelled { .. } => "cancelled",
+            Self::Title { .. } => "title",
         }
     }
 }
@@ -131,7 +138,7 @@ impl Ending {
 }
 
 /// Every event type, as `StreamEvent::kind` names them.
-const KINDS: [&str; 7] = [
+const KINDS: [&str; 8] = [
     "meta",
     "start",
     "token",
@@ -139,6 +146,7 @@ const KINDS: [&str; 7] = [
     "done",
     "error",
     "cancelled",
+    "title",
 ];
 
 /// Peeks at the `type` of a raw payload without decoding the rest (the relay's hot path).

@@ -5,6 +5,15 @@ use uuid::Uuid;
 
 /// The apalis queue name. Set explicitly so moving the type never orphans queued jobs.
 pub const CHAT_QUEUE: &str = "chat";
+/// The title jobs' queue (in the same `apalis.jobs` table, with a worker of their own).
+pub const TITLE_QUEUE: &str = "title";
+
+/// Name a conversation after its first answer (`worker/src/title_job.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TitleJob {
+    pub conversation_id: Uuid,
+    pub user_id: Uuid,
+}
 
 /// Generate one assistant message. Idempotent: the message row is the source of truth, so a
 /// job run twice (retry, crashed worker) never produces a second answer.

@@ -22,5 +22,6 @@ pub mod queue;
 pub mod saturation;
 pub mod subjects;
 pub mod telemetry;
+pub mod title;
 
 pub use config::Config;

@@ -41,6 +41,13 @@ impl Subjects {
         format!("{}.conv.{conversation_id}.msg.{message_id}", self.prefix)
     }
 
+    /// The conversation's own events (its `title`): the subject of a message whose id is the
+    /// conversation's, so whatever relays a conversation's messages (the API's hub, the
+    /// conversation stream) relays them too, and no reader of a real message sees them.
+    pub fn conversation_meta(&self, conversation_id: Uuid) -> String {
+        self.message(conversation_id, conversation_id)
+    }
+
     /// Every message of one conversation: `sluice.conv.{conversation_id}.msg.*`.
     pub fn conversation(&self, conversation_id: Uuid) -> String {
         format!("{}.conv.{conversation_id}.msg.*", self.prefix)

@@ -371,7 +371,7 @@ async fn finished_jobs_leave_the_queue_table_and_dead_ones_stay_a_week() {
 #[tokio::test]
 async fn a_stale_attempt_finishing_late_leaves_the_answer_and_queue_row_to_its_successor() {
     use sluice_shared::events::{Ending, Usage};
-    use sluice_worker::store::{Finish, Timing};
+    use sluice_worker::store::{Finish, Finished, Timing};
 
     let app = TestApp::spawn_without_worker().await;
     let token = app.guest().await;
@@ -416,7 +416,10 @@ async fn a_stale_attempt_finishing_late_leaves_the_answer_and_queue_row_to_its_s
             .await
             .unwrap()
     };
-    assert!(!store.finish(finish(1, "stale")).await.unwrap());
+    assert_eq!(
+        store.finish(finish(1, "stale")).await.unwrap(),
+        Finished::NotOwned
+    );
     assert_eq!(queue_rows().await, 1, "the successor's queue row is kept");
     let answer = app.message(&token, id).await;
     assert_eq!(
@@ -424,7 +427,10 @@ async fn a_stale_attempt_finishing_late_leaves_the_answer_and_queue_row_to_its_s
         (Some("streaming"), Some(""))
     );
 
-    assert!(store.finish(finish(2, "fresh")).await.unwrap());
+    assert!(matches!(
+        store.finish(finish(2, "fresh")).await.unwrap(),
+        Finished::Stored { .. }
+    ));
     assert_eq!(
         queue_rows().await,
         0,

@@ -12,6 +12,7 @@ pub mod prompt;
 pub mod providers;
 pub mod publisher;
 pub mod store;
+pub mod title_job;
 pub mod wakeup;
 
 use std::{sync::Arc, time::Duration};
@@ -23,7 +24,7 @@ use async_nats::jetstream;
 use futures::StreamExt;
 use sluice_shared::{
     Config, db,
-    job::{CHAT_QUEUE, ChatJob},
+    job::{CHAT_QUEUE, ChatJob, TITLE_QUEUE, TitleJob},
     nats,
     subjects::Subjects,
 };
@@ -98,6 +99,11 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
         CHAT_QUEUE,
         shutdown.clone(),
     ));
+    let title_sweeper = tokio::spawn(finished_jobs::sweep_until(
+        pool.clone(),
+        TITLE_QUEUE,
+        shutdown.clone(),
+    ));
     let w = &config.worker;
     let queue = apalis_postgres::Config::default()
         .queue(CHAT_QUEUE)
@@ -121,7 +127,28 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
             shutdown.clone(),
         ))
     });
+    // Title jobs (`title_job.rs`): their own queue in the same table, two at a time beside the
+    // chat worker (a title is a nicety: it never takes a slot from an answer), woken by
+    // LISTEN/NOTIFY like the chat queue, the heartbeat the safety net.
+    let titles = {
+        let (state, pool, name) = (state.clone(), pool.clone(), format!("{name}-titles"));
+        let queue = queue.clone().queue(TITLE_QUEUE).batch_size(2);
+        move |restarts| {
+            let storage = PostgresStorage::<TitleJob>::new(&pool).with_config(queue.clone());
+            let notifications = apalis_postgres::Pubsub::new(pool.clone(), TITLE_QUEUE.to_string());
+            let wakeups = StreamStrategy::new(wakeup::WithEcho::new(notifications.map(|_| ())));
+            WorkerBuilder::new(format!("{name}-{restarts}"))
+                .backend(PollWith::new(storage, wakeups))
+                .concurrency(2)
+                .catch_panic()
+                .enable_tracing()
+                .parallelize(tokio::spawn)
+                .data(state.clone())
+                .build(title_job::title_job)
+        }
+    };
     Monitor::new()
+        .register(titles)
         .register(move |restarts| {
             let worker_name = format!("{name}-{restarts}");
             queue_worker.set(&worker_name);
@@ -173,6 +200,7 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
         }
     }
     sweeper.abort();
+    title_sweeper.abort();
     tracing::info!("worker stopped");
     Ok(())
 }

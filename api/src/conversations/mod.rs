@@ -1,9 +1,8 @@
 //! `/api/conversations`: create, list (cursor pages), get, change, delete, and list messages.
 
 pub mod store;
-mod title;
 
-pub use title::title_from;
+pub use sluice_shared::title::title_from;
 
 use axum::{
     Json,

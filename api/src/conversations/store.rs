@@ -68,9 +68,11 @@ pub async fn insert(
     model: &str,
     system_prompt: Option<&str>,
 ) -> sqlx::Result<ConversationRow> {
+    // A title given is the user's; without one, the title job names it after its first answer.
     sqlx::query_as(concat!(
-        "INSERT INTO conversations (id, user_id, title, model, system_prompt)
-         VALUES ($1, $2, $3, $4, $5) RETURNING ",
+        "INSERT INTO conversations (id, user_id, title, model, system_prompt, title_set_by)
+         VALUES ($1, $2, $3, $4, $5, CASE WHEN $3::text IS NULL THEN 'rule' ELSE 'user' END)
+         RETURNING ",
         conversation_columns!()
     ))
     .bind(Uuid::now_v7())
@@ -116,6 +118,8 @@ pub async fn update(
                 system_prompt = CASE WHEN $5::text IS NULL THEN system_prompt ELSE NULLIF($5, '') END,
                 -- The foreign key (group_id, user_id) refuses another user's folder.
                 group_id = CASE WHEN $6 THEN $7 ELSE group_id END,
+                -- Renamed: the title job leaves it be.
+                title_set_by = CASE WHEN $3::text IS NULL THEN title_set_by ELSE 'user' END,
                 favorite = COALESCE($8, favorite),
                 updated_at = now()
          WHERE id = $1 AND user_id = $2 RETURNING ",

@@ -69,6 +69,9 @@ pub fn translate(
         | StreamEvent::Done { message_id, .. }
         | StreamEvent::Error { message_id, .. }
         | StreamEvent::Cancelled { message_id } => *message_id,
+        // The socket's `message:*` events are about messages; its clients read a conversation's
+        // title from the conversation (and the account feed).
+        StreamEvent::Title { .. } => return Vec::new(),
     };
     let mut out = Vec::new();
     if started.insert(message_id) {
@@ -110,7 +113,9 @@ pub fn translate(
             ("message:done", done("error", None, None, Some(error)))
         }
         StreamEvent::Cancelled { .. } => ("message:done", done("cancelled", None, None, None)),
-        StreamEvent::Meta { .. } | StreamEvent::Start { .. } => return out,
+        StreamEvent::Meta { .. } | StreamEvent::Start { .. } | StreamEvent::Title { .. } => {
+            return out;
+        }
     };
     out.push((what.0, emitted(message_id, what.1)));
     out

@@ -35,6 +35,10 @@ pub struct WorkerConfig {
     /// process needs its own address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// After a conversation's first answer, ask its model for a short title (one more small
+    /// call to the provider per conversation; the demo model titles by a rule). Off: a
+    /// conversation keeps its first message's title.
+    pub auto_titles: bool,
 }
 
 impl Default for WorkerConfig {
@@ -51,6 +55,7 @@ impl Default for WorkerConfig {
             breaker_failures: 3,
             breaker_cooldown_secs: 30,
             metrics_listen: None,
+            auto_titles: true,
         }
     }
 }

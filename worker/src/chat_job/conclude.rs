@@ -12,7 +12,8 @@ use super::{End, Generation};
 use crate::{
     WorkerState, prompt,
     publisher::EventPublisher,
-    store::{Finish, Timing},
+    store::{Finish, Finished, Timing},
+    title_job,
 };
 
 /// Stores the answer, then publishes the terminal event — only if this attempt still owns the
@@ -96,16 +97,22 @@ pub(super) async fn conclude(
         provider: generation.provider,
         timing,
     };
-    if !state.store.finish(finish).await? {
+    let Finished::Stored { needs_title } = state.store.finish(finish).await? else {
         // Its conversation was deleted (the usual case), or a later attempt took it over.
         tracing::info!(
             attempt,
             "the message is gone or another attempt owns it; dropping this one's result"
         );
         return Ok(status);
-    }
+    };
     let last_seq = publisher.publish_terminal(&event).await?;
     state.store.set_last_seq(message_id, last_seq).await?;
     tracing::info!(attempt, kind = event.kind(), chars, "answer stored");
+    if needs_title && state.config.worker.auto_titles {
+        // A nicety: the answer stands whether or not its conversation gets a new name.
+        if let Err(e) = title_job::enqueue(&state.pool, job.conversation_id, job.user_id).await {
+            tracing::warn!(error = %e, "title job not enqueued");
+        }
+    }
     Ok(status)
 }

@@ -1,6 +1,7 @@
 //! The final write of an attempt: the answer's content, outcome and timing, and its spent
 //! queue row deleted (`sluice_shared::queue::spent`), in one statement for every attempt that
-//! ends at about the same time.
+//! ends at about the same time. It also says whether the answer's conversation still has the
+//! title of its first message (the worker then enqueues its title job).
 
 use sluice_shared::{
     batch::{Statement, column},
@@ -15,15 +16,25 @@ use super::Finish;
 
 pub(super) struct Finishes(pub(super) PgPool);
 
+/// What storing an attempt's end came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// This attempt no longer owns the message (deleted, or another attempt took it over).
+    NotOwned,
+    /// Stored; `needs_title`: the answer is done and its conversation (one of the app's) is
+    /// still titled by the rule.
+    Stored { needs_title: bool },
+}
+
 impl Statement for Finishes {
     type Item = Finish;
-    type Output = bool;
+    type Output = Finished;
 
-    async fn run(&self, finishes: &[Finish]) -> sqlx::Result<Vec<bool>> {
+    async fn run(&self, finishes: &[Finish]) -> sqlx::Result<Vec<Finished>> {
         let text = |f: fn(&Finish) -> Option<String>| column(finishes, f);
         let usage =
             |f: fn(&Usage) -> u32| column(finishes, |x| x.usage.as_ref().map(|u| f(u) as i32));
-        let owned: Vec<(Uuid, i32)> = sqlx::query_as(concat!(
+        let owned: Vec<(Uuid, i32, bool)> = sqlx::query_as(concat!(
             "WITH finished AS (
                  UPDATE messages m
                  SET content = f.content, status = f.status, finish_reason = f.finish_reason,
@@ -46,9 +57,11 @@ impl Statement for Finishes {
                  -- alone (estimated at 100 rows) can turn into a scan of the whole table.
                  WHERE m.id = ANY($1) AND m.id = f.id AND m.attempt = f.attempt
                    AND m.status = 'streaming'
-                 RETURNING m.id, f.attempt),",
+                 RETURNING m.id, f.attempt, m.status, m.conversation_id),",
             queue_delete_finished_jobs!("$14"),
-            "SELECT id, attempt FROM finished"
+            "SELECT f.id, f.attempt,
+                    f.status = 'done' AND c.title_set_by = 'rule' AND c.origin = 'app'
+             FROM finished f JOIN conversations c ON c.id = f.conversation_id"
         ))
         .bind(column(finishes, |f| f.message_id))
         .bind(column(finishes, |f| f.attempt))
@@ -88,7 +101,15 @@ impl Statement for Finishes {
         .await?;
         Ok(finishes
             .iter()
-            .map(|f| owned.contains(&(f.message_id, f.attempt)))
+            .map(|f| {
+                let stored = owned
+                    .iter()
+                    .find(|(id, attempt, _)| (*id, *attempt) == (f.message_id, f.attempt));
+                match stored {
+                    Some(&(_, _, needs_title)) => Finished::Stored { needs_title },
+                    None => Finished::NotOwned,
+                }
+            })
             .collect())
     }
 }

@@ -19,6 +19,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use claim::{Claims, OfferedItem};
+pub use finish::Finished;
 use finish::Finishes;
 use last_seq::LastSeqs;
 use prompt::Prompts;
@@ -191,10 +192,10 @@ impl Store {
         self.prompts.submit(message_id).await
     }
 
-    /// Writes the final content and status once. Returns false when this attempt no longer
-    /// owns the message (another attempt took over, or it is already final): the caller then
+    /// Writes the final content and status once. `NotOwned` when this attempt no longer owns
+    /// the message (another attempt took over, or it is already final): the caller then
     /// publishes nothing, so no message ever gets two answers.
-    pub async fn finish(&self, finish: Finish) -> Result<bool, BatchError> {
+    pub async fn finish(&self, finish: Finish) -> Result<Finished, BatchError> {
         self.finishes.submit(finish).await
     }
 
