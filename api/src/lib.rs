@@ -9,6 +9,7 @@ mod client_ip;
 pub mod conversations;
 mod cursor;
 pub mod error;
+mod export;
 mod extract;
 pub mod groups;
 mod health;
@@ -165,6 +166,7 @@ fn chat_routes(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState>
         .merge(conversations::router())
         .merge(groups::router())
         .merge(search::router())
+        .merge(export::router())
         .merge(messages::router())
         .merge(stream::router())
         .merge(ws::router())

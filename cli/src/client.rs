@@ -101,6 +101,21 @@ impl Api {
         decode(response).await
     }
 
+    /// `GET path` as it comes (an export, to copy out as it arrives), or the API's error.
+    pub async fn download(&mut self, path: &str) -> CliResult<Response> {
+        let url = self.url(path);
+        let response = self
+            .send(|http, token| http.get(&url).bearer_auth(token))
+            .await?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        match decode::<Value>(response).await {
+            Err(e) => Err(e),
+            Ok(_) => Err(CliError::new("the server answered an error without one")),
+        }
+    }
+
     fn access_token(&self) -> CliResult<String> {
         self.creds
             .as_ref()

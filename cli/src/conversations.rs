@@ -1,14 +1,15 @@
-//! `sluice conversations list | show ID | export ID --format md|json | rm ID`.
+//! `sluice conversations list | show ID | export ID --format md|json | rm ID`, and `sluice
+//! export FILE` (the whole account). Shown and exported as the server exports them.
 
 use reqwest::Method;
-use serde_json::{Value, json};
-use sluice_shared::{
-    dto::{ConversationOut, MessageOut, Page},
-    message_status::MessageStatus,
-};
+use serde_json::Value;
+use sluice_shared::dto::{ConversationOut, Page};
 use uuid::Uuid;
 
-use crate::{client::Api, error::CliResult};
+use crate::{
+    client::Api,
+    error::{CliError, CliResult},
+};
 
 /// Every conversation, newest first: starred ones marked ★, and the folder each is in.
 pub async fn list(api: &mut Api) -> CliResult<()> {
@@ -49,20 +50,34 @@ pub async fn list(api: &mut Api) -> CliResult<()> {
 }
 
 pub async fn show(api: &mut Api, id: Uuid) -> CliResult<()> {
-    let (conversation, messages) = fetch(api, id).await?;
-    print!("{}", markdown(&conversation, &messages));
+    export(api, id, "md").await
+}
+
+/// The server's export of the conversation (`GET /api/conversations/{id}/export`), copied to
+/// stdout as it arrives.
+pub async fn export(api: &mut Api, id: Uuid, format: &str) -> CliResult<()> {
+    let response = api
+        .download(&format!("/api/conversations/{id}/export?format={format}"))
+        .await?;
+    copy_out(response, &mut std::io::stdout().lock()).await
+}
+
+/// The whole account (`GET /api/export`) as a zip written to `path`.
+pub async fn export_account(api: &mut Api, path: &std::path::Path) -> CliResult<()> {
+    let response = api.download("/api/export").await?;
+    let mut file = std::fs::File::create(path)
+        .map_err(|e| CliError::new(format!("cannot write {}: {e}", path.display())))?;
+    copy_out(response, &mut file).await?;
+    println!("Saved your conversations to {}.", path.display());
     Ok(())
 }
 
-pub async fn export(api: &mut Api, id: Uuid, format: &str) -> CliResult<()> {
-    let (conversation, messages) = fetch(api, id).await?;
-    match format {
-        "json" => {
-            let doc = json!({ "conversation": conversation, "messages": messages });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-        }
-        _ => print!("{}", markdown(&conversation, &messages)),
+/// The body, chunk by chunk as it arrives, to `out` (a CLI may block on its own output).
+async fn copy_out(mut response: reqwest::Response, out: &mut impl std::io::Write) -> CliResult<()> {
+    while let Some(chunk) = response.chunk().await? {
+        out.write_all(&chunk)?;
     }
+    out.flush()?;
     Ok(())
 }
 
@@ -74,28 +89,6 @@ pub async fn remove(api: &mut Api, id: Uuid) -> CliResult<()> {
     Ok(())
 }
 
-/// The conversation and all its messages, oldest first.
-async fn fetch(api: &mut Api, id: Uuid) -> CliResult<(ConversationOut, Vec<MessageOut>)> {
-    let conversation: ConversationOut = api
-        .call(Method::GET, &format!("/api/conversations/{id}"), None)
-        .await?;
-    let mut messages = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = format!("/api/conversations/{id}/messages?limit=100");
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={c}"));
-        }
-        let page: Page<MessageOut> = api.call(Method::GET, &path, None).await?;
-        messages.extend(page.items);
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    Ok((conversation, messages))
-}
-
 /// The first line of `text`, at most `max` characters (titles can be whole first messages).
 fn one_line(text: &str, max: usize) -> String {
     let first = text.lines().next().unwrap_or_default();
@@ -104,28 +97,6 @@ fn one_line(text: &str, max: usize) -> String {
         None if text.contains('\n') => format!("{first}…"),
         None => first.to_string(),
     }
-}
-
-fn markdown(conversation: &ConversationOut, messages: &[MessageOut]) -> String {
-    let mut out = format!(
-        "# {}\n\n_{} · model {} · {}_\n\n",
-        conversation
-            .title
-            .as_deref()
-            .unwrap_or("Untitled conversation"),
-        conversation.id,
-        conversation.model,
-        conversation.created_at.format("%Y-%m-%d %H:%M UTC")
-    );
-    for m in messages {
-        let who = if m.role == "user" { "You" } else { "Assistant" };
-        let note = match m.status {
-            MessageStatus::Complete | MessageStatus::Done => String::new(),
-            other => format!(" _({other})_"),
-        };
-        out.push_str(&format!("**{who}**{note}\n\n{}\n\n", m.content.trim_end()));
-    }
-    out
 }
 
 #[cfg(test)]

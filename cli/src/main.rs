@@ -73,6 +73,9 @@ enum Command {
     /// List, make, rename or delete folders of conversations.
     #[command(subcommand)]
     Folders(FoldersCommand),
+    /// Save every conversation (with its messages, folders and stars) to a zip, as the server
+    /// exports it (to `sluice-export.zip` unless FILE is given).
+    Export { file: Option<std::path::PathBuf> },
     /// Find conversations and messages: words in any form, "a phrase", -without, names and
     /// parts of identifiers as written.
     Search {
@@ -271,6 +274,10 @@ async fn run(cli: Cli) -> CliResult<()> {
             }
             ConversationsCommand::Star { id, off } => folders::star(&mut api, id, !off).await,
         },
+        Command::Export { file } => {
+            let file = file.unwrap_or_else(|| "sluice-export.zip".into());
+            conversations::export_account(&mut api, &file).await
+        }
         Command::Search { query, limit } => search::search(&mut api, &query, limit).await,
         Command::Folders(c) => match c {
             FoldersCommand::List => folders::list(&mut api).await,

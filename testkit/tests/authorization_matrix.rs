@@ -115,6 +115,11 @@ async fn another_users_ids_are_not_found_on_every_endpoint_that_takes_an_id() {
             Some(json!({ "name": "taken over" })),
         ),
         (Method::DELETE, format!("/api/groups/{folder_id}"), None),
+        (
+            Method::GET,
+            format!("/api/conversations/{conversation}/export"),
+            None,
+        ),
     ];
     for (method, path, body) in cases {
         let r = app.call(token, method.clone(), &path, body).await;

@@ -40,11 +40,14 @@ async fn stack(slots: &[usize]) -> (TestApp, Vec<WorkerProcess>) {
         .iter()
         .map(|k| WorkerProcess(app.worker_process_sized(WORKER, *k)))
         .collect();
+    // Chat workers: each process also registers a worker of title jobs.
     let registered = || async {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM apalis.workers")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap()
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM apalis.workers WHERE worker_type = 'chat'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
     };
     let n = slots.len() as i64;
     wait::until(

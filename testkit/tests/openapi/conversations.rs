@@ -85,6 +85,9 @@ async fn folders(app: &TestApp, c: &mut Checker, token: &str, one: &str) {
     c.check("patch", "/api/conversations/{id}", r).await;
     let r = app.call(token, Method::DELETE, &path, None).await;
     assert_eq!(c.check("delete", "/api/groups/{id}", r).await.0, 204);
+    let r = get(app, &format!("{one}/export"), token).await;
+    let (_, exported) = c.check("get", "/api/conversations/{id}/export", r).await;
+    assert_eq!(exported["conversation"]["title"], "renamed");
     let r = get(app, "/api/search?q=renamed", token).await;
     let (_, found) = c.check("get", "/api/search", r).await;
     assert_eq!(found["items"][0]["conversation_title"], "renamed");

@@ -79,9 +79,10 @@ async fn wait_for_workers(stack: &Stack, n: usize) -> anyhow::Result<()> {
     let db = sqlx::PgPool::connect(&stack.db_url).await?;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let registered: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.workers")
-            .fetch_one(&db)
-            .await?;
+        let registered: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM apalis.workers WHERE worker_type = 'chat'")
+                .fetch_one(&db)
+                .await?;
         if registered as usize >= n {
             return Ok(());
         }

@@ -1,0 +1,124 @@
+//! `GET /api/export`: the whole account as a zip, written while it is sent — one
+//! conversation's document in memory at a time, however many there are. Entries:
+//! `conversations/{created}-{id}.json` (a `sluice.conversation` document each) and, last,
+//! `manifest.json` (`sluice.account`: when, how many, and the folders, empty ones too).
+
+use async_zip::{Compression, ZipEntryBuilder, base::write::ZipFileWriter};
+use axum::{
+    body::Body,
+    extract::State,
+    http::header,
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use tokio_util::io::ReaderStream;
+use uuid::Uuid;
+
+use super::document;
+use crate::{auth::AuthUser, error::ApiResult, state::AppState};
+
+/// What the manifest's `format` says.
+pub const ACCOUNT_FORMAT: &str = "sluice.account";
+/// Bytes buffered between the zip writer and the response.
+const PIPE: usize = 64 * 1024;
+
+#[derive(Serialize)]
+struct Manifest {
+    format: &'static str,
+    version: u32,
+    exported_at: DateTime<Utc>,
+    conversations: usize,
+    folders: Vec<Folder>,
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+struct Folder {
+    name: String,
+    created_at: DateTime<Utc>,
+}
+
+/// Everything in the caller's account — every conversation with its messages, and the
+/// folders — as a zip download, streamed.
+#[utoipa::path(get, path = "/api/export", tag = "conversations",
+    responses(
+        (status = 200, content_type = "application/zip", body = Vec<u8>,
+            description = "A zip: `conversations/*.json` (as `GET /api/conversations/{id}/export`) and `manifest.json`"),
+    ))]
+pub(super) async fn account(State(state): State<AppState>, user: AuthUser) -> ApiResult<Response> {
+    let (reader, writer) = tokio::io::duplex(PIPE);
+    let pool = state.pool.clone();
+    tokio::spawn(async move {
+        // A failure midway ends the download early: the client gets a zip without its end
+        // (no central directory), which every unzip refuses, never a silently partial one.
+        if let Err(e) = write(&pool, user.user_id, writer).await {
+            tracing::warn!(error = %e, "account export cut short");
+        }
+    });
+    let name = format!("sluice-export-{}.zip", Utc::now().format("%Y%m%d"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        Body::from_stream(ReaderStream::new(reader)),
+    )
+        .into_response())
+}
+
+async fn write(pool: &PgPool, owner: Uuid, out: tokio::io::DuplexStream) -> anyhow::Result<()> {
+    let mut zip = ZipFileWriter::with_tokio(out);
+    let mut written = 0;
+    let mut after: Option<(DateTime<Utc>, Uuid)> = None;
+    loop {
+        // Oldest first, a page of ids at a time.
+        let ids: Vec<(DateTime<Utc>, Uuid)> = sqlx::query_as(
+            "SELECT created_at, id FROM conversations
+             WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
+             ORDER BY created_at, id LIMIT 100",
+        )
+        .bind(owner)
+        .bind(after.map(|a| a.0))
+        .bind(after.map(|a| a.1))
+        .fetch_all(pool)
+        .await?;
+        let Some(&last) = ids.last() else { break };
+        for (created_at, id) in ids {
+            // Deleted since the page was read: nothing to write.
+            let Some(doc) = document::load(pool, owner, id).await? else {
+                continue;
+            };
+            let name = format!(
+                "conversations/{}-{id}.json",
+                created_at.format("%Y%m%dT%H%M%S")
+            );
+            let entry = ZipEntryBuilder::new(name.into(), Compression::Deflate);
+            zip.write_entry_whole(entry, &serde_json::to_vec_pretty(&doc)?)
+                .await?;
+            written += 1;
+        }
+        after = Some(last);
+    }
+    let folders: Vec<Folder> = sqlx::query_as(
+        "SELECT name, created_at FROM groups WHERE user_id = $1 ORDER BY lower(name)",
+    )
+    .bind(owner)
+    .fetch_all(pool)
+    .await?;
+    let manifest = Manifest {
+        format: ACCOUNT_FORMAT,
+        version: document::VERSION,
+        exported_at: Utc::now(),
+        conversations: written,
+        folders,
+    };
+    let entry = ZipEntryBuilder::new("manifest.json".to_string().into(), Compression::Deflate);
+    zip.write_entry_whole(entry, &serde_json::to_vec_pretty(&manifest)?)
+        .await?;
+    zip.close().await?;
+    Ok(())
+}
