@@ -1,7 +1,7 @@
 //! `scripts/bench search`: how fast one user's search answers with 1M messages in the table
 //! (`BENCH_MESSAGES`, default 1000000): 200 users of 5,000 messages each (1,000 conversations
 //! of 5 messages), texts of 8 to 40 words drawn from a 2,000-word vocabulary (Zipf-like: a few
-//! words are in most texts, most in few), one identifier-like token in every tenth. Each query
+//! words are in most texts, most in few), one identifier-like token (`ident_N_fn`) in every tenth. Each query
 //! is asked 30 times, one at a time, through the API, as the bench's user (one of the 200);
 //! the table gives p50 and p95 and how many hits the user has.
 
@@ -58,8 +58,10 @@ pub async fn run(bin_dir: &str) -> anyhow::Result<()> {
         ("w1 w40", "two words"),
         ("\"w1 w2\"", "phrase"),
         ("w40 -w1", "exclusion"),
-        ("ident_77", "identifier (full text + trigram)"),
-        ("dent_7", "part of an identifier (trigram)"),
+        // The user's messages hold `ident_0_fn` (message i holds `ident_{i % 1000}_fn` when i is
+        // a multiple of 10, and the user's are those of every 200th conversation of 5).
+        ("ident_0_fn", "identifier (full text + trigram)"),
+        ("dent_0", "part of an identifier (trigram)"),
         ("zzzz", "nothing"),
     ];
     for (query, kind) in cases {
