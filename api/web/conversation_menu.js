@@ -26,7 +26,7 @@ export class ConversationMenu {
     this.menu = h('div.menu', { id: 'conversation-menu', role: 'menu', 'aria-label': 'Conversation', hidden: true },
       item('menu-system-prompt', 'System prompt…', () => this.editSystemPrompt()),
       item('menu-rename', 'Rename…', () => chat.sidebar.rename(chat.conversationId, title())),
-      item('menu-star', 'Star', () => chat.sidebar.star(chat.conversationId, !this.starred())),
+      item('menu-star', 'Star', () => this.toggleStar()),
       item('menu-move', 'Move to folder…', () => this.moveToFolder()),
       item('menu-delete', 'Delete…', () => chat.sidebar.delete(chat.conversationId, title())));
     this.button.addEventListener('click', () => (this.menu.hidden ? this.open() : this.close()));
@@ -42,7 +42,18 @@ export class ConversationMenu {
     this.button.hidden = !visible;
   }
 
-  /** Whether the conversation on screen is starred, as the sidebar shows it. */
+  /** Stars or unstars, as the server has it (the sidebar may not show the conversation). */
+  async toggleStar() {
+    const id = this.chat.conversationId;
+    try {
+      const conversation = await get(`/api/conversations/${id}`);
+      await this.chat.sidebar.star(id, !conversation.favorite);
+    } catch (err) {
+      alert(`The conversation was not starred: ${err.message}`);
+    }
+  }
+
+  /** Whether the conversation on screen is starred, as the sidebar shows it (the label). */
   starred() {
     return Boolean(this.chat.sidebar.entry(this.chat.conversationId)?.classList.contains('starred'));
   }

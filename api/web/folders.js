@@ -44,10 +44,15 @@ export class Folders {
       li.querySelector('ul.conversations').setAttribute('aria-label', g.name);
       return li;
     });
+    let unseen = false;
     for (const [id, li] of shown) {
-      if (!items.some((g) => g.id === id)) this.dissolve(li);
+      if (items.some((g) => g.id === id)) continue;
+      this.dissolve(li);
+      // Its conversations this tab never loaded are now in Chats, perhaps on pages shown.
+      if (!li.dataset.loaded) unseen = true;
     }
     this.list.replaceChildren(...next);
+    if (unseen) await this.sidebar.reload();
   }
 
   /** The list a folder shows its conversations in, once it has loaded them (else null). */

@@ -56,13 +56,21 @@ export class Sidebar {
   async reload() {
     this.list.replaceChildren(this.sentinel);
     this.cursor = undefined;
-    const [favorites] = await Promise.all([
-      get('/api/conversations?favorite=true&limit=100'),
-      this.folders.reload(),
-    ]);
-    this.favorites.replaceChildren(...favorites.items.map((c) => this.item(c)));
-    this.favoritesSection.hidden = favorites.items.length === 0;
+    this.favorites.replaceChildren();
+    await Promise.all([this.loadFavorites(), this.folders.reload()]);
+    this.favoritesSection.hidden = !this.favorites.querySelector('li[data-id]');
     await this.more();
+  }
+
+  /** Every starred conversation, a page at a time. */
+  async loadFavorites() {
+    let cursor = null;
+    do {
+      const more = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+      const page = await get(`/api/conversations?favorite=true&limit=100${more}`);
+      this.favorites.append(...page.items.map((c) => this.item(c)));
+      cursor = page.next_cursor;
+    } while (cursor);
   }
 
   /** The next page of Chats: conversations in no folder and not starred. */

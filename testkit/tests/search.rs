@@ -147,6 +147,7 @@ async fn pages_neither_repeat_nor_skip_and_bad_queries_are_refused_in_words() {
         ("q=", "invalid_query"),
         ("q=%20%20", "invalid_query"),
         (&format!("q={}", "x".repeat(201)) as &str, "invalid_query"),
+        ("q=-zebra", "invalid_query"),
         ("q=zebra&limit=0", "invalid_limit"),
         ("q=zebra&limit=51", "invalid_limit"),
         ("q=zebra&cursor=abc", "invalid_cursor"),

@@ -117,4 +117,46 @@ async fn a_model_names_it_from_the_exchange_unless_the_user_already_did() {
     assert_eq!(queued, 0);
     assert_eq!(fake.requests(), asked_before + 1);
     assert_eq!(title_of(&app, &token, named_id).await, "My garden");
+
+    // A user with their own key for the provider: their exchange goes on no key of the
+    // server's for a title; the first message's title stays, and no later answer asks again.
+    let ada = app.register("own-key@example.com").await;
+    let ada = ada["access_token"].as_str().unwrap();
+    let key = json!({ "provider": "openai", "api_key": "sk-ada-own-key-0123456789" });
+    let r = app
+        .call(ada, Method::POST, "/api/provider-keys", Some(key))
+        .await;
+    assert_eq!(r.status(), 201);
+    let sent = app
+        .call(
+            ada,
+            Method::POST,
+            "/api/messages",
+            Some(json!({ "message": "soil for tomatoes" })),
+        )
+        .await;
+    let sent: Value = sent.json().await.unwrap();
+    let own: uuid::Uuid = sent["user_message"]["conversation_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let stream = sent["stream_url"].as_str().unwrap().to_string();
+    app.read_to_end(ada, &stream).await;
+    let asked_before = fake.requests();
+    sluice_testkit::wait::until(
+        "the title job to have run",
+        Duration::from_secs(10),
+        || async {
+            sqlx::query_scalar::<_, String>("SELECT title_set_by FROM conversations WHERE id = $1")
+                .bind(own)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap()
+        },
+        |by| by == "model",
+    )
+    .await;
+    assert_eq!(fake.requests(), asked_before, "no title request");
+    assert_eq!(title_of(&app, ada, own).await, "soil for tomatoes");
 }

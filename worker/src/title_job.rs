@@ -11,7 +11,6 @@ use apalis::prelude::{BoxDynError, Data};
 use futures::StreamExt;
 use sluice_shared::{
     account_events::AccountEvent,
-    config::ProviderKind,
     dto::ConversationOut,
     events::StreamEvent,
     job::{TITLE_QUEUE, TitleJob},
@@ -61,25 +60,31 @@ async fn run(state: &Arc<WorkerState>, job: &TitleJob) -> anyhow::Result<()> {
         return Ok(());
     };
     let question = exchange.question.unwrap_or_default();
-    let title = match ask_model(
-        state,
-        &exchange.model,
-        &question,
-        &exchange.answer.unwrap_or_default(),
-    )
-    .await?
-    {
-        Some(title) => title,
-        None => return Ok(()),
-    };
-    store_and_tell(state, job, &title).await
+    let answer = exchange.answer.unwrap_or_default();
+    match ask_model(state, job, &exchange.model, &question, &answer).await? {
+        Some(title) => store_and_tell(state, job, &title).await,
+        // Tried: the first message's title stays, and no later answer asks again.
+        None => {
+            sqlx::query(
+                "UPDATE conversations SET title_set_by = 'model'
+                 WHERE id = $1 AND title_set_by = 'rule'",
+            )
+            .bind(job.conversation_id)
+            .execute(&state.pool)
+            .await?;
+            Ok(())
+        }
+    }
 }
 
 /// The model's title for the exchange, cleaned to a title (first line, plain words, at most
 /// 60 characters); the demo model's is a rule (the question's key words). `None` when the
-/// model has no route or answers nothing usable.
+/// model has no route, answers nothing usable, or the user brought their own key for its
+/// provider: their exchange is then sent on no key of the server's, and their own key is for
+/// their answers, not for titles.
 async fn ask_model(
     state: &WorkerState,
+    job: &TitleJob,
     model: &str,
     question: &str,
     answer: &str,
@@ -92,8 +97,20 @@ async fn ask_model(
     else {
         return Ok(None);
     };
-    if route.kind == ProviderKind::Demo {
+    let Some(provider) = sluice_shared::provider_keys::stored_name(route.kind) else {
+        // The demo model.
         return Ok(Some(keywords_title(question)).filter(|t| !t.is_empty()));
+    };
+    let own_key: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM provider_keys
+                        WHERE user_id = $1 AND provider = $2 AND enabled)",
+    )
+    .bind(job.user_id)
+    .bind(provider)
+    .fetch_one(&state.pool)
+    .await?;
+    if own_key {
+        return Ok(None);
     }
     let clip = |text: &str| text.chars().take(2_000).collect::<String>();
     let request = ProviderRequest {

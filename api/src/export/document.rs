@@ -1,7 +1,6 @@
 //! A conversation as an export document: the conversation (its folder by name, so another
 //! account can take it), and every message oldest first, as the API shows them. The JSON a
-//! conversation export answers and each file of an account export; `POST /api/import` reads it
-//! back.
+//! conversation export answers and each file of an account export.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

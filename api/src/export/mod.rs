@@ -1,6 +1,6 @@
 //! Exports: one conversation as JSON or Markdown (`GET /api/conversations/{id}/export`), and
 //! the whole account as a zip streamed as it is written (`GET /api/export`): a JSON file per
-//! conversation and a manifest with the folders. `POST /api/import` reads both back.
+//! conversation and a manifest with the folders.
 
 pub mod document;
 mod zip;
@@ -30,8 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum Format {
-    /// The conversation and every message as stored (`sluice.conversation`, version 1): what
-    /// `POST /api/import` takes back.
+    /// The conversation and every message as stored (`sluice.conversation`, version 1).
     #[default]
     Json,
     /// For reading: the title, then each message under who wrote it.
@@ -47,7 +46,7 @@ struct ExportQuery {
     format: Option<Format>,
 }
 
-/// One conversation, to download: JSON (every field, for import) or Markdown (for reading).
+/// One conversation, to download: JSON (every field) or Markdown (for reading).
 #[utoipa::path(get, path = "/api/conversations/{id}/export", tag = "conversations",
     params(("id" = Uuid, Path, description = "The conversation"), ExportQuery),
     responses(

@@ -11,9 +11,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use serde::Serialize;
 use sqlx::PgPool;
-use tokio_util::io::ReaderStream;
+use tokio::io::DuplexStream;
+use tokio_util::{compat::Compat, io::ReaderStream};
 use uuid::Uuid;
 
 use super::document;
@@ -49,13 +51,28 @@ struct Folder {
 pub(super) async fn account(State(state): State<AppState>, user: AuthUser) -> ApiResult<Response> {
     let (reader, writer) = tokio::io::duplex(PIPE);
     let pool = state.pool.clone();
+    let (failed, failure) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
-        // A failure midway ends the download early: the client gets a zip without its end
-        // (no central directory), which every unzip refuses, never a silently partial one.
-        if let Err(e) = write(&pool, user.user_id, writer).await {
+        let mut zip = ZipFileWriter::with_tokio(writer);
+        let written = match write(&pool, user.user_id, &mut zip).await {
+            Ok(()) => zip.close().await.map(drop).map_err(anyhow::Error::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
             tracing::warn!(error = %e, "account export cut short");
+            // Said before the pipe closes (a failed `write` leaves `zip` holding it until this
+            // task ends), so the body ends in an error: the client sees a failed download, not
+            // a complete-looking one.
+            let _ = failed.send(());
         }
     });
+    // The zip as it is written; after it, an error if the writer failed (nothing if it ended
+    // well: the sender then drops unsent).
+    let cut_short = futures::stream::once(failure).filter_map(|sent| async move {
+        sent.ok()
+            .map(|()| Err(std::io::Error::other("the export failed before its end")))
+    });
+    let body = ReaderStream::new(reader).chain(cut_short);
     let name = format!("sluice-export-{}.zip", Utc::now().format("%Y%m%d"));
     Ok((
         [
@@ -65,13 +82,16 @@ pub(super) async fn account(State(state): State<AppState>, user: AuthUser) -> Ap
                 format!("attachment; filename=\"{name}\""),
             ),
         ],
-        Body::from_stream(ReaderStream::new(reader)),
+        Body::from_stream(body),
     )
         .into_response())
 }
 
-async fn write(pool: &PgPool, owner: Uuid, out: tokio::io::DuplexStream) -> anyhow::Result<()> {
-    let mut zip = ZipFileWriter::with_tokio(out);
+async fn write(
+    pool: &PgPool,
+    owner: Uuid,
+    zip: &mut ZipFileWriter<Compat<DuplexStream>>,
+) -> anyhow::Result<()> {
     let mut written = 0;
     let mut after: Option<(DateTime<Utc>, Uuid)> = None;
     loop {
@@ -119,6 +139,5 @@ async fn write(pool: &PgPool, owner: Uuid, out: tokio::io::DuplexStream) -> anyh
     let entry = ZipEntryBuilder::new("manifest.json".to_string().into(), Compression::Deflate);
     zip.write_entry_whole(entry, &serde_json::to_vec_pretty(&manifest)?)
         .await?;
-    zip.close().await?;
     Ok(())
 }

@@ -111,6 +111,16 @@ async fn search(
                 ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued")
             })?,
     };
+    // Only exclusions ("-draft") would match nearly everything the user has, slowly.
+    let words: Vec<&str> = (query.split_whitespace())
+        .filter(|w| !w.eq_ignore_ascii_case("or"))
+        .collect();
+    if !words.is_empty() && words.iter().all(|w| w.starts_with('-')) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "q needs a word to find, not only words to leave out (-word)",
+        ));
+    }
     // Trigrams need 3 characters; a query with operators (a phrase, an exclusion, `or`) is
     // full text's alone.
     let operators = query.contains('"')

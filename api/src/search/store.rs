@@ -46,24 +46,25 @@ pub async fn search(
                     CASE WHEN c.search @@ q.fts THEN 1 + 2 * ts_rank(c.search, q.fts) ELSE 0 END
                         AS rank
              FROM conversations c, q
-             WHERE c.user_id = $1
+             WHERE c.user_id = $1 AND c.title IS NOT NULL
                AND (c.search @@ q.fts OR ($3::text IS NOT NULL AND c.title ILIKE q.pattern))
              UNION ALL
              SELECT m.conversation_id, m.id, m.created_at,
                     CASE WHEN m.search @@ q.fts THEN 1 + ts_rank(m.search, q.fts) ELSE 0 END
              FROM messages m, q
-             WHERE m.user_id = $1
+             -- Replaced versions (regenerated, edited) are not what the app shows.
+             WHERE m.user_id = $1 AND m.superseded_at IS NULL
                AND (m.search @@ q.fts OR ($3::text IS NOT NULL AND m.content ILIKE q.pattern))
              ORDER BY rank DESC, created_at DESC, message_id DESC NULLS FIRST
              OFFSET $4 LIMIT $5
          )
          SELECT h.conversation_id, c.title AS conversation_title, h.message_id, m.role,
                 COALESCE(m.created_at, c.created_at) AS created_at,
-                CASE WHEN h.rank > 0 THEN ts_headline('english', COALESCE(m.content, c.title),
+                COALESCE(CASE WHEN h.rank > 0 THEN ts_headline('english', COALESCE(m.content, c.title),
                          q.fts, 'StartSel=\u{e000}, StopSel=\u{e001}, MaxWords=30, MinWords=12,
                                  ShortWord=2')
                      ELSE sluice_substring_snippet(COALESCE(m.content, c.title), $3)
-                END AS snippet
+                END, '') AS snippet
          FROM hits h
          JOIN conversations c ON c.id = h.conversation_id
          LEFT JOIN messages m ON m.id = h.message_id, q

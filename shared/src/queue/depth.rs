@@ -11,7 +11,7 @@ pub async fn depth(pool: &PgPool) -> sqlx::Result<(i64, f64)> {
         "SELECT count(*),
                 COALESCE(EXTRACT(EPOCH FROM now() - min(run_at))::float8, 0)
          FROM apalis.jobs
-         WHERE status = 'Pending' AND run_at <= now()",
+         WHERE job_type = 'chat' AND status = 'Pending' AND run_at <= now()",
     )
     .fetch_one(pool)
     .await
