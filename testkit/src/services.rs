@@ -65,12 +65,17 @@ pub fn started() -> &'static Services {
         .expect("the test services are started with the first stack")
 }
 
+/// A free port for a server another process starts (Postgres, NATS, nginx, chromedriver, an
+/// API): drawn outside Linux's ephemeral range (32768–60999), so that no `bind(0)` of this
+/// process — a fake provider, an SSE client — can be handed the same port before that server
+/// binds it (seen once: the tests' Postgres port taken by a fake HTTP server during `initdb`).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind port 0")
-        .local_addr()
-        .expect("addr")
-        .port()
+    loop {
+        let port = 10_000 + (uuid::Uuid::new_v4().as_u128() % 22_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 fn start() -> Services {
