@@ -98,6 +98,9 @@ pub async fn start(bin_dir: &str, fake: &FakeOpenAi, workers: &Workers) -> anyho
     config.demo.reply = DemoReply::Echo;
     // The load client signs in one guest per client from one address.
     config.auth_burst = 1000;
+    // Every chat here starts a conversation: title jobs (one per conversation, a second call to
+    // the provider) would be counted as every chat's cost.
+    config.worker.auto_titles = false;
     let spawn = |name: &str| {
         processes::command(&config, &format!("{bin_dir}/{name}"))
             .env(
