@@ -159,22 +159,16 @@ BEGIN
         ORDER BY (subject <> user_id), subject FOR UPDATE;
     GET DIAGNOSTICS locked = ROW_COUNT;
     IF locked < wanted THEN
-        -- A budget starts from what the usage rollup says was used today and this month
-        -- (limits may have just been set), then counts on.
+        -- A budget starts from what the stored answers say was used in its windows (limits
+        -- may have just been set: `sluice_used_by`, migration 20261207000003), then counts on.
+        -- Its in-flight count starts at 0: answers admitted while no limit applied reserved
+        -- nothing, and their ends give nothing back.
         INSERT INTO budgets (subject, user_id, minute_start, day_start, month_start,
-                             day_tokens, day_cost, month_cost)
+                             minute_requests, day_tokens, day_cost, month_cost)
         SELECT s, p_user, sluice_minute(now()), sluice_day(now()), sluice_month(now()),
-               COALESCE(sum(r.input_tokens + r.output_tokens)
-                            FILTER (WHERE r.bucket_start = sluice_day(now())), 0),
-               COALESCE(sum(r.cost_usd) FILTER (WHERE r.bucket_start = sluice_day(now())), 0),
-               COALESCE(sum(r.cost_usd), 0)
-        FROM unnest(ARRAY[p_user, p_key]) s
-        LEFT JOIN usage_rollups r
-               ON r.user_id = p_user AND r.grain = 'day'
-              AND r.bucket_start >= sluice_month(now())
-              AND (s = p_user OR r.api_key_id = s)
+               u.minute_requests, u.day_tokens, u.day_cost, u.month_cost
+        FROM unnest(ARRAY[p_user, p_key]) s, LATERAL sluice_used_by(p_user, s) u
         WHERE s IS NOT NULL
-        GROUP BY s
         ORDER BY (s <> p_user), s
         ON CONFLICT (subject) DO NOTHING;
         PERFORM 1 FROM budgets WHERE subject IN (p_user, p_key)

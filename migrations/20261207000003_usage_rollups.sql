@@ -239,3 +239,30 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- What `p_subject` (user `p_user`, or one of their API keys) has used in the current windows,
+-- from the stored answers: the usage rollup for today and this month (answers that ended),
+-- and the answers asked this minute and still being written. Answers are written within
+-- minutes: one older than a day still marked as being written is a stuck row, not counted.
+CREATE FUNCTION sluice_used_by(p_user uuid, p_subject uuid)
+RETURNS TABLE (minute_requests integer, day_tokens bigint, day_cost numeric,
+               month_cost numeric, in_flight integer)
+LANGUAGE sql STABLE AS $$
+    SELECT a.minute, r.day_tokens, r.day_cost, r.month_cost, a.in_flight
+    FROM (SELECT COALESCE(sum(u.input_tokens + u.output_tokens)
+                              FILTER (WHERE u.bucket_start = sluice_day(now())), 0)::int8
+                     AS day_tokens,
+                 COALESCE(sum(u.cost_usd) FILTER (WHERE u.bucket_start = sluice_day(now())), 0)
+                     AS day_cost,
+                 COALESCE(sum(u.cost_usd), 0) AS month_cost
+          FROM usage_rollups u
+          WHERE u.user_id = p_user AND u.grain = 'day'
+            AND u.bucket_start >= sluice_month(now())
+            AND (p_subject = p_user OR u.api_key_id = p_subject)) r,
+         (SELECT count(*) FILTER (WHERE m.created_at >= sluice_minute(now()))::int4 AS minute,
+                 count(*) FILTER (WHERE m.status IN ('queued', 'streaming'))::int4 AS in_flight
+          FROM conversations c
+          JOIN messages m ON m.conversation_id = c.id AND m.role = 'assistant'
+                         AND m.created_at >= now() - interval '1 day'
+          WHERE c.user_id = p_user AND (p_subject = p_user OR m.api_key_id = p_subject)) a
+$$;

@@ -145,6 +145,18 @@ pub async fn start(bin_dir: &str, fake: &FakeOpenAi, workers: &Workers) -> anyho
     anyhow::bail!("the API did not become ready")
 }
 
+/// `GET path` as `token`, its JSON body (an error body too: callers check `error`).
+pub async fn get_json(stack: &Stack, token: &str, path: &str) -> anyhow::Result<Value> {
+    Ok(stack
+        .http
+        .get(format!("{}{path}", stack.base))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .json()
+        .await?)
+}
+
 pub async fn guest(stack: &Stack) -> anyhow::Result<String> {
     let body: Value = stack
         .http

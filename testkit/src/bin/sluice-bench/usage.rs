@@ -12,7 +12,7 @@ use sluice_testkit::fake_openai::FakeOpenAi;
 
 use crate::{
     ms, percentile,
-    stack::{self, Stack, Workers},
+    stack::{self, Workers},
 };
 
 const PER_USER: i64 = 5000;
@@ -29,7 +29,7 @@ pub async fn run(bin_dir: &str) -> anyhow::Result<()> {
     let fake = FakeOpenAi::start(8, Duration::ZERO).await;
     let stack = stack::start(bin_dir, &fake, &Workers::one_large()).await?;
     let token = stack::guest(&stack).await?;
-    let me: Value = get(&stack, &token, "/api/auth/me").await?;
+    let me: Value = stack::get_json(&stack, &token, "/api/auth/me").await?;
     let me = me["id"]
         .as_str()
         .unwrap_or_default()
@@ -128,7 +128,7 @@ pub async fn run(bin_dir: &str) -> anyhow::Result<()> {
             let mut times = Vec::with_capacity(ASKS);
             for _ in 0..ASKS {
                 let started = Instant::now();
-                let body: Value = get(&stack, &token, &path).await?;
+                let body: Value = stack::get_json(&stack, &token, &path).await?;
                 times.push(started.elapsed());
                 anyhow::ensure!(body.get("error").is_none(), "{path}: {body}");
             }
@@ -140,17 +140,6 @@ pub async fn run(bin_dir: &str) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-async fn get(stack: &Stack, token: &str, path: &str) -> anyhow::Result<Value> {
-    Ok(stack
-        .http
-        .get(format!("{}{path}", stack.base))
-        .bearer_auth(token)
-        .send()
-        .await?
-        .json()
-        .await?)
 }
 
 /// Stores answers `from..to` as ended assistant messages (user `i % users`, user 0 being `me`,
