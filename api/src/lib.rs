@@ -14,6 +14,7 @@ mod extract;
 pub mod groups;
 mod health;
 mod html;
+mod import;
 pub mod limits;
 pub mod messages;
 mod metrics;
@@ -25,6 +26,7 @@ mod search;
 mod socket_io;
 pub mod state;
 pub mod stream;
+mod upload;
 mod usage;
 mod v1;
 mod validate;
@@ -167,6 +169,7 @@ fn chat_routes(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState>
         .merge(groups::router())
         .merge(search::router())
         .merge(export::router())
+        .merge(import::router())
         .merge(messages::router())
         .merge(stream::router())
         .merge(ws::router())

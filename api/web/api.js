@@ -81,3 +81,48 @@ export const post = (path, body) => api('POST', path, body);
 export const put = (path, body) => api('PUT', path, body);
 export const patch = (path, body) => api('PATCH', path, body);
 export const del = (path) => api('DELETE', path);
+
+/**
+ * Sends `file` as the multipart field `file` to `path`, calling onProgress(sent, total) as
+ * it goes up (fetch cannot report upload progress; XMLHttpRequest can). Resolves with the
+ * JSON answer; fails as `api` does.
+ */
+export async function upload(path, file, onProgress = () => {}) {
+  const once = () => new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open('POST', path);
+    request.setRequestHeader('Accept', 'application/json');
+    request.setRequestHeader('X-CSRF-Token', csrfToken());
+    request.upload.addEventListener('progress', (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size));
+    request.addEventListener('load', () => {
+      let data = null;
+      try { data = JSON.parse(request.responseText); } catch { /* not JSON */ }
+      resolve({ status: request.status, data });
+    });
+    request.addEventListener('error', () => reject(new ApiError(0, 'unreachable',
+      'Sluice could not be reached: check your connection, then try again.')));
+    const form = new FormData();
+    form.append('file', file, file.name);
+    request.send(form);
+  });
+  let answer = await once();
+  if (answer.status === 401) {
+    if (!(await refresh())) throw new SignedOut('Your session has ended. Please sign in again.');
+    answer = await once();
+  }
+  if (answer.status < 200 || answer.status >= 300) {
+    const error = answer.data?.error ?? {};
+    throw new ApiError(answer.status, error.code ?? 'error', sentence(answer.status, error.code, error.message));
+  }
+  return answer.data;
+}
+
+/** Starts a download of `path` (a route answering with Content-Disposition: attachment). */
+export function download(path) {
+  const link = document.createElement('a');
+  link.href = path;
+  link.download = '';
+  document.body.append(link);
+  link.click();
+  link.remove();
+}

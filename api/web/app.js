@@ -70,6 +70,7 @@ async function boot(notice) {
     onUpdated: (c) => sidebar.update(c),
     onDeleted: (id) => sidebar.deletedElsewhere(id),
     onFoldersChanged: () => sidebar.folders.recount(),
+    onImported: () => sidebar.reload(),
     // Nothing is replayed: what changed while the feed was down is read again.
     onReopen: async () => {
       await sidebar.reload();

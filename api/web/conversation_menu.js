@@ -1,10 +1,10 @@
 // The chat header's menu (⋯) for the conversation on screen: its system prompt, rename,
-// star, move to a folder, delete. A menu button with arrow keys and Escape, as WAI-ARIA's
+// star, move to a folder, download (Markdown or JSON), delete. A menu button with arrow keys and Escape, as WAI-ARIA's
 // menu button pattern has it;
 // the system prompt is edited in a modal <dialog>.
 
 import { h, announce, guarded } from './dom.js';
-import { get, patch } from './api.js';
+import { get, patch, download } from './api.js';
 
 export class ConversationMenu {
   /** `chat`: the ChatView (its conversationId, title and sidebar). */
@@ -28,6 +28,8 @@ export class ConversationMenu {
       item('menu-rename', 'Rename…', () => chat.sidebar.rename(chat.conversationId, title())),
       item('menu-star', 'Star', () => this.toggleStar()),
       item('menu-move', 'Move to folder…', () => this.moveToFolder()),
+      item('menu-export-md', 'Download as Markdown', () => download(`/api/conversations/${chat.conversationId}/export?format=md`)),
+      item('menu-export-json', 'Download as JSON', () => download(`/api/conversations/${chat.conversationId}/export?format=json`)),
       item('menu-delete', 'Delete…', () => chat.sidebar.delete(chat.conversationId, title())));
     this.button.addEventListener('click', () => (this.menu.hidden ? this.open() : this.close()));
     this.menu.addEventListener('keydown', (e) => this.key(e));

@@ -6,9 +6,9 @@ import { get, SignedOut } from './api.js';
 
 /**
  * Calls onCreated(conversation), onUpdated(conversation), onDeleted(id), onFoldersChanged()
- * (a folder made, renamed or deleted) and, when the feed opens again after a drop, onReopen(). Returns a function that stops following.
+ * (a folder made, renamed or deleted), onImported() (an import: everything may have changed) and, when the feed opens again after a drop, onReopen(). Returns a function that stops following.
  */
-export function followAccount({ onCreated, onUpdated, onDeleted, onFoldersChanged, onReopen }) {
+export function followAccount({ onCreated, onUpdated, onDeleted, onFoldersChanged, onImported, onReopen }) {
   let source = null;
   let opened = false;
   let stopped = false;
@@ -21,6 +21,7 @@ export function followAccount({ onCreated, onUpdated, onDeleted, onFoldersChange
     on('conversation_updated', (e) => onUpdated(e.conversation));
     on('conversation_deleted', (e) => onDeleted(e.conversation_id));
     for (const kind of ['group_created', 'group_updated', 'group_deleted']) on(kind, () => onFoldersChanged());
+    on('imported', () => onImported());
     source.addEventListener('open', () => {
       failures = 0;
       if (opened) onReopen();

@@ -1,7 +1,7 @@
 // Settings: the account (add a password to a guest, change it, link GitHub / Google, sign out
 // here or everywhere, delete the account), then the signed-in devices (devices.js), API keys
-// (keys.js), the user's own provider keys (provider_keys.js) and, for admins, the users
-// (users.js).
+// (keys.js), the user's own provider keys (provider_keys.js), export and import (data.js) and,
+// for admins, the users (users.js).
 
 import { h, guarded } from './dom.js';
 import { api, get, post, put, del } from './api.js';
@@ -10,6 +10,7 @@ import { keysSection } from './keys.js';
 import { providerKeysSection } from './provider_keys.js';
 import { usersSection } from './users.js';
 import { roleLimitsSection } from './limits.js';
+import { dataSection } from './data.js';
 
 /** `signedOut(notice)` shows the sign-in screen once the session is over (app.js). */
 export async function settingsView(main, { me, signOut, refreshMe, signedOut }) {
@@ -22,7 +23,7 @@ export async function settingsView(main, { me, signOut, refreshMe, signedOut }) 
     }
     : signOut;
   const sections = [account(me, leave, refreshMe, signedOut), await devicesSection(leave), await keysSection(),
-    await providerKeysSection()];
+    await providerKeysSection(), dataSection()];
   if (me.roles.includes('admin')) sections.push(await usersSection(), await roleLimitsSection());
   sections.push(leaving(me, signedOut));
   main.replaceChildren(h('section.settings', { id: 'settings' }, h('h1', {}, 'Settings'), ...sections));

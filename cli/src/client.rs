@@ -101,6 +101,46 @@ impl Api {
         decode(response).await
     }
 
+    /// `POST path` with the file at `file` as the body, streamed from the disk; the type is
+    /// told by its first bytes and the name goes in `Content-Disposition`.
+    pub async fn upload<T: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        file: &std::path::Path,
+    ) -> CliResult<T> {
+        let cannot =
+            |e: std::io::Error| CliError::new(format!("cannot read {}: {e}", file.display()));
+        let mut head = [0u8; 8];
+        let read = std::io::Read::read(&mut std::fs::File::open(file).map_err(cannot)?, &mut head)
+            .map_err(cannot)?;
+        let content_type = crate::upload::content_type(&head[..read]);
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().replace(['"', '\\', '\r', '\n'], "_"))
+            .unwrap_or_default();
+        let url = self.url(path);
+        let response = self
+            .send(|http, token| {
+                // Opened for each try: a refused token means sending the file again.
+                let body = match std::fs::File::open(file) {
+                    Ok(f) => reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(
+                        tokio::fs::File::from_std(f),
+                    )),
+                    Err(_) => reqwest::Body::from(Vec::new()),
+                };
+                http.post(&url)
+                    .bearer_auth(token)
+                    .header(reqwest::header::CONTENT_TYPE, content_type)
+                    .header(
+                        reqwest::header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    )
+                    .body(body)
+            })
+            .await?;
+        decode(response).await
+    }
+
     /// `GET path` as it comes (an export, to copy out as it arrives), or the API's error.
     pub async fn download(&mut self, path: &str) -> CliResult<Response> {
         let url = self.url(path);

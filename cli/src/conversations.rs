@@ -72,6 +72,29 @@ pub async fn export_account(api: &mut Api, path: &std::path::Path) -> CliResult<
     Ok(())
 }
 
+#[derive(serde::Deserialize)]
+struct Imported {
+    conversation_ids: Vec<Uuid>,
+    messages: u64,
+    folders_created: u64,
+}
+
+pub async fn import(api: &mut Api, path: &std::path::Path) -> CliResult<()> {
+    let out: Imported = api.upload("/api/import", path).await?;
+    let n = out.conversation_ids.len();
+    let folders = match out.folders_created {
+        0 => String::new(),
+        1 => ", 1 new folder".into(),
+        k => format!(", {k} new folders"),
+    };
+    println!(
+        "Imported {n} conversation{} ({} messages{folders}).",
+        if n == 1 { "" } else { "s" },
+        out.messages
+    );
+    Ok(())
+}
+
 /// The body, chunk by chunk as it arrives, to `out` (a CLI may block on its own output).
 async fn copy_out(mut response: reqwest::Response, out: &mut impl std::io::Write) -> CliResult<()> {
     while let Some(chunk) = response.chunk().await? {

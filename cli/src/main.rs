@@ -15,6 +15,7 @@ mod provider_keys;
 mod render;
 mod search;
 mod stream;
+mod upload;
 mod usage;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -76,6 +77,9 @@ enum Command {
     /// Save every conversation (with its messages, folders and stars) to a zip, as the server
     /// exports it (to `sluice-export.zip` unless FILE is given).
     Export { file: Option<std::path::PathBuf> },
+    /// Import conversations from an export: Sluice's (a conversation's .json or the account
+    /// .zip) or ChatGPT's data export (its .zip or conversations.json).
+    Import { file: std::path::PathBuf },
     /// Find conversations and messages: words in any form, "a phrase", -without, names and
     /// parts of identifiers as written.
     Search {
@@ -278,6 +282,7 @@ async fn run(cli: Cli) -> CliResult<()> {
             let file = file.unwrap_or_else(|| "sluice-export.zip".into());
             conversations::export_account(&mut api, &file).await
         }
+        Command::Import { file } => conversations::import(&mut api, &file).await,
         Command::Search { query, limit } => search::search(&mut api, &query, limit).await,
         Command::Folders(c) => match c {
             FoldersCommand::List => folders::list(&mut api).await,

@@ -1,5 +1,6 @@
 //! `sluice conversations show|export` print the server's export (Markdown, or JSON with every
-//! message), and `sluice export FILE` saves the whole account's zip.
+//! message), `sluice export FILE` saves the whole account's zip, and `sluice import FILE`
+//! brings an export into an account.
 
 mod support;
 
@@ -52,6 +53,36 @@ async fn conversations_print_as_the_server_exports_them_and_the_account_saves_as
     assert!(
         zip.windows(4).any(|w| w == end),
         "with its end (central directory)"
+    );
+
+    // The zip imports into another account (`sluice import`), as does one conversation's JSON.
+    let other = Home::new();
+    let bob = app.register("cli-import@example.com").await;
+    other.sign_in(&app.base, &bob);
+    let import = |file: std::path::PathBuf| {
+        let mut cmd = other.tokio_command(&app.base);
+        cmd.arg("import").arg(file);
+        run(cmd, None)
+    };
+    let ran = import(file.clone()).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.stdout.trim(), "Imported 1 conversation (2 messages).");
+    let json = home.dir.join("one.json");
+    std::fs::write(&json, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let ran = import(json).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let bobs = app
+        .get_json(bob["access_token"].as_str().unwrap(), "/api/conversations")
+        .await;
+    assert_eq!(bobs["items"].as_array().unwrap().len(), 2);
+    let notes = home.dir.join("notes.txt");
+    std::fs::write(&notes, "not an export").unwrap();
+    let ran = import(notes).await;
+    assert_eq!(ran.code, 1);
+    assert!(
+        ran.stderr.contains("not an export Sluice reads"),
+        "{}",
+        ran.stderr
     );
 
     let ran = sluice(vec![

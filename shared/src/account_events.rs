@@ -23,6 +23,8 @@ pub enum AccountEvent {
     GroupUpdated { group: GroupOut },
     /// A folder was deleted; the conversations it held are in none now.
     GroupDeleted { group_id: Uuid },
+    /// Conversations (and maybe folders) were imported: lists are worth reading again.
+    Imported { conversations: u64 },
 }
 
 impl AccountEvent {
@@ -35,6 +37,7 @@ impl AccountEvent {
             Self::GroupCreated { .. } => "group_created",
             Self::GroupUpdated { .. } => "group_updated",
             Self::GroupDeleted { .. } => "group_deleted",
+            Self::Imported { .. } => "imported",
         }
     }
 }

@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Longest folder name, in characters.
 const MAX_NAME_CHARS: usize = 100;
 /// Most folders one user may have: a sidebar, not a filing system.
-const MAX_GROUPS: i64 = 500;
+pub const MAX_GROUPS: i64 = 500;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -91,6 +91,9 @@ pub struct Config {
     pub google: OAuthProviderConfig,
     /// Largest request body accepted, in bytes (larger → 413).
     pub body_limit_bytes: usize,
+    /// Largest file `POST /api/import` takes, in bytes (larger → 413); a zip may unpack to
+    /// four times this, no more.
+    pub import_limit_bytes: u64,
     /// Longest user message accepted, in characters (longer → 413).
     pub max_message_chars: usize,
     /// Output tokens an answer reserves against its user's budgets until it ends (then it
@@ -141,6 +144,7 @@ impl Default for Config {
             github: OAuthProviderConfig::github(),
             google: OAuthProviderConfig::google(),
             body_limit_bytes: 256 * 1024,
+            import_limit_bytes: 200 * 1024 * 1024,
             max_message_chars: 32_000,
             reserve_output_tokens: 500,
             keepalive_secs: 15,

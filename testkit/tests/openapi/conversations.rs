@@ -88,6 +88,28 @@ async fn folders(app: &TestApp, c: &mut Checker, token: &str, one: &str) {
     let r = get(app, &format!("{one}/export"), token).await;
     let (_, exported) = c.check("get", "/api/conversations/{id}/export", r).await;
     assert_eq!(exported["conversation"]["title"], "renamed");
+    let doc = serde_json::to_vec(&exported).unwrap();
+    let r = app
+        .http
+        .post(app.url("/api/import"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(doc)
+        .send()
+        .await
+        .unwrap();
+    let (_, imported) = c.check("post", "/api/import", r).await;
+    assert_eq!(imported["conversation_ids"].as_array().unwrap().len(), 1);
+    let r = app
+        .http
+        .post(app.url("/api/import"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(r#"{"hello": 1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.check("post", "/api/import", r).await.0, 422);
     let r = get(app, "/api/search?q=renamed", token).await;
     let (_, found) = c.check("get", "/api/search", r).await;
     assert_eq!(found["items"][0]["conversation_title"], "renamed");
