@@ -11,6 +11,7 @@ mod cursor;
 pub mod error;
 mod export;
 mod extract;
+pub mod files;
 pub mod groups;
 mod health;
 mod html;
@@ -100,6 +101,8 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
         saturation: Default::default(),
         master_keys: sluice_shared::envelope::MasterKeys::from_config(&config.secrets)?
             .map(Arc::new),
+        files: sluice_shared::files::store(&config.files)?,
+        file_cleanup: Default::default(),
         config,
         shutdown,
     })
@@ -170,6 +173,7 @@ fn chat_routes(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState>
         .merge(search::router())
         .merge(export::router())
         .merge(import::router())
+        .merge(files::router())
         .merge(messages::router())
         .merge(stream::router())
         .merge(ws::router())
@@ -190,6 +194,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let state = connect(config, shutdown.clone()).await?;
+    files::cleanup::spawn(state.clone());
     if let Some(addr) = state.config.metrics_listen {
         let sample = state.metrics.sampler(state.pool.clone());
         state

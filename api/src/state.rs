@@ -47,6 +47,10 @@ pub struct AppState {
     pub saturation: Arc<sluice_shared::saturation::Saturation>,
     /// Seals users' provider keys; `None` when `[secrets]` sets no master key.
     pub master_keys: Option<Arc<sluice_shared::envelope::MasterKeys>>,
+    /// Where attachments are kept (`[files]`).
+    pub files: Arc<dyn object_store::ObjectStore>,
+    /// Wakes the file clean-up job (after a delete).
+    pub file_cleanup: Arc<tokio::sync::Notify>,
     /// Fires on shutdown: open SSE responses end cleanly.
     pub shutdown: CancellationToken,
 }

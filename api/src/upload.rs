@@ -21,8 +21,6 @@ pub struct Received {
     pub bytes: u64,
     /// The name the sender gave the file (a form's `filename`), if any.
     pub file_name: Option<String>,
-    /// The type the sender claimed: a hint only, the content decides.
-    pub content_type: Option<String>,
     /// The first bytes, for sniffing the type.
     pub head: Vec<u8>,
 }
@@ -42,13 +40,10 @@ pub async fn receive<W: AsyncWrite + Unpin>(
     if declared.is_some_and(|n| n > limit.saturating_add(64 * 1024)) {
         return Err(too_large(limit));
     }
-    let content_type = request
+    let is_form = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let is_form = content_type
-        .as_deref()
         .is_some_and(|t| t.to_ascii_lowercase().starts_with("multipart/form-data"));
     if !is_form {
         // A bare body may name its file as a download does: `attachment; filename="…"`.
@@ -61,7 +56,6 @@ pub async fn receive<W: AsyncWrite + Unpin>(
         let received = copy(body, limit, into).await?;
         return Ok(Received {
             file_name,
-            content_type,
             ..received
         });
     }
@@ -73,14 +67,12 @@ pub async fn receive<W: AsyncWrite + Unpin>(
             continue;
         }
         let file_name = field.file_name().map(str::to_string);
-        let content_type = field.content_type().map(str::to_string);
         let chunks = futures::stream::unfold(field, |mut field| async move {
             field.chunk().await.transpose().map(|c| (c, field))
         });
         let received = copy(chunks, limit, into).await?;
         return Ok(Received {
             file_name,
-            content_type,
             ..received
         });
     }
@@ -146,7 +138,6 @@ async fn copy<E: std::fmt::Display, W: AsyncWrite + Unpin>(
     Ok(Received {
         bytes,
         file_name: None,
-        content_type: None,
         head,
     })
 }

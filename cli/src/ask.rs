@@ -1,13 +1,14 @@
 //! `sluice ask "PROMPT"` for scripts: the prompt (plus stdin, when piped) in, only the answer
 //! out on stdout, errors on stderr, exit 0 only for a complete answer. On a terminal the answer
 //! streams; into a pipe it is written once complete, so a restarted answer never leaves
-//! half-text behind. `--json` prints the final message object instead.
+//! half-text behind. `--json` prints the final message object instead. `-f FILE` attaches files
+//! (uploaded first, then sent with the question).
 
 use std::io::{IsTerminal, Read, Write};
 
 use reqwest::Method;
 use serde_json::Value;
-use sluice_shared::dto::ChatIn;
+use sluice_shared::dto::{ChatIn, FileOut};
 use uuid::Uuid;
 
 use crate::{
@@ -23,14 +24,22 @@ pub struct AskArgs {
     pub conversation: Option<Uuid>,
     pub model: Option<String>,
     pub json: bool,
+    /// Uploaded first, then sent with the question.
+    pub files: Vec<std::path::PathBuf>,
 }
 
 pub async fn ask(api: &mut Api, args: AskArgs) -> CliResult<()> {
     let message = prompt_with_stdin(args.prompt)?;
+    let mut attachments = Vec::new();
+    for file in &args.files {
+        let uploaded: FileOut = api.upload("/api/files", file).await?;
+        attachments.push(uploaded.id);
+    }
     let input = ChatIn {
         message,
         conversation_id: args.conversation,
         model: args.model,
+        attachments,
     };
     let mut interrupts = Interrupts::listen()?;
     let response = stream::start(api, &input, &mut interrupts).await?;

@@ -105,6 +105,7 @@ async fn answer(api: &mut Api, session: &mut Session, text: &str) -> CliResult<(
         message: text.to_string(),
         conversation_id: session.conversation,
         model: session.model.clone(),
+        attachments: Vec::new(),
     };
     let response = stream::start(api, &input, &mut session.interrupts).await?;
     let mut renderer = Renderer::stdout();

@@ -67,6 +67,9 @@ enum Command {
         /// Print the final message object as JSON.
         #[arg(long)]
         json: bool,
+        /// Attach a file (text, PDF or image); repeat for more.
+        #[arg(short = 'f', long = "file")]
+        files: Vec<std::path::PathBuf>,
     },
     /// List, show, export, delete, move or star conversations.
     #[command(subcommand, alias = "conv")]
@@ -253,12 +256,14 @@ async fn run(cli: Cli) -> CliResult<()> {
             conversation,
             model,
             json,
+            files,
         } => {
             let args = ask::AskArgs {
                 prompt,
                 conversation,
                 model: model.or(default_model),
                 json,
+                files,
             };
             ask::ask(&mut api, args).await
         }

@@ -4,6 +4,7 @@
 #
 #   target/clients/venv/           python3 -m venv + testkit/clients/requirements.txt
 #   target/clients/schemathesis/   python3 -m venv + testkit/clients/schemathesis/requirements.txt
+#   target/clients/moto/           python3 -m venv + testkit/clients/moto/requirements.txt
 #   target/clients/node/           testkit/clients/package.json + package-lock.json, npm ci,
 #                                  and a copy of testkit/clients/node/*.mjs (ESM resolves bare
 #                                  imports from the script's own folder, so they must sit beside
@@ -52,6 +53,8 @@ ensure_clients() {
   ensure_venv "$CLIENTS_DIR/venv" "$src/requirements.txt" "the Python client matrix"
   # schemathesis in a venv of its own: its pins need not agree with the clients'.
   ensure_venv "$CLIENTS_DIR/schemathesis" "$src/schemathesis/requirements.txt" "schemathesis"
+  # moto's S3 server: the S3-compatible store attachments are tested against.
+  ensure_venv "$CLIENTS_DIR/moto" "$src/moto/requirements.txt" "moto (S3)"
 
   # --- Node: target/clients/node ---
   ensure_command node nodejs

@@ -112,6 +112,23 @@ pub struct GroupOut {
     pub conversations: i64,
 }
 
+/// An uploaded file (`POST /api/files`), and a question's attachment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct FileOut {
+    pub id: Uuid,
+    /// The name it was uploaded with (no folders).
+    pub name: String,
+    /// What its content is (sniffed, not taken from the name or the upload).
+    pub content_type: String,
+    pub bytes: i64,
+    pub created_at: DateTime<Utc>,
+    /// The question it was sent with; `null` until sent.
+    pub message_id: Option<Uuid>,
+    /// For text and PDFs: the characters of text a prompt can read (all of them, though a
+    /// model with a small context is given what fits, and told it was cut).
+    pub text_chars: Option<i64>,
+}
+
 /// One page of a list; pass `next_cursor` back as `?cursor=` for the next page.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Page<T> {
@@ -126,6 +143,10 @@ pub struct MessageIn {
     #[schema(min_length = 1, pattern = r"\S")]
     pub content: String,
     pub model: Option<String>,
+    /// Files to send with it (ids from `POST /api/files`; at most `[files] max_per_message`,
+    /// 10 by default). Each is sent once.
+    #[serde(default)]
+    pub attachments: Vec<Uuid>,
 }
 
 /// `POST /api/chat`: send a message and stream the answer in one request.
@@ -137,6 +158,9 @@ pub struct ChatIn {
     pub message: String,
     pub conversation_id: Option<Uuid>,
     pub model: Option<String>,
+    /// Files to send with it, as `MessageIn::attachments`.
+    #[serde(default)]
+    pub attachments: Vec<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -173,6 +197,9 @@ pub struct MessageOut {
     /// What the answer cost, from the model's price in config (US dollars).
     #[serde(default)]
     pub cost_usd: Option<f64>,
+    /// A question's files (`attachments` of the send), oldest first; left out when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<FileOut>,
 }
 
 /// `202` answer of `POST /api/messages/{id}/regenerate`.

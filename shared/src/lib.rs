@@ -11,6 +11,7 @@ pub mod dto;
 pub mod envelope;
 pub mod estimate;
 pub mod events;
+pub mod files;
 pub mod handoff;
 pub mod job;
 pub mod message_status;

@@ -75,6 +75,12 @@ pub async fn test_config() -> Config {
         jwt_secret: "test-secret-test-secret-test-secret!".into(),
         ..Config::default()
     };
+    // Each stack's attachments in a directory of its own.
+    config.files.dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/tmp/files")
+        .join(&db_name)
+        .display()
+        .to_string();
     config.demo.pacing_ms = 2;
     config.demo.reply_tokens = 24;
     // Tests predict every token of the echo reply (the web app's tests read the guide).

@@ -46,6 +46,7 @@ pub fn with_fake_provider(fake: &fake_openai::FakeOpenAi, provider: ProviderKind
                     max_output_tokens: 256,
                     display_name: Some("Fake GPT".into()),
                     price: None,
+                    vision: true,
                     fallbacks: Vec::new(),
                 },
             );

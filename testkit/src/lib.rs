@@ -19,6 +19,7 @@ pub mod nginx;
 pub mod processes;
 pub mod proxy;
 mod requests;
+pub mod s3;
 pub mod services;
 pub mod sse;
 pub mod wait;

@@ -2,6 +2,7 @@
 //! and publishes every token to NATS JetStream. Scale it by running more processes.
 #![forbid(unsafe_code)]
 
+pub mod attachments;
 pub mod cancels;
 pub mod chat_job;
 pub mod cli;
@@ -57,6 +58,8 @@ pub struct WorkerState {
     pub master_keys: Option<sluice_shared::envelope::MasterKeys>,
     /// What `/metrics` on `worker.metrics_listen` shows.
     pub metrics: Arc<metrics::WorkerMetrics>,
+    /// Where attachments are kept (images are read from it for the prompt).
+    pub files: Arc<dyn object_store::ObjectStore>,
 }
 
 /// Runs one worker process until `shutdown` fires; then stops fetching, lets in-flight jobs
@@ -88,6 +91,7 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
         subjects,
         routes: providers::routes::Routes::build(&config, &metrics)?,
         master_keys: sluice_shared::envelope::MasterKeys::from_config(&config.secrets)?,
+        files: sluice_shared::files::store(&config.files)?,
         metrics,
         slots: Arc::new(Semaphore::new(config.worker.concurrency)),
         slot_freed: Arc::new(Notify::new()),

@@ -2,40 +2,48 @@
 //! context window after reserving room for the answer. The history is read together with the
 //! claim (`store::claim`), newest first.
 
-use crate::providers::PromptMessage;
+use crate::{attachments, providers::PromptMessage, store::AttachedFile};
 
 pub use sluice_shared::estimate::tokens as estimate_tokens;
 
+/// One message of the history as read: its side, its text and (a question's) files.
+pub struct Turn<'a> {
+    pub role: &'a str,
+    pub content: &'a str,
+    pub files: &'a [AttachedFile],
+}
+
 /// Keeps the newest turns whose estimated size fits the budget (the system prompt first).
-/// Only the turns kept are copied.
+/// Only the turns kept are copied. A question's files take what room is left beside it
+/// (`attachments::compose`); images only when the model `sees`.
 pub fn fit<'a>(
     system_prompt: &str,
-    newest_first: impl Iterator<Item = (&'a str, &'a str)>,
+    newest_first: impl Iterator<Item = Turn<'a>>,
     budget: u32,
+    sees: bool,
 ) -> Vec<PromptMessage> {
     let mut used = estimate_tokens(system_prompt);
     let mut kept = Vec::new();
-    for (role, content) in newest_first {
-        let cost = estimate_tokens(content);
+    for turn in newest_first {
+        let message = if turn.role == "user" {
+            let room = budget.saturating_sub(used + estimate_tokens(turn.content));
+            attachments::compose(turn.content, turn.files, room, sees)
+        } else {
+            PromptMessage::text("assistant", turn.content)
+        };
+        let cost = attachments::tokens(&message);
         // The newest user message always goes in, even alone over budget: without it there is
         // no question to answer (the API's length limit keeps it sane).
         if used + cost > budget && !kept.is_empty() {
             break;
         }
         used += cost;
-        let role = if role == "user" { "user" } else { "assistant" };
-        kept.push(PromptMessage {
-            role,
-            content: content.to_string(),
-        });
+        kept.push(message);
     }
     kept.reverse();
     let mut prompt = Vec::with_capacity(kept.len() + 1);
     if !system_prompt.is_empty() {
-        prompt.push(PromptMessage {
-            role: "system",
-            content: system_prompt.to_string(),
-        });
+        prompt.push(PromptMessage::text("system", system_prompt));
     }
     prompt.extend(kept);
     prompt
@@ -56,15 +64,17 @@ mod tests {
             .collect()
     }
 
-    fn pairs<'a>(turns: &'a [(&'static str, String)]) -> impl Iterator<Item = (&'a str, &'a str)> {
-        turns
-            .iter()
-            .map(|(role, content)| (*role, content.as_str()))
+    fn pairs<'a>(turns: &'a [(&'static str, String)]) -> impl Iterator<Item = Turn<'a>> {
+        turns.iter().map(|(role, content)| Turn {
+            role,
+            content: content.as_str(),
+            files: &[],
+        })
     }
 
     #[test]
     fn history_is_trimmed_from_the_oldest_end() {
-        let prompt = fit("be brief", pairs(&turns(40)), 1000);
+        let prompt = fit("be brief", pairs(&turns(40)), 1000, false);
         assert_eq!(prompt[0].role, "system");
         assert!(prompt.len() < 41 && prompt.len() > 2, "{}", prompt.len());
         assert!(prompt.last().unwrap().content.starts_with("turn 39 "));
@@ -74,7 +84,7 @@ mod tests {
 
     #[test]
     fn the_newest_message_is_kept_even_when_alone_over_budget() {
-        let prompt = fit("", pairs(&turns(1)), 10);
+        let prompt = fit("", pairs(&turns(1)), 10, false);
         assert_eq!(prompt.len(), 1);
         assert_eq!(prompt[0].role, "user");
     }

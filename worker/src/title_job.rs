@@ -116,14 +116,11 @@ async fn ask_model(
     let request = ProviderRequest {
         model: route.upstream_model.clone(),
         messages: vec![
-            PromptMessage {
-                role: "system",
-                content: INSTRUCTIONS.into(),
-            },
-            PromptMessage {
-                role: "user",
-                content: format!("Question: {}\n\nAnswer: {}", clip(question), clip(answer)),
-            },
+            PromptMessage::text("system", INSTRUCTIONS),
+            PromptMessage::text(
+                "user",
+                format!("Question: {}\n\nAnswer: {}", clip(question), clip(answer)),
+            ),
         ],
         max_output_tokens: 24,
         options: Default::default(),

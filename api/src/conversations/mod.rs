@@ -228,6 +228,8 @@ async fn remove(
     for answer in unfinished {
         crate::messages::stop_deleted(&state, answer).await;
     }
+    // Its questions' files went with them: their objects are queued for deletion.
+    state.file_cleanup.notify_one();
     let event = AccountEvent::ConversationDeleted {
         conversation_id: id,
     };

@@ -112,6 +112,7 @@ pub fn convert(record: &Value, model: &str) -> Result<ConversationDoc, String> {
             superseded: false,
             usage_estimated: false,
             cost_usd: None,
+            attachments: Vec::new(),
         });
         if question {
             last_question = Some(id);

@@ -89,6 +89,7 @@ pub async fn start_chat(
         spender,
         target,
         &input.message,
+        &input.attachments,
         &model,
         request_id,
         Default::default(),

@@ -71,6 +71,7 @@ pub async fn send(
         (&user).into(),
         enqueue::Target::Existing(conversation_id),
         &input.content,
+        &input.attachments,
         &model,
         request_id,
         Default::default(),

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sluice_shared::{
-    dto::MessageOut,
+    dto::{FileOut, MessageOut},
     events::{Ending, Usage},
     message_status::MessageStatus,
 };
@@ -41,6 +41,8 @@ pub struct MessageRow {
     /// The provider sent no usage: the counts are Sluice's estimate.
     pub usage_estimated: bool,
     pub cost_usd: Option<f64>,
+    /// A question's files (see `message_columns!`).
+    pub attachments: sqlx::types::Json<Vec<FileOut>>,
 }
 
 impl MessageRow {
@@ -106,6 +108,7 @@ impl From<MessageRow> for MessageOut {
             superseded: r.superseded,
             usage_estimated: r.usage_estimated,
             cost_usd: r.cost_usd,
+            attachments: r.attachments.0,
         }
     }
 }
@@ -116,7 +119,14 @@ macro_rules! message_columns {
         "id, conversation_id, role, content, status, model, provider, attempt, first_seq,
     last_seq, finish_reason, input_tokens, output_tokens, latency_ms, ttft_ms, error_code,
     error_message, error_retryable, created_at, completed_at, reply_to, edit_of, superseded_at IS NOT NULL AS superseded,
-    usage_estimated, cost_usd::float8 AS cost_usd"
+    usage_estimated, cost_usd::float8 AS cost_usd,
+    CASE WHEN role = 'user' THEN
+        (SELECT COALESCE(jsonb_agg(jsonb_build_object('id', f.id, 'name', f.name,
+                    'content_type', f.content_type, 'bytes', f.bytes, 'created_at', f.created_at,
+                    'message_id', f.message_id, 'text_chars', f.text_chars)
+                ORDER BY f.created_at, f.id), '[]')
+         FROM files f WHERE f.message_id = messages.id)
+    ELSE '[]' END AS attachments"
     };
 }
 pub(crate) use message_columns;

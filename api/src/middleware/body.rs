@@ -15,7 +15,7 @@ use super::error_shape::error_response;
 use crate::state::AppState;
 
 /// Routes that take files: they stream the body themselves, limited by their own setting.
-const UPLOADS: [&str; 1] = ["/api/import"];
+const UPLOADS: [&str; 2] = ["/api/import", "/api/files"];
 
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();

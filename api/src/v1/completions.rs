@@ -92,6 +92,7 @@ pub async fn create(
         (&user).into(),
         target,
         &request.question,
+        &[],
         &request.model,
         request_id,
         request.options.clone(),

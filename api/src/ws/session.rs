@@ -82,6 +82,7 @@ impl Session {
                     message: content,
                     conversation_id,
                     model,
+                    attachments: Vec::new(),
                 };
                 self.send(reference.clone(), input)
                     .await

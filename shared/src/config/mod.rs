@@ -7,6 +7,7 @@
 use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
 
 mod edge;
+mod files;
 mod master_key;
 mod models;
 mod providers;
@@ -22,6 +23,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 pub use edge::CorsConfig;
+pub use files::{FileStoreKind, FilesConfig};
 pub use master_key::SecretsConfig;
 pub use models::{Deployment, ModelConfig, ModelPrice, ProviderKind};
 pub use providers::{DemoConfig, DemoReply, HttpProviderConfig};
@@ -115,6 +117,8 @@ pub struct Config {
     pub models: BTreeMap<String, ModelConfig>,
     /// The master key sealing users' provider keys.
     pub secrets: SecretsConfig,
+    /// Attachments: where they are kept, and the limits on them.
+    pub files: FilesConfig,
 }
 
 impl Default for Config {
@@ -157,6 +161,7 @@ impl Default for Config {
             gemini: HttpProviderConfig::gemini(),
             models: models::default_models(),
             secrets: SecretsConfig::default(),
+            files: FilesConfig::default(),
         }
     }
 }
@@ -200,6 +205,10 @@ impl Config {
             (
                 "SLUICE_SECRETS__MASTER_KEY",
                 self.secrets.master_key.as_ref(),
+            ),
+            (
+                "SLUICE_FILES__S3_SECRET_ACCESS_KEY",
+                self.files.s3_secret_access_key.as_ref(),
             ),
         ]
         .into_iter()

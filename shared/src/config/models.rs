@@ -23,6 +23,10 @@ pub struct ModelConfig {
     /// What the provider charges; each answer's cost is stored with it. None: not priced.
     #[serde(default)]
     pub price: Option<ModelPrice>,
+    /// It reads images: attached images go to it in its provider's format. Without it, a
+    /// message with an image is refused (422 `model_cannot_see`).
+    #[serde(default)]
+    pub vision: bool,
     /// Deployments tried in order when the one above fails: before its first token (after its
     /// own retries), or mid-answer (the answer starts over on the next, after a `reset`).
     #[serde(default)]
@@ -81,6 +85,8 @@ pub(super) fn default_models() -> BTreeMap<String, ModelConfig> {
             max_output_tokens: 1024,
             display_name: Some("Demo (no network)".into()),
             price: None,
+            // It says what it was shown: the way to try attachments without a provider.
+            vision: true,
             fallbacks: Vec::new(),
         },
     )])

@@ -67,6 +67,9 @@ async fn open(state: Arc<WorkerState>, job: ChatJob) -> Option<Opened> {
         .next()?;
     let route = first.route;
     let mut request = request_for(&state, &job, model, &prompt);
+    crate::attachments::load_images(state.files.as_ref(), &mut request.messages)
+        .await
+        .ok()?;
     request.model = route.upstream_model.clone();
     // The same key the first call of the plan uses (a key that cannot be read: no early call).
     request.api_key = match &first.own_key {

@@ -7,7 +7,7 @@ use super::{
     own_keys::{self, Try},
 };
 use crate::{
-    WorkerState, prompt,
+    WorkerState, attachments, prompt,
     providers::{ProviderError, ProviderRequest},
     publisher::EventPublisher,
     store::{Claim, Prompt},
@@ -61,7 +61,8 @@ pub(super) async fn prepare(
     if claim.cancel_requested {
         return Ok(Prepared::Ended(End::Cancelled));
     }
-    let request = request_for(state, job, model, &claim.prompt);
+    let mut request = request_for(state, job, model, &claim.prompt);
+    attachments::load_images(state.files.as_ref(), &mut request.messages).await?;
     let tries = own_keys::tries(state, job.user_id, routes, &claim.prompt.own_keys);
     Ok(Prepared::Ready { tries, request })
 }
@@ -79,12 +80,18 @@ pub(super) fn request_for(
         .as_deref()
         .unwrap_or(&state.config.system_prompt);
     let budget = model.context_tokens - model.max_output_tokens;
+    let no_files: &[_] = &[];
     let history = prompt
         .history_roles
         .iter()
         .zip(&prompt.history_contents)
-        .map(|(role, content)| (role.as_str(), content.as_str()));
-    let messages = prompt::fit(system, history, budget);
+        .enumerate()
+        .map(|(i, (role, content))| prompt::Turn {
+            role,
+            content,
+            files: prompt.history_files.get(i).map_or(no_files, Vec::as_slice),
+        });
+    let messages = prompt::fit(system, history, budget, model.vision);
     let max_output_tokens = job
         .options
         .max_tokens

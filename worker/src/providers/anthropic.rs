@@ -40,7 +40,22 @@ impl WireFormat for Anthropic {
             .messages
             .iter()
             .filter(|m| m.role != "system")
-            .map(|m| json!({ "role": m.role, "content": m.content }))
+            .map(|m| {
+                if m.images.is_empty() {
+                    return json!({ "role": m.role, "content": m.content });
+                }
+                // Images first, then the text about them (as Anthropic advises).
+                let mut blocks: Vec<Value> = m
+                    .images
+                    .iter()
+                    .map(|i| {
+                        json!({ "type": "image", "source": {
+                            "type": "base64", "media_type": i.content_type, "data": i.base64 } })
+                    })
+                    .collect();
+                blocks.push(json!({ "type": "text", "text": m.content }));
+                json!({ "role": m.role, "content": blocks })
+            })
             .collect();
         let mut body = json!({
             "model": request.model,

@@ -66,6 +66,35 @@ pub fn guide_reply() -> Vec<String> {
     tokens
 }
 
+/// The files a question carries, as the prompt has them: text files by their `<file>` blocks
+/// (with their size in characters), images by name.
+fn shown_files(message: &super::PromptMessage) -> Vec<String> {
+    let mut shown = Vec::new();
+    let mut rest = message.content.as_str();
+    while let Some(at) = rest.find("<file name=\"") {
+        let after = &rest[at + "<file name=\"".len()..];
+        let Some(end) = after.find("\">\n") else {
+            break;
+        };
+        let body = &after[end + 3..];
+        let chars = body
+            .find("\n</file>")
+            .map_or(0, |e| body[..e].chars().count());
+        shown.push(format!(
+            "\"{}\" ({chars} characters of text)",
+            &after[..end]
+        ));
+        rest = body;
+    }
+    shown.extend(
+        message
+            .images
+            .iter()
+            .map(|i| format!("\"{}\" (an image)", i.name)),
+    );
+    shown
+}
+
 /// The `echo` reply: the words of the last user message, cycled, numbered.
 pub fn demo_reply(last_user_message: &str, tokens: u32) -> Vec<String> {
     let words: Vec<&str> = last_user_message.split_whitespace().collect();
@@ -94,19 +123,21 @@ impl Provider for Demo {
         &self,
         request: ProviderRequest,
     ) -> BoxFuture<'_, Result<ChunkStream, ProviderError>> {
-        let last_user = request
-            .messages
-            .iter()
-            .rev()
-            .find(|m| m.role == "user")
-            .map(|m| m.content.clone())
-            .unwrap_or_default();
+        let last = request.messages.iter().rev().find(|m| m.role == "user");
+        let last_user = last.map(|m| m.content.clone()).unwrap_or_default();
+        let shown = last.map(shown_files).unwrap_or_default();
         let input_tokens = request
             .messages
             .iter()
             .map(|m| crate::prompt::estimate_tokens(&m.content))
             .sum();
         let tokens = match self.config.reply {
+            // What it was shown, said first: the demo's way of proving attachments arrive.
+            DemoReply::Guide if !shown.is_empty() => {
+                let mut tokens = vec![format!("I was shown {}. ", shown.join(", "))];
+                tokens.extend(guide_reply());
+                tokens
+            }
             DemoReply::Guide => guide_reply(),
             DemoReply::Echo => demo_reply(&last_user, self.config.reply_tokens),
         };

@@ -47,7 +47,11 @@ impl WireFormat for Gemini {
                 } else {
                     "user"
                 };
-                json!({ "role": role, "parts": [{ "text": m.content }] })
+                let mut parts = vec![json!({ "text": m.content })];
+                parts.extend(m.images.iter().map(
+                    |i| json!({ "inline_data": { "mime_type": i.content_type, "data": i.base64 } }),
+                ));
+                json!({ "role": role, "parts": parts })
             })
             .collect();
         let options = &request.options;

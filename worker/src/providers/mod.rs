@@ -15,10 +15,32 @@ use futures::{future::BoxFuture, stream::BoxStream};
 use sluice_shared::{events::Usage, job::GenerationOptions};
 
 /// One turn of the prompt, in OpenAI's role vocabulary.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct PromptMessage {
     pub role: &'static str,
     pub content: String,
+    /// Images sent with it (a question's attachments, for a model that sees).
+    pub images: Vec<PromptImage>,
+}
+
+impl PromptMessage {
+    pub fn text(role: &'static str, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+            images: Vec::new(),
+        }
+    }
+}
+
+/// An attached image: which file, and (once read from storage) its bytes as base64.
+#[derive(Debug, Clone)]
+pub struct PromptImage {
+    pub owner: uuid::Uuid,
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub content_type: String,
+    pub base64: String,
 }
 
 #[derive(Debug, Clone)]

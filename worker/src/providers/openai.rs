@@ -61,7 +61,7 @@ impl WireFormat for OpenAi {
         let url = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
         let mut body = serde_json::json!({
             "model": request.model,
-            "messages": request.messages,
+            "messages": request.messages.iter().map(message).collect::<Vec<_>>(),
             "stream": true,
             "stream_options": { "include_usage": true },
             "max_tokens": request.max_output_tokens,
@@ -112,4 +112,18 @@ impl WireFormat for OpenAi {
         }
         Ok(reads)
     }
+}
+
+/// A message in OpenAI's shape: text alone as a string; with images, a list of parts
+/// (`image_url` with a data URL).
+fn message(m: &super::PromptMessage) -> serde_json::Value {
+    if m.images.is_empty() {
+        return serde_json::json!({ "role": m.role, "content": m.content });
+    }
+    let mut parts = vec![serde_json::json!({ "type": "text", "text": m.content })];
+    parts.extend(m.images.iter().map(|i| {
+        serde_json::json!({ "type": "image_url",
+            "image_url": { "url": format!("data:{};base64,{}", i.content_type, i.base64) } })
+    }));
+    serde_json::json!({ "role": m.role, "content": parts })
 }

@@ -87,7 +87,7 @@ async fn claim_each(
         "SELECT item.id, claimed.attempt, claimed.cancel_requested, claimed.system_prompt,
                 item.job_id IN (SELECT id FROM offered) AS on_offer,
                 COALESCE(h.roles, '{}') AS history_roles,
-                COALESCE(h.contents, '{}') AS history_contents, ",
+                COALESCE(h.contents, '{}') AS history_contents, h.files AS history_files, ",
         own_keys_of!("claimed.user_id"),
         "
          FROM item LEFT JOIN claimed ON claimed.id = item.id LEFT JOIN LATERAL (",
@@ -110,6 +110,7 @@ async fn claim_each(
                 system_prompt: row.system_prompt,
                 history_roles: row.history_roles,
                 history_contents: row.history_contents,
+                history_files: super::history_files(row.history_files),
                 own_keys: own_keys(row.own_keys),
             },
         });
@@ -134,6 +135,7 @@ struct ClaimRow {
     on_offer: Option<bool>,
     history_roles: Vec<String>,
     history_contents: Vec<String>,
+    history_files: Option<sqlx::types::Json<Vec<Option<Vec<super::AttachedFile>>>>>,
     own_keys: sqlx::types::Json<Vec<OwnKeyJson>>,
 }
 

@@ -41,8 +41,32 @@ pub struct Prompt {
     /// contents of user messages and finished answers.
     pub history_roles: Vec<String>,
     pub history_contents: Vec<String>,
+    /// Each of those messages' files (empty for most), in the same order.
+    pub history_files: Vec<Vec<AttachedFile>>,
     /// The owner's enabled provider keys, still sealed (`chat_job::own_keys` opens them).
     pub own_keys: Vec<SealedOwnKey>,
+}
+
+/// A file sent with a question, as the prompt reads it.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct AttachedFile {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub content_type: String,
+    /// A text file's or a PDF's text (as much as was kept); none for images.
+    pub text: Option<String>,
+    /// Characters of text the file held (more than `text` when it was cut at upload).
+    pub text_chars: Option<i64>,
+}
+
+/// The `history_files` column as read: one entry per history message, `null` without files.
+pub(crate) fn history_files(
+    column: Option<sqlx::types::Json<Vec<Option<Vec<AttachedFile>>>>>,
+) -> Vec<Vec<AttachedFile>> {
+    column
+        .map(|c| c.0.into_iter().map(Option::unwrap_or_default).collect())
+        .unwrap_or_default()
 }
 
 /// A user's own key for a provider, as stored.
@@ -110,8 +134,18 @@ macro_rules! history_of {
     ($conversation:literal, $end:literal, $limit:literal) => {
         concat!(
             "SELECT array_agg(t.role ORDER BY t.created_at DESC, t.id DESC) AS roles,
-                    array_agg(t.content ORDER BY t.created_at DESC, t.id DESC) AS contents
-             FROM (SELECT role, content, created_at, id FROM messages
+                    array_agg(t.content ORDER BY t.created_at DESC, t.id DESC) AS contents,
+                    jsonb_agg(t.files ORDER BY t.created_at DESC, t.id DESC) AS files
+             FROM (SELECT role, content, created_at, id,
+                          CASE WHEN role = 'user' THEN
+                              (SELECT jsonb_agg(jsonb_build_object('id', f.id,
+                                          'user_id', f.user_id, 'name', f.name,
+                                          'content_type', f.content_type, 'text', f.text,
+                                          'text_chars', f.text_chars)
+                                      ORDER BY f.created_at, f.id)
+                               FROM files f WHERE f.message_id = messages.id)
+                          END AS files
+                   FROM messages
                    WHERE conversation_id = ",
             $conversation,
             "

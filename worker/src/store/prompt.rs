@@ -28,7 +28,7 @@ impl Statement for Prompts {
                  WHERE m.id = ANY($1) AND m.status IN ('queued', 'streaming'))
              SELECT answer.id, answer.system_prompt,
                     COALESCE(h.roles, '{}') AS history_roles,
-                    COALESCE(h.contents, '{}') AS history_contents, ",
+                    COALESCE(h.contents, '{}') AS history_contents, h.files AS history_files, ",
             own_keys_of!("answer.user_id"),
             "
              FROM answer LEFT JOIN LATERAL (",
@@ -46,6 +46,7 @@ impl Statement for Prompts {
                     system_prompt: r.system_prompt,
                     history_roles: r.history_roles,
                     history_contents: r.history_contents,
+                    history_files: super::history_files(r.history_files),
                     own_keys: own_keys(r.own_keys),
                 };
                 (r.id, prompt)
@@ -61,5 +62,6 @@ struct PromptRow {
     system_prompt: Option<String>,
     history_roles: Vec<String>,
     history_contents: Vec<String>,
+    history_files: Option<sqlx::types::Json<Vec<Option<Vec<super::AttachedFile>>>>>,
     own_keys: sqlx::types::Json<Vec<OwnKeyJson>>,
 }

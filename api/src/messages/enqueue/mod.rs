@@ -18,6 +18,7 @@ use sluice_shared::{
 use super::store::MessageRow;
 use crate::{
     error::ApiError,
+    files,
     limits::{self, Spender},
     state::AppState,
 };
@@ -57,13 +58,16 @@ pub fn validate_model(state: &AppState, model: &str) -> Result<(), ApiError> {
     }
 }
 
-/// Stores the pair and enqueues the job; returns (user message, queued answer). Refused (429,
-/// nothing stored) when a limit of the spender's would break.
+/// Stores the pair (the question carrying `files`, uploaded before) and enqueues the job;
+/// returns (user message, queued answer). Refused (429, nothing stored) when a limit of the
+/// spender's would break.
+#[allow(clippy::too_many_arguments)]
 pub async fn enqueue(
     state: &AppState,
     spender: Spender,
     target: Target,
     content: &str,
+    files: &[uuid::Uuid],
     model: &str,
     request_id: Option<String>,
     options: GenerationOptions,
@@ -72,6 +76,8 @@ pub async fn enqueue(
     // starts here instead of scanning the stream.
     let first_seq = state.hub.next_seq_lower_bound();
     let ids = PairIds::new(&target);
+    let question = ids.user_message;
+    files::attach::claim(state, spender.user_id, question, files, model).await?;
     // The new text: the question, and for a new conversation its system prompt.
     let mut new_tokens = estimate::tokens(content);
     if let Target::New(new) = &target {
@@ -103,7 +109,11 @@ pub async fn enqueue(
         request_id,
         job: queued,
     };
-    let Some(stored) = state.enqueues.submit(pair).await? else {
+    let submitted = state.enqueues.submit(pair).await;
+    if !matches!(submitted, Ok(Some(_))) && !files.is_empty() {
+        files::attach::release(&state.pool, question).await?;
+    }
+    let Some(stored) = submitted? else {
         // A limit (which may have cleared by now: another answer ended), or the conversation
         // was deleted between the caller's check and now (a new one cannot have been).
         let gone = !new_conversation

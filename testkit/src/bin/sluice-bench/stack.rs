@@ -90,6 +90,7 @@ pub async fn start(bin_dir: &str, fake: &FakeOpenAi, workers: &Workers) -> anyho
             max_output_tokens: 256,
             display_name: None,
             price: None,
+            vision: false,
             fallbacks: Vec::new(),
         },
     );
