@@ -6,6 +6,7 @@ import { get, post, patch, del, ApiError } from './api.js';
 import { LiveMarkdown, renderMarkdown } from './render.js';
 import { followAnswer, followConversation } from './stream.js';
 import { ConversationMenu } from './conversation_menu.js';
+import { Attachments, fileLinks } from './attach.js';
 
 const RUNNING = ['queued', 'streaming'];
 const TITLE_CHARS = 60;
@@ -102,11 +103,14 @@ export class ChatView {
       this.input.focus();
     });
     this.composerError = h('p.form-error', { id: 'composer-error', role: 'alert' });
+    this.el = h('section.chat', { 'aria-label': 'Chat' });
+    // Files are dropped anywhere on the chat.
+    this.attachments = new Attachments(this.el, (text) => { this.composerError.textContent = text; });
     const composer = h('form.composer', { id: 'composer-form' },
-      this.composerError,
-      h('div.composer-row', {}, this.input, this.stopButton, this.sendButton));
+      this.composerError, this.attachments.tray,
+      h('div.composer-row', {}, this.attachments.button, this.attachments.picker, this.input, this.stopButton, this.sendButton));
     composer.addEventListener('submit', (e) => { e.preventDefault(); this.send(); });
-    this.el = h('section.chat', { 'aria-label': 'Chat' },
+    this.el.append(
       h('header.chat-header', {}, this.title, this.indicator, this.picker, this.menu.el),
       h('div.messages-frame', {}, this.messages, this.jumpButton), composer);
   }
@@ -221,8 +225,9 @@ export class ChatView {
       const text = h('div.text', {}, m.content);
       const copy = h('button.copy', { type: 'button', 'aria-label': 'Copy message' }, 'Copy');
       copy.addEventListener('click', () => copyText(m.content, copy));
+      const files = m.attachments?.length ? [fileLinks(m.attachments)] : [];
       const article = h('article.msg.user', { dataset: { id: m.id, superseded: m.superseded } },
-        text, h('footer', {}, h('span.alternates'), h('span.actions'), copy));
+        text, ...files, h('footer', {}, h('span.alternates'), h('span.actions'), copy));
       if (!m.superseded) this.offerEdit(article, m);
       place(article);
       this.questions.set(m.id, m.content);
@@ -498,9 +503,14 @@ export class ChatView {
         : 'An answer is still being written: wait for it, or Stop it, then send.';
       return;
     }
+    if (this.attachments.uploading()) {
+      this.composerError.textContent = 'A file is still uploading: send once it is done.';
+      return;
+    }
     this.sending = true;
     this.sendButton.disabled = true;
     this.composerError.textContent = '';
+    const attachments = this.attachments.ids();
     // Kept until the send succeeds: a refused one leaves it for after a reload too.
     const draft = this.draftKey();
     this.saveDraft();
@@ -508,8 +518,9 @@ export class ChatView {
       // A first message starts its conversation in the same request: refused (too long, say),
       // it leaves nothing behind, and the typed text stays in the composer.
       const sent = this.conversationId
-        ? await post(`/api/conversations/${this.conversationId}/messages`, { content, model: this.picker.value })
-        : await post('/api/messages', { message: content, model: this.picker.value });
+        ? await post(`/api/conversations/${this.conversationId}/messages`, { content, model: this.picker.value, attachments })
+        : await post('/api/messages', { message: content, model: this.picker.value, attachments });
+      this.attachments.sent();
       if (!this.conversationId) this.started(sent.user_message.conversation_id, titleFrom(content));
       this.input.value = '';
       this.grow();

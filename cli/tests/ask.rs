@@ -204,3 +204,56 @@ async fn conversations_list_show_export_and_remove() {
         404
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ask_with_files_sends_them_with_the_question() {
+    let app = stack(1, 12).await;
+    let (home, tokens) = signed_in(&app, &app.base, "files@example.com").await;
+    let notes = home.dir.join("notes.txt");
+    std::fs::write(&notes, "The launch code is PELICAN-42.").unwrap();
+    let image = home.dir.join("pixel.png");
+    std::fs::write(&image, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+    let mut cmd = home.tokio_command(&app.base);
+    cmd.arg("ask")
+        .arg("-f")
+        .arg(&notes)
+        .arg("--file")
+        .arg(&image)
+        .arg("what is the code?");
+    let ran = run(cmd, None).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    // The demo echoes the words of what it was given: the file's text came before the question.
+    assert!(
+        ran.stdout
+            .starts_with("<file#0 name=\"notes.txt\">#1 The#2 launch#3 code#4 is#5 PELICAN-42.#6"),
+        "{}",
+        ran.stdout
+    );
+    let token = tokens["access_token"].as_str().unwrap();
+    let list = app.get_json(token, "/api/conversations").await;
+    let conversation = list["items"][0]["id"].as_str().unwrap();
+    let messages = app
+        .get_json(
+            token,
+            &format!("/api/conversations/{conversation}/messages"),
+        )
+        .await;
+    let names: Vec<&str> = messages["items"][0]["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["notes.txt", "pixel.png"]);
+
+    // A file the server does not take: one clear line, nothing sent.
+    let program = home.dir.join("tool.bin");
+    std::fs::write(&program, b"\x7fELF\x02\x01\x01\0").unwrap();
+    let mut cmd = home.tokio_command(&app.base);
+    cmd.args(["ask", "-f"]).arg(&program).arg("run it?");
+    let ran = run(cmd, None).await;
+    assert_eq!(ran.code, 1);
+    assert!(ran.stderr.contains("can be attached"), "{}", ran.stderr);
+    let list = app.get_json(token, "/api/conversations").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}

@@ -31,6 +31,18 @@ async fn another_users_ids_are_not_found_on_every_endpoint_that_takes_an_id() {
     assert_eq!(folder.status(), 201);
     let folder: Value = folder.json().await.unwrap();
     let folder_id = folder["id"].as_str().unwrap();
+    let file = app
+        .http
+        .post(app.url("/api/files"))
+        .bearer_auth(owner_token)
+        .header("content-disposition", "attachment; filename=\"owner.txt\"")
+        .body("the owner's notes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), 201);
+    let file: Value = file.json().await.unwrap();
+    let file_id = file["id"].as_str().unwrap();
 
     let intruder = app.register("intruder@example.com").await;
     let token = intruder["access_token"].as_str().unwrap();
@@ -120,6 +132,8 @@ async fn another_users_ids_are_not_found_on_every_endpoint_that_takes_an_id() {
             format!("/api/conversations/{conversation}/export"),
             None,
         ),
+        (Method::GET, format!("/api/files/{file_id}"), None),
+        (Method::DELETE, format!("/api/files/{file_id}"), None),
     ];
     for (method, path, body) in cases {
         let r = app.call(token, method.clone(), &path, body).await;
@@ -154,6 +168,8 @@ async fn another_users_ids_are_not_found_on_every_endpoint_that_takes_an_id() {
     assert_eq!(keys["items"][0]["enabled"], true);
     let folders = app.get_json(owner_token, "/api/groups").await;
     assert_eq!(folders["items"][0]["name"], "owner's folder");
+    let files = app.get_json(owner_token, "/api/files").await;
+    assert_eq!(files["items"][0]["name"], "owner.txt");
     assert_eq!(
         app.get(key["key"].as_str().unwrap(), "/api/auth/me")
             .await

@@ -323,6 +323,40 @@ async fn attached_files_reach_the_prompt_in_each_vendor_s_format() {
         // Refused sends left the files unsent: they go with the next question.
         let r = send_with(&app, &ada, conv, "Fresh?", &[&fresh]).await;
         assert_eq!(r.status(), 202);
+        let sent: Value = r.json().await.unwrap();
+        app.read_to_end(&ada, sent["stream_url"].as_str().unwrap())
+            .await;
+        // An edited question keeps its files.
+        let question = sent["user_message"]["id"].as_str().unwrap();
+        let body = json!({ "content": "Fresh, edited?" });
+        let r = app
+            .call(
+                &ada,
+                Method::POST,
+                &format!("/api/messages/{question}/edit"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+        let edited: Value = r.json().await.unwrap();
+        app.read_to_end(&ada, edited["stream_url"].as_str().unwrap())
+            .await;
+        let asked = fake.prompts().pop().unwrap();
+        let last = asked["messages"].as_array().unwrap().last().unwrap()["content"].clone();
+        assert_eq!(
+            last,
+            "<file name=\"fresh.txt\">\nfresh\n</file>\n\nFresh, edited?"
+        );
+        let page = app
+            .get_json(
+                &ada,
+                &format!("/api/conversations/{conv}/messages?order=newest"),
+            )
+            .await;
+        assert_eq!(
+            page["items"][1]["attachments"][0]["name"], "fresh.txt",
+            "{page:#}"
+        );
     }
 }
 

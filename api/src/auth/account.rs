@@ -75,6 +75,8 @@ pub async fn delete_account(
     for answer in unfinished {
         crate::messages::stop_deleted(&state, answer).await;
     }
+    // Their files' objects were queued for deletion with the rows.
+    state.file_cleanup.notify_one();
     tracing::info!(user_id = %user.user_id, "account deleted by its owner");
     Ok(cookies::signed_out(&state.config))
 }

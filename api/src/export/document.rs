@@ -92,6 +92,10 @@ impl ConversationDoc {
                 other => format!(" _({other})_"),
             };
             out.push_str(&format!("**{who}**{note}\n\n{}\n\n", m.content.trim_end()));
+            if !m.attachments.is_empty() {
+                let names: Vec<&str> = m.attachments.iter().map(|f| f.name.as_str()).collect();
+                out.push_str(&format!("_Attached: {}_\n\n", names.join(", ")));
+            }
         }
         out
     }

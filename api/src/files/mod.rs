@@ -195,7 +195,10 @@ async fn list(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<F
 #[utoipa::path(get, path = "/api/files/{id}", tag = "files",
     params(("id" = Uuid, Path, description = "The file")),
     responses(
-        (status = 200, description = "The file's bytes, as `Content-Disposition: attachment`", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 200, description = "The file's bytes, as `Content-Disposition: attachment`, typed as its content is",
+            content((String = "text/plain"), (String = "text/markdown"), (String = "text/csv"),
+                (Vec<u8> = "application/pdf"), (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"),
+                (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))),
         (status = 404, description = "No such file of the caller's", body = ErrorBody),
     ))]
 async fn download(

@@ -25,7 +25,6 @@ impl Kind {
             {
                 Some("md" | "markdown") => "text/markdown; charset=utf-8",
                 Some("csv") => "text/csv; charset=utf-8",
-                Some("json") => "application/json",
                 _ => "text/plain; charset=utf-8",
             },
         }

@@ -165,7 +165,11 @@ async fn store(
         "),
          touched AS (
              UPDATE conversations c SET updated_at = now()
-             FROM ok WHERE c.id = ok.conversation_id)
+             FROM ok WHERE c.id = ok.conversation_id),
+         -- The edited question keeps the files the original was sent with. (RETURNING reads
+         -- the statement's snapshot: the new question lists them from the next read on.)
+         carried AS (
+             UPDATE files f SET message_id = $2 FROM ok WHERE f.message_id = ok.id)
          INSERT INTO messages (id, conversation_id, user_id, role, content, status, model,
                                first_seq, request_id, created_at, reply_to, edit_of, api_key_id,
                                reserved_tokens, reserved_cost)

@@ -50,6 +50,7 @@ use crate::{
         (name = "limits", description = "The caller's limits and budgets, and what they have used"),
         (name = "conversations", description = "Conversations and their messages"),
         (name = "messages", description = "Send, read, stream, cancel, regenerate"),
+        (name = "files", description = "Attachments: uploaded, then sent with a question"),
         (name = "streams", description = "Server-Sent Events of answers"),
         (name = "models", description = "The models a caller may use"),
         (name = "admin", description = "Users and roles; needs `users.read` / `users.write`"),

@@ -18,6 +18,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("folders.js", JS, include_bytes!("../../web/folders.js")),
     ("search.js", JS, include_bytes!("../../web/search.js")),
     ("data.js", JS, include_bytes!("../../web/data.js")),
+    ("attach.js", JS, include_bytes!("../../web/attach.js")),
     ("chat.js", JS, include_bytes!("../../web/chat.js")),
     ("settings.js", JS, include_bytes!("../../web/settings.js")),
     ("stream.js", JS, include_bytes!("../../web/stream.js")),

@@ -110,6 +110,33 @@ async fn folders(app: &TestApp, c: &mut Checker, token: &str, one: &str) {
         .await
         .unwrap();
     assert_eq!(c.check("post", "/api/import", r).await.0, 422);
+    let r = app
+        .http
+        .post(app.url("/api/files"))
+        .bearer_auth(token)
+        .header("content-disposition", "attachment; filename=\"notes.txt\"")
+        .body("some notes")
+        .send()
+        .await
+        .unwrap();
+    let (_, file) = c.check("post", "/api/files", r).await;
+    assert_eq!(file["content_type"], "text/plain; charset=utf-8");
+    let r = app
+        .http
+        .post(app.url("/api/files"))
+        .bearer_auth(token)
+        .body(vec![0x7f_u8, b'E', b'L', b'F', 2, 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.check("post", "/api/files", r).await.0, 415);
+    let (_, files) = c
+        .check("get", "/api/files", get(app, "/api/files", token).await)
+        .await;
+    assert_eq!(files["items"][0]["id"], file["id"]);
+    let path = format!("/api/files/{}", file["id"].as_str().unwrap());
+    let r = app.call(token, Method::DELETE, &path, None).await;
+    assert_eq!(c.check("delete", "/api/files/{id}", r).await.0, 204);
     let r = get(app, "/api/search?q=renamed", token).await;
     let (_, found) = c.check("get", "/api/search", r).await;
     assert_eq!(found["items"][0]["conversation_title"], "renamed");
