@@ -438,7 +438,7 @@ async fn on_s3_files_stream_in_and_go_with_their_conversation() {
         user["id"].as_str().unwrap(),
         file["id"].as_str().unwrap()
     );
-    assert_eq!(s3.keys().await, [key.clone()]);
+    assert_eq!(s3.keys().await, [key]);
     let r = app
         .get(
             &ada,

@@ -50,7 +50,7 @@ impl Default for FilesConfig {
         Self {
             store: FileStoreKind::Local,
             dir: "data/files".into(),
-            s3_bucket: String::new(),
+            s3_bucket: "sluice-files".into(),
             s3_endpoint: None,
             s3_region: "us-east-1".into(),
             s3_access_key_id: None,
