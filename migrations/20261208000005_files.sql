@@ -18,6 +18,9 @@ CREATE TABLE files (
     -- files just before the statement that writes its question (api/src/files/attach.rs); the
     -- trigger below deletes a question's files with it.
     message_id    uuid,
+    -- When a send claimed it: a claim whose question never appeared (the API died between
+    -- the two) is given back by the clean-up job after a while.
+    claimed_at    timestamptz,
     created_at    timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX files_owner ON files (user_id, created_at DESC, id DESC);

@@ -82,8 +82,18 @@ pub async fn receive<W: AsyncWrite + Unpin>(
     ))
 }
 
-/// `filename="…"` (or unquoted) of a Content-Disposition value.
+/// The file name of a Content-Disposition value: `filename*=UTF-8''…` (RFC 8187) when given,
+/// else `filename="…"` (or unquoted).
 fn disposition_file_name(value: &str) -> Option<String> {
+    if let Some(at) = value.find("filename*=") {
+        let encoded = value[at + "filename*=".len()..].split(';').next()?.trim();
+        let (charset, rest) = encoded.split_once('\'')?;
+        let (_, name) = rest.split_once('\'')?;
+        let decoded = percent_decoded(name).filter(|n| !n.is_empty());
+        if let Some(name) = decoded.filter(|_| charset.eq_ignore_ascii_case("utf-8")) {
+            return Some(name);
+        }
+    }
     let at = value.find("filename=")? + "filename=".len();
     let rest = &value[at..];
     let name = match rest.strip_prefix('"') {
@@ -91,6 +101,22 @@ fn disposition_file_name(value: &str) -> Option<String> {
         None => rest.split(';').next()?.trim(),
     };
     (!name.is_empty()).then(|| name.to_string())
+}
+
+fn percent_decoded(text: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(b);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok()
 }
 
 fn form_error(e: axum::extract::multipart::MultipartError) -> ApiError {
@@ -145,4 +171,32 @@ async fn copy<E: std::fmt::Display, W: AsyncWrite + Unpin>(
 fn stored_error(e: std::io::Error) -> ApiError {
     tracing::error!(error = %e, "an upload could not be written");
     ApiError::unavailable("the file could not be stored just now: try again in a moment")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::disposition_file_name;
+
+    #[test]
+    fn file_names_are_read_from_content_disposition() {
+        let name = |v: &str| disposition_file_name(v);
+        assert_eq!(
+            name("attachment; filename=\"a b.txt\"").as_deref(),
+            Some("a b.txt")
+        );
+        assert_eq!(
+            name("attachment; filename=plain.md").as_deref(),
+            Some("plain.md")
+        );
+        assert_eq!(
+            name("attachment; filename=\"r_sum_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf")
+                .as_deref(),
+            Some("résumé.pdf")
+        );
+        assert_eq!(
+            name("attachment; filename*=UTF-8''%ZZ; filename=\"x.txt\"").as_deref(),
+            Some("x.txt")
+        );
+        assert_eq!(name("inline").as_deref(), None);
+    }
 }

@@ -85,11 +85,19 @@ export const del = (path) => api('DELETE', path);
 /**
  * Sends `file` as the multipart field `file` to `path`, calling onProgress(sent, total) as
  * it goes up (fetch cannot report upload progress; XMLHttpRequest can). Resolves with the
- * JSON answer; fails as `api` does.
+ * JSON answer; fails as `api` does, or with code `aborted` when `signal` stops it.
  */
-export async function upload(path, file, onProgress = () => {}) {
+export async function upload(path, file, onProgress = () => {}, signal = undefined) {
   const once = () => new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
+    if (signal?.aborted) {
+      reject(new ApiError(0, 'aborted', 'The upload was stopped.'));
+      return;
+    }
+    signal?.addEventListener('abort', () => request.abort());
+    request.addEventListener('abort', () => reject(new ApiError(0, 'aborted', 'The upload was stopped.')));
+    request.addEventListener('timeout', () => reject(new ApiError(0, 'unreachable',
+      'The upload took too long: check your connection, then try again.')));
     request.open('POST', path);
     request.setRequestHeader('Accept', 'application/json');
     request.setRequestHeader('X-CSRF-Token', csrfToken());
@@ -117,8 +125,13 @@ export async function upload(path, file, onProgress = () => {}) {
   return answer.data;
 }
 
-/** Starts a download of `path` (a route answering with Content-Disposition: attachment). */
-export function download(path) {
+/**
+ * Starts a download of `path` (a route answering with Content-Disposition: attachment). The
+ * browser fetches it by itself, so an expired access cookie is refreshed first (else the
+ * download would be the 401's JSON).
+ */
+export async function download(path) {
+  await get('/api/auth/me');
   const link = document.createElement('a');
   link.href = path;
   link.download = '';

@@ -4,7 +4,7 @@
 // questions show their files as download links (fileLinks).
 
 import { h } from './dom.js';
-import { upload, del } from './api.js';
+import { upload, del, download } from './api.js';
 
 /** A paperclip, drawn (an emoji may have no font). Feather's `paperclip` (MIT). */
 function paperclip() {
@@ -29,9 +29,14 @@ export function size(bytes) {
 
 /** A sent question's files, as downloads. */
 export function fileLinks(files) {
-  return h('ul.files', { 'aria-label': 'Attached files' }, files.map((f) => h('li', {},
-    h('a.file-link', { href: `/api/files/${f.id}`, download: f.name }, f.name),
-    h('span.muted', {}, ` ${size(f.bytes)}`))));
+  return h('ul.files', { 'aria-label': 'Attached files' }, files.map((f) => {
+    const link = h('a.file-link', { href: `/api/files/${f.id}`, download: f.name }, f.name);
+    link.addEventListener('click', (e) => {
+      e.preventDefault();
+      download(link.getAttribute('href')).catch(() => {});
+    });
+    return h('li', {}, link, h('span.muted', {}, ` ${size(f.bytes)}`));
+  }));
 }
 
 export class Attachments {
@@ -71,15 +76,16 @@ export class Attachments {
       const remove = h('button.icon', { type: 'button', 'aria-label': `Remove ${file.name}` }, '×');
       const chip = h('li.file-chip', { dataset: { state: 'uploading' } },
         h('span.name', {}, file.name), h('span.muted', {}, size(file.size)), bar, remove);
-      const entry = { chip, id: null, done: null };
+      const entry = { chip, id: null, done: null, stop: new AbortController() };
       entry.done = upload('/api/files', file, (sent, total) => {
         bar.value = total ? Math.round((sent / total) * 100) : 0;
-      }).then((out) => {
+      }, entry.stop.signal).then((out) => {
         entry.id = out.id;
         chip.dataset.state = 'ready';
         chip.dataset.id = out.id;
         bar.remove();
       }).catch((err) => {
+        if (err.code === 'aborted') return;
         chip.dataset.state = 'failed';
         bar.remove();
         chip.append(h('span.form-error', {}, err.message));
@@ -88,7 +94,8 @@ export class Attachments {
         this.pending = this.pending.filter((p) => p !== entry);
         chip.remove();
         this.tray.hidden = this.pending.length === 0;
-        // Not sent: nothing keeps it.
+        // Not sent: nothing keeps it (an upload under way stops).
+        entry.stop.abort();
         if (entry.id) del(`/api/files/${entry.id}`).catch(() => {});
       });
       this.pending.push(entry);

@@ -28,8 +28,8 @@ export class ConversationMenu {
       item('menu-rename', 'Rename…', () => chat.sidebar.rename(chat.conversationId, title())),
       item('menu-star', 'Star', () => this.toggleStar()),
       item('menu-move', 'Move to folder…', () => this.moveToFolder()),
-      item('menu-export-md', 'Download as Markdown', () => download(`/api/conversations/${chat.conversationId}/export?format=md`)),
-      item('menu-export-json', 'Download as JSON', () => download(`/api/conversations/${chat.conversationId}/export?format=json`)),
+      item('menu-export-md', 'Download as Markdown', () => download(`/api/conversations/${chat.conversationId}/export?format=md`).catch(() => {})),
+      item('menu-export-json', 'Download as JSON', () => download(`/api/conversations/${chat.conversationId}/export?format=json`).catch(() => {})),
       item('menu-delete', 'Delete…', () => chat.sidebar.delete(chat.conversationId, title())));
     this.button.addEventListener('click', () => (this.menu.hidden ? this.open() : this.close()));
     this.menu.addEventListener('keydown', (e) => this.key(e));

@@ -3,11 +3,15 @@
 // account feed's `imported` event, in this tab and every other.
 
 import { h, guarded } from './dom.js';
-import { upload } from './api.js';
+import { upload, download } from './api.js';
 
 export function dataSection() {
   const exportLink = h('a.button.secondary', { href: '/api/export', download: '', id: 'export-all' },
     'Download all conversations (.zip)');
+  exportLink.addEventListener('click', (e) => {
+    e.preventDefault();
+    download('/api/export').catch(() => {});
+  });
   const file = h('input', { type: 'file', id: 'import-file', accept: '.zip,.json,application/zip,application/json', required: true });
   const progress = h('progress', { id: 'import-progress', max: 100, value: 0, hidden: true });
   const said = h('p.form-error', { role: 'alert', id: 'import-error' });

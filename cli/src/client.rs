@@ -116,8 +116,9 @@ impl Api {
         let content_type = crate::upload::content_type(&head[..read]);
         let name = file
             .file_name()
-            .map(|n| n.to_string_lossy().replace(['"', '\\', '\r', '\n'], "_"))
+            .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
+        let disposition = sluice_shared::files::attachment_disposition(&name);
         let url = self.url(path);
         let response = self
             .send(|http, token| {
@@ -131,10 +132,7 @@ impl Api {
                 http.post(&url)
                     .bearer_auth(token)
                     .header(reqwest::header::CONTENT_TYPE, content_type)
-                    .header(
-                        reqwest::header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{name}\""),
-                    )
+                    .header(reqwest::header::CONTENT_DISPOSITION, &disposition)
                     .body(body)
             })
             .await?;

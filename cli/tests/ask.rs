@@ -209,7 +209,7 @@ async fn conversations_list_show_export_and_remove() {
 async fn ask_with_files_sends_them_with_the_question() {
     let app = stack(1, 12).await;
     let (home, tokens) = signed_in(&app, &app.base, "files@example.com").await;
-    let notes = home.dir.join("notes.txt");
+    let notes = home.dir.join("nötes.txt");
     std::fs::write(&notes, "The launch code is PELICAN-42.").unwrap();
     let image = home.dir.join("pixel.png");
     std::fs::write(&image, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
@@ -225,7 +225,7 @@ async fn ask_with_files_sends_them_with_the_question() {
     // The demo echoes the words of what it was given: the file's text came before the question.
     assert!(
         ran.stdout
-            .starts_with("<file#0 name=\"notes.txt\">#1 The#2 launch#3 code#4 is#5 PELICAN-42.#6"),
+            .starts_with("<file#0 name=\"nötes.txt\">#1 The#2 launch#3 code#4 is#5 PELICAN-42.#6"),
         "{}",
         ran.stdout
     );
@@ -244,7 +244,11 @@ async fn ask_with_files_sends_them_with_the_question() {
         .iter()
         .map(|f| f["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["notes.txt", "pixel.png"]);
+    assert_eq!(
+        names,
+        ["nötes.txt", "pixel.png"],
+        "the name as it is, sent as RFC 8187 UTF-8"
+    );
 
     // A file the server does not take: one clear line, nothing sent.
     let program = home.dir.join("tool.bin");

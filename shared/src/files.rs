@@ -8,7 +8,7 @@ use object_store::{ObjectStore, aws::AmazonS3Builder, local::LocalFileSystem, pa
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
-use crate::config::{FileStoreKind, FilesConfig};
+use crate::config::{FileStoreKind, FilesConfig, ModelConfig, ProviderKind};
 
 /// The store `config` names.
 pub fn store(config: &FilesConfig) -> anyhow::Result<Arc<dyn ObjectStore>> {
@@ -48,4 +48,49 @@ pub fn store(config: &FilesConfig) -> anyhow::Result<Arc<dyn ObjectStore>> {
 /// Where file `id` of `owner` is kept.
 pub fn key(owner: Uuid, id: Uuid) -> Path {
     Path::from(format!("files/{owner}/{id}"))
+}
+
+/// The largest image `model` takes in a prompt, in bytes: the least of its deployments'
+/// providers (Anthropic takes 5 MB an image; OpenAI and Gemini about 20 MB a request).
+pub fn max_image_bytes(model: &ModelConfig) -> i64 {
+    let of = |provider: ProviderKind| match provider {
+        ProviderKind::Anthropic => 5 * 1024 * 1024,
+        ProviderKind::Openai | ProviderKind::Gemini | ProviderKind::Demo => 20 * 1024 * 1024,
+    };
+    model
+        .fallbacks
+        .iter()
+        .map(|d| of(d.provider))
+        .fold(of(model.provider), i64::min)
+}
+
+/// `attachment` with `name`: ASCII for any reader (`filename`), UTF-8 (RFC 6266 / 8187,
+/// `filename*`) for the name as it is. The API serves downloads with it; the CLI names uploads.
+pub fn attachment_disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            let plain = c.is_ascii_graphic() && c != '"' && c != '\\';
+            if plain || c == ' ' { c } else { '_' }
+        })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_are_given_in_ascii_and_in_utf_8() {
+        assert_eq!(
+            super::attachment_disposition("résumé \"final\".pdf"),
+            "attachment; filename=\"r_sum_ _final_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22.pdf"
+        );
+    }
 }

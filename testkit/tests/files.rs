@@ -624,3 +624,46 @@ async fn a_20_mb_pdf_is_uploaded_read_and_answered_about() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_larger_than_the_provider_takes_is_refused_and_a_lost_claim_is_given_back() {
+    let fake = FakeOpenAi::start(3, Duration::ZERO).await;
+    let app = TestApp::spawn_with(with_fake_provider(&fake, ProviderKind::Anthropic)).await;
+    let ada = app.guest().await;
+    let conv = app.create_conversation(&ada).await;
+    // Anthropic takes images of 5 MB at most.
+    let mut photo = PNG.to_vec();
+    photo.resize(6 * 1024 * 1024, 0);
+    let photo = uploaded(&app, &ada, "photo.png", &photo).await;
+    let r = send_with(&app, &ada, conv, "What is it?", &[&photo]).await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "image_too_large"
+    );
+    let mine = app.get_json(&ada, "/api/files").await;
+    assert_eq!(mine["items"][0]["message_id"], Value::Null, "still unsent");
+
+    // A send that claimed a file and died before writing its question: the clean-up job gives
+    // the file back after ten minutes, and it can be sent.
+    let notes = uploaded(&app, &ada, "notes.txt", b"notes").await;
+    sqlx::query("UPDATE files SET message_id = $1, claimed_at = now() - interval '11 minutes' WHERE id = $2")
+        .bind(uuid::Uuid::now_v7())
+        .bind(notes["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        send_with(&app, &ada, conv, "Notes?", &[&notes])
+            .await
+            .status(),
+        422,
+        "claimed"
+    );
+    let store = sluice_shared::files::store(&app.config.files).unwrap();
+    sluice_api::files::cleanup::round(&app.pool, store.as_ref(), 86_400)
+        .await
+        .unwrap();
+    let r = send_with(&app, &ada, conv, "Notes?", &[&notes]).await;
+    assert_eq!(r.status(), 202, "given back");
+}

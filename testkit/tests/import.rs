@@ -516,6 +516,31 @@ async fn a_bad_record_is_named_and_nothing_is_imported() {
         "{message}"
     );
     doc["messages"][1]["reply_to"] = doc["messages"][0]["id"].clone();
+    // Values the database could not hold: named too, never a 500.
+    for (field, value, said) in [
+        ("finish_reason", json!("st\u{0}op"), "NUL"),
+        ("created_at", json!("+20000-01-01T00:00:00Z"), "years"),
+        ("cost_usd", json!(5_000_000.0), "cost_usd"),
+    ] {
+        let mut bad = doc.clone();
+        bad["messages"][1][field] = value;
+        let r = import_raw(
+            &app,
+            &ada,
+            "application/json",
+            serde_json::to_vec(&bad).unwrap(),
+        )
+        .await;
+        assert_eq!(r.status(), 422, "{field}");
+        let message = r.json::<Value>().await.unwrap()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            message.contains("message 2") && message.contains(said),
+            "{message}"
+        );
+    }
     doc["messages"][0]["role"] = json!("tool");
     let r = import_raw(
         &app,

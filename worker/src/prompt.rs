@@ -15,19 +15,19 @@ pub struct Turn<'a> {
 
 /// Keeps the newest turns whose estimated size fits the budget (the system prompt first).
 /// Only the turns kept are copied. A question's files take what room is left beside it
-/// (`attachments::compose`); images only when the model `sees`.
+/// (`attachments::compose`, by `rules`).
 pub fn fit<'a>(
     system_prompt: &str,
     newest_first: impl Iterator<Item = Turn<'a>>,
     budget: u32,
-    sees: bool,
+    rules: &attachments::FileRules,
 ) -> Vec<PromptMessage> {
     let mut used = estimate_tokens(system_prompt);
     let mut kept = Vec::new();
     for turn in newest_first {
         let message = if turn.role == "user" {
             let room = budget.saturating_sub(used + estimate_tokens(turn.content));
-            attachments::compose(turn.content, turn.files, room, sees)
+            attachments::compose(turn.content, turn.files, room, rules)
         } else {
             PromptMessage::text("assistant", turn.content)
         };
@@ -64,6 +64,16 @@ mod tests {
             .collect()
     }
 
+    fn no_files() -> attachments::FileRules<'static> {
+        static NONE: std::sync::LazyLock<std::collections::HashMap<uuid::Uuid, String>> =
+            std::sync::LazyLock::new(Default::default);
+        attachments::FileRules {
+            texts: &NONE,
+            sees: false,
+            max_image_bytes: 0,
+        }
+    }
+
     fn pairs<'a>(turns: &'a [(&'static str, String)]) -> impl Iterator<Item = Turn<'a>> {
         turns.iter().map(|(role, content)| Turn {
             role,
@@ -74,7 +84,7 @@ mod tests {
 
     #[test]
     fn history_is_trimmed_from_the_oldest_end() {
-        let prompt = fit("be brief", pairs(&turns(40)), 1000, false);
+        let prompt = fit("be brief", pairs(&turns(40)), 1000, &no_files());
         assert_eq!(prompt[0].role, "system");
         assert!(prompt.len() < 41 && prompt.len() > 2, "{}", prompt.len());
         assert!(prompt.last().unwrap().content.starts_with("turn 39 "));
@@ -84,7 +94,7 @@ mod tests {
 
     #[test]
     fn the_newest_message_is_kept_even_when_alone_over_budget() {
-        let prompt = fit("", pairs(&turns(1)), 10, false);
+        let prompt = fit("", pairs(&turns(1)), 10, &no_files());
         assert_eq!(prompt.len(), 1);
         assert_eq!(prompt[0].role, "user");
     }

@@ -1,6 +1,7 @@
 //! The clean-up job: deletes from storage the objects whose rows are gone (queued in
 //! `file_deletions` by a trigger when a file, its question, its conversation or its owner is
-//! deleted), and first deletes files uploaded but never sent within `unattached_ttl_secs`.
+//! deleted). First it gives back files claimed by a send that never wrote its question, and
+//! deletes files uploaded but never sent within `unattached_ttl_secs`.
 //! Every API process runs it; each claims its batch with SKIP LOCKED, so they never collide,
 //! and a batch whose objects could not all be deleted stays queued for the next round.
 
@@ -41,13 +42,20 @@ pub fn spawn(state: AppState) {
 
 /// One round; returns how many objects it deleted.
 pub async fn round(pool: &PgPool, store: &dyn ObjectStore, ttl_secs: u64) -> anyhow::Result<u64> {
-    // Never sent, or claimed by a send whose question was never written (the API died
-    // between the two): the trigger queues their objects.
+    // Claimed by a send whose question was never written (its API died between the two):
+    // unsent again. A send takes milliseconds; ten minutes is far past any.
     sqlx::query(
-        "DELETE FROM files f
-         WHERE f.created_at < now() - make_interval(secs => $1)
-           AND (f.message_id IS NULL
-                OR NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = f.message_id))",
+        "UPDATE files f SET message_id = NULL, claimed_at = NULL
+         WHERE f.message_id IS NOT NULL AND f.claimed_at < now() - interval '10 minutes'
+           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = f.message_id)",
+    )
+    .execute(pool)
+    .await?;
+    // Never sent within the time: the trigger queues their objects. (A send claiming one
+    // meanwhile either comes first — the file is then not unsent — or finds it gone.)
+    sqlx::query(
+        "DELETE FROM files
+         WHERE message_id IS NULL AND created_at < now() - make_interval(secs => $1)",
     )
     .bind(ttl_secs as f64)
     .execute(pool)

@@ -7,6 +7,11 @@ use object_store::{ObjectStore, path::Path};
 
 use crate::error::{ApiError, ApiResult};
 
+/// PDFs read at once per API process.
+static PDFS_AT_ONCE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+/// Longest a PDF's text may take to read.
+const PDF_TIME: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub struct Extracted {
     pub text: String,
     /// Characters the file held (more than `text` has when it was cut).
@@ -32,7 +37,11 @@ pub async fn text(store: &dyn ObjectStore, key: &Path, max_chars: usize) -> ApiR
         }
     }
     String::from_utf8(kept)
-        .map(|text| Extracted { text, chars })
+        // Postgres text cannot hold NUL (the sniff saw none in the first bytes only).
+        .map(|text| Extracted {
+            text: text.replace('\0', ""),
+            chars,
+        })
         .map_err(|_| {
             ApiError::new(
                 axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -51,13 +60,18 @@ pub async fn pdf(store: &dyn ObjectStore, key: &Path, max_chars: usize) -> ApiRe
         .bytes()
         .await
         .map_err(read_error)?;
-    // The parser may panic on a damaged file: that is a refusal of the file, not a crash.
-    let extracted =
-        tokio::task::spawn_blocking(move || pdf_extract::extract_text_from_mem(&bytes)).await;
-    let text = match extracted {
-        Ok(Ok(text)) => text,
-        Ok(Err(e)) => return Err(unreadable_pdf(&e.to_string())),
-        Err(_) => return Err(unreadable_pdf("the parser gave up")),
+    // A few at a time (each holds its PDF and a thread), each within a time limit; the parser
+    // may panic on a damaged file: that is a refusal of the file, not a crash.
+    let _turn = PDFS_AT_ONCE
+        .acquire()
+        .await
+        .map_err(|e| ApiError::from(anyhow::Error::from(e)))?;
+    let parse = tokio::task::spawn_blocking(move || pdf_extract::extract_text_from_mem(&bytes));
+    let text = match tokio::time::timeout(PDF_TIME, parse).await {
+        Ok(Ok(Ok(text))) => text,
+        Ok(Ok(Err(e))) => return Err(unreadable_pdf(&e.to_string())),
+        Ok(Err(_)) => return Err(unreadable_pdf("the parser gave up")),
+        Err(_) => return Err(unreadable_pdf("reading it took too long")),
     };
     let chars = text.chars().count() as u64;
     let text = match text.char_indices().nth(max_chars) {

@@ -19,7 +19,11 @@ use axum::{
 use futures::TryStreamExt;
 use object_store::{ObjectStore, buffered::BufWriter, path::Path};
 use serde::Serialize;
-use sluice_shared::{dto::FileOut, files::key, title::is_unsafe_in_name};
+use sluice_shared::{
+    dto::FileOut,
+    files::{attachment_disposition, key},
+    title::is_unsafe_in_name,
+};
 use tokio::io::AsyncWriteExt;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -101,13 +105,21 @@ async fn upload_file(
             "the file could not be stored just now: try again in a moment",
         ));
     }
-    let stored = describe_and_record(&state, user.user_id, id, &key, received).await;
-    if stored.is_err() {
-        // Refused after it was written: nothing of it stays.
-        if let Err(e) = state.files.delete(&key).await {
-            tracing::warn!(error = %e, %key, "a refused upload could not be deleted");
+    // Its own task from here: a client that leaves now (a PDF takes a moment to read) must not
+    // leave the object stored without its row.
+    let owner = user.user_id;
+    let stored = tokio::spawn(async move {
+        let stored = describe_and_record(&state, owner, id, &key, received).await;
+        if stored.is_err() {
+            // Refused after it was written: nothing of it stays.
+            if let Err(e) = state.files.delete(&key).await {
+                tracing::warn!(error = %e, %key, "a refused upload could not be deleted");
+            }
         }
-    }
+        stored
+    })
+    .await
+    .map_err(|e| ApiError::from(anyhow::Error::from(e)))?;
     Ok((StatusCode::CREATED, Json(stored?)))
 }
 
@@ -225,7 +237,10 @@ async fn download(
         [
             (header::CONTENT_TYPE, file.content_type.clone()),
             (header::CONTENT_LENGTH, file.bytes.to_string()),
-            (header::CONTENT_DISPOSITION, disposition(&file.name)),
+            (
+                header::CONTENT_DISPOSITION,
+                attachment_disposition(&file.name),
+            ),
             // Opened by mistake as a page anyway, it can run nothing.
             (header::CONTENT_SECURITY_POLICY, "sandbox".to_string()),
             (header::CACHE_CONTROL, "private, max-age=0".to_string()),
@@ -233,28 +248,6 @@ async fn download(
         body,
     )
         .into_response())
-}
-
-/// `attachment` with the name: ASCII for old clients, UTF-8 (RFC 6266 / 8187) for the rest.
-fn disposition(name: &str) -> String {
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded: String = name
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 /// Deletes the file (from the questions it was sent with too; storage is cleaned by a job).
@@ -281,14 +274,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_keep_no_folders_and_download_safely() {
+    fn names_keep_no_folders_or_hidden_characters() {
         assert_eq!(file_name(Some("../../etc/passwd")), "passwd");
         assert_eq!(file_name(Some("C:\\Users\\ada\\report.pdf")), "report.pdf");
         assert_eq!(file_name(Some("\u{202e}fdp.exe")), "fdp.exe");
         assert_eq!(file_name(None), "file");
-        assert_eq!(
-            disposition("résumé \"final\".pdf"),
-            "attachment; filename=\"r_sum_ _final_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22.pdf"
-        );
     }
 }

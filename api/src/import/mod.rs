@@ -36,6 +36,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::disable())
 }
 
+/// Imports read and stored at once per API process.
+static AT_ONCE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// The multipart form.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
@@ -84,6 +87,12 @@ async fn import(
     if received.bytes == 0 {
         return Err(ApiError::unfit("invalid_import", "the file is empty"));
     }
+    // Reading and storing take memory and a connection: a few imports at a time, the others
+    // waiting with their upload spooled on disk.
+    let _turn = AT_ONCE
+        .acquire()
+        .await
+        .map_err(|e| ApiError::from(anyhow::Error::from(e)))?;
     let name = received.file_name;
     let unpacked_limit = limit.saturating_mul(4);
     let batch = read::read(file, name, unpacked_limit, &state.config.default_model).await?;

@@ -1,16 +1,20 @@
 //! Reading an uploaded export: a zip (Sluice's account export, or ChatGPT's) or one JSON file
-//! (a Sluice conversation, or ChatGPT's `conversations.json`). A JSON array is read one
-//! record at a time, so only the converted conversations are held, not the parsed file.
+//! (a Sluice conversation, or ChatGPT's `conversations.json`). Each JSON file is read from
+//! disk as it is parsed (a zip's entries are unpacked to temporary files first), and an array
+//! one record at a time, so memory holds the converted conversations and one record, not the
+//! file.
+
+use std::io::BufRead;
 
 use async_zip::tokio::read::seek::ZipFileReader;
 use chrono::{DateTime, Utc};
-use futures::AsyncReadExt as _;
 use serde::de::{self, Deserializer as _, SeqAccess, Visitor};
 use serde_json::Value;
 use tokio::{
     fs::File,
     io::{AsyncReadExt, AsyncSeekExt, BufReader},
 };
+use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 use super::{chatgpt, sluice};
 use crate::{
@@ -51,14 +55,8 @@ pub async fn read(
     if is_zip {
         return zip(file, unpacked_limit, model).await;
     }
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).await.map_err(spool_error)?;
-    let model = model.to_string();
     let name = name.unwrap_or_else(|| "the file".into());
-    let parsed = tokio::task::spawn_blocking(move || parse(&name, &bytes, &model, true))
-        .await
-        .map_err(|e| ApiError::from(anyhow::Error::from(e)))??;
-    match parsed {
+    match parse_file(name, file, model, true).await? {
         Parsed::Conversations(conversations) => Ok(Batch {
             conversations,
             folders: Vec::new(),
@@ -86,29 +84,25 @@ async fn zip(file: File, unpacked_limit: u64, model: &str) -> ApiResult<Batch> {
     let mut left = unpacked_limit;
     for (index, name) in names.into_iter().enumerate() {
         let Some(name) = name else { continue };
-        let mut entry = reader
+        let entry = reader
             .reader_with_entry(index)
             .await
             .map_err(|e| unreadable(format!("{name}: cannot be read from the zip: {e}")))?;
-        let mut bytes = Vec::new();
-        (&mut entry)
-            .take(left + 1)
-            .read_to_end(&mut bytes)
+        // Unpacked to a temporary file of its own, and read from there a record at a time.
+        let mut unpacked = File::from_std(tempfile::tempfile().map_err(spool_error)?);
+        let copied = tokio::io::copy(&mut entry.compat().take(left + 1), &mut unpacked)
             .await
             .map_err(|e| unreadable(format!("{name}: cannot be unpacked: {e}")))?;
-        if bytes.len() as u64 > left {
+        if copied > left {
             return Err(ApiError::new(
                 axum::http::StatusCode::PAYLOAD_TOO_LARGE,
                 "file_too_large",
                 format!("the zip unpacks to more than {unpacked_limit} bytes, the most taken here"),
             ));
         }
-        left -= bytes.len() as u64;
-        let model = model.to_string();
-        let parsed = tokio::task::spawn_blocking(move || parse(&name, &bytes, &model, false))
-            .await
-            .map_err(|e| ApiError::from(anyhow::Error::from(e)))??;
-        match parsed {
+        left -= copied;
+        unpacked.rewind().await.map_err(spool_error)?;
+        match parse_file(name, unpacked, model, false).await? {
             Parsed::Conversations(c) => {
                 recognized = true;
                 batch.conversations.extend(c);
@@ -126,14 +120,37 @@ async fn zip(file: File, unpacked_limit: u64, model: &str) -> ApiResult<Batch> {
     Ok(batch)
 }
 
+/// Parses one JSON file on a blocking thread, reading it as it goes.
+async fn parse_file(name: String, file: File, model: &str, expected: bool) -> ApiResult<Parsed> {
+    let file = file.into_std().await;
+    let model = model.to_string();
+    tokio::task::spawn_blocking(move || {
+        parse(&name, std::io::BufReader::new(file), &model, expected)
+    })
+    .await
+    .map_err(|e| ApiError::from(anyhow::Error::from(e)))?
+}
+
 /// One JSON file. `expected` says it must hold conversations (the upload is this file alone).
-fn parse(name: &str, bytes: &[u8], model: &str, expected: bool) -> ApiResult<Parsed> {
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
+fn parse(name: &str, mut reader: impl BufRead, model: &str, expected: bool) -> ApiResult<Parsed> {
     let expected = expected || base_name(name).starts_with("conversations");
-    match start.map(|i| bytes[i]) {
-        Some(b'[') => records(name, bytes, model, expected),
+    let not_json = |e: std::io::Error| unreadable(format!("{name} cannot be read: {e}"));
+    // The first byte that is not whitespace says an array or an object.
+    let first = loop {
+        let buffer = reader.fill_buf().map_err(not_json)?;
+        match buffer.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(at) => break Some(buffer[at]),
+            None if buffer.is_empty() => break None,
+            None => {
+                let all = buffer.len();
+                reader.consume(all);
+            }
+        }
+    };
+    match first {
+        Some(b'[') => records(name, reader, model, expected),
         Some(b'{') => {
-            let record: Value = serde_json::from_slice(bytes)
+            let record: Value = serde_json::from_reader(reader)
                 .map_err(|e| unreadable(format!("{name}: not valid JSON: {e}")))?;
             if record.get("format").and_then(Value::as_str) == Some("sluice.account") {
                 return Ok(Parsed::Manifest(manifest_folders(&record)));
@@ -151,7 +168,7 @@ fn parse(name: &str, bytes: &[u8], model: &str, expected: bool) -> ApiResult<Par
 }
 
 /// A top-level array, one record at a time.
-fn records(name: &str, bytes: &[u8], model: &str, expected: bool) -> ApiResult<Parsed> {
+fn records(name: &str, reader: impl BufRead, model: &str, expected: bool) -> ApiResult<Parsed> {
     let mut docs = Vec::new();
     let mut failed = None;
     let mut other = false;
@@ -172,8 +189,8 @@ fn records(name: &str, bytes: &[u8], model: &str, expected: bool) -> ApiResult<P
             }
         }
     };
-    let result =
-        serde_json::Deserializer::from_slice(bytes).deserialize_seq(EachRecord { each: &mut each });
+    let result = serde_json::Deserializer::from_reader(reader)
+        .deserialize_seq(EachRecord { each: &mut each });
     if let Some(e) = failed {
         return Err(e);
     }

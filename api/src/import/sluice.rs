@@ -47,11 +47,20 @@ pub fn read(record: Value) -> Result<ConversationDoc, String> {
     })
 }
 
+/// A time Postgres stores as it was written (and an export could hold).
+fn plausible(t: chrono::DateTime<chrono::Utc>) -> bool {
+    use chrono::Datelike;
+    (1970..=9999).contains(&t.year())
+}
+
 /// Whether `doc` can be stored as it is; `Err` names the first message that cannot.
 pub fn check(doc: &ConversationDoc) -> Result<(), String> {
     let c = &doc.conversation;
     if c.model.trim().is_empty() {
         return Err("`conversation.model` is empty".into());
+    }
+    if !plausible(c.created_at) || !plausible(c.updated_at) {
+        return Err("a time of the conversation is not between the years 1970 and 9999".into());
     }
     for (field, text) in [
         ("title", c.title.as_deref()),
@@ -82,13 +91,24 @@ pub fn check(doc: &ConversationDoc) -> Result<(), String> {
                 m.status.as_str()
             ));
         }
-        let texts = [Some(&m.content), m.model.as_ref(), m.provider.as_ref()];
+        let texts = [
+            Some(&m.content),
+            m.model.as_ref(),
+            m.provider.as_ref(),
+            m.finish_reason.as_ref(),
+            m.error_code.as_ref(),
+        ];
         if texts.into_iter().flatten().any(|t| t.contains('\0')) {
             return Err(format!("{which}: holds a NUL character"));
         }
-        if m.cost_usd.is_some_and(|c| !(0.0..1_000_000.0).contains(&c)) {
+        // `numeric(12, 6)` holds less than a million.
+        if m.cost_usd.is_some_and(|c| !(0.0..999_999.0).contains(&c)) {
+            return Err(format!("{which}: `cost_usd` is not between 0 and 999,999"));
+        }
+        let times = [Some(m.created_at), m.completed_at];
+        if times.into_iter().flatten().any(|t| !plausible(t)) {
             return Err(format!(
-                "{which}: `cost_usd` is not between 0 and 1,000,000"
+                "{which}: a time is not between the years 1970 and 9999"
             ));
         }
         let counts = [m.attempt, m.latency_ms.unwrap_or(0), m.ttft_ms.unwrap_or(0)];

@@ -42,7 +42,7 @@ pub async fn store(pool: &PgPool, owner: Uuid, batch: Batch, max_groups: i64) ->
             .folder
             .as_deref()
             .and_then(|f| clean(f, FOLDER_CHARS))
-            .and_then(|f| folders.get(&f.to_lowercase()).copied());
+            .and_then(|f| folders.get(&f).copied());
         sqlx::query(
             "INSERT INTO conversations (id, user_id, title, title_set_by, model, system_prompt,
                                         group_id, favorite, created_at, updated_at)
@@ -59,7 +59,8 @@ pub async fn store(pool: &PgPool, owner: Uuid, batch: Batch, max_groups: i64) ->
         .bind(c.created_at)
         .bind(c.updated_at)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(unstorable)?;
         let mut new_ids: HashMap<Uuid, Uuid> = HashMap::new();
         for chunk in doc.messages.chunks(CHUNK) {
             let mut rows = Rows::default();
@@ -100,7 +101,7 @@ pub async fn store(pool: &PgPool, owner: Uuid, batch: Batch, max_groups: i64) ->
                     .push(m.superseded.then(|| ended.unwrap_or(m.created_at)));
                 rows.usage_estimated.push(m.usage_estimated);
             }
-            stored.messages += rows.insert(&mut tx, id, owner).await?;
+            stored.messages += rows.insert(&mut tx, id, owner).await.map_err(unstorable)?;
         }
         stored.conversations.push(id);
     }
@@ -108,16 +109,26 @@ pub async fn store(pool: &PgPool, owner: Uuid, batch: Batch, max_groups: i64) ->
     Ok(stored)
 }
 
-/// Makes the folders the batch names that the owner lacks (matched by name, case aside) and
-/// returns every one of them by lowercased name, with how many were made.
+/// Makes the folders the batch names that the owner lacks (matched by name, case aside, as
+/// Postgres folds it) and returns every one of them by the name the batch gave, with how many
+/// were made.
 async fn folders(
     tx: &mut Transaction<'_, Postgres>,
     owner: Uuid,
     batch: &Batch,
     max_groups: i64,
 ) -> ApiResult<(HashMap<String, Uuid>, u64)> {
+    let too_many = || {
+        ApiError::unfit(
+            "too_many_groups",
+            format!(
+                "the import needs more folders than the {max_groups} one may have: delete some first"
+            ),
+        )
+    };
     let mut names: Vec<String> = Vec::new();
     let mut made_at: Vec<Option<DateTime<Utc>>> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let listed = batch.folders.iter().map(|(n, at)| (n.as_str(), *at));
     let filed = batch
         .conversations
@@ -127,12 +138,13 @@ async fn folders(
         let Some(name) = clean(name, FOLDER_CHARS) else {
             continue;
         };
-        if !names
-            .iter()
-            .any(|n| n.to_lowercase() == name.to_lowercase())
-        {
+        if seen.insert(name.clone()) {
             names.push(name);
             made_at.push(at);
+            // Spelled differently, folders may still be one: Postgres decides below.
+            if names.len() as i64 > 2 * max_groups {
+                return Err(too_many());
+            }
         }
     }
     if names.is_empty() {
@@ -141,7 +153,8 @@ async fn folders(
     let ids: Vec<Uuid> = names.iter().map(|_| Uuid::now_v7()).collect();
     let created = sqlx::query(
         "INSERT INTO groups (id, user_id, name, created_at)
-         SELECT i, $2, n, COALESCE(t, now()) FROM unnest($1::uuid[], $3::text[], $4::timestamptz[]) AS x(i, n, t)
+         SELECT i, $2, n, COALESCE(t, now())
+         FROM unnest($1::uuid[], $3::text[], $4::timestamptz[]) AS x(i, n, t)
          ON CONFLICT (user_id, lower(name)) DO NOTHING",
     )
     .bind(&ids)
@@ -156,23 +169,34 @@ async fn folders(
         .fetch_one(&mut **tx)
         .await?;
     if total > max_groups {
-        return Err(ApiError::unfit(
-            "too_many_groups",
-            format!(
-                "the import needs {created} new folders, past the {max_groups} one may have: \
-                 delete some first"
-            ),
-        ));
+        return Err(too_many());
     }
-    let lower: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
     let found: Vec<(String, Uuid)> = sqlx::query_as(
-        "SELECT lower(name), id FROM groups WHERE user_id = $1 AND lower(name) = ANY($2)",
+        "SELECT x.n, g.id FROM unnest($2::text[]) AS x(n)
+         JOIN groups g ON g.user_id = $1 AND lower(g.name) = lower(x.n)",
     )
     .bind(owner)
-    .bind(&lower)
+    .bind(&names)
     .fetch_all(&mut **tx)
     .await?;
     Ok((found.into_iter().collect(), created))
+}
+
+/// A value the checks let through that Postgres refuses (a data exception, class 22) is the
+/// import's fault, not the server's: 422.
+fn unstorable(e: sqlx::Error) -> ApiError {
+    match &e {
+        sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("22")) => {
+            ApiError::unfit(
+                "invalid_import",
+                format!(
+                    "a record holds a value that cannot be stored: {}",
+                    db.message()
+                ),
+            )
+        }
+        _ => e.into(),
+    }
 }
 
 /// A name or title as the API would take it: without control or invisible characters,

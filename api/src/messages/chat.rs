@@ -29,7 +29,7 @@ use crate::{
         (status = 400, description = "`empty_content`, bad JSON", body = ErrorBody),
         (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
         (status = 413, description = "`content_too_large`", body = ErrorBody),
-        (status = 422, description = "`unknown_model`", body = ErrorBody),
+        (status = 422, description = "`unknown_model`; attachments: `unknown_file`, `too_many_files`, `model_cannot_see`, `image_too_large`", body = ErrorBody),
     ))]
 pub async fn chat(
     State(state): State<AppState>,

@@ -28,7 +28,7 @@ use crate::{
     responses(
         (status = 202, body = SentOut),
         (status = 400, description = "`empty_content`, bad JSON", body = ErrorBody),
-        (status = 422, description = "`not_a_question`: an answer cannot be edited; `unknown_model`", body = ErrorBody),
+        (status = 422, description = "`not_a_question`: an answer cannot be edited; `unknown_model`; `attachments_not_editable` (the question keeps its files)", body = ErrorBody),
         (status = 404, description = "No such message of the caller's", body = ErrorBody),
         (status = 409, description = "`not_editable`: replaced already, or an answer is still being written", body = ErrorBody),
         (status = 413, description = "`content_too_large`", body = ErrorBody),
@@ -41,6 +41,12 @@ pub async fn edit(
     ApiJson(input): ApiJson<sluice_shared::dto::MessageIn>,
 ) -> ApiResult<(StatusCode, Json<SentOut>)> {
     enqueue::validate_content(&state, &input.content)?;
+    if !input.attachments.is_empty() {
+        return Err(ApiError::unfit(
+            "attachments_not_editable",
+            "an edited question keeps the files it was sent with: send new files with a new message",
+        ));
+    }
     let original = super::store::find(&state.pool, user.user_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("message"))?;
@@ -99,6 +105,13 @@ pub async fn edit(
         return Err(limits::refused_or(&state.pool, spender, refusal).await);
     };
     enqueue::offer_to_workers(&state, offer);
+    // The statement's RETURNING could not see the files it moved to the new question.
+    let question = match original.attachments.is_empty() {
+        true => question,
+        false => super::store::find(&state.pool, user.user_id, question.id)
+            .await?
+            .unwrap_or(question),
+    };
     Ok(sent(question, answer))
 }
 

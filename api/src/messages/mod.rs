@@ -51,7 +51,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 400, description = "`empty_content`, bad JSON", body = ErrorBody),
         (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
         (status = 413, description = "`content_too_large`", body = ErrorBody),
-        (status = 422, description = "`unknown_model`", body = ErrorBody),
+        (status = 422, description = "`unknown_model`; attachments: `unknown_file`, `too_many_files`, `model_cannot_see`, `image_too_large`", body = ErrorBody),
         (status = 503, description = "`dependency_down`: nothing was stored", body = ErrorBody),
     ))]
 pub async fn send(
@@ -90,7 +90,7 @@ pub async fn send(
         (status = 400, description = "`empty_content`, bad JSON", body = ErrorBody),
         (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
         (status = 413, description = "`content_too_large`", body = ErrorBody),
-        (status = 422, description = "`unknown_model`", body = ErrorBody),
+        (status = 422, description = "`unknown_model`; attachments: `unknown_file`, `too_many_files`, `model_cannot_see`, `image_too_large`", body = ErrorBody),
         (status = 503, description = "`dependency_down`: nothing was stored", body = ErrorBody),
     ))]
 async fn send_new_or_existing(

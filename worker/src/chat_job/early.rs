@@ -14,7 +14,10 @@ use sluice_shared::job::ChatJob;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use super::{own_keys, prepare::request_for};
+use super::{
+    own_keys,
+    prepare::{file_texts, request_for},
+};
 use crate::{
     WorkerState,
     providers::{ChunkStream, ProviderError, routes::Route},
@@ -66,7 +69,8 @@ async fn open(state: Arc<WorkerState>, job: ChatJob) -> Option<Opened> {
         .into_iter()
         .next()?;
     let route = first.route;
-    let mut request = request_for(&state, &job, model, &prompt);
+    let texts = file_texts(&state, model, &prompt).await.ok()?;
+    let mut request = request_for(&state, &job, model, &prompt, &texts);
     crate::attachments::load_images(state.files.as_ref(), &mut request.messages)
         .await
         .ok()?;

@@ -1,6 +1,9 @@
 //! Step 2: check the attempt and the model, announce `start`, and build the prompt.
 
+use std::collections::HashMap;
+
 use sluice_shared::{config::ModelConfig, events::StreamEvent, job::ChatJob};
+use uuid::Uuid;
 
 use super::{
     End,
@@ -61,19 +64,31 @@ pub(super) async fn prepare(
     if claim.cancel_requested {
         return Ok(Prepared::Ended(End::Cancelled));
     }
-    let mut request = request_for(state, job, model, &claim.prompt);
+    let texts = file_texts(state, model, &claim.prompt).await?;
+    let mut request = request_for(state, job, model, &claim.prompt, &texts);
     attachments::load_images(state.files.as_ref(), &mut request.messages).await?;
     let tries = own_keys::tries(state, job.user_id, routes, &claim.prompt.own_keys);
     Ok(Prepared::Ready { tries, request })
 }
 
+/// The text of the files in `prompt`'s history that the model's context could hold.
+pub(super) async fn file_texts(
+    state: &WorkerState,
+    model: &ModelConfig,
+    prompt: &Prompt,
+) -> sqlx::Result<HashMap<Uuid, String>> {
+    let budget_chars = (model.context_tokens - model.max_output_tokens) as usize * 4;
+    attachments::read_texts(&state.pool, &prompt.history_files, budget_chars).await
+}
+
 /// The provider request for `job` with `prompt`: the system prompt, then as much of the
-/// history as fits the model's context beside its longest answer.
+/// history (with its files' `texts`) as fits the model's context beside its longest answer.
 pub(super) fn request_for(
     state: &WorkerState,
     job: &ChatJob,
     model: &ModelConfig,
     prompt: &Prompt,
+    texts: &HashMap<Uuid, String>,
 ) -> ProviderRequest {
     let system = prompt
         .system_prompt
@@ -91,7 +106,12 @@ pub(super) fn request_for(
             content,
             files: prompt.history_files.get(i).map_or(no_files, Vec::as_slice),
         });
-    let messages = prompt::fit(system, history, budget, model.vision);
+    let rules = attachments::FileRules {
+        texts,
+        sees: model.vision,
+        max_image_bytes: sluice_shared::files::max_image_bytes(model),
+    };
+    let messages = prompt::fit(system, history, budget, &rules);
     let max_output_tokens = job
         .options
         .max_tokens

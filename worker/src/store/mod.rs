@@ -54,9 +54,10 @@ pub struct AttachedFile {
     pub user_id: Uuid,
     pub name: String,
     pub content_type: String,
-    /// A text file's or a PDF's text (as much as was kept); none for images.
-    pub text: Option<String>,
-    /// Characters of text the file held (more than `text` when it was cut at upload).
+    pub bytes: i64,
+    /// Characters of text the file holds (text files and PDFs; none for images). The text
+    /// itself is read apart, only for the files a prompt has room for
+    /// (`attachments::read_texts`).
     pub text_chars: Option<i64>,
 }
 
@@ -140,7 +141,7 @@ macro_rules! history_of {
                           CASE WHEN role = 'user' THEN
                               (SELECT jsonb_agg(jsonb_build_object('id', f.id,
                                           'user_id', f.user_id, 'name', f.name,
-                                          'content_type', f.content_type, 'text', f.text,
+                                          'content_type', f.content_type, 'bytes', f.bytes,
                                           'text_chars', f.text_chars)
                                       ORDER BY f.created_at, f.id)
                                FROM files f WHERE f.message_id = messages.id)

@@ -76,10 +76,11 @@ pub async fn enqueue(
     // starts here instead of scanning the stream.
     let first_seq = state.hub.next_seq_lower_bound();
     let ids = PairIds::new(&target);
-    let question = ids.user_message;
-    files::attach::claim(state, spender.user_id, question, files, model).await?;
-    // The new text: the question, and for a new conversation its system prompt.
-    let mut new_tokens = estimate::tokens(content);
+    let claimed =
+        files::attach::claim(state, spender.user_id, ids.user_message, files, model).await?;
+    // The new text: the question (and its files), and for a new conversation its system
+    // prompt.
+    let mut new_tokens = estimate::tokens(content) + claimed.tokens;
     if let Target::New(new) = &target {
         let system = new.system_prompt.as_deref();
         new_tokens += estimate::tokens(system.unwrap_or(&state.config.system_prompt));
@@ -110,8 +111,9 @@ pub async fn enqueue(
         job: queued,
     };
     let submitted = state.enqueues.submit(pair).await;
-    if !matches!(submitted, Ok(Some(_))) && !files.is_empty() {
-        files::attach::release(&state.pool, question).await?;
+    match &submitted {
+        Ok(Some(_)) => claimed.kept(),
+        _ => claimed.give_back().await?,
     }
     let Some(stored) = submitted? else {
         // A limit (which may have cleared by now: another answer ended), or the conversation
