@@ -168,6 +168,16 @@ async fn copy<E: std::fmt::Display, W: AsyncWrite + Unpin>(
     })
 }
 
+/// `from` (a file being read) into `into`, as an upload is: limited, its head kept.
+pub async fn copy_from<W: AsyncWrite + Unpin>(
+    from: &mut (impl tokio::io::AsyncRead + Unpin),
+    limit: u64,
+    into: &mut W,
+) -> ApiResult<Received> {
+    let chunks = tokio_util::io::ReaderStream::new(from);
+    copy(chunks, limit, into).await
+}
+
 fn stored_error(e: std::io::Error) -> ApiError {
     tracing::error!(error = %e, "an upload could not be written");
     ApiError::unavailable("the file could not be stored just now: try again in a moment")

@@ -107,6 +107,30 @@ impl TestApp {
         self.get_json(token, &format!("/api/messages/{id}")).await
     }
 
+    /// `POST /api/files` of `bytes` named `name` (the body, named by Content-Disposition);
+    /// the stored file, expecting 201.
+    pub async fn upload_file(
+        &self,
+        token: &str,
+        name: &str,
+        bytes: impl Into<reqwest::Body>,
+    ) -> Value {
+        let r = self
+            .http
+            .post(self.url("/api/files"))
+            .bearer_auth(token)
+            .header(
+                "content-disposition",
+                format!("attachment; filename=\"{name}\""),
+            )
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "upload {name}");
+        r.json().await.unwrap()
+    }
+
     /// `GET path` as `token`.
     pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
         self.call(token, Method::GET, path, None).await

@@ -32,16 +32,8 @@ async fn another_users_ids_are_not_found_on_every_endpoint_that_takes_an_id() {
     let folder: Value = folder.json().await.unwrap();
     let folder_id = folder["id"].as_str().unwrap();
     let file = app
-        .http
-        .post(app.url("/api/files"))
-        .bearer_auth(owner_token)
-        .header("content-disposition", "attachment; filename=\"owner.txt\"")
-        .body("the owner's notes")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(file.status(), 201);
-    let file: Value = file.json().await.unwrap();
+        .upload_file(owner_token, "owner.txt", "the owner's notes")
+        .await;
     let file_id = file["id"].as_str().unwrap();
 
     let intruder = app.register("intruder@example.com").await;

@@ -70,7 +70,12 @@ async fn unzip(bytes: Vec<u8>) -> HashMap<String, Value> {
         let mut text = String::new();
         let mut reader = zip.reader_with_entry(i).await.unwrap();
         reader.read_to_string_checked(&mut text).await.unwrap();
-        files.insert(name, serde_json::from_str(&text).unwrap());
+        // The files questions carry, as their text (the tests' are text).
+        let value = match name.ends_with(".json") {
+            true => serde_json::from_str(&text).unwrap(),
+            false => Value::String(text),
+        };
+        files.insert(name, value);
     }
     files
 }
@@ -97,6 +102,16 @@ fn without_ids(doc: &Value) -> Value {
                     fields.insert(link.into(), json!(position[id]));
                 }
             }
+            for file in fields
+                .get_mut("attachments")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                let file = file.as_object_mut().unwrap();
+                file.remove("id");
+                file.remove("message_id");
+            }
             m
         })
         .collect();
@@ -104,7 +119,8 @@ fn without_ids(doc: &Value) -> Value {
     doc
 }
 
-/// The account export's conversations, ids aside, in order of when they were made.
+/// The account export's conversations, ids aside, in order of when they were made, and its
+/// folders.
 async fn account(app: &TestApp, token: &str) -> (Vec<Value>, Value) {
     let r = app.get(token, "/api/export").await;
     assert_eq!(r.status(), 200);
@@ -179,8 +195,21 @@ async fn an_account_export_imports_back_the_same_but_for_ids() {
         Some(json!({ "title": "Quarter", "group_id": work["id"], "favorite": true })),
     )
     .await;
+    // A question with a file: the account zip carries it.
     let other = app.create_conversation(&ada).await;
-    app.send_answered(&ada, other, "a second chat").await;
+    let file = app
+        .upload_file(&ada, "minutes.md", "# Minutes\nWe chose the blue logo.")
+        .await;
+    let body = json!({ "content": "a second chat", "attachments": [file["id"]] });
+    let sent = call(
+        ada.clone(),
+        Method::POST,
+        format!("/api/conversations/{other}/messages"),
+        Some(body),
+    )
+    .await;
+    app.read_to_end(&ada, sent["stream_url"].as_str().unwrap())
+        .await;
     let (before, folders_before) = account(&app, &ada).await;
     assert_eq!(before.len(), 2);
     assert_eq!(
@@ -211,6 +240,23 @@ async fn an_account_export_imports_back_the_same_but_for_ids() {
     assert_eq!(
         after, before,
         "export → import → export changes nothing but ids"
+    );
+    // The file came too: bob's own now, its text in his next prompts, downloadable.
+    let bobs_files = app.get_json(&bob, "/api/files").await;
+    let carried = &bobs_files["items"][0];
+    assert_eq!(
+        (carried["name"].as_str(), carried["text_chars"].as_i64()),
+        (Some("minutes.md"), Some(33))
+    );
+    let r = app
+        .get(
+            &bob,
+            &format!("/api/files/{}", carried["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(
+        r.text().await.unwrap(),
+        "# Minutes\nWe chose the blue logo."
     );
     assert_eq!(
         folders_after, folders_before,
@@ -266,7 +312,12 @@ async fn an_account_export_imports_back_the_same_but_for_ids() {
     let r = import_raw(&app, &carol, "application/json", doc.to_vec()).await;
     assert_eq!(r.status(), 201);
     let (carols, _) = account(&app, &carol).await;
-    assert_eq!(carols, vec![before[1].clone()]);
+    // A conversation's JSON names its files but does not carry them.
+    let mut expected = before[1].clone();
+    for m in expected["messages"].as_array_mut().unwrap() {
+        m.as_object_mut().unwrap().remove("attachments");
+    }
+    assert_eq!(carols, vec![expected]);
 }
 
 async fn folder_id(app: &TestApp, token: &str, name: &str) -> String {
@@ -278,6 +329,22 @@ async fn folder_id(app: &TestApp, token: &str, name: &str) -> String {
         .find(|g| g["name"] == name)
         .map(|g| g["id"].as_str().unwrap().to_string())
         .expect("the folder")
+}
+
+/// Files under `dir`, however deep.
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| {
+                if e.path().is_dir() {
+                    walk(&e.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+    })
 }
 
 /// A ChatGPT message node.
@@ -558,6 +625,30 @@ async fn a_bad_record_is_named_and_nothing_is_imported() {
         "{message}"
     );
     assert_eq!(app.get_json(&ada, "/api/groups").await["items"], json!([]));
+    // A carried file that is no file Sluice takes: refused, and nothing of the import stays
+    // in storage.
+    let mut with_file = doc.clone();
+    with_file["messages"][0]["role"] = json!("user");
+    let carried = uuid::Uuid::now_v7();
+    with_file["messages"][0]["attachments"] = json!([{ "id": carried, "name": "tool.bin",
+        "content_type": "text/plain", "bytes": 8, "created_at": "2026-12-01T00:00:00Z",
+        "message_id": null, "text_chars": null }]);
+    let zip = zip_of(&[
+        (
+            "conversations/one.json",
+            serde_json::to_vec(&with_file).unwrap(),
+        ),
+        (
+            &format!("files/{carried}"),
+            b"\x7fELF\x02\x01\x01\0".to_vec(),
+        ),
+    ])
+    .await;
+    let r = import_raw(&app, &ada, "application/zip", zip).await;
+    assert_eq!(r.status(), 415);
+    let dir = std::path::PathBuf::from(&app.config.files.dir);
+    let kept = walk(&dir);
+    assert_eq!(kept, 0, "no object left behind");
     assert_eq!(count(ada.clone()).await, 1);
 
     // Not an export; not JSON; a form without its file; past the size limits.

@@ -1,7 +1,8 @@
 //! `GET /api/export`: the whole account as a zip, written while it is sent — one
 //! conversation's document in memory at a time, however many there are. Entries:
-//! `conversations/{created}-{id}.json` (a `sluice.conversation` document each) and, last,
-//! `manifest.json` (`sluice.account`: when, how many, and the folders, empty ones too).
+//! `conversations/{created}-{id}.json` (a `sluice.conversation` document each), after each
+//! the files its questions carry (`files/{id}`, named by the document's `attachments`), and,
+//! last, `manifest.json` (`sluice.account`: when, how many, and the folders, empty ones too).
 
 use async_zip::{Compression, ZipEntryBuilder, base::write::ZipFileWriter};
 use axum::{
@@ -11,8 +12,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
+use futures::{AsyncWriteExt, StreamExt};
+use object_store::ObjectStore;
 use serde::Serialize;
+use sluice_shared::dto::FileOut;
 use sqlx::PgPool;
 use tokio::io::DuplexStream;
 use tokio_util::{compat::Compat, io::ReaderStream};
@@ -51,10 +54,11 @@ struct Folder {
 pub(super) async fn account(State(state): State<AppState>, user: AuthUser) -> ApiResult<Response> {
     let (reader, writer) = tokio::io::duplex(PIPE);
     let pool = state.pool.clone();
+    let store = state.files.clone();
     let (failed, failure) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let mut zip = ZipFileWriter::with_tokio(writer);
-        let written = match write(&pool, user.user_id, &mut zip).await {
+        let written = match write(&pool, store.as_ref(), user.user_id, &mut zip).await {
             Ok(()) => zip.close().await.map(drop).map_err(anyhow::Error::from),
             Err(e) => Err(e),
         };
@@ -87,8 +91,37 @@ pub(super) async fn account(State(state): State<AppState>, user: AuthUser) -> Ap
         .into_response())
 }
 
+/// A question's file, as `files/{id}` (the id its conversation's document lists), streamed
+/// from the store. Text is compressed; PDFs and images are stored as they are.
+async fn write_file(
+    store: &dyn ObjectStore,
+    owner: Uuid,
+    file: &FileOut,
+    zip: &mut ZipFileWriter<Compat<DuplexStream>>,
+) -> anyhow::Result<()> {
+    let object = match store.get(&sluice_shared::files::key(owner, file.id)).await {
+        Ok(object) => object,
+        // Deleted since its conversation was read.
+        Err(object_store::Error::NotFound { .. }) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let compression = match file.content_type.starts_with("text/") {
+        true => Compression::Deflate,
+        false => Compression::Stored,
+    };
+    let entry = ZipEntryBuilder::new(format!("files/{}", file.id).into(), compression);
+    let mut writer = zip.write_entry_stream(entry).await?;
+    let mut chunks = object.into_stream();
+    while let Some(chunk) = chunks.next().await {
+        writer.write_all(&chunk?).await?;
+    }
+    writer.close().await?;
+    Ok(())
+}
+
 async fn write(
     pool: &PgPool,
+    store: &dyn ObjectStore,
     owner: Uuid,
     zip: &mut ZipFileWriter<Compat<DuplexStream>>,
 ) -> anyhow::Result<()> {
@@ -119,6 +152,9 @@ async fn write(
             let entry = ZipEntryBuilder::new(name.into(), Compression::Deflate);
             zip.write_entry_whole(entry, &serde_json::to_vec_pretty(&doc)?)
                 .await?;
+            for file in doc.messages.iter().flat_map(|m| &m.attachments) {
+                write_file(store, owner, file, zip).await?;
+            }
             written += 1;
         }
         after = Some(last);

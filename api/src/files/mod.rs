@@ -132,6 +132,35 @@ async fn describe_and_record(
     received: upload::Received,
 ) -> ApiResult<FileOut> {
     let limits = &state.config.files;
+    let file = describe(state, key, &received).await?;
+    let row = store::NewFile {
+        id,
+        owner,
+        name: &file.name,
+        content_type: file.content_type,
+        bytes: file.bytes,
+        text: file.text.as_ref().map(|t| t.text.as_str()),
+        text_chars: file.text.as_ref().map(|t| t.chars as i64),
+    };
+    store::insert(&state.pool, row, limits.max_user_bytes as i64)
+        .await?
+        .ok_or_else(|| quota_exceeded(limits.max_user_bytes))
+}
+
+/// A stored file, as its row will say.
+pub(crate) struct Described {
+    pub name: String,
+    pub content_type: &'static str,
+    pub bytes: i64,
+    pub text: Option<extract::Extracted>,
+}
+
+/// What the stored object at `key` is (by its first bytes) and its text, once.
+pub(crate) async fn describe(
+    state: &AppState,
+    key: &Path,
+    received: &upload::Received,
+) -> ApiResult<Described> {
     if received.bytes == 0 {
         return Err(ApiError::unfit("empty_file", "the file is empty"));
     }
@@ -145,23 +174,45 @@ async fn describe_and_record(
     })?;
     let name = file_name(received.file_name.as_deref());
     let store = state.files.as_ref();
+    let max_chars = state.config.files.max_text_chars;
     let text = match kind {
-        Kind::Text => Some(extract::text(store, key, limits.max_text_chars).await?),
-        Kind::Pdf => Some(extract::pdf(store, key, limits.max_text_chars).await?),
+        Kind::Text => Some(extract::text(store, key, max_chars).await?),
+        Kind::Pdf => Some(extract::pdf(store, key, max_chars).await?),
         Kind::Image(_) => None,
     };
-    let file = store::NewFile {
-        id,
-        owner,
-        name: &name,
+    Ok(Described {
         content_type: kind.content_type(&name),
+        name,
         bytes: received.bytes as i64,
-        text: text.as_ref().map(|t| t.text.as_str()),
-        text_chars: text.as_ref().map(|t| t.chars as i64),
+        text,
+    })
+}
+
+/// Writes `from` to the store under `key` (an import's file), as an upload would be.
+pub(crate) async fn store_copy(
+    state: &AppState,
+    key: &Path,
+    name: &str,
+    from: &mut (impl tokio::io::AsyncRead + Unpin),
+) -> ApiResult<upload::Received> {
+    let mut writer = BufWriter::new(state.files.clone(), key.clone());
+    let limit = state.config.files.max_file_bytes;
+    let copied = upload::copy_from(from, limit, &mut writer).await;
+    let received = match copied {
+        Ok(received) => received,
+        Err(e) => {
+            let _ = writer.abort().await;
+            return Err(e);
+        }
     };
-    store::insert(&state.pool, file, limits.max_user_bytes as i64)
-        .await?
-        .ok_or_else(|| quota_exceeded(limits.max_user_bytes))
+    writer.shutdown().await.map_err(|e| {
+        tracing::error!(error = %e, "an imported file could not be stored");
+        ApiError::unavailable("a file could not be stored just now: try again in a moment")
+    })?;
+    Ok(upload::Received {
+        file_name: Some(name.to_string()),
+        ..received
+    })
 }
 
 /// The name as sent, without folders or characters that do not belong in a name.
@@ -180,7 +231,7 @@ fn file_name(sent: Option<&str>) -> String {
     }
 }
 
-fn quota_exceeded(max: u64) -> ApiError {
+pub(crate) fn quota_exceeded(max: u64) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "file_quota_exceeded",

@@ -5,6 +5,7 @@
 //! in one transaction: a bad record is a 422 naming it, and nothing is imported.
 
 mod chatgpt;
+mod files;
 mod read;
 mod sluice;
 mod store;
@@ -58,8 +59,9 @@ pub struct ImportedOut {
 }
 
 /// Imports conversations from an export file: Sluice's (a conversation's JSON from
-/// `GET /api/conversations/{id}/export`, or the zip from `GET /api/export`) or ChatGPT's data
-/// export (its zip, or `conversations.json`: the branch last shown of each conversation).
+/// `GET /api/conversations/{id}/export`, or the zip from `GET /api/export`, with the files its
+/// questions carry) or ChatGPT's data export (its zip, or `conversations.json`: the branch last
+/// shown of each conversation).
 /// Send it as multipart field `file`, or as the whole body (`application/json`,
 /// `application/zip`). All or nothing.
 #[utoipa::path(post, path = "/api/import", tag = "conversations",
@@ -69,7 +71,8 @@ pub struct ImportedOut {
     responses(
         (status = 201, description = "Imported", body = ImportedOut),
         (status = 400, description = "`invalid_form` / `missing_file`: a form without its `file`", body = ErrorBody),
-        (status = 413, description = "`file_too_large`: past `import_limit_bytes` (a zip: 4 times it, unpacked)", body = ErrorBody),
+        (status = 413, description = "`file_too_large`: past `import_limit_bytes` (a zip: 4 times it, unpacked), or a carried file past `[files] max_file_bytes`; `file_quota_exceeded`: the carried files past the caller's quota", body = ErrorBody),
+        (status = 415, description = "`unsupported_file_type`: a carried file that is not text, a PDF or an image", body = ErrorBody),
         (status = 422, description = "`invalid_import`: not an export Sluice reads, or a record that cannot be stored (named); `too_many_groups`", body = ErrorBody),
     ))]
 async fn import(
@@ -96,7 +99,7 @@ async fn import(
     let name = received.file_name;
     let unpacked_limit = limit.saturating_mul(4);
     let batch = read::read(file, name, unpacked_limit, &state.config.default_model).await?;
-    let stored = store::store(&state.pool, user.user_id, batch, groups::MAX_GROUPS).await?;
+    let stored = store::store(&state, user.user_id, batch, groups::MAX_GROUPS).await?;
     tracing::info!(
         conversations = stored.conversations.len(),
         messages = stored.messages,

@@ -4,7 +4,7 @@
 //! one record at a time, so memory holds the converted conversations and one record, not the
 //! file.
 
-use std::io::BufRead;
+use std::{collections::HashMap, io::BufRead};
 
 use async_zip::tokio::read::seek::ZipFileReader;
 use chrono::{DateTime, Utc};
@@ -15,6 +15,7 @@ use tokio::{
     io::{AsyncReadExt, AsyncSeekExt, BufReader},
 };
 use tokio_util::compat::FuturesAsyncReadCompatExt;
+use uuid::Uuid;
 
 use super::{chatgpt, sluice};
 use crate::{
@@ -28,6 +29,9 @@ pub struct Batch {
     pub conversations: Vec<ConversationDoc>,
     /// Folders a Sluice account export lists (empty ones too), with when they were made.
     pub folders: Vec<(String, Option<DateTime<Utc>>)>,
+    /// The files a Sluice account export carries (`files/{id}`), unpacked, by the id the
+    /// documents' `attachments` name.
+    pub files: HashMap<Uuid, File>,
 }
 
 /// What one file of the upload is.
@@ -59,7 +63,7 @@ pub async fn read(
     match parse_file(name, file, model, true).await? {
         Parsed::Conversations(conversations) => Ok(Batch {
             conversations,
-            folders: Vec::new(),
+            ..Batch::default()
         }),
         Parsed::Manifest(_) | Parsed::Other => Err(not_an_export()),
     }
@@ -75,8 +79,9 @@ async fn zip(file: File, unpacked_limit: u64, model: &str) -> ApiResult<Batch> {
         .iter()
         .map(|e| {
             let name = e.filename().as_str().ok()?;
-            let json = name.to_ascii_lowercase().ends_with(".json") && !e.dir().unwrap_or(true);
-            json.then(|| name.to_string())
+            let json = name.to_ascii_lowercase().ends_with(".json");
+            let wanted = json || carried_file(name).is_some();
+            (wanted && !e.dir().unwrap_or(true)).then(|| name.to_string())
         })
         .collect();
     let mut batch = Batch::default();
@@ -102,6 +107,10 @@ async fn zip(file: File, unpacked_limit: u64, model: &str) -> ApiResult<Batch> {
         }
         left -= copied;
         unpacked.rewind().await.map_err(spool_error)?;
+        if let Some(id) = carried_file(&name) {
+            batch.files.insert(id, unpacked);
+            continue;
+        }
         match parse_file(name, unpacked, model, false).await? {
             Parsed::Conversations(c) => {
                 recognized = true;
@@ -243,6 +252,11 @@ fn manifest_folders(manifest: &Value) -> Vec<(String, Option<DateTime<Utc>>)> {
         .flatten()
         .filter_map(|f| Some((f.get("name")?.as_str()?.to_string(), made(f))))
         .collect()
+}
+
+/// `files/{id}`: a file a Sluice account export carries.
+fn carried_file(name: &str) -> Option<Uuid> {
+    name.strip_prefix("files/")?.parse().ok()
 }
 
 fn base_name(name: &str) -> String {

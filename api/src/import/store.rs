@@ -1,17 +1,21 @@
 //! Storing an import: every conversation, its messages and the folders they are filed in, in
 //! one transaction — all or nothing. Messages get new ids (what they answer and replace is
 //! mapped to them); answers that were unfinished when exported are stored as cancelled.
-//! They are marked `imported`: history, not spending on this server.
+//! They are marked `imported`: history, not spending on this server. The files an account
+//! export carries come back with their questions (`files.rs`), within the owner's quota.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sluice_shared::{message_status::MessageStatus, title::is_unsafe_in_name};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::read::Batch;
-use crate::error::{ApiError, ApiResult};
+use super::{files, read::Batch};
+use crate::{
+    error::{ApiError, ApiResult},
+    state::AppState,
+};
 
 /// Messages written per statement.
 const CHUNK: usize = 1000;
@@ -26,9 +30,29 @@ pub struct Stored {
     pub folders_created: u64,
 }
 
-pub async fn store(pool: &PgPool, owner: Uuid, batch: Batch, max_groups: i64) -> ApiResult<Stored> {
-    let mut tx = pool.begin().await?;
-    let (folders, folders_created) = folders(&mut tx, owner, &batch, max_groups).await?;
+pub async fn store(
+    state: &AppState,
+    owner: Uuid,
+    mut batch: Batch,
+    max_groups: i64,
+) -> ApiResult<Stored> {
+    let carried = files::carry(state, owner, &mut batch).await?;
+    let stored = store_rows(state, owner, &batch, &carried, max_groups).await;
+    if stored.is_err() {
+        carried.discard(state).await;
+    }
+    stored
+}
+
+async fn store_rows(
+    state: &AppState,
+    owner: Uuid,
+    batch: &Batch,
+    carried: &files::CarriedFiles,
+    max_groups: i64,
+) -> ApiResult<Stored> {
+    let mut tx = state.pool.begin().await?;
+    let (folders, folders_created) = folders(&mut tx, owner, batch, max_groups).await?;
     let mut stored = Stored {
         conversations: Vec::with_capacity(batch.conversations.len()),
         messages: 0,
@@ -103,7 +127,21 @@ pub async fn store(pool: &PgPool, owner: Uuid, batch: Batch, max_groups: i64) ->
             }
             stored.messages += rows.insert(&mut tx, id, owner).await.map_err(unstorable)?;
         }
+        for m in doc.messages.iter().filter(|m| !m.attachments.is_empty()) {
+            carried
+                .insert_rows(&mut tx, owner, new_ids[&m.id], &m.attachments)
+                .await?;
+        }
         stored.conversations.push(id);
+    }
+    let limits = &state.config.files;
+    let used: i64 =
+        sqlx::query_scalar("SELECT COALESCE(sum(bytes), 0)::int8 FROM files WHERE user_id = $1")
+            .bind(owner)
+            .fetch_one(&mut *tx)
+            .await?;
+    if used > limits.max_user_bytes as i64 {
+        return Err(crate::files::quota_exceeded(limits.max_user_bytes));
     }
     tx.commit().await?;
     Ok(stored)
