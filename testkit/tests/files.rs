@@ -667,3 +667,41 @@ async fn an_image_larger_than_the_provider_takes_is_refused_and_a_lost_claim_is_
     let r = send_with(&app, &ada, conv, "Notes?", &[&notes]).await;
     assert_eq!(r.status(), 202, "given back");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_counts_toward_the_answer_s_token_budget() {
+    // Answers slow enough that the first is still being written when the second is sent.
+    let app = TestApp::spawn_configured(|c| {
+        c.admin_emails = vec!["root@example.com".into()];
+        c.demo.pacing_ms = 100;
+    })
+    .await;
+    let root = app.register("root@example.com").await;
+    let ada = app.register("ada@example.com").await;
+    let (root, ada_id) = (
+        root["access_token"].as_str().unwrap().to_string(),
+        ada["user"]["id"].as_str().unwrap().to_string(),
+    );
+    let ada = ada["access_token"].as_str().unwrap().to_string();
+    let path = format!("/api/admin/users/{ada_id}/limits");
+    let body = json!({ "tokens_per_day": 3_000 });
+    assert_eq!(
+        app.call(&root, Method::PUT, &path, Some(body))
+            .await
+            .status(),
+        200
+    );
+    let conv = app.create_conversation(&ada).await;
+    let other = app.create_conversation(&ada).await;
+    // 20,000 characters, about 5,000 tokens: the answer reserves them while it is written, so
+    // the day's 3,000 are spent until it settles (a budget admits while anything is left).
+    let long = uploaded(&app, &ada, "long.txt", &vec![b'a'; 20_000]).await;
+    assert_eq!(
+        send_with(&app, &ada, conv, "Summarise", &[&long])
+            .await
+            .status(),
+        202
+    );
+    let r = send_with(&app, &ada, other, "And this?", &[]).await;
+    assert_eq!(r.status(), 429, "{}", r.text().await.unwrap());
+}

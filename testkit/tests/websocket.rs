@@ -231,11 +231,20 @@ async fn send_and_cancel_over_the_socket() {
     let mut ws = WsClient::connect(&ws_url(&app, ""), Some(&token))
         .await
         .unwrap();
-    ws.send(json!({"type": "send", "ref": "q1", "content": "over the socket"}))
-        .await;
+    let notes = app.upload_file(&token, "notes.txt", "socket notes").await;
+    ws.send(
+        json!({"type": "send", "ref": "q1", "content": "over the socket",
+                   "attachments": [notes["id"]]}),
+    )
+    .await;
     let sent = ws.frame().await;
     assert_eq!(sent["type"], "sent", "{sent}");
     assert_eq!(sent["ref"], "q1");
+    let files = app.get_json(&token, "/api/files").await;
+    assert!(
+        files["items"][0]["message_id"].is_string(),
+        "sent with the question: {files}"
+    );
     let answer: Uuid = sent["message_id"].as_str().unwrap().parse().unwrap();
     let mut tokens = 0;
     while tokens < 3 {

@@ -96,17 +96,35 @@ pub async fn claim(
         claimed.give_back().await?;
         return Err(refusal);
     }
-    let config = state.config.model(model);
-    let images = rows.iter().filter(|r| r.1.starts_with("image/")).count() as u64;
-    // Text beyond the model's context is cut in the prompt: it reserves no more than that.
-    let context = config.map_or(u32::MAX, |m| m.context_tokens);
-    let text: u64 = rows
-        .iter()
-        .filter_map(|r| r.3)
-        .map(|chars| chars.max(0) as u64 / 4)
-        .sum();
-    claimed.tokens = (text + images * 1_000).min(u64::from(context)) as u32 + estimate::tokens("");
+    let files = rows.iter().map(|r| (r.1.as_str(), r.3));
+    claimed.tokens = prompt_tokens(state, model, files);
     Ok(claimed)
+}
+
+/// What files (their type and characters of text) add to `model`'s prompt, estimated for the
+/// budget's reservation: text by its characters, an image as one image; never more than the
+/// context, where the prompt cuts them.
+pub fn prompt_tokens<'a>(
+    state: &AppState,
+    model: &str,
+    files: impl Iterator<Item = (&'a str, Option<i64>)>,
+) -> u32 {
+    let context = state
+        .config
+        .model(model)
+        .map_or(u32::MAX, |m| m.context_tokens);
+    let tokens: u64 = files
+        .map(
+            |(content_type, chars)| match content_type.starts_with("image/") {
+                true => 1_000,
+                false => chars.unwrap_or(0).max(0) as u64 / 4,
+            },
+        )
+        .sum();
+    if tokens == 0 {
+        return 0;
+    }
+    tokens.min(u64::from(context)) as u32 + estimate::tokens("")
 }
 
 /// Why the claimed `rows` (of the files `asked`) cannot go to `model`, if they cannot.

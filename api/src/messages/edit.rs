@@ -66,10 +66,19 @@ pub async fn edit(
         question: Uuid::now_v7(),
         answer: Uuid::now_v7(),
         spender,
+        // The question's files go with the edit: they count as a send's do.
         reservation: enqueue::reservation(
             &state,
             &model,
-            sluice_shared::estimate::tokens(&input.content),
+            sluice_shared::estimate::tokens(&input.content)
+                + crate::files::attach::prompt_tokens(
+                    &state,
+                    &model,
+                    original
+                        .attachments
+                        .iter()
+                        .map(|f| (f.content_type.as_str(), f.text_chars)),
+                ),
             None,
         ),
     };

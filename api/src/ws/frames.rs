@@ -30,6 +30,9 @@ pub enum ClientFrame {
         conversation_id: Option<Uuid>,
         content: String,
         model: Option<String>,
+        /// Files to send with it (ids from `POST /api/files`).
+        #[serde(default)]
+        attachments: Vec<Uuid>,
     },
     /// Stop an answer: the reply is `cancelling`; its stream then ends with `cancelled`.
     Cancel {

@@ -77,12 +77,13 @@ impl Session {
                 conversation_id,
                 content,
                 model,
+                attachments,
             } => {
                 let input = ChatIn {
                     message: content,
                     conversation_id,
                     model,
-                    attachments: Vec::new(),
+                    attachments,
                 };
                 self.send(reference.clone(), input)
                     .await
