@@ -1,16 +1,17 @@
 //! Import: Sluice's own export comes back whole (an account zip or one conversation's JSON:
-//! export → import → export is the same but for ids), ChatGPT's data export is read as its
-//! app shows it (the branch last shown, messages without metadata, a zip of several files),
-//! and a bad record is a 422 naming it with nothing imported.
+//! export → import → export is the same but for ids, files included), and a bad record is a
+//! 422 naming it with nothing imported. ChatGPT's export: `import_chatgpt.rs`.
 
 use std::collections::HashMap;
 
-use async_zip::{
-    Compression, ZipEntryBuilder, base::read::mem::ZipFileReader, base::write::ZipFileWriter,
-};
+use async_zip::base::read::mem::ZipFileReader;
 use reqwest::Method;
 use serde_json::{Value, json};
-use sluice_testkit::TestApp;
+use sluice_testkit::{
+    TestApp,
+    chatgpt_export::chatgpt_conversation,
+    uploads::{files_under, zip_of},
+};
 
 /// `POST /api/import` with `body` as `content_type`.
 async fn import_raw(
@@ -19,43 +20,19 @@ async fn import_raw(
     content_type: &str,
     body: Vec<u8>,
 ) -> reqwest::Response {
-    app.http
-        .post(app.url("/api/import"))
-        .bearer_auth(token)
-        .header("content-type", content_type)
-        .body(body)
-        .send()
+    app.post_body(token, "/api/import", content_type, body)
         .await
-        .unwrap()
 }
 
-/// `POST /api/import` as a browser's form sends it: multipart field `file`.
-async fn import_form(app: &TestApp, token: &str, name: &str, file: &[u8]) -> reqwest::Response {
-    let boundary = "sluice-test-boundary-7d1f";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nignored\r\n\
-         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
-         Content-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+/// `POST /api/import` of `doc` as a JSON body.
+async fn import_json(app: &TestApp, token: &str, doc: &Value) -> reqwest::Response {
     import_raw(
         app,
         token,
-        &format!("multipart/form-data; boundary={boundary}"),
-        body,
+        "application/json",
+        serde_json::to_vec(doc).unwrap(),
     )
     .await
-}
-
-async fn zip_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut zip = ZipFileWriter::new(Vec::new());
-    for (name, bytes) in files {
-        let entry = ZipEntryBuilder::new((*name).to_string().into(), Compression::Deflate);
-        zip.write_entry_whole(entry, bytes).await.unwrap();
-    }
-    zip.close().await.unwrap()
 }
 
 async fn unzip(bytes: Vec<u8>) -> HashMap<String, Value> {
@@ -228,7 +205,9 @@ async fn an_account_export_imports_back_the_same_but_for_ids() {
         .unwrap()
         .to_vec();
     let bob = app.guest().await;
-    let r = import_form(&app, &bob, "sluice-export.zip", &zip).await;
+    let r = app
+        .post_form(&bob, "/api/import", "sluice-export.zip", &zip)
+        .await;
     assert_eq!(r.status(), 201);
     let out: Value = r.json().await.unwrap();
     assert_eq!(out["conversation_ids"].as_array().unwrap().len(), 2);
@@ -331,195 +310,6 @@ async fn folder_id(app: &TestApp, token: &str, name: &str) -> String {
         .expect("the folder")
 }
 
-/// Files under `dir`, however deep.
-fn walk(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir).map_or(0, |entries| {
-        entries
-            .flatten()
-            .map(|e| {
-                if e.path().is_dir() {
-                    walk(&e.path())
-                } else {
-                    1
-                }
-            })
-            .sum()
-    })
-}
-
-/// A ChatGPT message node.
-fn node(id: &str, parent: Option<&str>, children: &[&str], message: Value) -> (String, Value) {
-    let mut message = message;
-    if message.is_object() {
-        message["id"] = json!(id);
-    }
-    (
-        id.to_string(),
-        json!({ "id": id, "parent": parent, "children": children, "message": message }),
-    )
-}
-
-fn said(role: &str, text: &str, at: Option<f64>) -> Value {
-    json!({ "author": { "role": role }, "create_time": at,
-            "content": { "content_type": "text", "parts": [text] } })
-}
-
-/// A ChatGPT conversation the way its export writes one: a root without a message, a hidden
-/// system message, a question answered twice (regenerated: the first answer is another
-/// branch), an answer written around a tool call, a message without metadata or time, and
-/// an image part among text.
-fn chatgpt_conversation(title: &str, start: f64) -> Value {
-    let mut hidden = said("system", "", Some(start));
-    hidden["metadata"] = json!({ "is_visually_hidden_from_conversation": true });
-    let mut answer = said("assistant", "Rome, in spring.", Some(start + 3.0));
-    answer["metadata"] = json!({ "model_slug": "gpt-4o", "finish_details": { "type": "stop" } });
-    let tool = json!({ "author": { "role": "tool", "name": "browser" }, "create_time": start + 5.0,
-                       "content": { "content_type": "text", "parts": ["search results"] } });
-    let code = json!({ "author": { "role": "assistant" }, "create_time": start + 4.5,
-                       "content": { "content_type": "code", "text": "search('rome flights')" } });
-    let mut with_image = said("user", "", Some(start + 6.0));
-    with_image["content"] = json!({ "content_type": "multimodal_text",
-        "parts": [{ "content_type": "image_asset_pointer", "asset_pointer": "file-service://x" }, "And this photo?"] });
-    let mapping: serde_json::Map<String, Value> = [
-        node("root", None, &["sys"], Value::Null),
-        node("sys", Some("root"), &["q1"], hidden),
-        node(
-            "q1",
-            Some("sys"),
-            &["a-old", "a1"],
-            said("user", "Where should I travel?", Some(start + 1.0)),
-        ),
-        node(
-            "a-old",
-            Some("q1"),
-            &[],
-            said("assistant", "Paris (an answer replaced)", Some(start + 2.0)),
-        ),
-        node("a1", Some("q1"), &["c1"], answer),
-        node("c1", Some("a1"), &["t1"], code),
-        node("t1", Some("c1"), &["a2"], tool),
-        // No metadata, no time.
-        node(
-            "a2",
-            Some("t1"),
-            &["q2"],
-            said("assistant", "Flights are cheap in April.", None),
-        ),
-        node("q2", Some("a2"), &["a3"], with_image),
-        node(
-            "a3",
-            Some("q2"),
-            &[],
-            said("assistant", "A lovely photo.", Some(start + 7.0)),
-        ),
-    ]
-    .into_iter()
-    .collect();
-    json!({ "title": title, "create_time": start, "update_time": start + 7.0,
-            "mapping": mapping, "current_node": "a3", "conversation_id": "c-1",
-            "default_model_slug": "gpt-4o" })
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_chatgpt_export_imports_the_branch_its_app_showed() {
-    let app = TestApp::spawn().await;
-    let ada = app.guest().await;
-    // The newer export: a zip of several conversation files beside files that are not ones.
-    let first = json!([chatgpt_conversation("Travel", 1_700_000_000.0)]);
-    let second = json!([
-        chatgpt_conversation("Travel again", 1_700_100_000.0),
-        chatgpt_conversation("Third", 1_700_200_000.0)
-    ]);
-    let zip = zip_of(&[
-        (
-            "conversations-000.json",
-            serde_json::to_vec(&first).unwrap(),
-        ),
-        (
-            "conversations-001.json",
-            serde_json::to_vec(&second).unwrap(),
-        ),
-        (
-            "user.json",
-            br#"{"id": "user-1", "email": "ada@example.com"}"#.to_vec(),
-        ),
-        (
-            "shared_conversations.json",
-            br#"[{"id": "s1", "conversation_id": "c-1"}]"#.to_vec(),
-        ),
-        ("chat.html", b"<html></html>".to_vec()),
-    ])
-    .await;
-    let r = import_form(&app, &ada, "chatgpt.zip", &zip).await;
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let out: Value = r.json().await.unwrap();
-    let ids = out["conversation_ids"].as_array().unwrap();
-    assert_eq!(ids.len(), 3);
-    let id = ids[0].as_str().unwrap();
-    let doc = app
-        .get_json(&ada, &format!("/api/conversations/{id}/export"))
-        .await;
-    assert_eq!(doc["conversation"]["title"], "Travel");
-    assert_eq!(doc["conversation"]["created_at"], "2023-11-14T22:13:20Z");
-    let shown: Vec<(&str, &str)> = doc["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| (m["role"].as_str().unwrap(), m["content"].as_str().unwrap()))
-        .collect();
-    assert_eq!(
-        shown,
-        [
-            ("user", "Where should I travel?"),
-            (
-                "assistant",
-                "Rome, in spring.\n\nFlights are cheap in April."
-            ),
-            ("user", "And this photo?"),
-            ("assistant", "A lovely photo."),
-        ],
-        "the branch last shown; hidden, system, tool and code messages left out"
-    );
-    let answer = &doc["messages"][1];
-    assert_eq!(
-        (answer["model"].as_str(), answer["status"].as_str()),
-        (Some("gpt-4o"), Some("done"))
-    );
-    assert_eq!(answer["reply_to"], doc["messages"][0]["id"]);
-    // The message without a time takes the one before it: order holds.
-    assert!(doc["messages"][2]["created_at"].as_str() >= answer["created_at"].as_str());
-    // The conversation is on this server's model, and goes on.
-    assert_eq!(doc["conversation"]["model"], "demo");
-    let next = app.send_answered(&ada, id.parse().unwrap(), "thanks").await;
-    assert_eq!(
-        app.message(&ada, next.assistant_message.id).await["status"],
-        "done"
-    );
-
-    // The older export: conversations.json alone.
-    let bob = app.guest().await;
-    let r = import_raw(
-        &app,
-        &bob,
-        "application/json",
-        serde_json::to_vec(&second).unwrap(),
-    )
-    .await;
-    assert_eq!(r.status(), 201);
-    let list = app.get_json(&bob, "/api/conversations").await;
-    let titles: Vec<&str> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["title"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        titles,
-        ["Third", "Travel again"],
-        "newest first, by their own dates"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_record_is_named_and_nothing_is_imported() {
     let app = TestApp::spawn_configured(|c| c.import_limit_bytes = 64 * 1024).await;
@@ -537,16 +327,9 @@ async fn a_bad_record_is_named_and_nothing_is_imported() {
     // The third conversation's current node is not in its mapping.
     let mut broken = chatgpt_conversation("Broken one", 1_700_000_000.0);
     broken["current_node"] = json!("gone");
-    let mut in_folder = chatgpt_conversation("Fine", 1_700_000_000.0);
-    in_folder["title"] = json!("Fine");
-    let file = json!([in_folder, chatgpt_conversation("Also fine", 1.0), broken]);
-    let r = import_raw(
-        &app,
-        &ada,
-        "application/json",
-        serde_json::to_vec(&file).unwrap(),
-    )
-    .await;
+    let fine = chatgpt_conversation("Fine", 1_700_000_000.0);
+    let file = json!([fine, chatgpt_conversation("Also fine", 1.0), broken]);
+    let r = import_json(&app, &ada, &file).await;
     assert_eq!(r.status(), 422);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"]["code"], "invalid_import");
@@ -566,13 +349,7 @@ async fn a_bad_record_is_named_and_nothing_is_imported() {
         .await;
     doc["conversation"]["folder"] = json!("Never made");
     doc["messages"][1]["reply_to"] = json!(uuid::Uuid::now_v7());
-    let r = import_raw(
-        &app,
-        &ada,
-        "application/json",
-        serde_json::to_vec(&doc).unwrap(),
-    )
-    .await;
+    let r = import_json(&app, &ada, &doc).await;
     assert_eq!(r.status(), 422);
     let message = r.json::<Value>().await.unwrap()["error"]["message"]
         .as_str()
@@ -591,13 +368,7 @@ async fn a_bad_record_is_named_and_nothing_is_imported() {
     ] {
         let mut bad = doc.clone();
         bad["messages"][1][field] = value;
-        let r = import_raw(
-            &app,
-            &ada,
-            "application/json",
-            serde_json::to_vec(&bad).unwrap(),
-        )
-        .await;
+        let r = import_json(&app, &ada, &bad).await;
         assert_eq!(r.status(), 422, "{field}");
         let message = r.json::<Value>().await.unwrap()["error"]["message"]
             .as_str()
@@ -609,13 +380,7 @@ async fn a_bad_record_is_named_and_nothing_is_imported() {
         );
     }
     doc["messages"][0]["role"] = json!("tool");
-    let r = import_raw(
-        &app,
-        &ada,
-        "application/json",
-        serde_json::to_vec(&doc).unwrap(),
-    )
-    .await;
+    let r = import_json(&app, &ada, &doc).await;
     let message = r.json::<Value>().await.unwrap()["error"]["message"]
         .as_str()
         .unwrap()
@@ -647,7 +412,7 @@ async fn a_bad_record_is_named_and_nothing_is_imported() {
     let r = import_raw(&app, &ada, "application/zip", zip).await;
     assert_eq!(r.status(), 415);
     let dir = std::path::PathBuf::from(&app.config.files.dir);
-    let kept = walk(&dir);
+    let kept = files_under(&dir);
     assert_eq!(kept, 0, "no object left behind");
     assert_eq!(count(ada.clone()).await, 1);
 
@@ -660,7 +425,9 @@ async fn a_bad_record_is_named_and_nothing_is_imported() {
     )
     .await;
     assert_eq!(r.status(), 422);
-    let r = import_form(&app, &ada, "notes.txt", b"just some notes").await;
+    let r = app
+        .post_form(&ada, "/api/import", "notes.txt", b"just some notes")
+        .await;
     assert_eq!(r.status(), 422);
     let r = import_raw(
         &app,

@@ -193,3 +193,19 @@ impl Stack {
         }
     }
 }
+
+/// A guest of `stack` (its token and id) and a pool on the stack's database, for the benches
+/// that fill the database directly before they measure.
+pub async fn guest_with_db(stack: &Stack) -> anyhow::Result<(String, uuid::Uuid, sqlx::PgPool)> {
+    let token = guest(stack).await?;
+    let me: Value = get_json(stack, &token, "/api/auth/me").await?;
+    let me = me["id"]
+        .as_str()
+        .unwrap_or_default()
+        .parse::<uuid::Uuid>()?;
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&stack.db_url)
+        .await?;
+    Ok((token, me, db))
+}

@@ -28,16 +28,7 @@ fn sizes() -> Vec<i64> {
 pub async fn run(bin_dir: &str) -> anyhow::Result<()> {
     let fake = FakeOpenAi::start(8, Duration::ZERO).await;
     let stack = stack::start(bin_dir, &fake, &Workers::one_large()).await?;
-    let token = stack::guest(&stack).await?;
-    let me: Value = stack::get_json(&stack, &token, "/api/auth/me").await?;
-    let me = me["id"]
-        .as_str()
-        .unwrap_or_default()
-        .parse::<uuid::Uuid>()?;
-    let db = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&stack.db_url)
-        .await?;
+    let (token, me, db) = stack::guest_with_db(&stack).await?;
     // The bench's user may read everyone's usage.
     sqlx::query(
         "INSERT INTO user_roles (user_id, role) VALUES ($1, 'admin') ON CONFLICT DO NOTHING",
