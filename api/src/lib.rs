@@ -8,6 +8,7 @@ pub mod cli;
 mod client_ip;
 pub mod conversations;
 mod cursor;
+pub mod durable_streams;
 pub mod error;
 mod export;
 mod extract;
@@ -79,6 +80,21 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
         shutdown.clone(),
     )
     .await?;
+    let durable = Arc::new(durable_streams::DurableStreams {
+        log: durable_streams::log::Log::new(
+            js.clone(),
+            nats::ensure_durable_stream(&js, &subjects).await?,
+            subjects.clone(),
+            reconnected.clone(),
+        ),
+        tails: durable_streams::live::Tails::start(
+            nats_client.clone(),
+            subjects.clone(),
+            shutdown.clone(),
+        )
+        .await?,
+        purge: Default::default(),
+    });
     Ok(AppState {
         hub,
         nats_reconnected: reconnected,
@@ -102,6 +118,7 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
         master_keys: sluice_shared::envelope::MasterKeys::from_config(&config.secrets)?
             .map(Arc::new),
         files: sluice_shared::files::store(&config.files)?,
+        durable,
         file_cleanup: Default::default(),
         config,
         shutdown,
@@ -124,11 +141,13 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router(&state))
         .merge(chat_routes(&state))
         .merge(web::router());
+    let durable_streams = durable_streams::router();
     openapi::finish(routes)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track_requests,
         ))
+        .merge(durable_streams)
         .fallback(web::fallback)
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(axum::middleware::from_fn_with_state(
@@ -158,6 +177,8 @@ pub fn router(state: AppState) -> Router {
         .layer(tower::util::option_layer(middleware::cors::layer(
             &state.config.cors,
         )))
+        // Before it: durable streams' own CORS, for every origin (no credentials).
+        .layer(axum::middleware::from_fn(durable_streams::cors::layer))
         .with_state(state)
 }
 
@@ -195,6 +216,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let state = connect(config, shutdown.clone()).await?;
     files::cleanup::spawn(state.clone());
+    durable_streams::sweep::spawn(state.clone());
     if let Some(addr) = state.config.metrics_listen {
         let sample = state.metrics.sampler(state.pool.clone());
         state

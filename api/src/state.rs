@@ -49,6 +49,8 @@ pub struct AppState {
     pub master_keys: Option<Arc<sluice_shared::envelope::MasterKeys>>,
     /// Where attachments are kept (`[files]`).
     pub files: Arc<dyn object_store::ObjectStore>,
+    /// Generic durable streams (`/v1/stream/…`): their JetStream log and live readers.
+    pub durable: Arc<crate::durable_streams::DurableStreams>,
     /// Wakes the file clean-up job (after a delete).
     pub file_cleanup: Arc<tokio::sync::Notify>,
     /// Fires on shutdown: open SSE responses end cleanly.

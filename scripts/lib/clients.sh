@@ -5,6 +5,8 @@
 #   target/clients/venv/           python3 -m venv + testkit/clients/requirements.txt
 #   target/clients/schemathesis/   python3 -m venv + testkit/clients/schemathesis/requirements.txt
 #   target/clients/moto/           python3 -m venv + testkit/clients/moto/requirements.txt
+#   target/clients/durable-streams/ testkit/clients/durable-streams/: the Durable Streams
+#                                  conformance suite (npm ci) and the vitest config that runs it
 #   target/clients/node/           testkit/clients/package.json + package-lock.json, npm ci,
 #                                  and a copy of testkit/clients/node/*.mjs (ESM resolves bare
 #                                  imports from the script's own folder, so they must sit beside
@@ -73,4 +75,18 @@ ensure_clients() {
   fi
   # Always refreshed (cheap): the scripts must sit beside node_modules to resolve their imports.
   cp "$src"/node/*.mjs "$nodedir/"
+
+  # --- The Durable Streams conformance suite: target/clients/durable-streams ---
+  local dsdir=$CLIENTS_DIR/durable-streams ds_want ds_have=""
+  ds_want=$(clients_sha256 "$src/durable-streams/package.json" "$src/durable-streams/package-lock.json")
+  if [ -f "$dsdir/.stamp" ]; then ds_have=$(cat "$dsdir/.stamp"); fi
+  if [ "$ds_have" != "$ds_want" ] || [ ! -d "$dsdir/node_modules" ]; then
+    echo "==> installing the Durable Streams conformance suite into $dsdir"
+    rm -f "$dsdir/.stamp"
+    mkdir -p "$dsdir"
+    cp "$src/durable-streams/package.json" "$src/durable-streams/package-lock.json" "$dsdir/"
+    (cd "$dsdir" && npm ci --no-audit --no-fund --loglevel=error </dev/null)
+    echo "$ds_want" >"$dsdir/.stamp"
+  fi
+  cp "$src/durable-streams/vitest.config.mjs" "$dsdir/"
 }

@@ -110,15 +110,43 @@ pub async fn ensure_stream(
             }
             Ok(js.get_stream(&config.name).await?)
         }
-        // Absent: create it. The API and workers start together, so another process may win
-        // the race; then its stream is ours too.
-        Err(_) => match js.create_stream(config.clone()).await {
+        Err(_) => create(js, config).await,
+    }
+}
+
+/// Creates the stream. The API and workers start together, so another process may win the
+/// race; then its stream is ours too.
+async fn create(
+    js: &jetstream::Context,
+    config: stream::Config,
+) -> anyhow::Result<jetstream::stream::Stream> {
+    match js.create_stream(config.clone()).await {
+        Ok(stream) => Ok(stream),
+        Err(create_error) => match js.get_stream(&config.name).await {
             Ok(stream) => Ok(stream),
-            Err(create_error) => match js.get_stream(&config.name).await {
-                Ok(stream) => Ok(stream),
-                Err(_) => Err(create_error.into()),
-            },
+            Err(_) => Err(create_error.into()),
         },
+    }
+}
+
+/// The JetStream stream of durable streams (`/v1/stream/…`), created if missing: nothing
+/// expires by age — a durable stream's data lives until the stream is deleted or expires
+/// (then the API purges its subject).
+pub async fn ensure_durable_stream(
+    js: &jetstream::Context,
+    subjects: &Subjects,
+) -> anyhow::Result<jetstream::stream::Stream> {
+    let config = stream::Config {
+        name: subjects.durable_stream_name(),
+        subjects: vec![subjects.durable_filter()],
+        storage: stream::StorageType::File,
+        allow_direct: true,
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    };
+    match js.get_stream(&config.name).await {
+        Ok(stream) => Ok(stream),
+        Err(_) => create(js, config).await,
     }
 }
 

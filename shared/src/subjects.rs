@@ -63,6 +63,33 @@ impl Subjects {
         format!("{}.account.{user_id}", self.prefix)
     }
 
+    /// The JetStream stream holding durable streams' data (`/v1/stream/…`): `SLUICE_DURABLE`.
+    /// Apart from the events stream, which forgets after `stream_max_age_secs`.
+    pub fn durable_stream_name(&self) -> String {
+        self.stream_name().replace("_EVENTS", "_DURABLE")
+    }
+
+    /// All subjects of durable streams: `sluice.durable.>`.
+    pub fn durable_filter(&self) -> String {
+        format!("{}.durable.>", self.prefix)
+    }
+
+    /// One durable stream's data, one message per append: `sluice.durable.{id}`.
+    pub fn durable(&self, stream_id: Uuid) -> String {
+        format!("{}.durable.{stream_id}", self.prefix)
+    }
+
+    /// Core-NATS subject told a durable stream's new tail after each committed change, so
+    /// waiting readers on every API process wake: `sluice.durable-tail.{id}`.
+    pub fn durable_tail(&self, stream_id: Uuid) -> String {
+        format!("{}.durable-tail.{stream_id}", self.prefix)
+    }
+
+    /// Every durable stream's tail notices.
+    pub fn durable_tail_all(&self) -> String {
+        format!("{}.durable-tail.*", self.prefix)
+    }
+
     /// Core-NATS subject on which the API offers new jobs to the workers (`handoff`).
     pub fn handoff(&self) -> String {
         format!("{}.jobs.chat", self.prefix)

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+pub mod auth_proxy;
 pub mod browser;
 pub mod chaos;
 pub mod chat_page;

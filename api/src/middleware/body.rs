@@ -17,6 +17,12 @@ use crate::state::AppState;
 /// Routes that take files: they stream the body themselves, limited by their own setting.
 const UPLOADS: [&str; 2] = ["/api/import", "/api/files"];
 
+/// Durable streams read their bodies themselves too: any bytes (JSON with `\u0000` is fine —
+/// it goes to JetStream, not Postgres), up to `[durable_streams] max_append_bytes`.
+fn reads_own_body(path: &str) -> bool {
+    UPLOADS.contains(&path) || path.starts_with(crate::durable_streams::PREFIX)
+}
+
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
     if request.uri().query().is_some_and(has_encoded_nul) {
@@ -24,7 +30,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     }
     let kind = body_kind(&request);
     // Uploads are read as they arrive, with limits of their own.
-    if kind == BodyKind::Other || UPLOADS.contains(&path.as_str()) {
+    if kind == BodyKind::Other || reads_own_body(&path) {
         return next.run(request).await;
     }
     let limit = state.config.body_limit_bytes;

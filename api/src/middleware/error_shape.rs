@@ -28,7 +28,11 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    // Durable streams answer in their own protocol's terms (Sluice's error shape, with the
+    // protocol's headers), not OpenAI's.
+    if !(status.is_client_error() || status.is_server_error())
+        || path.starts_with(crate::durable_streams::PREFIX)
+    {
         return response;
     }
     if path.starts_with("/v1/") && v1::error::is_openai_shaped(&response) {

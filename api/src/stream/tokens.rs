@@ -43,6 +43,10 @@ pub enum Scope {
     Message(Uuid),
     #[serde(rename = "conversation_id")]
     Conversation(Uuid),
+    /// A durable stream (`/v1/stream/{path}`), by the id of its row: a token for a stream
+    /// deleted and created again at the same path reads nothing.
+    #[serde(rename = "durable_stream_id")]
+    DurableStream(Uuid),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -62,6 +66,9 @@ pub struct StreamTokenIn {
     pub message_id: Option<Uuid>,
     /// A conversation: the token reads `GET /api/conversations/{id}/events`.
     pub conversation_id: Option<Uuid>,
+    /// A durable stream's path (`/v1/stream/{path}`, or just `{path}`): the token reads it
+    /// (`GET`, `HEAD`, `?token=`), and no other.
+    pub durable_stream: Option<String>,
 }
 
 /// [`StreamTokenIn`] as the document describes it: one of two bodies, never both.
@@ -75,6 +82,9 @@ enum StreamTokenTarget {
     /// A conversation: the token reads `GET /api/conversations/{id}/events`.
     #[schema(title = "Conversation")]
     Conversation { conversation_id: Uuid },
+    /// A durable stream: the token reads `GET /v1/stream/{path}`.
+    #[schema(title = "Durable stream")]
+    DurableStream { durable_stream: String },
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -90,29 +100,33 @@ pub struct StreamTokenOut {
     request_body = StreamTokenTarget,
     responses(
         (status = 201, body = StreamTokenOut),
-        (status = 400, description = "`invalid_body`: neither or both ids", body = ErrorBody),
+        (status = 400, description = "`invalid_body`: not exactly one target", body = ErrorBody),
         (status = 422, description = "`not_an_answer`: a question has no stream", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
-        (status = 404, description = "No such message or conversation of the caller's", body = ErrorBody),
+        (status = 404, description = "No such message, conversation or durable stream of the caller's", body = ErrorBody),
     ))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
     ApiJson(input): ApiJson<StreamTokenIn>,
 ) -> ApiResult<(StatusCode, Json<StreamTokenOut>)> {
-    let scope = match (input.message_id, input.conversation_id) {
-        (Some(id), None) => {
+    let scope = match (input.message_id, input.conversation_id, input.durable_stream) {
+        (Some(id), None, None) => {
             crate::messages::find_answer(&state.pool, user.user_id, id).await?;
             Scope::Message(id)
         }
-        (None, Some(id)) => {
+        (None, Some(id), None) => {
             crate::conversations::find_owned(&state.pool, user.user_id, id).await?;
             Scope::Conversation(id)
+        }
+        (None, None, Some(path)) => {
+            let id = crate::durable_streams::find_owned(&state, user.user_id, &path).await?;
+            Scope::DurableStream(id)
         }
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_body",
-                "send exactly one of message_id and conversation_id",
+                "send exactly one of message_id, conversation_id and durable_stream",
             ));
         }
     };

@@ -114,6 +114,12 @@ impl Session {
         after: Option<u64>,
     ) -> Result<Option<ServerFrame>, ApiError> {
         tokens::may_read(self.caller.scope, target)?;
+        if let Scope::DurableStream(_) = target {
+            return Err(ApiError::wrong_kind(
+                "not_a_chat_stream",
+                "durable streams are read over HTTP: GET /v1/stream/{path}",
+            ));
+        }
         if !self.subscriptions.contains_key(&target) {
             self.room_for_one_more()?;
         }

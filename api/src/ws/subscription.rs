@@ -75,6 +75,8 @@ pub async fn follow(
         Scope::Conversation(id) => {
             follow_conversation(&state, user_id, id, after, from, &outbox).await
         }
+        // Refused when subscribing (`Session::subscribe`).
+        Scope::DurableStream(_) => return,
     };
     let reason = match relayed {
         Ok(Relayed::Gone) => return,
@@ -199,6 +201,7 @@ async fn still_there(state: &AppState, user_id: Uuid, target: Scope) -> Result<b
         Scope::Conversation(id) => conversations::store::find(&state.pool, user_id, id)
             .await?
             .is_some(),
+        Scope::DurableStream(_) => false,
     };
     Ok(found)
 }

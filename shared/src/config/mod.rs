@@ -6,6 +6,7 @@
 
 use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
 
+mod durable_streams;
 mod edge;
 mod files;
 mod master_key;
@@ -22,6 +23,7 @@ use figment::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+pub use durable_streams::DurableStreamsConfig;
 pub use edge::CorsConfig;
 pub use files::{FileStoreKind, FilesConfig};
 pub use master_key::SecretsConfig;
@@ -119,6 +121,8 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Attachments: where they are kept, and the limits on them.
     pub files: FilesConfig,
+    /// Generic durable streams (`/v1/stream/{path}`): waits, sizes, sweeps.
+    pub durable_streams: DurableStreamsConfig,
 }
 
 impl Default for Config {
@@ -162,6 +166,7 @@ impl Default for Config {
             models: models::default_models(),
             secrets: SecretsConfig::default(),
             files: FilesConfig::default(),
+            durable_streams: DurableStreamsConfig::default(),
         }
     }
 }
@@ -279,6 +284,7 @@ impl Config {
             );
         }
         self.device.validate().map_err(ConfigError::Invalid)?;
+        self.durable_streams.check().map_err(ConfigError::Invalid)?;
         self.cors.validate().map_err(ConfigError::Invalid)?;
         if !(1..=300).contains(&self.stream_token_ttl_secs) {
             return bad("stream_token_ttl_secs must be from 1 to 300".into());

@@ -1,0 +1,73 @@
+//! The sweeper: deletes streams past their time (a read finding one deletes it too), and
+//! purges from JetStream the data of streams whose rows are gone (queued in
+//! `durable_stream_purges` by a trigger: deleted, expired, their owner deleted). Every API
+//! process runs it; batches are claimed with SKIP LOCKED, so they never collide.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::store;
+use crate::state::AppState;
+
+/// Streams expired, or subjects purged, per round.
+const BATCH: i64 = 100;
+
+pub fn spawn(state: AppState) {
+    tokio::spawn(async move {
+        let every = Duration::from_secs(state.config.durable_streams.sweep_secs);
+        loop {
+            if let Err(e) = round(&state).await {
+                tracing::warn!(error = %e, "durable stream sweep failed; tried again later");
+            }
+            tokio::select! {
+                () = state.shutdown.cancelled() => return,
+                () = state.durable.purge.notified() => {}
+                () = tokio::time::sleep(every) => {}
+            }
+        }
+    });
+}
+
+pub async fn round(state: &AppState) -> anyhow::Result<()> {
+    for (owner, path, id) in store::expired(&state.pool, BATCH).await? {
+        expire(state, owner, &path, id).await;
+    }
+    let mut tx = state.pool.begin().await?;
+    let gone: Vec<(Uuid,)> = sqlx::query_as(
+        "SELECT stream_id FROM durable_stream_purges ORDER BY queued_at LIMIT $1
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(BATCH)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (id,) in &gone {
+        state.durable.log.purge(*id).await?;
+    }
+    sqlx::query("DELETE FROM durable_stream_purges WHERE stream_id = ANY($1)")
+        .bind(gone.iter().map(|(id,)| *id).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes (or hides, while forks read it) a stream a request found expired.
+pub async fn expire(state: &AppState, owner: Uuid, path: &str, id: Uuid) {
+    let expired = async {
+        let mut tx = state.pool.begin().await?;
+        if let Some(row) = store::lock(&mut tx, owner, path).await?
+            && row.id == id
+            && row.expired
+            && !row.soft_deleted
+        {
+            store::remove(&mut tx, id).await?;
+        }
+        tx.commit().await?;
+        anyhow::Ok(())
+    };
+    match expired.await {
+        Ok(()) => state.durable.purge.notify_one(),
+        Err(e) => tracing::warn!(error = %e, "expired durable stream not deleted; the sweeper will"),
+    }
+}
