@@ -32,7 +32,13 @@ async fn the_durable_streams_conformance_suite_passes() {
     let report = dir.join("report.json");
     let _ = std::fs::remove_file(&report);
     let run = tokio::process::Command::new(dir.join("node_modules/.bin/vitest"))
-        .args(["run", "--config", "vitest.config.mjs", "--reporter=default", "--reporter=json"])
+        .args([
+            "run",
+            "--config",
+            "vitest.config.mjs",
+            "--reporter=default",
+            "--reporter=json",
+        ])
         .arg(format!("--outputFile.json={}", report.display()))
         .current_dir(&dir)
         .env("CONFORMANCE_TEST_URL", &base)
@@ -45,17 +51,31 @@ async fn the_durable_streams_conformance_suite_passes() {
         .expect("vitest runs");
     let log = String::from_utf8_lossy(&output.stdout);
     let report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap_or_else(|e| {
-        panic!("no report from vitest ({e}):\n{log}\n{}", String::from_utf8_lossy(&output.stderr))
+        panic!(
+            "no report from vitest ({e}):\n{log}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
     }))
     .expect("a JSON report");
     let failed: Vec<String> = report["testResults"]
         .as_array()
         .into_iter()
         .flatten()
-        .flat_map(|file| file["assertionResults"].as_array().cloned().unwrap_or_default())
+        .flat_map(|file| {
+            file["assertionResults"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .filter(|t| t["status"] == "failed")
         .map(|t| {
-            let why = t["failureMessages"][0].as_str().unwrap_or("").lines().next().unwrap_or("").to_string();
+            let why = t["failureMessages"][0]
+                .as_str()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string();
             format!("{} — {why}", t["fullName"].as_str().unwrap_or("?"))
         })
         .collect();

@@ -2,52 +2,15 @@
 //! NATS. Any API serves any answer's stream, both relay the same events in the same order, and a
 //! cancel sent to one API stops the answer another API enqueued, wherever it runs.
 
-use std::{process::Child, sync::Arc, time::Duration};
+use std::process::Child;
 
 use sluice_testkit::{
-    Options, TestApp,
+    Options, SecondApi, TestApp,
     sse::{SseEvent, SseStream, answer_text},
 };
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_sluice-test-worker");
-
-/// The second API: same configuration, its own address.
-struct SecondApi {
-    base: String,
-    shutdown: CancellationToken,
-}
-
-impl SecondApi {
-    async fn start(app: &TestApp) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let shutdown = CancellationToken::new();
-        tokio::spawn(sluice_api::run(
-            Arc::clone(&app.config),
-            listener,
-            shutdown.clone(),
-        ));
-        sluice_testkit::wait::until(
-            "the second API is ready",
-            Duration::from_secs(30),
-            || async {
-                let r = app.http.get(format!("{base}/readyz")).send().await;
-                r.map(|r| r.status().as_u16()).unwrap_or(0)
-            },
-            |status| *status == 200,
-        )
-        .await;
-        Self { base, shutdown }
-    }
-}
-
-impl Drop for SecondApi {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
 
 struct Workers(Vec<Child>);
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     Answer, Failure, Reply, json,
-    log::{self, Stored},
+    log::{self, Meta, Stored},
     offset::{self, Seq},
     read_body,
     request::{self, Expiry},
@@ -56,10 +56,17 @@ struct Asked<'a> {
 }
 
 /// `None`: the path was created by another request meanwhile.
-async fn try_create(state: &AppState, asked: &Asked<'_>, body: &Bytes) -> Result<Option<Reply>, Failure> {
+async fn try_create(
+    state: &AppState,
+    asked: &Asked<'_>,
+    body: &Bytes,
+) -> Result<Option<Reply>, Failure> {
     let mut tx = state.pool.begin().await?;
     match store::classify(store::lock(&mut tx, asked.owner, asked.path).await?) {
-        Found::Live(row) => return same_settings(asked, &row).map(|()| Some(described(StatusCode::OK, &row, row.tail(), row.closed))),
+        Found::Live(row) => {
+            return same_settings(asked, &row)
+                .map(|()| Some(described(StatusCode::OK, &row, row.tail(), row.closed)));
+        }
         Found::Gone(_) => {
             return Err(Failure::new(
                 StatusCode::CONFLICT,
@@ -86,7 +93,11 @@ async fn try_create(state: &AppState, asked: &Asked<'_>, body: &Bytes) -> Result
                 ));
             }
             Found::Absent(_) => {
-                return Err(Failure::new(StatusCode::NOT_FOUND, "not_found", "no stream to fork at Stream-Forked-From"));
+                return Err(Failure::new(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    "no stream to fork at Stream-Forked-From",
+                ));
             }
         };
         if let Some(sent) = &asked.sent_type
@@ -146,7 +157,16 @@ async fn try_create(state: &AppState, asked: &Asked<'_>, body: &Bytes) -> Result
     let mut tail = new_fork.map_or(0, |(_, at)| at);
     let mut own_last = 0;
     for data in appends {
-        let seq = state.durable.log.append(id, own_last, data).await?;
+        let meta = Meta {
+            producer: None,
+            stream_seq: None,
+            close: false,
+        };
+        let published = state.durable.log.append(id, own_last, data, &meta).await;
+        // A new stream's subject is its own: nothing can precede its first append.
+        let seq = published
+            .map_err(super::log_down)?
+            .map_err(|_| anyhow::anyhow!("a new stream's subject held appends"))?;
         (tail, own_last) = (seq, seq);
     }
     if own_last > 0 {
@@ -175,12 +195,21 @@ fn bad(message: &str) -> Failure {
 
 /// The first `units` of the append after `at` in `source` (bytes, or JSON values): what a
 /// fork at a sub-offset starts with, stored as its own first append.
-async fn prefix_of_next(state: &AppState, source: &Row, at: Seq, units: u64, content_type: &str) -> Result<Bytes, Failure> {
+async fn prefix_of_next(
+    state: &AppState,
+    source: &Row,
+    at: Seq,
+    units: u64,
+    content_type: &str,
+) -> Result<Bytes, Failure> {
     let chain = super::read::chain(state, source).await?;
     let segments = log::segments(&chain, at, source.tail());
-    let next: Option<Stored> = state.durable.log.read(&segments, 1).await?.into_iter().next();
+    let read = state.durable.log.read(&segments, 1).await;
+    let next: Option<Stored> = read.map_err(super::log_down)?.into_iter().next();
     let Some(next) = next else {
-        return Err(bad("no append follows Stream-Fork-Offset to take a sub-offset of"));
+        return Err(bad(
+            "no append follows Stream-Fork-Offset to take a sub-offset of",
+        ));
     };
     let units = units as usize;
     if request::is_json(content_type) {
@@ -188,7 +217,9 @@ async fn prefix_of_next(state: &AppState, source: &Row, at: Seq, units: u64, con
         if units > values.len() {
             return Err(bad("Stream-Fork-Sub-Offset is past the append's values"));
         }
-        Ok(strip_brackets(json::array(values[..units].iter().map(|v| &v[..]))))
+        Ok(strip_brackets(json::array(
+            values[..units].iter().map(|v| &v[..]),
+        )))
     } else {
         if units > next.data.len() {
             return Err(bad("Stream-Fork-Sub-Offset is past the append's bytes"));
@@ -216,7 +247,8 @@ fn same_settings(asked: &Asked<'_>, row: &Row) -> Result<(), Failure> {
         (None, true) => None,
         (sent, _) => Some(request::creation_content_type(sent.clone())),
     };
-    if asked_type.is_some_and(|t| request::media_type(&t) != request::media_type(&row.content_type)) {
+    if asked_type.is_some_and(|t| request::media_type(&t) != request::media_type(&row.content_type))
+    {
         return differ("content type");
     }
     let expiry_differs = match asked.expiry {
@@ -233,7 +265,9 @@ fn same_settings(asked: &Asked<'_>, row: &Row) -> Result<(), Failure> {
         (None, None) => Ok(()),
         (Some(fork), Some(source))
             if fork.source == *source
-                && fork.offset.is_none_or(|o| Some(o as i64) == row.fork_offset)
+                && fork
+                    .offset
+                    .is_none_or(|o| Some(o as i64) == row.fork_offset)
                 && fork.sub_offset as i64 == row.fork_sub_offset =>
         {
             Ok(())

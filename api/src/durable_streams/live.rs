@@ -69,7 +69,11 @@ impl Tails {
                     notice = notices.next() => notice,
                 };
                 let Some(notice) = notice else { return };
-                let id = notice.subject.rsplit('.').next().and_then(|id| id.parse().ok());
+                let id = notice
+                    .subject
+                    .rsplit('.')
+                    .next()
+                    .and_then(|id| id.parse().ok());
                 if let (Some(id), Some(tail)) = (id, Tail::decode(&notice.payload)) {
                     hub.wake(id, tail);
                 }
@@ -132,12 +136,24 @@ mod tests {
 
     #[test]
     fn notices_round_trip_and_only_news_wakes() {
-        let t = Tail { seq: 42, closed: true };
+        let t = Tail {
+            seq: 42,
+            closed: true,
+        };
         assert_eq!(Tail::decode(t.encode().as_bytes()), Some(t));
         assert_eq!(Tail::decode(b"x 1"), None);
-        let seen = Tail { seq: 42, closed: false };
+        let seen = Tail {
+            seq: 42,
+            closed: false,
+        };
         assert!(t.is_after(seen));
         assert!(!seen.is_after(seen));
-        assert!(Tail { seq: 43, closed: false }.is_after(seen));
+        assert!(
+            Tail {
+                seq: 43,
+                closed: false
+            }
+            .is_after(seen)
+        );
     }
 }

@@ -17,7 +17,7 @@ use sluice_shared::subjects::Subjects;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::offset::Seq;
+use super::{offset::Seq, producer::Producer};
 
 #[derive(Clone)]
 pub struct Log {
@@ -25,6 +25,62 @@ pub struct Log {
     stream: Stream,
     subjects: Subjects,
     reconnected: watch::Receiver<u64>,
+}
+
+/// What an append changed besides the data, kept in its message's headers: if its request
+/// dies between publishing and committing, the next append adopts it from these
+/// (`append.rs`), as if it had committed — its producer's retry is then a duplicate.
+pub struct Meta<'a> {
+    pub producer: Option<&'a Producer>,
+    pub stream_seq: Option<&'a [u8]>,
+    pub close: bool,
+}
+
+const PRODUCER: &str = "Sluice-Producer";
+const STREAM_SEQ: &str = "Sluice-Stream-Seq";
+const CLOSE: &str = "Sluice-Close";
+
+impl Meta<'_> {
+    fn write(&self, headers: &mut HeaderMap) {
+        if let Some(p) = self.producer {
+            headers.insert(PRODUCER, format!("{} {} {}", p.epoch, p.seq, p.id).as_str());
+        }
+        if let Some(seq) = self.stream_seq {
+            headers.insert(STREAM_SEQ, hex::encode(seq).as_str());
+        }
+        if self.close {
+            headers.insert(CLOSE, "1");
+        }
+    }
+}
+
+/// An append published by a request that never committed it.
+#[derive(Debug, Clone)]
+pub struct Orphan {
+    pub seq: Seq,
+    pub producer: Option<Producer>,
+    pub stream_seq: Option<Vec<u8>>,
+    pub close: bool,
+}
+
+impl Orphan {
+    fn read(seq: Seq, headers: &HeaderMap) -> Self {
+        let text = |name: &str| headers.get(name).map(|v| v.as_str().to_string());
+        let producer = text(PRODUCER).and_then(|v| {
+            let mut parts = v.splitn(3, ' ');
+            Some(Producer {
+                epoch: parts.next()?.parse().ok()?,
+                seq: parts.next()?.parse().ok()?,
+                id: parts.next()?.to_string(),
+            })
+        });
+        Self {
+            seq,
+            producer,
+            stream_seq: text(STREAM_SEQ).and_then(|v| hex::decode(v).ok()),
+            close: text(CLOSE).is_some(),
+        }
+    }
 }
 
 /// One append as stored.
@@ -57,46 +113,72 @@ impl Log {
         }
     }
 
-    /// Appends `data` after `own_last` (the row's last own message); returns its sequence.
-    pub async fn append(&self, stream: Uuid, own_last: Seq, data: Bytes) -> anyhow::Result<Seq> {
+    /// Appends `data` after `own_last` (the row's last own message); returns its sequence —
+    /// or, when the subject holds appends past `own_last` (published by requests that died
+    /// before their transaction committed), those appends, for the caller to adopt.
+    pub async fn append(
+        &self,
+        stream: Uuid,
+        own_last: Seq,
+        data: Bytes,
+        meta: &Meta<'_>,
+    ) -> anyhow::Result<Result<Seq, Vec<Orphan>>> {
         let subject = self.subjects.durable(stream);
-        for _ in 0..3 {
-            let mut headers = HeaderMap::new();
-            headers.insert(NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, own_last.to_string().as_str());
-            let sent = self
-                .js
-                .publish_with_headers(subject.clone(), headers, data.clone())
-                .await?
-                .await;
-            match sent {
-                Ok(ack) => return Ok(ack.sequence),
-                Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
-                    self.delete_uncommitted(&subject, own_last).await?;
-                }
-                Err(e) => return Err(e.into()),
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+            own_last.to_string().as_str(),
+        );
+        meta.write(&mut headers);
+        let sent = self
+            .js
+            .publish_with_headers(subject.clone(), headers, data)
+            .await?
+            .await;
+        match sent {
+            Ok(ack) => Ok(Ok(ack.sequence)),
+            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
+                let orphans = self.orphans(&subject, own_last).await?;
+                anyhow::ensure!(
+                    !orphans.is_empty(),
+                    "{subject}: wrong last sequence, yet nothing past {own_last}"
+                );
+                Ok(Err(orphans))
             }
+            Err(e) => Err(e.into()),
         }
-        anyhow::bail!("durable stream {stream}: its subject kept changing under the row lock")
     }
 
-    /// Deletes messages above `own_last`: published by appends that never committed.
-    async fn delete_uncommitted(&self, subject: &str, own_last: Seq) -> anyhow::Result<()> {
+    /// The appends of `subject` past `own_last`.
+    async fn orphans(&self, subject: &str, own_last: Seq) -> anyhow::Result<Vec<Orphan>> {
+        let mut out = Vec::new();
+        let mut from = own_last + 1;
         loop {
-            let last = match self.stream.direct_get_last_for_subject(subject).await {
-                Ok(m) => m.sequence,
-                Err(e) if e.kind() == DirectGetErrorKind::NotFound => return Ok(()),
+            let m = match self
+                .stream
+                .direct_get_next_for_subject(subject, Some(from))
+                .await
+            {
+                Ok(m) => m,
+                Err(e) if e.kind() == DirectGetErrorKind::NotFound => return Ok(out),
                 Err(e) => return Err(e.into()),
             };
-            if last <= own_last {
-                return Ok(());
-            }
-            tracing::info!(subject, seq = last, "deleting an append that never committed");
-            self.stream.delete_message(last).await?;
+            tracing::info!(
+                subject,
+                seq = m.sequence,
+                "adopting an append whose request died before committing"
+            );
+            from = m.sequence + 1;
+            out.push(Orphan::read(m.sequence, &m.headers));
         }
     }
 
     /// Up to `max_bytes` (at least one append) of `segments`, in order.
-    pub async fn read(&self, segments: &[Segment], max_bytes: usize) -> anyhow::Result<Vec<Stored>> {
+    pub async fn read(
+        &self,
+        segments: &[Segment],
+        max_bytes: usize,
+    ) -> anyhow::Result<Vec<Stored>> {
         let mut out = Vec::new();
         let mut bytes = 0;
         for segment in segments {
@@ -185,21 +267,55 @@ mod tests {
         assert_eq!(
             segments(&chain, 0, 40),
             [
-                Segment { stream: a, after: 0, up_to: 10 },
-                Segment { stream: b, after: 10, up_to: 20 },
-                Segment { stream: c, after: 20, up_to: 40 },
+                Segment {
+                    stream: a,
+                    after: 0,
+                    up_to: 10
+                },
+                Segment {
+                    stream: b,
+                    after: 10,
+                    up_to: 20
+                },
+                Segment {
+                    stream: c,
+                    after: 20,
+                    up_to: 40
+                },
             ]
         );
         assert_eq!(
             segments(&chain, 15, 40),
             [
-                Segment { stream: b, after: 15, up_to: 20 },
-                Segment { stream: c, after: 20, up_to: 40 },
+                Segment {
+                    stream: b,
+                    after: 15,
+                    up_to: 20
+                },
+                Segment {
+                    stream: c,
+                    after: 20,
+                    up_to: 40
+                },
             ]
         );
         assert_eq!(segments(&chain, 40, 40), []);
-        assert_eq!(segments(&[(a, None)], 3, 9), [Segment { stream: a, after: 3, up_to: 9 }]);
+        assert_eq!(
+            segments(&[(a, None)], 3, 9),
+            [Segment {
+                stream: a,
+                after: 3,
+                up_to: 9
+            }]
+        );
         // A fork with nothing of its own yet reads up to its fork point.
-        assert_eq!(segments(&[(b, Some(10)), (a, None)], 0, 10), [Segment { stream: a, after: 0, up_to: 10 }]);
+        assert_eq!(
+            segments(&[(b, Some(10)), (a, None)], 0, 10),
+            [Segment {
+                stream: a,
+                after: 0,
+                up_to: 10
+            }]
+        );
     }
 }

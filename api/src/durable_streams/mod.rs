@@ -73,8 +73,15 @@ async fn serve(State(state): State<AppState>, request: Request) -> Response {
         return Failure::not_found().into_response();
     };
     // Reserved by the protocol for subscription control (§6), which Sluice does not serve.
-    if path == "__ds" || path.starts_with("__ds/") || path.len() > request::MAX_PATH_BYTES {
+    if path == "__ds" || path.starts_with("__ds/") {
         return Failure::not_found().into_response();
+    }
+    if path.len() > request::MAX_PATH_BYTES {
+        let message = format!(
+            "a stream's path is at most {} bytes",
+            request::MAX_PATH_BYTES
+        );
+        return Failure::new(StatusCode::BAD_REQUEST, "path_too_long", message).into_response();
     }
     let answer = match parts.method.clone() {
         Method::GET | Method::HEAD => match reader(&mut parts, &state).await {
@@ -200,6 +207,13 @@ impl Failure {
     }
 }
 
+/// JetStream failed (unreachable, restarting): 503, and the client tries again — nothing
+/// was recorded, so a producer's retry is not a duplicate.
+pub fn log_down(e: anyhow::Error) -> Failure {
+    tracing::warn!(error = %e, "durable streams: JetStream failed");
+    ApiError::unavailable("the stream store is unavailable; try again shortly").into()
+}
+
 impl From<ApiError> for Failure {
     fn from(error: ApiError) -> Self {
         Self {
@@ -252,7 +266,12 @@ impl Reply {
         self
     }
 
-    pub fn header_if(self, yes: bool, name: impl TryInto<HeaderName>, value: impl ToString) -> Self {
+    pub fn header_if(
+        self,
+        yes: bool,
+        name: impl TryInto<HeaderName>,
+        value: impl ToString,
+    ) -> Self {
         if yes { self.header(name, value) } else { self }
     }
 
@@ -280,7 +299,11 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, Failure> {
     let mut seen = 0usize;
     while let Some(frame) = frames.next().await {
         let frame = frame.map_err(|_| {
-            Failure::new(StatusCode::BAD_REQUEST, "bad_request", "the body was cut off")
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the body was cut off",
+            )
         })?;
         seen += frame.len();
         if seen <= limit {

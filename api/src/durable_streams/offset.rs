@@ -91,8 +91,13 @@ mod tests {
 
     #[test]
     fn only_offsets_the_server_could_give_parse() {
-        assert_eq!(parse("9999999999999999_9999999999999999"), Some(9999999999999999));
-        for bad in ["", "_", "0_", "_0", "0,1", "0 1", "../", "0_1_2", "a_1", "1_0", "0_-1", "0_\n1"] {
+        assert_eq!(
+            parse("9999999999999999_9999999999999999"),
+            Some(9999999999999999)
+        );
+        for bad in [
+            "", "_", "0_", "_0", "0,1", "0 1", "../", "0_1_2", "a_1", "1_0", "0_-1", "0_\n1",
+        ] {
             assert_eq!(parse(bad), None, "{bad:?}");
         }
         assert_eq!(parse_start("-1"), Some(Start::Beginning));

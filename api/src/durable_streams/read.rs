@@ -13,7 +13,9 @@ use super::{
     live::{self, Tail},
     log::{self, Stored},
     offset::{self, Seq, Start},
-    request::{self, Live, ReadQuery, STREAM_CLOSED, STREAM_CURSOR, STREAM_NEXT_OFFSET, STREAM_UP_TO_DATE},
+    request::{
+        self, Live, ReadQuery, STREAM_CLOSED, STREAM_CURSOR, STREAM_NEXT_OFFSET, STREAM_UP_TO_DATE,
+    },
     sse,
     store::{self, Found, Row},
 };
@@ -21,7 +23,12 @@ use crate::state::AppState;
 
 /// The stream `caller` may read at `path`: 404 (nothing, or expired), 410 (deleted while
 /// forks read it). Reads and writes restart a TTL stream's time; HEAD does not.
-pub async fn readable(state: &AppState, caller: &Caller, path: &str, touch: bool) -> Result<Row, Failure> {
+pub async fn readable(
+    state: &AppState,
+    caller: &Caller,
+    path: &str,
+    touch: bool,
+) -> Result<Row, Failure> {
     let row = match store::classify(store::find(&state.pool, caller.owner, path).await?) {
         Found::Live(row) => row,
         Found::Gone(row) => {
@@ -75,7 +82,14 @@ pub async fn get(state: &AppState, caller: Caller, path: &str, parts: &Parts) ->
     // A browser's `EventSource` reconnects to the same URL, saying in `Last-Event-ID` the
     // offset of the last control event it saw (`sse.rs` gives each its offset as id).
     let resumed = (query.live == Live::Sse)
-        .then(|| parts.headers.get("last-event-id")?.to_str().ok().and_then(offset::parse))
+        .then(|| {
+            parts
+                .headers
+                .get("last-event-id")?
+                .to_str()
+                .ok()
+                .and_then(offset::parse)
+        })
         .flatten()
         .filter(|&seq| seq <= row.tail());
     let after = resumed.map_or(after, |seq| seq.max(after));
@@ -92,7 +106,11 @@ pub async fn chain(state: &AppState, row: &Row) -> Result<Vec<(Uuid, Option<Seq>
     let mut chain = vec![(row.id, row.fork_offset.map(|o| o as Seq))];
     if let Some(source) = row.forked_from {
         let links = store::ancestors(&state.pool, source).await?;
-        chain.extend(links.iter().map(|l| (l.id, l.fork_offset.map(|o| o as Seq))));
+        chain.extend(
+            links
+                .iter()
+                .map(|l| (l.id, l.fork_offset.map(|o| o as Seq))),
+        );
     }
     Ok(chain)
 }
@@ -110,17 +128,36 @@ pub fn body_of(row: &Row, stored: &[Stored]) -> Bytes {
 }
 
 /// One chunk from `after`: what was read, and the offset after it.
-pub async fn chunk(state: &AppState, chain: &[(Uuid, Option<Seq>)], after: Seq, tail: Seq) -> Result<(Vec<Stored>, Seq), Failure> {
+pub async fn chunk(
+    state: &AppState,
+    chain: &[(Uuid, Option<Seq>)],
+    after: Seq,
+    tail: Seq,
+) -> Result<(Vec<Stored>, Seq), Failure> {
     let segments = log::segments(chain, after, tail);
-    let stored = state.durable.log.read(&segments, state.config.durable_streams.max_read_bytes).await?;
+    let max_bytes = state.config.durable_streams.max_read_bytes;
+    let stored = (state.durable.log.read(&segments, max_bytes).await).map_err(super::log_down)?;
     // Nothing below the tail could be read (purged underneath): the reader is at the end.
     let next = stored.last().map_or(tail, |s| s.seq);
     Ok((stored, next))
 }
 
-async fn catch_up(state: &AppState, row: &Row, chain: &[(Uuid, Option<Seq>)], after: Seq, query: &ReadQuery, parts: &Parts) -> Answer {
+async fn catch_up(
+    state: &AppState,
+    row: &Row,
+    chain: &[(Uuid, Option<Seq>)],
+    after: Seq,
+    query: &ReadQuery,
+    parts: &Parts,
+) -> Answer {
     let tail = row.tail();
-    let etag = format!("\"{}:{}:{}{}\"", row.id, after, tail, if row.closed { ":c" } else { "" });
+    let etag = format!(
+        "\"{}:{}:{}{}\"",
+        row.id,
+        after,
+        tail,
+        if row.closed { ":c" } else { "" }
+    );
     let at_now = query.offset == Some(Start::Now);
     if !at_now
         && parts
@@ -128,7 +165,9 @@ async fn catch_up(state: &AppState, row: &Row, chain: &[(Uuid, Option<Seq>)], af
             .get(header::IF_NONE_MATCH)
             .is_some_and(|v| v.as_bytes() == etag.as_bytes())
     {
-        return Reply::new(StatusCode::NOT_MODIFIED).header(header::ETAG, etag).done();
+        return Reply::new(StatusCode::NOT_MODIFIED)
+            .header(header::ETAG, etag)
+            .done();
     }
     let (stored, next) = chunk(state, chain, after, tail).await?;
     let up_to_date = next >= tail;
@@ -148,13 +187,25 @@ async fn catch_up(state: &AppState, row: &Row, chain: &[(Uuid, Option<Seq>)], af
         .done()
 }
 
-async fn long_poll(state: &AppState, row: &Row, chain: &[(Uuid, Option<Seq>)], after: Seq, query: &ReadQuery) -> Answer {
+async fn long_poll(
+    state: &AppState,
+    row: &Row,
+    chain: &[(Uuid, Option<Seq>)],
+    after: Seq,
+    query: &ReadQuery,
+) -> Answer {
     let mut tail = Tail {
         seq: row.tail(),
         closed: row.closed,
     };
     if after >= tail.seq && !tail.closed {
-        tail = wait(state, row.id, tail, Duration::from_millis(state.config.durable_streams.long_poll_timeout_ms)).await?;
+        tail = wait(
+            state,
+            row.id,
+            tail,
+            Duration::from_millis(state.config.durable_streams.long_poll_timeout_ms),
+        )
+        .await?;
     }
     let cursor = offset::cursor(query.cursor.as_deref());
     if after >= tail.seq {
@@ -183,7 +234,12 @@ async fn long_poll(state: &AppState, row: &Row, chain: &[(Uuid, Option<Seq>)], a
 /// Waits up to `timeout` for `stream` to move past `seen`; returns its tail then (`seen`
 /// if nothing happened). Subscribes first, then reads the row again, so an append that
 /// committed since the caller read it is not missed.
-pub async fn wait(state: &AppState, stream: Uuid, seen: Tail, timeout: Duration) -> Result<Tail, Failure> {
+pub async fn wait(
+    state: &AppState,
+    stream: Uuid,
+    seen: Tail,
+    timeout: Duration,
+) -> Result<Tail, Failure> {
     let mut notices = state.durable.tails.watch(stream);
     let mut reconnected = state.nats_reconnected.clone();
     let mut now = current(state, stream).await?.unwrap_or(seen);

@@ -83,9 +83,19 @@ pub fn is_json(content_type: &str) -> bool {
 /// A creator's content type: what it sent when it looks like `type/subtype`, else the
 /// default (as the reference server does).
 pub fn creation_content_type(sent: Option<String>) -> String {
-    let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b));
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
+    };
     match sent {
-        Some(ct) if media_type(&ct).split_once('/').is_some_and(|(a, b)| token(a) && token(b)) => ct,
+        Some(ct)
+            if media_type(&ct)
+                .split_once('/')
+                .is_some_and(|(a, b)| token(a) && token(b)) =>
+        {
+            ct
+        }
         _ => DEFAULT_CONTENT_TYPE.into(),
     }
 }
@@ -116,10 +126,16 @@ pub fn expiry(headers: &HeaderMap) -> Result<Expiry, Failure> {
         (Some(ttl), None) => {
             let canonical = ttl == "0" || (!ttl.starts_with('0') && !ttl.is_empty());
             match ttl.parse::<u64>() {
-                Ok(secs) if canonical && ttl.bytes().all(|b| b.is_ascii_digit()) && secs <= MAX_TTL_SECS => {
+                Ok(secs)
+                    if canonical
+                        && ttl.bytes().all(|b| b.is_ascii_digit())
+                        && secs <= MAX_TTL_SECS =>
+                {
                     Ok(Expiry::Ttl(secs))
                 }
-                _ => Err(bad("Stream-TTL must be whole seconds (digits, no leading zero)")),
+                _ => Err(bad(
+                    "Stream-TTL must be whole seconds (digits, no leading zero)",
+                )),
             }
         }
         (None, Some(at)) => {
@@ -188,8 +204,14 @@ pub fn fork(headers: &HeaderMap) -> Result<Option<Fork>, Failure> {
     let sub = text(headers, STREAM_FORK_SUB_OFFSET)?;
     let sub_offset = match sub {
         None => 0,
-        Some(s) if s == "0" || (!s.starts_with('0') && !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())) => {
-            s.parse::<u64>().map_err(|_| bad("Stream-Fork-Sub-Offset is too large"))?
+        Some(s)
+            if s == "0"
+                || (!s.starts_with('0')
+                    && !s.is_empty()
+                    && s.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            s.parse::<u64>()
+                .map_err(|_| bad("Stream-Fork-Sub-Offset is too large"))?
         }
         Some(_) => return Err(bad("Stream-Fork-Sub-Offset must be a whole number")),
     };
@@ -198,7 +220,9 @@ pub fn fork(headers: &HeaderMap) -> Result<Option<Fork>, Failure> {
         .transpose()?;
     let Some(from) = from else {
         if sub.is_some() || offset.is_some() {
-            return Err(bad("Stream-Fork-Offset and -Sub-Offset need Stream-Forked-From"));
+            return Err(bad(
+                "Stream-Fork-Offset and -Sub-Offset need Stream-Forked-From",
+            ));
         }
         return Ok(None);
     };
@@ -277,29 +301,52 @@ mod tests {
 
     #[test]
     fn ttls_are_canonical_whole_seconds() {
-        assert_eq!(expiry(&headers(&[(STREAM_TTL, "60")])).unwrap(), Expiry::Ttl(60));
-        assert_eq!(expiry(&headers(&[(STREAM_TTL, "0")])).unwrap(), Expiry::Ttl(0));
+        assert_eq!(
+            expiry(&headers(&[(STREAM_TTL, "60")])).unwrap(),
+            Expiry::Ttl(60)
+        );
+        assert_eq!(
+            expiry(&headers(&[(STREAM_TTL, "0")])).unwrap(),
+            Expiry::Ttl(0)
+        );
         for bad in ["abc", "-1", "00060", "+60", "60.5", "1e3", ""] {
             let h = headers(&[(STREAM_TTL, bad)]);
             assert!(expiry(&h).is_err(), "{bad:?}");
         }
-        let both = headers(&[(STREAM_TTL, "60"), (STREAM_EXPIRES_AT, "2030-01-01T00:00:00Z")]);
+        let both = headers(&[
+            (STREAM_TTL, "60"),
+            (STREAM_EXPIRES_AT, "2030-01-01T00:00:00Z"),
+        ]);
         assert!(expiry(&both).is_err());
         let at = headers(&[(STREAM_EXPIRES_AT, "2030-01-01T01:00:00+01:00")]);
-        assert!(matches!(expiry(&at).unwrap(), Expiry::At(t) if t.to_rfc3339() == "2030-01-01T00:00:00+00:00"));
+        assert!(
+            matches!(expiry(&at).unwrap(), Expiry::At(t) if t.to_rfc3339() == "2030-01-01T00:00:00+00:00")
+        );
         assert!(expiry(&headers(&[(STREAM_EXPIRES_AT, "not-a-timestamp")])).is_err());
     }
 
     #[test]
     fn producer_headers_come_together_as_safe_integers() {
-        let full = headers(&[(PRODUCER_ID, "w"), (PRODUCER_EPOCH, "1"), (PRODUCER_SEQ, "0")]);
+        let full = headers(&[
+            (PRODUCER_ID, "w"),
+            (PRODUCER_EPOCH, "1"),
+            (PRODUCER_SEQ, "0"),
+        ]);
         assert_eq!(producer(&full).unwrap().unwrap().epoch, 1);
         assert!(producer(&headers(&[(PRODUCER_ID, "w")])).is_err());
         for bad in ["1abc", "0xyz", "1e3", "-1", "9007199254740992"] {
-            let h = headers(&[(PRODUCER_ID, "w"), (PRODUCER_EPOCH, bad), (PRODUCER_SEQ, "0")]);
+            let h = headers(&[
+                (PRODUCER_ID, "w"),
+                (PRODUCER_EPOCH, bad),
+                (PRODUCER_SEQ, "0"),
+            ]);
             assert!(producer(&h).is_err(), "{bad:?}");
         }
-        let empty = headers(&[(PRODUCER_ID, ""), (PRODUCER_EPOCH, "0"), (PRODUCER_SEQ, "0")]);
+        let empty = headers(&[
+            (PRODUCER_ID, ""),
+            (PRODUCER_EPOCH, "0"),
+            (PRODUCER_SEQ, "0"),
+        ]);
         assert!(producer(&empty).is_err());
     }
 
@@ -311,23 +358,41 @@ mod tests {
         assert!(read_query(Some("live=sse")).is_err());
         assert!(read_query(Some("offset=0%2C1")).is_err());
         let q = read_query(Some("offset=now&live=long-poll&cursor=5&x=y")).unwrap();
-        assert_eq!((q.offset, q.live, q.cursor.as_deref()), (Some(Start::Now), Live::LongPoll, Some("5")));
+        assert_eq!(
+            (q.offset, q.live, q.cursor.as_deref()),
+            (Some(Start::Now), Live::LongPoll, Some("5"))
+        );
     }
 
     #[test]
     fn content_types_compare_by_media_type() {
-        assert_eq!(media_type("APPLICATION/JSON; charset=utf-8"), "application/json");
+        assert_eq!(
+            media_type("APPLICATION/JSON; charset=utf-8"),
+            "application/json"
+        );
         assert_eq!(creation_content_type(None), DEFAULT_CONTENT_TYPE);
-        assert_eq!(creation_content_type(Some("text/plain".into())), "text/plain");
-        assert_eq!(creation_content_type(Some("nonsense".into())), DEFAULT_CONTENT_TYPE);
+        assert_eq!(
+            creation_content_type(Some("text/plain".into())),
+            "text/plain"
+        );
+        assert_eq!(
+            creation_content_type(Some("nonsense".into())),
+            DEFAULT_CONTENT_TYPE
+        );
     }
 
     #[test]
     fn forks_name_a_stream_path() {
-        let f = headers(&[(STREAM_FORKED_FROM, "/v1/stream/a/b"), (STREAM_FORK_SUB_OFFSET, "3")]);
+        let f = headers(&[
+            (STREAM_FORKED_FROM, "/v1/stream/a/b"),
+            (STREAM_FORK_SUB_OFFSET, "3"),
+        ]);
         assert_eq!(fork(&f).unwrap().unwrap().source, "a/b");
         assert!(fork(&headers(&[(STREAM_FORK_SUB_OFFSET, "0")])).is_err());
-        let sub = headers(&[(STREAM_FORKED_FROM, "/v1/stream/a"), (STREAM_FORK_SUB_OFFSET, "05")]);
+        let sub = headers(&[
+            (STREAM_FORKED_FROM, "/v1/stream/a"),
+            (STREAM_FORK_SUB_OFFSET, "05"),
+        ]);
         assert!(fork(&sub).is_err());
     }
 }

@@ -30,7 +30,14 @@ use super::{
 };
 use crate::state::AppState;
 
-pub fn respond(state: &AppState, caller: Caller, row: Row, chain: Vec<(Uuid, Option<Seq>)>, after: Seq, query: ReadQuery) -> Answer {
+pub fn respond(
+    state: &AppState,
+    caller: Caller,
+    row: Row,
+    chain: Vec<(Uuid, Option<Seq>)>,
+    after: Seq,
+    query: ReadQuery,
+) -> Answer {
     let base64 = !is_text(&row.content_type);
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     let mut lifetime = Duration::from_secs(state.config.durable_streams.sse_max_secs);
@@ -98,14 +105,19 @@ impl Writer {
             seq: self.row.tail(),
             closed: self.row.closed,
         };
-        let mut tail = current(state, self.row.id).await.ok().flatten().unwrap_or(read);
+        let mut tail = current(state, self.row.id)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(read);
         let keepalive = state.config.keepalive();
         let mut first = true;
         loop {
             let sent = self.catch_up(&mut at, tail).await?;
             if !sent && (first || tail.closed) {
                 // Nothing to send: still say where the reader is, and that it is up to date.
-                self.send(control(at, !tail.closed, true, tail.closed, &self.cursor)).await?;
+                self.send(control(at, !tail.closed, true, tail.closed, &self.cursor))
+                    .await?;
             }
             first = false;
             if tail.closed && at >= tail.seq {
@@ -176,7 +188,11 @@ fn data(payload: &[u8], base64: bool) -> Bytes {
     out.put_slice(b"event: data\n");
     if base64 {
         out.put_slice(b"data:");
-        out.put_slice(base64::engine::general_purpose::STANDARD.encode(payload).as_bytes());
+        out.put_slice(
+            base64::engine::general_purpose::STANDARD
+                .encode(payload)
+                .as_bytes(),
+        );
         out.put_u8(b'\n');
     } else {
         let text = String::from_utf8_lossy(payload);
@@ -243,6 +259,10 @@ mod tests {
             "event: control\ndata:{\"streamNextOffset\":\"0000000000000000_0000000000000007\",\"streamCursor\":\"42\",\"upToDate\":true}\nid:0000000000000000_0000000000000007\n\n"
         );
         let closed = control(7, false, true, true, "42");
-        assert!(std::str::from_utf8(&closed).unwrap().contains(r#""upToDate":true,"streamClosed":true}"#));
+        assert!(
+            std::str::from_utf8(&closed)
+                .unwrap()
+                .contains(r#""upToDate":true,"streamClosed":true}"#)
+        );
     }
 }

@@ -46,12 +46,12 @@ macro_rules! expired {
 macro_rules! columns {
     () => {
         concat!(
-    "s.id, s.content_type, s.ttl_secs, s.expires_at, s.tail_seq, s.own_last_seq,
+            "s.id, s.content_type, s.ttl_secs, s.expires_at, s.tail_seq, s.own_last_seq,
     s.closed, s.closed_by_producer, s.closed_by_epoch, s.closed_by_seq, s.last_stream_seq,
     s.forked_from, s.forked_from_path, s.fork_offset, s.fork_sub_offset, s.ref_count,
     s.soft_deleted, ",
-    expired!(),
-    " AS expired,
+            expired!(),
+            " AS expired,
     coalesce(s.last_access_at
       < now() - make_interval(secs => least(s.ttl_secs::float8 / 4, 30)), false) AS touch_due"
         )
@@ -147,10 +147,13 @@ pub async fn lock_with_producer(
     .fetch_optional(tx)
     .await?;
     Ok(found.map(|f| {
-        let known = f.producer_epoch.zip(f.producer_last_seq).map(|(e, s)| Known {
-            epoch: e as u64,
-            last_seq: s as u64,
-        });
+        let known = f
+            .producer_epoch
+            .zip(f.producer_last_seq)
+            .map(|(e, s)| Known {
+                epoch: e as u64,
+                last_seq: s as u64,
+            });
         (f.row, known)
     }))
 }
@@ -350,13 +353,11 @@ pub async fn tail_of(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<(Seq, bool)
 
 /// Streams past their time, for the sweeper: `(owner, path, id)`, a batch at a time.
 pub async fn expired(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<(Uuid, String, Uuid)>> {
-    sqlx::query_as(
-        concat!(
-            "SELECT s.owner_id, s.path, s.id FROM durable_streams s WHERE NOT s.soft_deleted AND ",
-            expired!(),
-            " LIMIT $1"
-        ),
-    )
+    sqlx::query_as(concat!(
+        "SELECT s.owner_id, s.path, s.id FROM durable_streams s WHERE NOT s.soft_deleted AND ",
+        expired!(),
+        " LIMIT $1"
+    ))
     .bind(limit)
     .fetch_all(pool)
     .await

@@ -68,6 +68,8 @@ pub async fn expire(state: &AppState, owner: Uuid, path: &str, id: Uuid) {
     };
     match expired.await {
         Ok(()) => state.durable.purge.notify_one(),
-        Err(e) => tracing::warn!(error = %e, "expired durable stream not deleted; the sweeper will"),
+        Err(e) => {
+            tracing::warn!(error = %e, "expired durable stream not deleted; the sweeper will")
+        }
     }
 }

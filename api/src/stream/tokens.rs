@@ -110,7 +110,11 @@ pub async fn create(
     user: AuthUser,
     ApiJson(input): ApiJson<StreamTokenIn>,
 ) -> ApiResult<(StatusCode, Json<StreamTokenOut>)> {
-    let scope = match (input.message_id, input.conversation_id, input.durable_stream) {
+    let scope = match (
+        input.message_id,
+        input.conversation_id,
+        input.durable_stream,
+    ) {
         (Some(id), None, None) => {
             crate::messages::find_answer(&state.pool, user.user_id, id).await?;
             Scope::Message(id)

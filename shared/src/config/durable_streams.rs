@@ -41,7 +41,10 @@ impl DurableStreamsConfig {
             );
         }
         if self.max_append_bytes == 0 || self.max_append_bytes > 8 * 1024 * 1024 {
-            return Err("durable_streams.max_append_bytes must be 1..=8388608 (NATS max_payload bounds it)".into());
+            return Err(
+                "durable_streams.max_append_bytes must be 1..=8388608 (NATS max_payload bounds it)"
+                    .into(),
+            );
         }
         if self.max_read_bytes == 0 {
             return Err("durable_streams.max_read_bytes must be > 0".into());
