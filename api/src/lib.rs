@@ -140,14 +140,13 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router(&state))
         .merge(admin::router(&state))
         .merge(chat_routes(&state))
+        .merge(durable_streams::router())
         .merge(web::router());
-    let durable_streams = durable_streams::router();
     openapi::finish(routes)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track_requests,
         ))
-        .merge(durable_streams)
         .fallback(web::fallback)
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(axum::middleware::from_fn_with_state(

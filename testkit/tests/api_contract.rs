@@ -28,6 +28,9 @@ async fn the_api_answers_as_its_openapi_document_says() {
         c.auth_rate_per_minute = 1_000_000;
         c.auth_burst = 1_000_000;
         c.login_attempts_per_account = 1_000_000;
+        // schemathesis reads every response to its end: live durable-stream reads end soon.
+        c.durable_streams.sse_max_secs = 2;
+        c.durable_streams.long_poll_timeout_ms = 500;
     })
     .await;
     let signed_in = app.register("contract@example.com").await;

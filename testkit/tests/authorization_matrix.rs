@@ -236,9 +236,12 @@ async fn a_user_without_a_role_is_refused_every_route_but_their_account() {
             let body = (method != Method::GET).then(|| json!({}));
             let r = app.call(token, method.clone(), &concrete, body).await;
             assert_eq!(r.status(), 403, "{method} {path}");
+            refused += 1;
+            if method == Method::HEAD {
+                continue; // No body to say why.
+            }
             let body: Value = r.json().await.unwrap();
             assert_eq!(body["error"]["code"], "forbidden", "{method} {path}");
-            refused += 1;
         }
     }
     assert!(refused >= 25, "only {refused} routes were tried");

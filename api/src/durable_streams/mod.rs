@@ -23,6 +23,7 @@ pub mod offset;
 mod producer;
 mod read;
 mod request;
+mod routes;
 mod sse;
 mod store;
 pub mod sweep;
@@ -30,15 +31,14 @@ pub mod sweep;
 use std::sync::Arc;
 
 use axum::{
-    Router,
     body::Body,
     extract::{FromRequestParts, Request, State},
     http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
-    routing::any,
 };
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use crate::{
@@ -56,15 +56,24 @@ pub struct DurableStreams {
     pub purge: tokio::sync::Notify,
 }
 
-/// `/v1/stream/{path}`, every method. Outside the chat routes' layers: it reads its bodies
-/// itself (any content type, up to `max_append_bytes`) and answers errors in its own words.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/stream/{*path}", any(serve)).layer(
-        tower_http::set_header::SetResponseHeaderLayer::overriding(
+/// `/v1/stream/{path}`, every method (others: 405 from `serve`). Outside the chat routes'
+/// layers: it reads its bodies itself (any content type, up to `max_append_bytes`) and
+/// answers errors in its own words.
+pub fn router() -> OpenApiRouter<AppState> {
+    use utoipa_axum::routes;
+    let (schemas, paths, methods) = routes!(
+        routes::create,
+        routes::append,
+        routes::read,
+        routes::describe,
+        routes::delete
+    );
+    OpenApiRouter::new()
+        .routes((schemas, paths, methods.fallback(serve)))
+        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
             HeaderName::from_static("cross-origin-resource-policy"),
             HeaderValue::from_static("cross-origin"),
-        ),
-    )
+        ))
 }
 
 async fn serve(State(state): State<AppState>, request: Request) -> Response {

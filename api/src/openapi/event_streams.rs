@@ -22,6 +22,8 @@ pub fn describe(doc: &mut Value) {
                 if let Some(media) =
                     response.pointer_mut(&format!("/content/{}", escape(EVENT_STREAM)))
                     && let Some(payload) = media.get("schema").cloned()
+                    // A named event type; a plain string (durable streams' events) stays.
+                    && payload.get("$ref").is_some()
                 {
                     media["schema"] = event_carrying(payload);
                 }

@@ -55,6 +55,7 @@ use crate::{
         (name = "models", description = "The models a caller may use"),
         (name = "admin", description = "Users and roles; needs `users.read` / `users.write`"),
         (name = "openai", description = "OpenAI-compatible Chat Completions"),
+        (name = "durable-streams", description = "Durable streams for anything (agent steps, tool output, progress): the Durable Streams protocol (github.com/durable-streams/durable-streams, PROTOCOL.md) at `/v1/stream/{path}`"),
         (name = "web", description = "The web app's pages and files"),
     )
 )]
@@ -101,6 +102,7 @@ pub fn finish(collected: OpenApiRouter<AppState>) -> Router<AppState> {
     DOCUMENT.get_or_init(|| {
         let mut json = serde_json::to_value(&doc).expect("the OpenAPI document serializes");
         event_streams::describe(&mut json);
+        wildcards_as_parameters(&mut json);
         json.to_string()
     });
     let docs: Router<AppState> = SwaggerUi::new("/docs")
@@ -115,6 +117,23 @@ pub fn finish(collected: OpenApiRouter<AppState>) -> Router<AppState> {
             response
         },
     )))
+}
+
+/// `/v1/stream/{*path}` (axum's catch-all, which may hold slashes) as OpenAPI writes a path
+/// parameter: `/v1/stream/{path}`.
+fn wildcards_as_parameters(doc: &mut serde_json::Value) {
+    let Some(paths) = doc
+        .get_mut("paths")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    let wild: Vec<String> = paths.keys().filter(|p| p.contains("{*")).cloned().collect();
+    for path in wild {
+        if let Some(item) = paths.remove(&path) {
+            paths.insert(path.replace("{*", "{"), item);
+        }
+    }
 }
 
 /// The OpenAPI 3.1 document of this API.

@@ -14,12 +14,14 @@ use sluice_testkit::TestApp;
 mod accounts;
 mod checker;
 mod conversations;
+mod durable_streams;
 mod limits_and_usage;
 mod openai_and_admin;
 
 use accounts::{accounts_and_sessions, api_keys, device_flow, health_and_providers, provider_keys};
 use checker::Checker;
 use conversations::{chat_and_deletion, conversations, edits_and_lists, messages_and_streams};
+use durable_streams::durable_streams;
 use limits_and_usage::limits_and_usage;
 use openai_and_admin::{admin, openai_completions, openai_models, sign_out};
 
@@ -87,6 +89,7 @@ fn concrete(path: &str) -> String {
         .replace("{version}", "v0")
         .replace("{name}", "app.js")
         .replace("{id}", "0196b1f4-0000-7000-8000-000000000000")
+        .replace("{path}", "some/stream")
 }
 
 #[tokio::test]
@@ -198,6 +201,7 @@ async fn real_responses_of_every_json_route_match_their_schemas() {
     openai_completions(&app, &mut c, token).await;
     admin(&app, &mut c, token).await;
     limits_and_usage(&app, &mut c, token).await;
+    durable_streams(&app, &mut c, token).await;
     sign_out(&app, &mut c, token).await;
 
     let missing = c.unchecked_json_operations();
