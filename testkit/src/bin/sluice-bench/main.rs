@@ -4,6 +4,7 @@
 //! replies. A target to watch, never a test.
 
 mod cpu;
+mod durable_streams;
 mod idle_sockets;
 mod limits;
 mod live_streams;
@@ -66,9 +67,10 @@ async fn main() -> anyhow::Result<()> {
         Some("usage") => usage::run(&bin_dir).await,
         Some("search") => search::run(&bin_dir).await,
         Some("limits") => limits::run(&bin_dir, seconds).await,
+        Some("durable-streams") => durable_streams::run(&bin_dir, seconds).await,
         Some(other) => anyhow::bail!(
             "unknown scenario {other:?}: spine, scale-out, open-loop, compare, live-streams, \
-             idle-sockets, usage, search or limits"
+             idle-sockets, usage, search, limits or durable-streams"
         ),
     }
 }
