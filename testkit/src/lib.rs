@@ -19,6 +19,7 @@ pub mod fake_openai;
 mod fakes;
 pub mod handoff_watch;
 pub mod nginx;
+pub mod other_site;
 pub mod processes;
 pub mod proxy;
 mod requests;

@@ -6,9 +6,14 @@
 
 use std::time::Duration;
 
-use axum::{Router, response::Html, routing::get};
 use serde_json::{Value, json};
-use sluice_testkit::{TestApp, sse::SseStream, sse::answer_text, webdriver::Chrome};
+use sluice_testkit::{
+    TestApp,
+    other_site::{self, urlencode},
+    sse::SseStream,
+    sse::answer_text,
+    webdriver::Chrome,
+};
 use uuid::Uuid;
 
 async fn mint(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
@@ -203,19 +208,9 @@ const PAGE: &str = r#"<!doctype html><meta charset="utf-8"><title>other site</ti
   };
 </script>"#;
 
-/// Serves `PAGE` on a port of its own: `http://127.0.0.1:{port}` and `http://localhost:{port}`
-/// are two origins.
-async fn other_site() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let app = Router::new().route("/", get(|| async { Html(PAGE) }));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    port
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_on_a_listed_origin_streams_with_a_token_and_an_unlisted_one_is_refused() {
-    let site = other_site().await;
+    let site = other_site::serve(PAGE).await;
     let listed = format!("http://127.0.0.1:{site}");
     let allowed = listed.clone();
     let app = TestApp::spawn_configured(move |c| c.cors.allowed_origins = vec![allowed]).await;
@@ -266,17 +261,6 @@ async fn a_page_on_a_listed_origin_streams_with_a_token_and_an_unlisted_one_is_r
     assert_eq!(asked.status(), 200);
     assert!(asked.headers().get("access-control-allow-origin").is_none());
     chrome.quit().await;
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[tokio::test]

@@ -68,12 +68,19 @@ pub fn router() -> OpenApiRouter<AppState> {
         routes::describe,
         routes::delete
     );
+    let header = |name, value| {
+        tower_http::set_header::SetResponseHeaderLayer::overriding(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        )
+    };
     OpenApiRouter::new()
         .routes((schemas, paths, methods.fallback(serve)))
-        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("cross-origin-resource-policy"),
-            HeaderValue::from_static("cross-origin"),
-        ))
+        // Readable from pages of any site (`cors.rs`)…
+        .layer(header("cross-origin-resource-policy", "cross-origin"))
+        // …but never a page of this one: a stream created as `text/html` and opened in a tab
+        // is a document without scripts, in an origin of its own.
+        .layer(header("content-security-policy", "sandbox"))
 }
 
 async fn serve(State(state): State<AppState>, request: Request) -> Response {
@@ -184,6 +191,7 @@ async fn may_use(parts: &mut Parts, state: &AppState) -> Result<Uuid, Failure> {
 
 /// An error answer, with the protocol headers some of them carry (`Stream-Next-Offset` on
 /// a closed stream's 409, `Producer-Expected-Seq` on a gap, …).
+#[derive(Debug)]
 pub struct Failure {
     error: ApiError,
     headers: HeaderMap,

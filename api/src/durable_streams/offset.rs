@@ -92,9 +92,11 @@ mod tests {
     #[test]
     fn only_offsets_the_server_could_give_parse() {
         assert_eq!(
-            parse("9999999999999999_9999999999999999"),
+            parse("0000000000000000_9999999999999999"),
             Some(9999999999999999)
         );
+        // An epoch this server never gave.
+        assert_eq!(parse("9999999999999999_9999999999999999"), None);
         for bad in [
             "", "_", "0_", "_0", "0,1", "0 1", "../", "0_1_2", "a_1", "1_0", "0_-1", "0_\n1",
         ] {

@@ -151,11 +151,16 @@ pub fn expiry(headers: &HeaderMap) -> Result<Expiry, Failure> {
     }
 }
 
+/// Longest `Stream-Seq` and `Producer-Id` kept.
+const MAX_TOKEN_BYTES: usize = 256;
+
 /// `Stream-Seq`: opaque bytes that must increase (byte-wise) from append to append.
 pub fn stream_seq(headers: &HeaderMap) -> Result<Option<Vec<u8>>, Failure> {
     match headers.get(STREAM_SEQ) {
         None => Ok(None),
-        Some(v) if v.is_empty() => Err(bad("Stream-Seq must not be empty")),
+        Some(v) if v.is_empty() || v.len() > MAX_TOKEN_BYTES => {
+            Err(bad("Stream-Seq must be 1 to 256 bytes"))
+        }
         Some(v) => Ok(Some(v.as_bytes().to_vec())),
     }
 }
@@ -174,8 +179,8 @@ pub fn producer(headers: &HeaderMap) -> Result<Option<Producer>, Failure> {
     match (id, epoch, seq) {
         (None, None, None) => Ok(None),
         (Some(id), Some(epoch), Some(seq)) => {
-            if id.is_empty() {
-                return Err(bad("Producer-Id must not be empty"));
+            if id.is_empty() || id.len() > MAX_TOKEN_BYTES {
+                return Err(bad("Producer-Id must be 1 to 256 bytes"));
             }
             Ok(Some(Producer {
                 id: id.to_string(),

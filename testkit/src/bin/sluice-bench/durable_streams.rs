@@ -33,7 +33,9 @@ pub async fn run(bin_dir: &str, seconds: u64) -> anyhow::Result<()> {
     let streams: usize = env_or("BENCH_DS_STREAMS", 10_000);
 
     println!("\nSluice durable streams — appends of 100 bytes, {seconds} s per row\n");
-    println!("| streams | writers | appends/s | p50 ms | p99 ms | CPU ms per append: api | postgres | nats | all |");
+    println!(
+        "| streams | writers | appends/s | p50 ms | p99 ms | CPU ms per append: api | postgres | nats | all |"
+    );
     println!("|---------|---------|-----------|--------|--------|-----|-----|-----|-----|");
     let one = vec![create(&stack, &token, "bench/one").await?];
     let started = Instant::now();
@@ -59,7 +61,9 @@ pub async fn run(bin_dir: &str, seconds: u64) -> anyhow::Result<()> {
         }
     }
 
-    println!("\nSSE fan-out — one writer, 20 appends/s, {seconds} s; send → receipt by each reader\n");
+    println!(
+        "\nSSE fan-out — one writer, 20 appends/s, {seconds} s; send → receipt by each reader\n"
+    );
     println!("| readers | deliveries | p50 ms | p99 ms | max ms |");
     println!("|---------|------------|--------|--------|--------|");
     let readers: Vec<usize> = std::env::var("BENCH_READERS")
@@ -109,12 +113,23 @@ async fn create_many(stack: &Stack, token: &str, n: usize) -> anyhow::Result<Vec
 
 /// `writers` clients appending back to back to `paths` (each to the next one, round robin
 /// from its own start) for `seconds`: how many were stored and each one's latency.
-async fn appends(stack: &Stack, token: &str, paths: &[String], writers: usize, seconds: u64) -> (usize, Vec<Duration>) {
+async fn appends(
+    stack: &Stack,
+    token: &str,
+    paths: &[String],
+    writers: usize,
+    seconds: u64,
+) -> (usize, Vec<Duration>) {
     let stop = Arc::new(AtomicBool::new(false));
     let body = "x".repeat(100);
     let tasks: Vec<_> = (0..writers)
         .map(|w| {
-            let (http, token, stop, body) = (stack.http.clone(), token.to_string(), stop.clone(), body.clone());
+            let (http, token, stop, body) = (
+                stack.http.clone(),
+                token.to_string(),
+                stop.clone(),
+                body.clone(),
+            );
             let urls: Vec<String> = paths.iter().map(|p| url(stack, p)).collect();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
@@ -149,7 +164,13 @@ async fn appends(stack: &Stack, token: &str, paths: &[String], writers: usize, s
 
 /// `n` SSE readers of `path`; one writer appends its send time (µs since `base`) 20 times a
 /// second; each reader notes, for each, when it arrived.
-async fn fan_out(stack: &Stack, token: &str, path: &str, n: usize, seconds: u64) -> anyhow::Result<Vec<Duration>> {
+async fn fan_out(
+    stack: &Stack,
+    token: &str,
+    path: &str,
+    n: usize,
+    seconds: u64,
+) -> anyhow::Result<Vec<Duration>> {
     let base = Instant::now();
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let connected = Arc::new(AtomicU64::new(0));
@@ -157,17 +178,26 @@ async fn fan_out(stack: &Stack, token: &str, path: &str, n: usize, seconds: u64)
     // Readers on connections of their own (a client with no pooling between them).
     let mut readers = Vec::new();
     for _ in 0..n {
-        let (token, latencies, connected, stop) = (token.to_string(), latencies.clone(), connected.clone(), stop.clone());
+        let (token, latencies, connected, stop) = (
+            token.to_string(),
+            latencies.clone(),
+            connected.clone(),
+            stop.clone(),
+        );
         let target = format!("{}?offset=now&live=sse", url(stack, path));
         let http = stack.http.clone();
         readers.push(tokio::spawn(async move {
-            let Ok(r) = http.get(target).bearer_auth(&token).send().await else { return };
+            let Ok(r) = http.get(target).bearer_auth(&token).send().await else {
+                return;
+            };
             connected.fetch_add(1, Ordering::SeqCst);
             let mut body = r.bytes_stream();
             let mut pending = String::new();
             let mut mine = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                let Ok(Some(Ok(chunk))) = tokio::time::timeout(Duration::from_millis(200), body.next()).await else {
+                let Ok(Some(Ok(chunk))) =
+                    tokio::time::timeout(Duration::from_millis(200), body.next()).await
+                else {
                     continue;
                 };
                 let arrived = base.elapsed();
