@@ -4,6 +4,8 @@
 //! 1. Appends per second on one stream and spread over `BENCH_DS_STREAMS` streams (default
 //!    10,000), with `BENCH_ROWS` writers (default 1,16,64) appending 100-byte bodies back to
 //!    back for `BENCH_SECONDS`: appends/s, latency p50/p99, and CPU per append by process.
+//!    And spread over the streams as JSON appends of `BENCH_DS_BATCH` items each (default
+//!    100), as a batching client (`@durable-streams/client`'s producer) sends them: items/s.
 //! 2. SSE fan-out: `BENCH_READERS` readers (default 1,1000) of one stream live by SSE, one
 //!    writer appending 20 times a second (below saturation): from the append's send to each
 //!    reader's receipt, p50/p99 over every delivery.
@@ -31,29 +33,55 @@ pub async fn run(bin_dir: &str, seconds: u64) -> anyhow::Result<()> {
     let token = stack::guest(&stack).await?;
     let processes = stack.processes().await;
     let streams: usize = env_or("BENCH_DS_STREAMS", 10_000);
+    let batch: usize = env_or("BENCH_DS_BATCH", 100);
 
-    println!("\nSluice durable streams — appends of 100 bytes, {seconds} s per row\n");
     println!(
-        "| streams | writers | appends/s | p50 ms | p99 ms | CPU ms per append: api | postgres | nats | all |"
+        "\nSluice durable streams — appends of 100 bytes (JSON: items of 100 bytes), {seconds} s per row\n"
     );
-    println!("|---------|---------|-----------|--------|--------|-----|-----|-----|-----|");
-    let one = vec![create(&stack, &token, "bench/one").await?];
+    println!(
+        "| streams | writers | items/s | p50 ms | p99 ms | CPU ms per item: api | postgres | nats | all |"
+    );
+    println!("|---------|---------|---------|--------|--------|-----|-----|-----|-----|");
+    let one = vec![create(&stack, &token, "bench/one", TEXT).await?];
     let started = Instant::now();
-    let many = create_many(&stack, &token, streams).await?;
+    let many = create_many(&stack, &token, streams, TEXT).await?;
+    let elapsed = started.elapsed().as_secs_f64();
     eprintln!(
-        "created {streams} streams in {:.1} s ({:.0}/s)",
-        started.elapsed().as_secs_f64(),
-        streams as f64 / started.elapsed().as_secs_f64()
+        "created {streams} streams in {elapsed:.1} s ({:.0}/s)",
+        streams as f64 / elapsed
     );
-    for (label, paths) in [("1", &one), (&*streams.to_string(), &many)] {
+    let json_many = create_many(&stack, &token, streams, JSON).await?;
+    let item = format!(r#"{{"step":"{}"}}"#, "x".repeat(88));
+    let text = Body {
+        content_type: TEXT,
+        bytes: "x".repeat(100),
+        items: 1,
+    };
+    let json = Body {
+        content_type: JSON,
+        bytes: format!("[{}]", vec![item; batch].join(",")),
+        items: batch,
+    };
+    let rows_of = [
+        ("1".to_string(), &one, &text),
+        (streams.to_string(), &many, &text),
+        (
+            format!("{streams}, JSON ×{batch} per append"),
+            &json_many,
+            &json,
+        ),
+    ];
+    for (label, paths, body) in rows_of {
         for writers in rows() {
             let before = processes.sample();
-            let (count, latencies) = appends(&stack, &token, paths, writers, seconds).await;
-            let per = processes.sample().per_chat_ms(&before, count);
+            let (appended, latencies) =
+                appends(&stack, &token, paths, body, writers, seconds).await;
+            let items = appended * body.items;
+            let per = processes.sample().per_chat_ms(&before, items);
             let (api, pg, nats) = (per[0], per[2], per[3]);
             println!(
                 "| {label} | {writers} | {:.0} | {:.2} | {:.2} | {api:.3} | {pg:.3} | {nats:.3} | {:.3} |",
-                count as f64 / seconds as f64,
+                items as f64 / seconds as f64,
                 ms(percentile(&latencies, 0.5)),
                 ms(percentile(&latencies, 0.99)),
                 api + pg + nats,
@@ -72,7 +100,7 @@ pub async fn run(bin_dir: &str, seconds: u64) -> anyhow::Result<()> {
         .unwrap_or_else(|| vec![1, 1000]);
     for n in readers {
         let path = format!("bench/fan-out-{n}");
-        create(&stack, &token, &path).await?;
+        create(&stack, &token, &path, TEXT).await?;
         let latencies = fan_out(&stack, &token, &path, n, seconds).await?;
         println!(
             "| {n} | {} | {:.2} | {:.2} | {:.2} |",
@@ -85,51 +113,70 @@ pub async fn run(bin_dir: &str, seconds: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+const TEXT: &str = "text/plain";
+const JSON: &str = "application/json";
+
+/// What each writer appends: one text append, or `items` JSON values in one append.
+struct Body {
+    content_type: &'static str,
+    bytes: String,
+    items: usize,
+}
+
 fn url(stack: &Stack, path: &str) -> String {
     format!("{}/v1/stream/{path}", stack.base)
 }
 
-async fn create(stack: &Stack, token: &str, path: &str) -> anyhow::Result<String> {
+async fn create(
+    stack: &Stack,
+    token: &str,
+    path: &str,
+    content_type: &str,
+) -> anyhow::Result<String> {
     let r = stack
         .http
         .put(url(stack, path))
         .bearer_auth(token)
-        .header("content-type", "text/plain")
+        .header("content-type", content_type)
         .send()
         .await?;
     anyhow::ensure!(r.status() == 201, "create {path}: {}", r.status());
     Ok(path.to_string())
 }
 
-async fn create_many(stack: &Stack, token: &str, n: usize) -> anyhow::Result<Vec<String>> {
-    let paths: Vec<String> = (0..n).map(|i| format!("bench/many/{i}")).collect();
-    let created = futures::stream::iter(paths.iter().map(|p| create(stack, token, p)))
-        .buffer_unordered(32)
-        .collect::<Vec<_>>()
-        .await;
+async fn create_many(
+    stack: &Stack,
+    token: &str,
+    n: usize,
+    content_type: &str,
+) -> anyhow::Result<Vec<String>> {
+    let paths: Vec<String> = (0..n)
+        .map(|i| format!("bench/{content_type}/{i}"))
+        .collect();
+    let created =
+        futures::stream::iter(paths.iter().map(|p| create(stack, token, p, content_type)))
+            .buffer_unordered(32)
+            .collect::<Vec<_>>()
+            .await;
     created.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
     Ok(paths)
 }
 
-/// `writers` clients appending back to back to `paths` (each to the next one, round robin
-/// from its own start) for `seconds`: how many were stored and each one's latency.
+/// `writers` clients appending `body` back to back to `paths` (each to the next one, round
+/// robin from its own start) for `seconds`: how many appends were stored, each one's latency.
 async fn appends(
     stack: &Stack,
     token: &str,
     paths: &[String],
+    body: &Body,
     writers: usize,
     seconds: u64,
 ) -> (usize, Vec<Duration>) {
     let stop = Arc::new(AtomicBool::new(false));
-    let body = "x".repeat(100);
     let tasks: Vec<_> = (0..writers)
         .map(|w| {
-            let (http, token, stop, body) = (
-                stack.http.clone(),
-                token.to_string(),
-                stop.clone(),
-                body.clone(),
-            );
+            let (http, token, stop) = (stack.http.clone(), token.to_string(), stop.clone());
+            let (content_type, body) = (body.content_type, body.bytes.clone());
             let urls: Vec<String> = paths.iter().map(|p| url(stack, p)).collect();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
@@ -141,7 +188,7 @@ async fn appends(
                     let r = http
                         .post(target)
                         .bearer_auth(&token)
-                        .header("content-type", "text/plain")
+                        .header("content-type", content_type)
                         .body(body.clone())
                         .send()
                         .await;
