@@ -138,6 +138,10 @@ impl Writer {
                     }
                 }
                 () = tokio::time::sleep(keepalive) => {
+                    // Deleted meanwhile: end; the reader's next request is told (404/410).
+                    if let Ok(None) = current(state, self.row.id).await {
+                        return Ok(());
+                    }
                     self.send(Bytes::from_static(b": keep-alive\n\n")).await?;
                     // A live reader keeps a TTL stream alive.
                     if self.row.ttl_secs.is_some() {
