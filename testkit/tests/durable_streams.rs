@@ -399,6 +399,29 @@ async fn bad_input_is_refused_and_nothing_is_stored() {
 }
 
 #[tokio::test]
+async fn a_runaway_writer_is_slowed_down_and_nothing_refused_is_stored() {
+    let app = TestApp::spawn_configured(|c| {
+        c.durable_streams.appends_per_second = 1;
+        c.durable_streams.append_burst = 3;
+    })
+    .await;
+    let token = app.guest().await;
+    let s = Streams::new(&app.base, &token);
+    s.create("log", "text/plain").await;
+    for line in ["a;", "b;", "c;"] {
+        assert_eq!(s.append("log", "text/plain", line).await.status(), 204);
+    }
+    let refused = s.append("log", "text/plain", "d;").await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(header(&refused, "retry-after").as_deref(), Some("1"));
+    assert_eq!(s.read_all("log").await, b"a;b;c;");
+    // Another user is not slowed down by this one.
+    let other = Streams::new(&app.base, &app.guest().await);
+    other.create("log", "text/plain").await;
+    assert_eq!(other.append("log", "text/plain", "x").await.status(), 204);
+}
+
+#[tokio::test]
 async fn deleted_and_expired_streams_leave_jetstream() {
     let app = TestApp::spawn_configured(|c| c.durable_streams.sweep_secs = 1).await;
     let token = app.guest().await;

@@ -53,7 +53,8 @@ pub fn check_account(limiter: &AccountLimiter, email: &str) -> Result<(), ApiErr
     })
 }
 
-fn whole_seconds(wait: Duration) -> u64 {
+/// `wait` rounded up to whole seconds (what `Retry-After` says).
+pub fn whole_seconds(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 

@@ -9,6 +9,8 @@
 //! state and closing it carried, before judging its own request again: so an interrupted
 //! producer's retry is a duplicate, and every append is stored exactly once.
 
+use std::num::NonZeroU32;
+
 use axum::{
     body::Body,
     http::{HeaderMap, StatusCode},
@@ -38,6 +40,34 @@ struct Asked {
     body: Bytes,
 }
 
+pub type Limiter = std::sync::Arc<governor::DefaultKeyedRateLimiter<Uuid>>;
+
+/// `appends_per_second` per user, in bursts of up to `append_burst`.
+pub fn limiter(config: &sluice_shared::config::DurableStreamsConfig) -> Limiter {
+    let rate = NonZeroU32::new(config.appends_per_second).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(config.append_burst).unwrap_or(NonZeroU32::MIN);
+    std::sync::Arc::new(governor::RateLimiter::keyed(
+        governor::Quota::per_second(rate).allow_burst(burst),
+    ))
+}
+
+/// 429 with `Retry-After` once `owner` has spent this second's appends.
+fn within_rate(limiter: &Limiter, owner: Uuid) -> Result<(), Failure> {
+    use governor::clock::{Clock, DefaultClock};
+    if limiter.len() > 10_000 {
+        limiter.retain_recent();
+    }
+    limiter.check_key(&owner).map_err(|not_until| {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        let seconds = crate::auth::rate_limit::whole_seconds(wait);
+        crate::error::ApiError::RateLimited {
+            retry_after_secs: seconds,
+            message: "too many appends; slow down (or batch items in one JSON append)".into(),
+        }
+        .into()
+    })
+}
+
 pub async fn post(
     state: &AppState,
     owner: Uuid,
@@ -49,6 +79,7 @@ pub async fn post(
     let close = request::closes(headers)?;
     let stream_seq = request::stream_seq(headers)?;
     let body = read_body(body, state.config.durable_streams.max_append_bytes).await?;
+    within_rate(&state.durable.appends, owner)?;
     let sent_type = request::content_type(headers)?;
     if body.is_empty() && !close {
         return Err(bad(

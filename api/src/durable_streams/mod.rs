@@ -12,7 +12,7 @@
 //! `read.rs` (GET, HEAD), `sse.rs` (GET `live=sse`), `delete.rs`; `sweep.rs` deletes what
 //! expired.
 
-mod append;
+pub mod append;
 pub mod cors;
 mod create;
 mod delete;
@@ -54,6 +54,8 @@ pub struct DurableStreams {
     pub tails: Arc<live::Tails>,
     /// Wakes the sweeper (after a delete) to purge data at once.
     pub purge: tokio::sync::Notify,
+    /// Appends per second per user on this process (`append.rs`).
+    pub appends: append::Limiter,
 }
 
 /// `/v1/stream/{path}`, every method (others: 405 from `serve`). Outside the chat routes'

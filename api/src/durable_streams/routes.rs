@@ -87,6 +87,7 @@ pub async fn create(state: State<AppState>, request: Request) -> Response {
         (status = 409, description = "Closed, another content type, `Stream-Seq` not increasing, or a producer sequence gap (`Producer-Expected-Seq`)", body = ErrorBody),
         (status = 410, description = "Deleted (its forks still read it)", body = ErrorBody),
         (status = 413, description = "`append_too_large`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: over `appends_per_second`; `Retry-After` says when to send again", body = ErrorBody),
         (status = 503, description = "Storage unavailable; send it again", body = ErrorBody),
     ))]
 pub async fn append(state: State<AppState>, request: Request) -> Response {

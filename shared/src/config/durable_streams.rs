@@ -18,6 +18,11 @@ pub struct DurableStreamsConfig {
     pub max_read_bytes: usize,
     /// Seconds between sweeps that delete expired streams and purge deleted ones' data.
     pub sweep_secs: u64,
+    /// Appends (POSTs) one user may make per second on one API process, in bursts of up to
+    /// `append_burst`; more: 429 with `Retry-After`. A guard against runaway writers, not a
+    /// quota (each API process counts its own).
+    pub appends_per_second: u32,
+    pub append_burst: u32,
 }
 
 impl Default for DurableStreamsConfig {
@@ -28,6 +33,8 @@ impl Default for DurableStreamsConfig {
             max_append_bytes: 1_000_000,
             max_read_bytes: 1024 * 1024,
             sweep_secs: 60,
+            appends_per_second: 5_000,
+            append_burst: 10_000,
         }
     }
 }
@@ -45,6 +52,9 @@ impl DurableStreamsConfig {
                 "durable_streams.max_append_bytes must be 1..=8388608 (NATS max_payload bounds it)"
                     .into(),
             );
+        }
+        if self.appends_per_second == 0 || self.append_burst == 0 {
+            return Err("durable_streams.appends_per_second and append_burst must be > 0".into());
         }
         if self.max_read_bytes == 0 {
             return Err("durable_streams.max_read_bytes must be > 0".into());
