@@ -194,7 +194,10 @@ async fn may_use(parts: &mut Parts, state: &AppState) -> Result<Uuid, Failure> {
 /// An error answer, with the protocol headers some of them carry (`Stream-Next-Offset` on
 /// a closed stream's 409, `Producer-Expected-Seq` on a gap, …).
 #[derive(Debug)]
-pub struct Failure {
+pub struct Failure(Box<Refused>);
+
+#[derive(Debug)]
+struct Refused {
     error: ApiError,
     headers: HeaderMap,
 }
@@ -220,7 +223,7 @@ impl Failure {
 
     pub fn header(mut self, name: impl TryInto<HeaderName>, value: impl ToString) -> Self {
         if let (Ok(name), Ok(value)) = (name.try_into(), HeaderValue::try_from(value.to_string())) {
-            self.headers.insert(name, value);
+            self.0.headers.insert(name, value);
         }
         self
     }
@@ -235,10 +238,10 @@ pub fn log_down(e: anyhow::Error) -> Failure {
 
 impl From<ApiError> for Failure {
     fn from(error: ApiError) -> Self {
-        Self {
+        Self(Box::new(Refused {
             error,
             headers: HeaderMap::new(),
-        }
+        }))
     }
 }
 
@@ -256,8 +259,9 @@ impl From<sqlx::Error> for Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        let mut response = self.error.into_response();
-        response.headers_mut().extend(self.headers);
+        let Refused { error, headers } = *self.0;
+        let mut response = error.into_response();
+        response.headers_mut().extend(headers);
         response
     }
 }
