@@ -19,7 +19,7 @@ CREATE TABLE durable_streams (
     -- 0 for an empty stream, the fork offset for a fork with nothing of its own yet.
     tail_seq           bigint      NOT NULL DEFAULT 0,
     -- The last message on this stream's own subject (0: none). A message above it was
-    -- published by an append that never committed; the next append deletes it.
+    -- published by an append that never committed; the next append adopts it.
     own_last_seq       bigint      NOT NULL DEFAULT 0,
     closed             boolean     NOT NULL DEFAULT false,
     -- The producer (id, epoch, seq) whose request closed it: its retry is a duplicate.
@@ -56,8 +56,11 @@ CREATE TABLE durable_stream_producers (
 
 -- Subjects whose rows are gone (deleted, expired, their owner deleted), for the sweeper to
 -- purge from JetStream.
+-- A create that publishes its first data queues its own purge for later (in a statement of
+-- its own) and takes it back in its transaction: if that never commits, the data goes.
 CREATE TABLE durable_stream_purges (
     stream_id  uuid        PRIMARY KEY,
+    -- Purged from this time on.
     queued_at  timestamptz NOT NULL DEFAULT now()
 );
 

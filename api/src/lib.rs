@@ -95,6 +95,7 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
         .await?,
         purge: Default::default(),
         appends: durable_streams::append::limiter(&config.durable_streams),
+        turns: Default::default(),
     });
     Ok(AppState {
         hub,

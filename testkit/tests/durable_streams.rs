@@ -402,7 +402,8 @@ async fn bad_input_is_refused_and_nothing_is_stored() {
 async fn a_runaway_writer_is_slowed_down_and_nothing_refused_is_stored() {
     let app = TestApp::spawn_configured(|c| {
         c.durable_streams.appends_per_second = 1;
-        c.durable_streams.append_burst = 3;
+        // The create and three appends.
+        c.durable_streams.append_burst = 4;
     })
     .await;
     let token = app.guest().await;

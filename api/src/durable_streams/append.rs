@@ -51,8 +51,8 @@ pub fn limiter(config: &sluice_shared::config::DurableStreamsConfig) -> Limiter 
     ))
 }
 
-/// 429 with `Retry-After` once `owner` has spent this second's appends.
-fn within_rate(limiter: &Limiter, owner: Uuid) -> Result<(), Failure> {
+/// 429 with `Retry-After` once `owner` has spent this second's appends (creates count too).
+pub fn within_rate(limiter: &Limiter, owner: Uuid) -> Result<(), Failure> {
     use governor::clock::{Clock, DefaultClock};
     if limiter.len() > 10_000 {
         limiter.retain_recent();
@@ -98,6 +98,9 @@ pub async fn post(
     };
     let producer_id = asked.producer.as_ref().map(|p| p.id.as_str());
 
+    // One append per stream at a time on this process: the others wait here, not holding a
+    // pooled connection while they queue for the row's lock.
+    let _turn = state.durable.turns.take(owner, path).await;
     let mut tx = state.pool.begin().await?;
     // Each round adopts what died uncommitted; a second round is already rare.
     for _ in 0..4 {
@@ -143,7 +146,7 @@ pub async fn post(
                             seq: last.seq,
                             closed,
                         };
-                        state.durable.tails.announce(row.id, told).await;
+                        state.durable.tails.announce(row.id, told);
                         tx = state.pool.begin().await?;
                         continue;
                     }
@@ -164,7 +167,7 @@ pub async fn post(
             seq: tail,
             closed: asked.close,
         };
-        state.durable.tails.announce(row.id, told).await;
+        state.durable.tails.announce(row.id, told);
         // A producer's accepted append is 200 (its close-only request 204); others 204.
         let status = if asked.producer.is_some() && seq.is_some() {
             StatusCode::OK

@@ -74,7 +74,13 @@ async fn try_create(
                 "a deleted stream still read by its forks holds this path",
             ));
         }
-        Found::Absent(Some(expired)) => store::remove(&mut tx, expired.id).await?,
+        Found::Absent(Some(expired)) => {
+            // Deleted in a transaction of its own (it locks its sources, child first), then
+            // created afresh on the next try.
+            drop(tx);
+            super::sweep::expire(state, asked.owner, asked.path, expired.id).await;
+            return Ok(None);
+        }
         Found::Absent(None) => {}
     }
     let id = Uuid::now_v7();
@@ -156,6 +162,11 @@ async fn try_create(
     }
     let mut tail = new_fork.map_or(0, |(_, at)| at);
     let mut own_last = 0;
+    if !appends.is_empty() {
+        // If this transaction never commits, what it published is purged in ten minutes.
+        store::purge_later(&state.pool, id, 600.0).await?;
+        store::cancel_purge(&mut tx, id).await?;
+    }
     for data in appends {
         let meta = Meta {
             producer: None,

@@ -116,12 +116,15 @@ impl Tails {
     }
 
     /// Tells every API process (this one too) `stream`'s new tail. Call after the commit.
-    pub async fn announce(&self, stream: Uuid, tail: Tail) {
+    /// Sent from a task of its own: a request dropped now (its client gone) still tells.
+    pub fn announce(&self, stream: Uuid, tail: Tail) {
         self.wake(stream, tail);
-        let subject = self.subjects.durable_tail(stream);
-        if let Err(e) = self.nats.publish(subject, tail.encode().into()).await {
-            tracing::warn!(error = %e, "durable stream tail notice not sent");
-        }
+        let (nats, subject) = (self.nats.clone(), self.subjects.durable_tail(stream));
+        tokio::spawn(async move {
+            if let Err(e) = nats.publish(subject, tail.encode().into()).await {
+                tracing::warn!(error = %e, "durable stream tail notice not sent");
+            }
+        });
     }
 }
 

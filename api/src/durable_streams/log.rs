@@ -1,8 +1,9 @@
 //! JetStream: each stream's appends, one message per append on its own subject of the
 //! `{PREFIX}_DURABLE` stream. Publishing says which message it expects last on the subject,
 //! so an append whose API died before its row was updated (a message no reader can see,
-//! above the row's tail) is found and deleted by the next append — never shown, never
-//! doubled. Reads are Direct Gets, capped at the tail the row gives.
+//! above the row's tail) is found by the next append, which adopts it (`append.rs`) — never
+//! shown before it is recorded, never doubled. Reads are Direct Gets, capped at the tail the
+//! row gives.
 
 use async_nats::{
     header::{HeaderMap, NATS_EXPECTED_LAST_SUBJECT_SEQUENCE},
@@ -88,6 +89,9 @@ impl Orphan {
         }
     }
 }
+
+/// Most appends one read returns (each is a Direct Get of its own).
+const MAX_APPENDS_PER_READ: usize = 1000;
 
 /// One append as stored.
 #[derive(Debug, Clone)]
@@ -180,7 +184,8 @@ impl Log {
         }
     }
 
-    /// Up to `max_bytes` (at least one append) of `segments`, in order.
+    /// Up to `max_bytes` and `MAX_APPENDS_PER_READ` appends (at least one) of `segments`, in
+    /// order: a stream of many tiny appends is read in chunks too.
     pub async fn read(
         &self,
         segments: &[Segment],
@@ -192,7 +197,7 @@ impl Log {
             let subject = self.subjects.durable(segment.stream);
             let mut after = segment.after;
             while after < segment.up_to {
-                if !out.is_empty() && bytes >= max_bytes {
+                if !out.is_empty() && (bytes >= max_bytes || out.len() >= MAX_APPENDS_PER_READ) {
                     return Ok(out);
                 }
                 let Some(stored) = self.next(segment.stream, &subject, after + 1).await? else {
@@ -277,6 +282,13 @@ const RECENT_BYTES: usize = 64 * 1024 * 1024;
 impl Recent {
     fn cell(&self, key: Key) -> Cell {
         let mut inner = self.inner.lock().expect("not poisoned");
+        // Reads cancelled mid-way (their client left) leave cells never counted: dropped once
+        // they outnumber the counted ones by far, unless a reader still holds them.
+        if inner.cells.len() > inner.order.len() + 10_000 {
+            inner
+                .cells
+                .retain(|_, (cell, counted)| *counted || Arc::strong_count(cell) > 1);
+        }
         inner.cells.entry(key).or_default().0.clone()
     }
 

@@ -27,6 +27,7 @@ mod routes;
 mod sse;
 mod store;
 pub mod sweep;
+mod turns;
 
 use std::sync::Arc;
 
@@ -56,6 +57,8 @@ pub struct DurableStreams {
     pub purge: tokio::sync::Notify,
     /// Appends per second per user on this process (`append.rs`).
     pub appends: append::Limiter,
+    /// Whose turn it is to append to each stream on this process (`append.rs`).
+    pub turns: turns::Turns,
 }
 
 /// `/v1/stream/{path}`, every method (others: 405 from `serve`). Outside the chat routes'
@@ -108,7 +111,10 @@ async fn serve(State(state): State<AppState>, request: Request) -> Response {
             Err(e) => Err(e),
         },
         Method::PUT => match writer(&mut parts, &state).await {
-            Ok(owner) => create::put(&state, owner, &path, &parts, body).await,
+            Ok(owner) => match append::within_rate(&state.durable.appends, owner) {
+                Ok(()) => create::put(&state, owner, &path, &parts, body).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         },
         Method::POST => match writer(&mut parts, &state).await {
@@ -229,11 +235,13 @@ impl Failure {
     }
 }
 
-/// JetStream failed (unreachable, restarting): 503, and the client tries again — nothing
-/// was recorded, so a producer's retry is not a duplicate.
+/// JetStream failed (unreachable, restarting, an ack lost): 503. The append may have been
+/// stored (the next append adopts it); a producer's retry is then a duplicate, so with
+/// producer headers sending again is always safe.
 pub fn log_down(e: anyhow::Error) -> Failure {
     tracing::warn!(error = %e, "durable streams: JetStream failed");
-    ApiError::unavailable("the stream store is unavailable; try again shortly").into()
+    let message = "the stream store is unavailable; try again (with producer headers, a retry is never stored twice)";
+    ApiError::unavailable(message).into()
 }
 
 impl From<ApiError> for Failure {
@@ -253,6 +261,14 @@ impl From<anyhow::Error> for Failure {
 
 impl From<sqlx::Error> for Failure {
     fn from(e: sqlx::Error) -> Self {
+        // Two requests locking rows of a fork chain in opposite orders: one is chosen to fail.
+        let busy = e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .is_some_and(|code| code == "40P01" || code == "40001");
+        if busy {
+            return ApiError::unavailable("the stream was busy; try again").into();
+        }
         ApiError::from(e).into()
     }
 }

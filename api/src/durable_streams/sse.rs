@@ -51,8 +51,9 @@ pub fn respond(
         base64,
         cursor: offset::cursor(query.cursor.as_deref()),
         tx,
+        deadline: tokio::time::Instant::now() + lifetime,
     };
-    tokio::spawn(writer.run(after, lifetime));
+    tokio::spawn(writer.run(after));
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx).map_ok());
     Reply::new(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/event-stream")
@@ -86,19 +87,21 @@ struct Writer {
     base64: bool,
     cursor: String,
     tx: mpsc::Sender<Bytes>,
+    /// When the response ends (`sse_max_secs`, or the stream token's expiry).
+    deadline: tokio::time::Instant,
 }
 
 /// The client went away: stop.
 struct Gone;
 
 impl Writer {
-    async fn run(self, after: Seq, lifetime: Duration) {
-        let _ = self.serve(after, lifetime).await;
+    async fn run(self, after: Seq) {
+        let _ = self.serve(after).await;
     }
 
-    async fn serve(&self, mut at: Seq, lifetime: Duration) -> Result<(), Gone> {
+    async fn serve(&self, mut at: Seq) -> Result<(), Gone> {
         let state = &self.state;
-        let deadline = tokio::time::Instant::now() + lifetime;
+        let deadline = self.deadline;
         let mut notices = state.durable.tails.watch(self.row.id);
         let mut reconnected = state.nats_reconnected.clone();
         let read = Tail {
@@ -138,9 +141,15 @@ impl Writer {
                     }
                 }
                 () = tokio::time::sleep(keepalive) => {
-                    // Deleted meanwhile: end; the reader's next request is told (404/410).
-                    if let Ok(None) = current(state, self.row.id).await {
-                        return Ok(());
+                    match current(state, self.row.id).await {
+                        // Deleted meanwhile: end; the reader's next request is told (404/410).
+                        Ok(None) => return Ok(()),
+                        // A notice lost on its way: the row knows.
+                        Ok(Some(now)) if now.is_after(tail) => {
+                            tail = Tail { seq: now.seq.max(tail.seq), closed: now.closed || tail.closed };
+                            continue;
+                        }
+                        _ => {}
                     }
                     self.send(Bytes::from_static(b": keep-alive\n\n")).await?;
                     // A live reader keeps a TTL stream alive.
@@ -160,6 +169,9 @@ impl Writer {
     async fn catch_up(&self, at: &mut Seq, tail: Tail) -> Result<bool, Gone> {
         let mut sent = false;
         while *at < tail.seq {
+            if self.tx.is_closed() {
+                return Err(Gone);
+            }
             let Ok((stored, next)) = chunk(&self.state, &self.chain, *at, tail.seq).await else {
                 // Storage failed mid-stream: end; the client resumes from its last offset.
                 return Err(Gone);
@@ -180,8 +192,14 @@ impl Writer {
         Ok(sent)
     }
 
+    /// Sends `event`, waiting for room at most until the response's end: a client that stops
+    /// reading does not keep this task.
     async fn send(&self, event: Bytes) -> Result<(), Gone> {
-        self.tx.send(event).await.map_err(|_| Gone)
+        tokio::select! {
+            sent = self.tx.send(event) => sent.map_err(|_| Gone),
+            () = tokio::time::sleep_until(self.deadline) => Err(Gone),
+            () = self.state.shutdown.cancelled() => Err(Gone),
+        }
     }
 }
 

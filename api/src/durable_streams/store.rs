@@ -292,11 +292,38 @@ pub async fn set_tail(tx: &mut PgConnection, id: Uuid, seq: Seq) -> sqlx::Result
     Ok(())
 }
 
-/// A read or write restarts a TTL stream's time (reads of a fork never touch its source).
+/// A read restarts a TTL stream's time (reads of a fork never touch its source) — written at
+/// most every quarter TTL (or 30 s), so readers do not queue on the row behind appends.
 pub async fn touch(pool: &PgPool, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("UPDATE durable_streams SET last_access_at = now() WHERE id = $1")
+    sqlx::query(
+        "UPDATE durable_streams SET last_access_at = now()
+         WHERE id = $1 AND ttl_secs IS NOT NULL
+           AND last_access_at < now() - make_interval(secs => least(ttl_secs::float8 / 4, 30))",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Queues `id`'s purge for `after` from now: a create that publishes before it commits takes
+/// it back in its transaction (`cancel_purge`), so data of a create that never commits goes.
+pub async fn purge_later(pool: &PgPool, id: Uuid, after_secs: f64) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO durable_stream_purges (stream_id, queued_at)
+         VALUES ($1, now() + make_interval(secs => $2)) ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(after_secs)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn cancel_purge(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM durable_stream_purges WHERE stream_id = $1")
         .bind(id)
-        .execute(pool)
+        .execute(tx)
         .await?;
     Ok(())
 }

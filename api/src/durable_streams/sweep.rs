@@ -29,13 +29,28 @@ pub fn spawn(state: AppState) {
     });
 }
 
+/// Batches until there is nothing left (a deleted account may leave thousands), up to a
+/// hundred batches a round.
 pub async fn round(state: &AppState) -> anyhow::Result<()> {
-    for (owner, path, id) in store::expired(&state.pool, BATCH).await? {
-        expire(state, owner, &path, id).await;
+    for _ in 0..100 {
+        let expired = store::expired(&state.pool, BATCH).await?;
+        for (owner, path, id) in &expired {
+            expire(state, *owner, path, *id).await;
+        }
+        let purged = purge_batch(state).await?;
+        if (expired.len() as i64) < BATCH && (purged as i64) < BATCH {
+            break;
+        }
     }
+    Ok(())
+}
+
+/// Purges one batch of deleted streams' data; returns how many.
+async fn purge_batch(state: &AppState) -> anyhow::Result<usize> {
     let mut tx = state.pool.begin().await?;
     let gone: Vec<(Uuid,)> = sqlx::query_as(
-        "SELECT stream_id FROM durable_stream_purges ORDER BY queued_at LIMIT $1
+        "SELECT stream_id FROM durable_stream_purges WHERE queued_at <= now()
+         ORDER BY queued_at LIMIT $1
          FOR UPDATE SKIP LOCKED",
     )
     .bind(BATCH)
@@ -49,7 +64,7 @@ pub async fn round(state: &AppState) -> anyhow::Result<()> {
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(gone.len())
 }
 
 /// Deletes (or hides, while forks read it) a stream a request found expired.
