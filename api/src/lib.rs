@@ -80,23 +80,14 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
         shutdown.clone(),
     )
     .await?;
-    let durable = Arc::new(durable_streams::DurableStreams {
-        log: durable_streams::log::Log::new(
-            js.clone(),
-            nats::ensure_durable_stream(&js, &subjects).await?,
-            subjects.clone(),
-            reconnected.clone(),
-        ),
-        tails: durable_streams::live::Tails::start(
-            nats_client.clone(),
-            subjects.clone(),
-            shutdown.clone(),
-        )
-        .await?,
-        purge: Default::default(),
-        appends: durable_streams::append::limiter(&config.durable_streams),
-        turns: Default::default(),
-    });
+    let durable = durable_streams::DurableStreams::start(
+        &config,
+        &nats_client,
+        &subjects,
+        &reconnected,
+        &shutdown,
+    )
+    .await?;
     Ok(AppState {
         hub,
         nats_reconnected: reconnected,
@@ -120,7 +111,7 @@ pub async fn connect(config: Arc<Config>, shutdown: CancellationToken) -> anyhow
         master_keys: sluice_shared::envelope::MasterKeys::from_config(&config.secrets)?
             .map(Arc::new),
         files: sluice_shared::files::store(&config.files)?,
-        durable,
+        durable: Arc::new(durable),
         file_cleanup: Default::default(),
         config,
         shutdown,

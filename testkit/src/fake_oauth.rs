@@ -180,7 +180,7 @@ async fn authorize(
             user,
         },
     );
-    let state = url_escape(&q.state);
+    let state = crate::urlencode(&q.state);
     Redirect::to(&format!("{}{sep}code={code}&state={state}", q.redirect_uri)).into_response()
 }
 
@@ -277,15 +277,4 @@ async fn google_userinfo(State(inner): State<Arc<Mutex<Inner>>>, headers: Header
         "sub": u.id, "name": u.name, "email": u.email, "email_verified": u.email_verified,
     }))
     .into_response()
-}
-
-fn url_escape(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -34,6 +34,6 @@ pub mod ws;
 
 pub use app::{Options, TestApp, test_config};
 pub use fakes::{with_fake_oauth, with_fake_openai, with_fake_provider};
-pub use requests::{PASSWORD, client_from};
+pub use requests::{PASSWORD, client_from, urlencode};
 pub use second_api::SecondApi;
 pub use sse::SseEvent;

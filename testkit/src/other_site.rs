@@ -1,6 +1,6 @@
 //! Another site's page, for tests of what a browser lets a page on another origin do: served
 //! on a port of its own (`http://127.0.0.1:{port}` and `http://localhost:{port}` are two
-//! origins), and URLs to hand it in its query.
+//! origins), to hand URLs in its query (`crate::urlencode`).
 
 use axum::{Router, response::Html, routing::get};
 
@@ -11,16 +11,4 @@ pub async fn serve(page: &'static str) -> u16 {
     let app = Router::new().route("/", get(move || async move { Html(page) }));
     tokio::spawn(async move { axum::serve(listener, app).await });
     port
-}
-
-/// `text` percent-encoded for a query value.
-pub fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

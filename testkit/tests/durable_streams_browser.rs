@@ -5,12 +5,7 @@
 
 use reqwest::Method;
 use serde_json::json;
-use sluice_testkit::{
-    TestApp,
-    durable_streams::Streams,
-    other_site::{self, urlencode},
-    webdriver::Chrome,
-};
+use sluice_testkit::{TestApp, durable_streams::Streams, other_site, urlencode, webdriver::Chrome};
 
 /// The README's example, as a page: each `data` event is a JSON array of steps.
 const PAGE: &str = r#"<!doctype html><meta charset="utf-8"><title>agent run</title>

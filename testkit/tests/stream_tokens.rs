@@ -8,11 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sluice_testkit::{
-    TestApp,
-    other_site::{self, urlencode},
-    sse::SseStream,
-    sse::answer_text,
-    webdriver::Chrome,
+    TestApp, other_site, sse::SseStream, sse::answer_text, urlencode, webdriver::Chrome,
 };
 use uuid::Uuid;
 

@@ -18,9 +18,8 @@ pub async fn delete(state: &AppState, owner: Uuid, path: &str) -> Answer {
         Found::Gone(_) => return Err(Failure::gone()),
         Found::Absent(None) => return Err(Failure::not_found()),
         Found::Absent(Some(expired)) => {
-            store::remove(&mut tx, expired.id).await?;
-            tx.commit().await?;
-            state.durable.purge.notify_one();
+            drop(tx);
+            super::sweep::expire(state, owner, path, expired.id).await;
             return Err(Failure::not_found());
         }
     };

@@ -37,6 +37,14 @@ impl Tail {
         })
     }
 
+    /// What is known with `other` told too: the later tail, closed if either says so.
+    pub fn merge(self, other: Tail) -> Tail {
+        Tail {
+            seq: self.seq.max(other.seq),
+            closed: self.closed || other.closed,
+        }
+    }
+
     /// Whether `self` is news to a reader that has seen `seen`.
     pub fn is_after(self, seen: Tail) -> bool {
         self.seq > seen.seq || (self.closed && !seen.closed)
@@ -106,10 +114,7 @@ impl Tails {
         tx.send_if_modified(|seen| {
             let news = tail.is_after(*seen);
             if news {
-                *seen = Tail {
-                    seq: seen.seq.max(tail.seq),
-                    closed: seen.closed || tail.closed,
-                };
+                *seen = seen.merge(tail);
             }
             news
         });

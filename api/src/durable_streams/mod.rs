@@ -12,6 +12,7 @@
 //! `read.rs` (GET, HEAD), `sse.rs` (GET `live=sse`), `delete.rs`; `sweep.rs` deletes what
 //! expired.
 
+mod answer;
 pub mod append;
 pub mod cors;
 mod create;
@@ -22,6 +23,7 @@ pub mod log;
 pub mod offset;
 mod producer;
 mod read;
+mod recent;
 mod request;
 mod routes;
 mod sse;
@@ -34,19 +36,21 @@ use std::sync::Arc;
 use axum::{
     body::Body,
     extract::{FromRequestParts, Request, State},
-    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header, request::Parts},
+    http::{HeaderName, HeaderValue, Method, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use sluice_shared::{Config, subjects::Subjects};
+use tokio_util::sync::CancellationToken;
 use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
+pub use answer::{Answer, Failure, Reply, log_down, read_body};
+
 use crate::{
-    auth::AuthUser,
+    auth::{AuthUser, roles},
     error::ApiError,
     state::AppState,
-    stream::tokens::{Scope, StreamReader},
+    stream::tokens::{self, Scope, StreamReader},
 };
 
 /// The parts every handler shares (in `AppState`).
@@ -59,6 +63,27 @@ pub struct DurableStreams {
     pub appends: append::Limiter,
     /// Whose turn it is to append to each stream on this process (`append.rs`).
     pub turns: turns::Turns,
+}
+
+impl DurableStreams {
+    /// Their JetStream stream (created if missing) and the subscription to tail notices.
+    pub async fn start(
+        config: &Config,
+        nats: &async_nats::Client,
+        subjects: &Subjects,
+        reconnected: &tokio::sync::watch::Receiver<u64>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let js = async_nats::jetstream::new(nats.clone());
+        let stream = sluice_shared::nats::ensure_durable_stream(&js, subjects).await?;
+        Ok(Self {
+            log: log::Log::new(js, stream, subjects.clone(), reconnected.clone()),
+            tails: live::Tails::start(nats.clone(), subjects.clone(), shutdown.clone()).await?,
+            purge: Default::default(),
+            appends: append::limiter(&config.durable_streams),
+            turns: Default::default(),
+        })
+    }
 }
 
 /// `/v1/stream/{path}`, every method (others: 405 from `serve`). Outside the chat routes'
@@ -89,50 +114,58 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 async fn serve(State(state): State<AppState>, request: Request) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let Some(path) = request::stream_path(parts.uri.path()).map(str::to_string) else {
-        return Failure::not_found().into_response();
-    };
-    // Reserved by the protocol for subscription control (§6), which Sluice does not serve.
-    if path == "__ds" || path.starts_with("__ds/") {
-        return Failure::not_found().into_response();
-    }
-    if path.len() > request::MAX_PATH_BYTES {
-        let message = format!(
-            "a stream's path is at most {} bytes",
-            request::MAX_PATH_BYTES
-        );
-        return Failure::new(StatusCode::BAD_REQUEST, "path_too_long", message).into_response();
-    }
-    let answer = match parts.method.clone() {
-        Method::GET | Method::HEAD => match reader(&mut parts, &state).await {
-            Ok(caller) if parts.method == Method::HEAD => read::head(&state, caller, &path).await,
-            Ok(caller) => read::get(&state, caller, &path, &parts).await,
-            Err(e) => Err(e),
-        },
-        Method::PUT => match writer(&mut parts, &state).await {
-            Ok(owner) => match append::within_rate(&state.durable.appends, owner) {
-                Ok(()) => create::put(&state, owner, &path, &parts, body).await,
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        },
-        Method::POST => match writer(&mut parts, &state).await {
-            Ok(owner) => append::post(&state, owner, &path, &parts.headers, body).await,
-            Err(e) => Err(e),
-        },
-        Method::DELETE => match writer(&mut parts, &state).await {
-            Ok(owner) => delete::delete(&state, owner, &path).await,
-            Err(e) => Err(e),
-        },
+    let (parts, body) = request.into_parts();
+    dispatch(&state, parts, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn dispatch(state: &AppState, mut parts: Parts, body: Body) -> Answer {
+    let path = stream_path(&parts)?;
+    match parts.method {
+        Method::HEAD => read::head(state, reader(&mut parts, state).await?, &path).await,
+        Method::GET => {
+            let caller = reader(&mut parts, state).await?;
+            read::get(state, caller, &path, &parts).await
+        }
+        Method::PUT => {
+            let owner = writer(&mut parts, state).await?;
+            append::within_rate(&state.durable.appends, owner)?;
+            create::put(state, owner, &path, &parts, body).await
+        }
+        Method::POST => {
+            let owner = writer(&mut parts, state).await?;
+            append::post(state, owner, &path, &parts.headers, body).await
+        }
+        Method::DELETE => delete::delete(state, writer(&mut parts, state).await?, &path).await,
         _ => Err(Failure::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             "a stream takes PUT, POST, GET, HEAD and DELETE",
         )
         .header(header::ALLOW, "GET, HEAD, PUT, POST, DELETE")),
-    };
-    answer.unwrap_or_else(IntoResponse::into_response)
+    }
+}
+
+/// The stream's path (after `/v1/stream/`), as the URL has it.
+fn stream_path(parts: &Parts) -> Result<String, Failure> {
+    let path = request::stream_path(parts.uri.path()).ok_or_else(Failure::not_found)?;
+    // Reserved by the protocol for subscription control (§6), which Sluice does not serve.
+    if path == "__ds" || path.starts_with("__ds/") {
+        return Err(Failure::not_found());
+    }
+    if path.len() > request::MAX_PATH_BYTES {
+        let message = format!(
+            "a stream's path is at most {} bytes",
+            request::MAX_PATH_BYTES
+        );
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "path_too_long",
+            message,
+        ));
+    }
+    Ok(path.to_string())
 }
 
 /// Who reads: the owner (any credential), or anyone with a stream token for the stream.
@@ -159,18 +192,11 @@ async fn reader(parts: &mut Parts, state: &AppState) -> Result<Caller, Failure> 
     let reader = StreamReader::from_request_parts(parts, state).await?;
     let only = match reader.scope {
         None => {
-            may_use(parts, state).await?;
+            writer(parts, state).await?;
             None
         }
         Some(Scope::DurableStream(id)) => Some(id),
-        Some(_) => {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "wrong_stream",
-                "this stream token reads another stream",
-            )
-            .into());
-        }
+        Some(_) => return Err(tokens::wrong_stream().into()),
     };
     Ok(Caller {
         owner: reader.user_id,
@@ -179,186 +205,13 @@ async fn reader(parts: &mut Parts, state: &AppState) -> Result<Caller, Failure> 
     })
 }
 
-/// The caller who writes, creates or deletes: only the owner, with the `chat` permission.
+/// The signed-in owner (who alone writes, creates and deletes), with the `chat` permission.
 async fn writer(parts: &mut Parts, state: &AppState) -> Result<Uuid, Failure> {
-    may_use(parts, state).await
-}
-
-async fn may_use(parts: &mut Parts, state: &AppState) -> Result<Uuid, Failure> {
     let user = AuthUser::from_request_parts(parts, state).await?;
     if !user.may_chat {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this account may not use streams (it lacks the chat permission)",
-        )
-        .into());
+        return Err(roles::missing("chat").into());
     }
     Ok(user.user_id)
-}
-
-/// An error answer, with the protocol headers some of them carry (`Stream-Next-Offset` on
-/// a closed stream's 409, `Producer-Expected-Seq` on a gap, …).
-#[derive(Debug)]
-pub struct Failure(Box<Refused>);
-
-#[derive(Debug)]
-struct Refused {
-    error: ApiError,
-    headers: HeaderMap,
-}
-
-pub type Answer = Result<Response, Failure>;
-
-impl Failure {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::new(status, code, message).into()
-    }
-
-    pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "no such stream")
-    }
-
-    pub fn gone() -> Self {
-        Self::new(
-            StatusCode::GONE,
-            "stream_deleted",
-            "the stream was deleted (its forks still read it)",
-        )
-    }
-
-    pub fn header(mut self, name: impl TryInto<HeaderName>, value: impl ToString) -> Self {
-        if let (Ok(name), Ok(value)) = (name.try_into(), HeaderValue::try_from(value.to_string())) {
-            self.0.headers.insert(name, value);
-        }
-        self
-    }
-}
-
-/// JetStream failed (unreachable, restarting, an ack lost): 503. The append may have been
-/// stored (the next append adopts it); a producer's retry is then a duplicate, so with
-/// producer headers sending again is always safe.
-pub fn log_down(e: anyhow::Error) -> Failure {
-    tracing::warn!(error = %e, "durable streams: JetStream failed");
-    let message = "the stream store is unavailable; try again (with producer headers, a retry is never stored twice)";
-    ApiError::unavailable(message).into()
-}
-
-impl From<ApiError> for Failure {
-    fn from(error: ApiError) -> Self {
-        Self(Box::new(Refused {
-            error,
-            headers: HeaderMap::new(),
-        }))
-    }
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(e: anyhow::Error) -> Self {
-        ApiError::from(e).into()
-    }
-}
-
-impl From<sqlx::Error> for Failure {
-    fn from(e: sqlx::Error) -> Self {
-        // Two requests locking rows of a fork chain in opposite orders: one is chosen to fail.
-        let busy = e
-            .as_database_error()
-            .and_then(|d| d.code())
-            .is_some_and(|code| code == "40P01" || code == "40001");
-        if busy {
-            return ApiError::unavailable("the stream was busy; try again").into();
-        }
-        ApiError::from(e).into()
-    }
-}
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        let Refused { error, headers } = *self.0;
-        let mut response = error.into_response();
-        response.headers_mut().extend(headers);
-        response
-    }
-}
-
-/// A response with the protocol's headers, built up.
-pub struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Body,
-}
-
-impl Reply {
-    pub fn new(status: StatusCode) -> Self {
-        Self {
-            status,
-            headers: HeaderMap::new(),
-            body: Body::empty(),
-        }
-    }
-
-    pub fn header(mut self, name: impl TryInto<HeaderName>, value: impl ToString) -> Self {
-        if let (Ok(name), Ok(value)) = (name.try_into(), HeaderValue::try_from(value.to_string())) {
-            self.headers.insert(name, value);
-        }
-        self
-    }
-
-    pub fn header_if(
-        self,
-        yes: bool,
-        name: impl TryInto<HeaderName>,
-        value: impl ToString,
-    ) -> Self {
-        if yes { self.header(name, value) } else { self }
-    }
-
-    pub fn body(mut self, body: impl Into<Body>) -> Self {
-        self.body = body.into();
-        self
-    }
-
-    pub fn done(self) -> Answer {
-        let mut response = Response::new(self.body);
-        *response.status_mut() = self.status;
-        *response.headers_mut() = self.headers;
-        Ok(response)
-    }
-}
-
-/// Hard limit on what is read of a refused body before the connection is given up.
-const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
-
-/// The request body, up to `limit` bytes. A larger one is read to its end (up to 64 MiB)
-/// before the 413, so the client hears the answer instead of a reset connection.
-pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, Failure> {
-    let mut frames = body.into_data_stream();
-    let mut out = BytesMut::new();
-    let mut seen = 0usize;
-    while let Some(frame) = frames.next().await {
-        let frame = frame.map_err(|_| {
-            Failure::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "the body was cut off",
-            )
-        })?;
-        seen += frame.len();
-        if seen <= limit {
-            out.extend_from_slice(&frame);
-        } else if seen > DRAIN_LIMIT {
-            break;
-        }
-    }
-    if seen > limit {
-        return Err(Failure::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "append_too_large",
-            format!("an append may be at most {limit} bytes"),
-        ));
-    }
-    Ok(out.freeze())
 }
 
 pub use request::PREFIX;

@@ -254,7 +254,7 @@ pub async fn wait(
                     return Ok(seen);
                 }
                 let told = *notices.borrow();
-                now = Tail { seq: told.seq.max(now.seq), closed: told.closed || now.closed };
+                now = now.merge(told);
             }
             // Notices sent while NATS was away are lost: the row knows.
             _ = reconnected.changed() => now = current(state, stream).await?.unwrap_or(now),

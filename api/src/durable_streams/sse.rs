@@ -54,7 +54,11 @@ pub fn respond(
         deadline: tokio::time::Instant::now() + lifetime,
     };
     tokio::spawn(writer.run(after));
-    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx).map_ok());
+    let events = tokio_stream::wrappers::ReceiverStream::new(rx);
+    let body = Body::from_stream(futures::StreamExt::map(
+        events,
+        Ok::<_, std::convert::Infallible>,
+    ));
     Reply::new(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache")
@@ -68,16 +72,6 @@ pub fn respond(
 fn is_text(content_type: &str) -> bool {
     let media = request::media_type(content_type);
     media.starts_with("text/") || media == "application/json"
-}
-
-trait MapOk {
-    fn map_ok(self) -> impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send;
-}
-
-impl<S: futures::Stream<Item = Bytes> + Send> MapOk for S {
-    fn map_ok(self) -> impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
-        futures::StreamExt::map(self, Ok)
-    }
 }
 
 struct Writer {
@@ -133,7 +127,7 @@ impl Writer {
                         return Ok(());
                     }
                     let told = *notices.borrow();
-                    tail = Tail { seq: told.seq.max(tail.seq), closed: told.closed || tail.closed };
+                    tail = tail.merge(told);
                 }
                 _ = reconnected.changed() => {
                     if let Ok(Some(now)) = current(state, self.row.id).await {
@@ -146,7 +140,7 @@ impl Writer {
                         Ok(None) => return Ok(()),
                         // A notice lost on its way: the row knows.
                         Ok(Some(now)) if now.is_after(tail) => {
-                            tail = Tail { seq: now.seq.max(tail.seq), closed: now.closed || tail.closed };
+                            tail = tail.merge(now);
                             continue;
                         }
                         _ => {}

@@ -201,13 +201,18 @@ impl StreamReader {
 /// 403 `wrong_stream` if not.
 pub fn may_read(own: Option<Scope>, asked: Scope) -> Result<(), ApiError> {
     match own {
-        Some(own) if own != asked => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "wrong_stream",
-            "this stream token reads another stream",
-        )),
+        Some(own) if own != asked => Err(wrong_stream()),
         _ => Ok(()),
     }
+}
+
+/// 403 `wrong_stream`: a token minted for another stream.
+pub fn wrong_stream() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "wrong_stream",
+        "this stream token reads another stream",
+    )
 }
 
 /// The stream token in `?token=`, if the request carries one.
