@@ -92,7 +92,7 @@ pub async fn test_config() -> Config {
     // the tests of titles (`titles.rs`).
     config.worker.auto_titles = false;
     config.openai.retry_base_ms = 50;
-    // Users' own provider keys can be stored (`provider_keys.rs` tests without one too).
+    // Users' own provider keys can be stored (`providers/own_keys.rs` tests without one too).
     config.secrets.master_key = Some(TEST_MASTER_KEY.to_string().into());
     config.secrets.master_key_id = "test-1".into();
     config

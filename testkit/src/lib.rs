@@ -27,6 +27,7 @@ pub mod s3;
 pub mod second_api;
 pub mod services;
 pub mod sse;
+mod test_layout;
 pub mod uploads;
 pub mod wait;
 pub mod webdriver;

@@ -1,5 +1,5 @@
 // Cases for the web app's markdown renderer (api/web/render.js), run in Chromium by
-// tests/web_markdown.rs. `html` is the expected innerHTML of `renderMarkdown(markdown)`.
+// tests/web_app/markdown.rs. `html` is the expected innerHTML of `renderMarkdown(markdown)`.
 // The Rust test runs this file as a script after removing `export ` at line starts, so it
 // has no imports: `runCases` is handed the renderer's module.
 

@@ -3,7 +3,7 @@
 //!
 //! The document is generated from the routes themselves: every module's router registers its
 //! handlers with `utoipa_axum::routes!`, which reads each handler's `#[utoipa::path]`, so a
-//! route and its description are added in the same line. `testkit/tests/openapi.rs` fails when
+//! route and its description are added in the same line. `testkit/tests/openapi/` fails when
 //! a route is added any other way, and checks real responses against the schemas.
 
 pub mod common_responses;

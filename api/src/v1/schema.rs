@@ -1,6 +1,6 @@
 //! The shapes of `/v1` in the OpenAPI document. The handlers read and write these bodies as
 //! JSON values (OpenAI's format is read field by field in `request.rs`, and written in
-//! `completions.rs` / `chunks.rs`); these types only describe them. `testkit/tests/openapi.rs`
+//! `completions.rs` / `chunks.rs`); these types only describe them. `testkit/tests/openapi/`
 //! checks real responses against them, so a description that drifts fails a test.
 
 use std::collections::BTreeMap;

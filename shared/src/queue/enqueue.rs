@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::job::{CHAT_QUEUE, ChatJob};
 
 /// An answer's row in `apalis.jobs`, as apalis-postgres 1.0's own `push_tasks` writes it
-/// (`queries/task/sink.sql`; `queue_contract.rs` compares the two).
+/// (`queries/task/sink.sql`; `testkit/tests/contracts/queue.rs` compares the two).
 pub struct QueuedJob {
     /// A ULID, as apalis's task ids are.
     pub id: String,

@@ -24,7 +24,7 @@
 //! - An ack (`handle_result`) updates the row by id and `lock_by`; a row deleted meanwhile is
 //!   simply not updated.
 //!
-//! Each of these is pinned by a test in `testkit/tests/queue_contract.rs` that fails if apalis
+//! Each of these is pinned by a test in `testkit/tests/contracts/queue.rs` that fails if apalis
 //! changes under it.
 
 mod depth;

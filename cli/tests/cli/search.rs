@@ -1,9 +1,7 @@
 //! `sluice search`: hits with their conversation, the matched words marked (`**word**` when
 //! piped), and a clear line when nothing matches.
 
-mod support;
-
-use support::{Home, run, stack};
+use crate::support::{Home, run, stack};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn search_prints_each_hit_with_its_conversation_and_the_words_marked() {

@@ -1,9 +1,7 @@
 //! `sluice usage`: the totals, the busy buckets and each model's latency, as the server counts
 //! them; a bad interval is a usage error.
 
-mod support;
-
-use support::{Home, run, stack};
+use crate::support::{Home, run, stack};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn usage_prints_the_totals_the_buckets_and_each_models_latency() {

@@ -2,9 +2,7 @@
 //! message), `sluice export FILE` saves the whole account's zip, and `sluice import FILE`
 //! brings an export into an account.
 
-mod support;
-
-use support::{Home, run, stack};
+use crate::support::{Home, run, stack};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn conversations_print_as_the_server_exports_them_and_the_account_saves_as_a_zip() {

@@ -2,11 +2,9 @@
 //! the final message, failures one line on stderr and a non-zero exit; a connection cut
 //! mid-answer is resumed without losing or repeating text. Plus `sluice conversations`.
 
-mod support;
-
+use crate::support::{Home, demo_answer, run, stack};
 use serde_json::Value;
 use sluice_testkit::proxy::CuttableProxy;
-use support::{Home, demo_answer, run, stack};
 
 async fn signed_in(app: &sluice_testkit::TestApp, server: &str, email: &str) -> (Home, Value) {
     let home = Home::new();

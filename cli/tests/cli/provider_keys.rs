@@ -2,9 +2,7 @@
 //! listed, disabled, enabled and removed; a bad key or provider is one clear line and a
 //! non-zero exit, and the key is never printed.
 
-mod support;
-
-use support::{Home, run, stack};
+use crate::support::{Home, run, stack};
 
 const KEY: &str = "sk-cli-own-key-0123456789-LMNO";
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sluice_testkit::{TestApp, chat_page::ChatPage, webdriver::Chrome};
 
 /// The cases, as the module the renderer's authors edit.
-const CASES: &str = include_str!("../web/render_cases.js");
+const CASES: &str = include_str!("../../web/render_cases.js");
 
 /// Imports render.js from the folder the page loaded app.js from (the same origin, so the
 /// app's `script-src 'self'` allows it) and runs every case against it.

@@ -2,10 +2,8 @@
 //! answer stream, press Ctrl-C mid-answer and see it stored as cancelled, use the commands,
 //! quit with Ctrl-D.
 
-mod support;
-
+use crate::support::{Home, demo_answer, stack};
 use rexpect::session::spawn_command;
-use support::{Home, demo_answer, stack};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_repl_session_streams_cancels_with_ctrl_c_and_names_the_conversation() {

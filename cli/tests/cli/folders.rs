@@ -2,10 +2,8 @@
 //! a new one), a conversation moved in and out, starred and unstarred — as the server stores
 //! them — and a folder that is not there named with the ones that are.
 
-mod support;
-
+use crate::support::{Home, run, stack};
 use serde_json::Value;
-use support::{Home, run, stack};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn conversations_are_moved_between_folders_by_name_and_starred() {

@@ -1,12 +1,10 @@
 //! `sluice login` end to end (the test approves the code through the API as a signed-in
 //! user), denial, expiry, refresh on its own, whoami and logout.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 
+use crate::support::{Home, finish_login, run, stack, start_login};
 use serde_json::{Value, json};
-use support::{Home, finish_login, run, stack, start_login};
 
 async fn decide(app: &sluice_testkit::TestApp, token: &str, decision: &str, code: &str) {
     let r = app

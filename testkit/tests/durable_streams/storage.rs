@@ -1,5 +1,5 @@
 //! Durable streams (`/v1/stream/…`) as Sluice adds to the protocol (the protocol itself is
-//! `durable_streams_conformance.rs`; who may use a stream, `durable_streams_access.rs`):
+//! `conformance.rs`; who may use a stream, `access.rs`):
 //! every API node serves every stream live, bad input is refused with nothing stored, a
 //! runaway writer is slowed down, deleted and expired streams' data leaves JetStream, and an
 //! append whose API died before committing is stored once.

@@ -1,8 +1,6 @@
 //! Running the real `sluice` binary against a test stack: each test gets its own home and
 //! config directory, the file credential store, and no display (so no browser opens).
 
-#![expect(dead_code, reason = "each test binary uses a different part of this")]
-
 use std::{
     path::PathBuf,
     process::Stdio,

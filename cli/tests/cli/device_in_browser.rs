@@ -2,10 +2,8 @@
 //! browser signs in to the web app, opens `/device` from the printed link, approves, and the
 //! CLI is signed in.
 
-mod support;
-
+use crate::support::{Home, finish_login, stack, start_login};
 use sluice_testkit::{chat_page::ChatPage, webdriver::Chrome};
-use support::{Home, finish_login, stack, start_login};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_signs_in_when_the_browser_approves_its_code_on_the_device_page() {

@@ -11,8 +11,8 @@ use sluice_testkit::{
 
 /// The metrics the API and the worker describe (their `# HELP` lists).
 const DESCRIBED: [&str; 2] = [
-    include_str!("../../api/src/metrics.rs"),
-    include_str!("../../worker/src/metrics.rs"),
+    include_str!("../../../api/src/metrics.rs"),
+    include_str!("../../../worker/src/metrics.rs"),
 ];
 
 /// A loopback address no one listens on now.
