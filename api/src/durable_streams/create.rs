@@ -13,7 +13,7 @@ use super::{
     Answer, Failure, Reply, json,
     log::{self, Meta, Stored},
     offset::{self, Seq},
-    read_body,
+    read_body, removal,
     request::{self, Expiry},
     store::{self, Found, NewFork, NewStream, Row},
 };
@@ -164,8 +164,8 @@ async fn try_create(
     let mut own_last = 0;
     if !appends.is_empty() {
         // If this transaction never commits, what it published is purged in ten minutes.
-        store::purge_later(&state.pool, id, 600.0).await?;
-        store::cancel_purge(&mut tx, id).await?;
+        removal::purge_later(&state.pool, id, 600.0).await?;
+        removal::cancel_purge(&mut tx, id).await?;
     }
     for data in appends {
         let meta = Meta {

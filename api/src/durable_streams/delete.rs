@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use uuid::Uuid;
 
 use super::{
-    Answer, Failure, Reply,
+    Answer, Failure, Reply, removal,
     store::{self, Found},
 };
 use crate::state::AppState;
@@ -23,7 +23,7 @@ pub async fn delete(state: &AppState, owner: Uuid, path: &str) -> Answer {
             return Err(Failure::not_found());
         }
     };
-    store::remove(&mut tx, row.id).await?;
+    removal::remove(&mut tx, row.id).await?;
     tx.commit().await?;
     state.durable.purge.notify_one();
     Reply::new(StatusCode::NO_CONTENT).done()

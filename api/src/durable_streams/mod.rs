@@ -24,6 +24,7 @@ pub mod offset;
 mod producer;
 mod read;
 mod recent;
+mod removal;
 mod request;
 mod routes;
 mod sse;

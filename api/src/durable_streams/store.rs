@@ -42,6 +42,7 @@ macro_rules! expired {
           OR coalesce(s.last_access_at + make_interval(secs => s.ttl_secs::float8) <= now(), false))"
     };
 }
+pub(super) use expired;
 
 macro_rules! columns {
     () => {
@@ -306,68 +307,6 @@ pub async fn touch(pool: &PgPool, id: Uuid) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Queues `id`'s purge for `after` from now: a create that publishes before it commits takes
-/// it back in its transaction (`cancel_purge`), so data of a create that never commits goes.
-pub async fn purge_later(pool: &PgPool, id: Uuid, after_secs: f64) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO durable_stream_purges (stream_id, queued_at)
-         VALUES ($1, now() + make_interval(secs => $2)) ON CONFLICT DO NOTHING",
-    )
-    .bind(id)
-    .bind(after_secs)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub async fn cancel_purge(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM durable_stream_purges WHERE stream_id = $1")
-        .bind(id)
-        .execute(tx)
-        .await?;
-    Ok(())
-}
-
-/// Deletes a stream (its row locked by the caller): hidden (soft-deleted) while forks read
-/// it; otherwise gone, and its source loses a reader — a source deleted or expired earlier
-/// goes with its last fork, and so on up the chain, in this transaction.
-pub async fn remove(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
-    let mut next = Some(id);
-    while let Some(id) = next.take() {
-        let row: Option<(i32, Option<Uuid>)> = sqlx::query_as(
-            "SELECT ref_count, forked_from FROM durable_streams WHERE id = $1 FOR UPDATE",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((refs, source)) = row else { break };
-        if refs > 0 {
-            sqlx::query("UPDATE durable_streams SET soft_deleted = true WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            break;
-        }
-        sqlx::query("DELETE FROM durable_streams WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let Some(source) = source else { break };
-        let (refs, gone): (i32, bool) = sqlx::query_as(concat!(
-            "UPDATE durable_streams s SET ref_count = ref_count - 1 WHERE s.id = $1
-             RETURNING s.ref_count, s.soft_deleted OR ",
-            expired!()
-        ))
-        .bind(source)
-        .fetch_one(&mut *tx)
-        .await?;
-        if refs == 0 && gone {
-            next = Some(source);
-        }
-    }
-    Ok(())
-}
-
 /// A stream's committed tail and whether it is closed (`None`: deleted meanwhile).
 pub async fn tail_of(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<(Seq, bool)>> {
     let row: Option<(i64, bool)> =
@@ -376,16 +315,4 @@ pub async fn tail_of(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<(Seq, bool)
             .fetch_optional(pool)
             .await?;
     Ok(row.map(|(seq, closed)| (seq as Seq, closed)))
-}
-
-/// Streams past their time, for the sweeper: `(owner, path, id)`, a batch at a time.
-pub async fn expired(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<(Uuid, String, Uuid)>> {
-    sqlx::query_as(concat!(
-        "SELECT s.owner_id, s.path, s.id FROM durable_streams s WHERE NOT s.soft_deleted AND ",
-        expired!(),
-        " LIMIT $1"
-    ))
-    .bind(limit)
-    .fetch_all(pool)
-    .await
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::store;
+use super::{removal, store};
 use crate::state::AppState;
 
 /// Streams expired, or subjects purged, per round.
@@ -33,7 +33,7 @@ pub fn spawn(state: AppState) {
 /// hundred batches a round.
 pub async fn round(state: &AppState) -> anyhow::Result<()> {
     for _ in 0..100 {
-        let expired = store::expired(&state.pool, BATCH).await?;
+        let expired = removal::expired(&state.pool, BATCH).await?;
         for (owner, path, id) in &expired {
             expire(state, *owner, path, *id).await;
         }
@@ -48,21 +48,11 @@ pub async fn round(state: &AppState) -> anyhow::Result<()> {
 /// Purges one batch of deleted streams' data; returns how many.
 async fn purge_batch(state: &AppState) -> anyhow::Result<usize> {
     let mut tx = state.pool.begin().await?;
-    let gone: Vec<(Uuid,)> = sqlx::query_as(
-        "SELECT stream_id FROM durable_stream_purges WHERE queued_at <= now()
-         ORDER BY queued_at LIMIT $1
-         FOR UPDATE SKIP LOCKED",
-    )
-    .bind(BATCH)
-    .fetch_all(&mut *tx)
-    .await?;
-    for (id,) in &gone {
+    let gone = removal::claim_purges(&mut tx, BATCH).await?;
+    for id in &gone {
         state.durable.log.purge(*id).await?;
     }
-    sqlx::query("DELETE FROM durable_stream_purges WHERE stream_id = ANY($1)")
-        .bind(gone.iter().map(|(id,)| *id).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?;
+    removal::forget_purges(&mut tx, &gone).await?;
     tx.commit().await?;
     Ok(gone.len())
 }
@@ -76,7 +66,7 @@ pub async fn expire(state: &AppState, owner: Uuid, path: &str, id: Uuid) {
             && row.expired
             && !row.soft_deleted
         {
-            store::remove(&mut tx, id).await?;
+            removal::remove(&mut tx, id).await?;
         }
         tx.commit().await?;
         anyhow::Ok(())
